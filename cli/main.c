@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ringpool: the command-line tool.
+ *
+ * Subcommands live in their own files as they grow; this file parses the
+ * top level and dispatches.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringpool.h"
+#include "cli.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: ringpool [--help] [--version] COMMAND [ARGS...]\n"
+"\n"
+"A hybrid executor: io_uring for I/O, a thread pool for CPU work.\n"
+"\n"
+"Commands:\n"
+"  bench tasks [OPTIONS]  measure the CPU pool: throughput of empty tasks\n"
+"                         and the submit-to-result round trip\n"
+"  help                   show this help\n"
+"\n"
+"Run 'ringpool COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("ringpool %s\n", rp_version());
+		return 0;
+	}
+	if (!strcmp(argv[1], "bench"))
+		return cli_bench(argc - 1, argv + 1);
+	fprintf(stderr, "ringpool: unknown command '%s'\n"
+		"Run 'ringpool --help' for the list of commands.\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,64 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# check-output.sh PROGRAM EXPECTED
+#
+# Runs PROGRAM and compares its standard output with the file EXPECTED, byte
+# for byte.  Exits 0 when PROGRAM exits 0 and its output matches; otherwise
+# prints what went wrong (a unified diff for a mismatch) and exits 1.
+# PROGRAM's standard error is passed through, so its messages reach the test
+# log.
+#
+# Under `meson test --setup valgrind`, meson wraps only the program it runs,
+# which is this script's shell, and valgrind does not follow it into child
+# processes.  So when that setup's RINGPOOL_UNDER_VALGRIND is set, the script
+# runs PROGRAM under valgrind itself, with the options of the setup in the
+# top-level meson.build: leaks and memory errors then fail the test.
+
+if [ $# -ne 2 ]; then
+  echo "usage: $0 PROGRAM EXPECTED" >&2
+  exit 2
+fi
+prog=$1
+expected=$2
+
+if [ ! -r "$expected" ]; then
+  echo "$0: cannot read $expected" >&2
+  exit 1
+fi
+
+# No EXIT trap: dash leaks its string, which fails the valgrind setup (meson
+# runs this shell under valgrind), so every exit below goes through finish.
+actual=$(mktemp "${TMPDIR:-/tmp}/check-output.XXXXXX") || exit 1
+trap 'rm -f "$actual"; exit 1' HUP INT TERM
+finish() {
+  rm -f "$actual"
+  exit "$1"
+}
+
+set -- "$prog"
+if [ -n "${RINGPOOL_UNDER_VALGRIND:-}" ]; then
+  if command -v valgrind >/dev/null 2>&1; then
+    set -- valgrind --error-exitcode=99 --leak-check=full \
+      --show-leak-kinds=definite,indirect,possible \
+      --errors-for-leak-kinds=definite,indirect,possible \
+      --track-origins=yes --quiet "$@"
+  else
+    echo "$0: RINGPOOL_UNDER_VALGRIND is set but valgrind is not found" >&2
+    finish 1
+  fi
+fi
+
+"$@" >"$actual"
+status=$?
+if [ "$status" -ne 0 ]; then
+  echo "$0: $* exited with status $status" >&2
+  finish 1
+fi
+
+if ! cmp -s "$expected" "$actual"; then
+  echo "$0: the output of $prog differs from $expected:" >&2
+  diff -u "$expected" "$actual" >&2
+  finish 1
+fi
+finish 0

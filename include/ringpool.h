@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file ringpool.h
+ * @brief ringpool: a hybrid executor for Linux with one future type.
+ *
+ * CPU work runs on a pool of worker threads; file and network I/O go through
+ * io_uring rings.  Every submission returns the same ::rp_future, with one set
+ * of ways to wait on it, modelled on Python's `concurrent.futures`:
+ *
+ * | Python                          | ringpool                               |
+ * |---------------------------------|----------------------------------------|
+ * | `ThreadPoolExecutor(n)`         | rp_config_init(), rp_executor_new()    |
+ * | `executor.submit(fn, arg)`      | rp_submit()                            |
+ * | `future.result(timeout)`        | rp_future_result()                     |
+ * | `future.exception(timeout)`     | rp_future_exception()                  |
+ * | `future.cancel()`               | rp_future_cancel()                     |
+ * | `future.add_done_callback(cb)`  | rp_future_add_done_callback()          |
+ * | `wait(fs, timeout, when)`       | rp_wait()                              |
+ * | `as_completed(fs, timeout)`     | rp_as_completed_new(), _next(), _free()|
+ * | `executor.map(fn, it)`          | rp_map_new(), rp_map_next(), _free()   |
+ * | `executor.shutdown(wait, cancel_futures)` | rp_executor_shutdown()       |
+ *
+ * ## Conventions (they hold for every function unless its comment says otherwise)
+ * - Functions return `0` on success or a negative `errno` value on failure.
+ *   NULL or otherwise invalid arguments give `-EINVAL`.
+ * - The library never prints, never exits and never aborts.
+ * - A call that fails has no effect: it fires no callback and completes no
+ *   future.
+ * - Timeouts are in nanoseconds: a negative value (::RP_FOREVER) waits without
+ *   limit, `0` only polls.
+ * - All functions are thread safe unless their comment says otherwise.
+ *
+ * ## Ownership of futures
+ * **Every function that hands out an ::rp_future hands out one reference, and
+ * the receiver releases it with rp_future_unref().**  The executor keeps its
+ * own reference while a task is queued or running, so releasing a future early
+ * never stops or frees the work; a future outlives its executor for as long as
+ * a reference is held.
+ */
+#ifndef RINGPOOL_H
+#define RINGPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define RP_EXPORT __attribute__((visibility("default")))
+#else
+#define RP_EXPORT
+#endif
+
+/** Library version, as a string "MAJOR.MINOR.PATCH". */
+#define RINGPOOL_VERSION "0.1.0"
+
+/** A timeout that waits without limit. */
+#define RP_FOREVER ((int64_t)-1)
+
+/** An executor: a CPU worker pool (and, later, I/O rings). Opaque. */
+typedef struct rp_executor rp_executor;
+/** The result of one submitted operation, reference counted. Opaque. */
+typedef struct rp_future rp_future;
+/** An iterator over futures in the order they complete. Opaque. */
+typedef struct rp_as_completed rp_as_completed;
+/** An iterator over the results of rp_map_new() in input order. Opaque. */
+typedef struct rp_map rp_map;
+
+/**
+ * A CPU task.
+ *
+ * Runs on one of the executor's worker threads.  It returns `0` and may store
+ * its value in `*value` (which starts at 0), or returns a negative number that
+ * becomes the future's error (by convention a negative `errno`).  Pointers can
+ * travel through `*value` as `(int64_t)(intptr_t)ptr`.
+ */
+typedef int (*rp_task_fn)(void *arg, int64_t *value);
+
+/**
+ * A done-callback, see rp_future_add_done_callback().
+ *
+ * @param f   the completed future; the callback borrows it (take a reference
+ *            with rp_future_ref() to keep it past the call).
+ * @param arg the pointer given at registration.
+ */
+typedef void (*rp_done_fn)(rp_future *f, void *arg);
+
+/**
+ * A per-worker initializer, see rp_config::initializer.  Returns 0, or a
+ * negative errno that marks the executor broken.
+ */
+typedef int (*rp_init_fn)(void *arg);
+
+/** Executor settings. Always fill with rp_config_init() first. */
+struct rp_config {
+	/** CPU worker threads; 0 means one per online CPU. At most 1024. */
+	unsigned workers;
+	/**
+	 * Prefix of the worker threads' names (as `ps -L` and debuggers show
+	 * them), followed by the worker's index.  Copied; truncated to fit
+	 * Linux's 15-character limit.  Default "rp-worker".
+	 */
+	const char *thread_name_prefix;
+	/**
+	 * Runs once on each worker thread before it takes any task (Python's
+	 * `initializer`).  If it fails on any worker the executor is *broken*:
+	 * futures still queued end with `-ENOTRECOVERABLE` and every later
+	 * rp_submit() fails with `-ENOTRECOVERABLE`.  NULL for none.
+	 */
+	rp_init_fn initializer;
+	/** Argument passed to #initializer. */
+	void *initializer_arg;
+	/**
+	 * How long an idle worker, and a thread waiting on a future, spins
+	 * before it sleeps in the kernel, in nanoseconds.  Spinning keeps the
+	 * round trip of a short task in the microseconds on machines where a
+	 * cross-core wake-up costs tens of them.  Default 50000; 0 disables.
+	 */
+	uint32_t spin_ns;
+};
+
+/** Fills `cfg` with the defaults. Returns 0, or -EINVAL if `cfg` is NULL. */
+RP_EXPORT int rp_config_init(struct rp_config *cfg);
+
+/**
+ * Creates an executor and starts its workers.
+ *
+ * Returns once every worker has started and run its initializer, so a failed
+ * initializer is already visible: the executor is returned all the same (as
+ * Python's is) and rp_submit() on it fails with `-ENOTRECOVERABLE`.
+ *
+ * @param cfg settings, or NULL for the defaults.
+ * @param out receives the executor; release it with rp_executor_free().
+ * @return 0; -EINVAL for a NULL `out` or a worker count over 1024; -ENOMEM;
+ *         -EAGAIN when a thread cannot be created.
+ */
+RP_EXPORT int rp_executor_new(const struct rp_config *cfg, rp_executor **out);
+
+/** Flags for rp_executor_shutdown(). */
+enum rp_shutdown_flags {
+	/** Block until every queued and running task has ended. */
+	RP_SHUTDOWN_WAIT = 1u << 0,
+	/** Cancel every task that has not started (they end `-ECANCELED`). */
+	RP_SHUTDOWN_CANCEL_PENDING = 1u << 1,
+};
+
+/**
+ * Stops the executor from taking new work (Python's `shutdown`).
+ *
+ * After it returns, rp_submit() fails with `-ESHUTDOWN`.  Tasks already queued
+ * still run unless ::RP_SHUTDOWN_CANCEL_PENDING is given.  May be called more
+ * than once: a later call with ::RP_SHUTDOWN_CANCEL_PENDING cancels what is
+ * still queued then, and a later call with ::RP_SHUTDOWN_WAIT waits too.
+ *
+ * @return 0; -EINVAL for a NULL executor or unknown flags; -EDEADLK when
+ *         ::RP_SHUTDOWN_WAIT is asked from one of the executor's own workers
+ *         (the shutdown itself still takes effect).
+ */
+RP_EXPORT int rp_executor_shutdown(rp_executor *ex, unsigned flags);
+
+/**
+ * Shuts the executor down (waiting, without cancelling), joins its threads
+ * and releases the caller's handle.  Memory shared with futures that are still
+ * referenced is freed when the last of them is released.
+ *
+ * @return 0 (also for NULL); -EDEADLK when called from one of the executor's
+ *         own workers, in which case nothing is freed.
+ */
+RP_EXPORT int rp_executor_free(rp_executor *ex);
+
+/** Number of CPU worker threads, or -EINVAL for NULL. */
+RP_EXPORT int rp_executor_workers(const rp_executor *ex);
+
+/**
+ * Submits `fn(arg)` to run on a worker (Python's `submit`).
+ *
+ * The task is queued without a system call when a worker is already awake.
+ * Tasks start in submission order; with several workers they may end in any
+ * order.
+ *
+ * @param out receives a new future (one reference, owned by the caller).
+ * @return 0; -EINVAL for a NULL argument; -ESHUTDOWN after
+ *         rp_executor_shutdown(); -ENOTRECOVERABLE when the executor is broken
+ *         (a worker initializer failed); -ENOMEM.
+ */
+RP_EXPORT int rp_submit(rp_executor *ex, rp_task_fn fn, void *arg,
+			rp_future **out);
+
+/** Takes one more reference on `f`. Returns `f` (NULL-safe). */
+RP_EXPORT rp_future *rp_future_ref(rp_future *f);
+
+/**
+ * Releases one reference on `f`; the last one frees it.  NULL-safe.  Never
+ * cancels or interrupts the work the future stands for.
+ */
+RP_EXPORT void rp_future_unref(rp_future *f);
+
+/**
+ * Waits for `f` and reports how it ended (Python's `result`).
+ *
+ * The four outcomes are told apart by the return value:
+ * - `0`: the future is done; `*value` holds its value and `*error` its error:
+ *   0 when the task succeeded, otherwise the task's own negative error.
+ * - `-ETIMEDOUT`: the future did not end within `timeout_ns`.
+ * - `-ECANCELED`: the future was cancelled.
+ * - `-EINVAL`: `f` is NULL.
+ *
+ * Called on a worker thread of the executor, it runs other queued tasks while
+ * it waits, so a task may wait on another task of the same executor without
+ * deadlock, even with a single worker.  On such a thread the timeout is
+ * checked between those tasks, so it can be overshot by the length of one.
+ *
+ * @param value may be NULL.
+ * @param error may be NULL.
+ */
+RP_EXPORT int rp_future_result(rp_future *f, int64_t timeout_ns,
+			       int64_t *value, int *error);
+
+/**
+ * Waits for `f` and gives only its error (Python's `exception`): returns 0 and
+ * sets `*error` (0 or the task's negative error) when done, else -ETIMEDOUT,
+ * -ECANCELED or -EINVAL as rp_future_result().
+ */
+RP_EXPORT int rp_future_exception(rp_future *f, int64_t timeout_ns,
+				  int *error);
+
+/** True once `f` is done or cancelled. False for NULL. Never blocks. */
+RP_EXPORT bool rp_future_done(const rp_future *f);
+/** True while `f`'s task is running. False for NULL. Never blocks. */
+RP_EXPORT bool rp_future_running(const rp_future *f);
+/** True if `f` was cancelled. False for NULL. Never blocks. */
+RP_EXPORT bool rp_future_cancelled(const rp_future *f);
+
+/**
+ * Cancels `f` if its task has not started (Python's `cancel`).
+ *
+ * On success the future ends cancelled: waiters wake up with -ECANCELED and
+ * the done-callbacks run on the calling thread before this returns.
+ *
+ * @return 0 when the future is now (or already was) cancelled; -EBUSY when its
+ *         task is running; -EALREADY when it has finished; -EINVAL for NULL.
+ */
+RP_EXPORT int rp_future_cancel(rp_future *f);
+
+/**
+ * Arranges for `fn(f, arg)` to run exactly once when `f` ends, whether done or
+ * cancelled (Python's `add_done_callback`).  Callbacks run in the order they
+ * were added, on the thread that ends the future: a worker for a finished
+ * task, the caller of rp_future_cancel() for a cancelled one.  When `f` has
+ * already ended, `fn` runs at once on the calling thread, before this returns.
+ * A callback should be short; it may submit work, take references and call
+ * any function of this header except waiting on futures of its own executor
+ * that have not ended.
+ *
+ * @return 0; -EINVAL for NULL `f` or `fn`; -ENOMEM, in which case `fn` never
+ *         runs.
+ */
+RP_EXPORT int rp_future_add_done_callback(rp_future *f, rp_done_fn fn,
+					  void *arg);
+
+/** When rp_wait() returns (Python's `return_when`). */
+enum rp_wait_mode {
+	/** When any future ends, done or cancelled. */
+	RP_FIRST_COMPLETED = 0,
+	/**
+	 * When any future ends with an error; cancelled futures do not count.
+	 * Like ::RP_ALL_COMPLETED when none fails.
+	 */
+	RP_FIRST_EXCEPTION = 1,
+	/** When every future has ended. */
+	RP_ALL_COMPLETED = 2,
+};
+
+/**
+ * Waits on many futures (Python's `wait`).
+ *
+ * @param fs      `n` futures (borrowed, not NULL); the same future may appear
+ *                more than once.
+ * @param done    optional array of `n` flags, set to whether each future had
+ *                ended when the call returned (in both outcomes).
+ * @param n_done  optional; receives how many of the `n` had ended.
+ * @return 0 when the condition of `mode` was met (always for `n == 0`);
+ *         -ETIMEDOUT when it was not within `timeout_ns`; -EINVAL for a NULL
+ *         `fs` with `n > 0`, a NULL element or an unknown mode; -ENOMEM.
+ */
+RP_EXPORT int rp_wait(rp_future *const *fs, size_t n, enum rp_wait_mode mode,
+		      int64_t timeout_ns, bool *done, size_t *n_done);
+
+/**
+ * Creates an iterator that yields `fs` in the order they end (Python's
+ * `as_completed`).  It takes its own reference on each future, so the caller
+ * may release theirs.  A future listed twice is yielded twice.
+ *
+ * @return 0; -EINVAL for NULL `out`, NULL `fs` with `n > 0` or a NULL
+ *         element; -ENOMEM.
+ */
+RP_EXPORT int rp_as_completed_new(rp_future *const *fs, size_t n,
+				  rp_as_completed **out);
+
+/**
+ * Gives the next future to end.
+ *
+ * @param out receives the future, borrowed from the iterator: it stays valid
+ *            until rp_as_completed_free() (take a reference to keep it).
+ * @return 0; -ENODATA when all `n` have been yielded; -ETIMEDOUT when none
+ *         ended within `timeout_ns`; -EINVAL.
+ */
+RP_EXPORT int rp_as_completed_next(rp_as_completed *it, int64_t timeout_ns,
+				   rp_future **out);
+
+/** Frees the iterator and its references. NULL-safe. Never blocks. */
+RP_EXPORT void rp_as_completed_free(rp_as_completed *it);
+
+/** Options of rp_map_new(). Zero-initialize, then set what you need. */
+struct rp_map_opts {
+	/** Inputs handled by one task (Python's `chunksize`); 0 means 1. */
+	size_t chunk_size;
+	/**
+	 * Most tasks queued or running at once; 0 means twice the number of
+	 * workers.  Memory is proportional to this, not to the input count.
+	 */
+	size_t max_inflight;
+};
+
+/**
+ * Applies `fn` to each of `n` inputs on the executor and yields the results in
+ * input order (Python's `map`).
+ *
+ * Input `i` is passed to `fn` as `(char *)inputs + i * elem_size`; the array
+ * must stay valid until rp_map_free().  Work is submitted lazily: at most
+ * `max_inflight` tasks of `chunk_size` inputs exist at any time, and more are
+ * submitted as results are taken.  `opts` may be NULL for the defaults.
+ *
+ * @return 0; -EINVAL for NULL `ex`, `fn` or `out`, NULL `inputs` with `n > 0`,
+ *         or `elem_size == 0`; -ENOMEM; any error of rp_submit().
+ */
+RP_EXPORT int rp_map_new(rp_executor *ex, rp_task_fn fn, const void *inputs,
+			 size_t elem_size, size_t n,
+			 const struct rp_map_opts *opts, rp_map **out);
+
+/**
+ * Gives the result for the next input, in input order.
+ *
+ * @param value receives the task's value (may be NULL).
+ * @param error receives 0 or the task's own error for this input (may be
+ *              NULL).
+ * @return 0; -ENODATA when every result has been given; -ETIMEDOUT when the
+ *         next result was not ready within `timeout_ns` (call again to keep
+ *         waiting); -ECANCELED when its task was cancelled (by
+ *         rp_executor_shutdown() with ::RP_SHUTDOWN_CANCEL_PENDING); any error
+ *         of rp_submit() when more work could not be queued; -EINVAL.
+ */
+RP_EXPORT int rp_map_next(rp_map *m, int64_t timeout_ns, int64_t *value,
+			  int *error);
+
+/**
+ * Cancels the map's tasks that have not started, waits for those running (they
+ * read the inputs), and frees the iterator.  NULL-safe.
+ */
+RP_EXPORT void rp_map_free(rp_map *m);
+
+/** The library's version string, e.g. "0.1.0". Never NULL. */
+RP_EXPORT const char *rp_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RINGPOOL_H */

@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The CPU worker pool.
+ *
+ * Run queue: an intrusive multi-producer queue (D. Vyukov's design).  A
+ * submit is one atomic exchange on `tail` plus one store, never a lock and
+ * never a system call while a worker is awake.  Workers pop one task at a
+ * time under a small spin lock.
+ *
+ * Sleeping and waking follow the "spinning worker" rule of Go's scheduler:
+ * at most one idle worker spins (for rp_config::spin_ns) looking for work.
+ * A submitter wakes a parked worker only when no worker spins; the woken
+ * worker becomes the spinner, and a spinner that finds work wakes one more
+ * worker if work remains.  So a burst of tasks wakes the pool up one worker
+ * at a time, and a steady stream costs no wake-ups at all.  On machines where
+ * waking a thread on another core costs tens of microseconds this is what
+ * keeps the round trip of a short task short.
+ */
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static _Thread_local struct rp__worker *cur_worker;
+
+rp_executor *rp__current_worker_executor(void)
+{
+	return cur_worker ? cur_worker->ex : NULL;
+}
+
+/* ---- run queue -------------------------------------------------------- */
+
+static void q_push(rp_executor *ex, rp_future *f)
+{
+	rp_future *prev;
+
+	atomic_store_explicit(&f->next, NULL, memory_order_relaxed);
+	/* seq_cst: ordered before the submitter's read of n_spinning/n_idle. */
+	prev = atomic_exchange_explicit(&ex->tail, f, memory_order_seq_cst);
+	atomic_store_explicit(&prev->next, f, memory_order_release);
+}
+
+/*
+ * True when no task is queued.  The stub is an ordinary node of the queue: a
+ * pop that takes the last task pushes the stub behind it, and a submit racing
+ * that push can land *before* the stub, leaving the tail at the stub while a
+ * task waits.  So "empty" needs all three: the tail is the stub (read first,
+ * seq_cst, for the wake-up protocol below), the head is the stub, and nothing
+ * follows it.  While a task is queued the head is that task or the stub with
+ * a successor, or a push is in flight and the tail is not the stub.
+ */
+static bool q_empty(rp_executor *ex)
+{
+	return atomic_load_explicit(&ex->tail, memory_order_seq_cst) ==
+		       &ex->stub &&
+	       atomic_load_explicit(&ex->head, memory_order_acquire) ==
+		       &ex->stub &&
+	       !atomic_load_explicit(&ex->stub.next, memory_order_acquire);
+}
+
+/* A producer is between its exchange and its link store: retry shortly. */
+#define Q_BUSY ((rp_future *)1)
+
+/* Pops one future; pop_lock held.  NULL when empty. */
+static rp_future *q_pop_locked(rp_executor *ex)
+{
+	rp_future *head, *next, *tail;
+
+	head = atomic_load_explicit(&ex->head, memory_order_relaxed);
+	next = atomic_load_explicit(&head->next, memory_order_acquire);
+	if (head == &ex->stub) {
+		if (!next)
+			return NULL;
+		atomic_store_explicit(&ex->head, next, memory_order_release);
+		head = next;
+		next = atomic_load_explicit(&head->next, memory_order_acquire);
+	}
+	if (next) {
+		atomic_store_explicit(&ex->head, next, memory_order_release);
+		return head;
+	}
+	tail = atomic_load_explicit(&ex->tail, memory_order_acquire);
+	if (head != tail)
+		return Q_BUSY;
+	/* `head` is the last node: put the stub behind it to take it. */
+	q_push(ex, &ex->stub);
+	next = atomic_load_explicit(&head->next, memory_order_acquire);
+	if (next) {
+		atomic_store_explicit(&ex->head, next, memory_order_release);
+		return head;
+	}
+	return Q_BUSY;
+}
+
+static void pop_lock(rp_executor *ex)
+{
+	unsigned spins = 0;
+
+	for (;;) {
+		if (!atomic_load_explicit(&ex->pop_lock, memory_order_relaxed) &&
+		    !atomic_exchange_explicit(&ex->pop_lock, true,
+					      memory_order_acquire))
+			return;
+		/* The holder may have been preempted on a busy machine. */
+		if (++spins % 64 == 0)
+			sched_yield();
+		else
+			rp__cpu_relax();
+	}
+}
+
+static void pop_unlock(rp_executor *ex)
+{
+	atomic_store_explicit(&ex->pop_lock, false, memory_order_release);
+}
+
+/*
+ * Pops up to `max` futures into `out`.  Returns how many; retries while a
+ * producer is mid-push so that "0" really means empty.
+ */
+static unsigned q_pop_many(rp_executor *ex, rp_future **out, unsigned max)
+{
+	unsigned n = 0, spins = 0;
+	rp_future *f;
+
+	if (q_empty(ex))
+		return 0;
+	pop_lock(ex);
+	while (n < max) {
+		f = q_pop_locked(ex);
+		if (!f)
+			break;
+		if (f == Q_BUSY) {
+			if (n > 0)
+				break;
+			pop_unlock(ex);
+			if (++spins % 64 == 0)
+				sched_yield();
+			else
+				rp__cpu_relax();
+			pop_lock(ex);
+			continue;
+		}
+		out[n++] = f;
+	}
+	pop_unlock(ex);
+	return n;
+}
+
+/* ---- sleeping and waking ---------------------------------------------- */
+
+/*
+ * Protocol.  A submitter pushes (seq_cst exchange on `tail`) and then reads
+ * n_spinning and n_idle (seq_cst); a worker going to sleep raises n_idle
+ * (seq_cst) and then reads `tail`.  In the single total order of these
+ * operations one side sees the other, so either the worker finds the task or
+ * the submitter finds the sleeper.  A spinner gives up spinning (n_spinning
+ * down) before it raises n_idle and looks once more, so "someone spins" also
+ * means "someone will look at the queue after this push".
+ *
+ * The waker moves the worker off the idle list, down from n_idle and up into
+ * n_spinning under idle_lock, so a second submitter sees n_spinning > 0 and
+ * makes no second wake-up for the same work.
+ */
+static void wake_one(rp_executor *ex)
+{
+	struct rp__worker *w;
+
+	pthread_mutex_lock(&ex->idle_lock);
+	if (atomic_load(&ex->n_spinning) != 0 || !ex->idle_head) {
+		pthread_mutex_unlock(&ex->idle_lock);
+		return;
+	}
+	w = ex->idle_head;
+	ex->idle_head = w->next_idle;
+	w->idle = false;
+	atomic_fetch_sub(&ex->n_idle, 1);
+	atomic_fetch_add(&ex->n_spinning, 1);
+	atomic_store_explicit(&w->park, 1, memory_order_release);
+	pthread_mutex_unlock(&ex->idle_lock);
+	rp__futex_wake(&w->park, 1);
+}
+
+static inline void maybe_wake(rp_executor *ex)
+{
+	if (atomic_load(&ex->n_spinning) == 0 &&
+	    atomic_load(&ex->n_idle) != 0)
+		wake_one(ex);
+}
+
+static void wake_all(rp_executor *ex)
+{
+	struct rp__worker *w, *list;
+
+	pthread_mutex_lock(&ex->idle_lock);
+	list = ex->idle_head;
+	ex->idle_head = NULL;
+	for (w = list; w; w = w->next_idle) {
+		w->idle = false;
+		atomic_fetch_sub(&ex->n_idle, 1);
+		atomic_fetch_add(&ex->n_spinning, 1);
+		atomic_store_explicit(&w->park, 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&ex->idle_lock);
+	for (w = list; w; w = w->next_idle)
+		rp__futex_wake(&w->park, 1);
+}
+
+/* ---- running tasks ---------------------------------------------------- */
+
+static void run_task(rp_executor *ex, rp_future *f)
+{
+	uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+	int64_t value = 0;
+	int err;
+
+	if (atomic_load_explicit(&ex->cancel_pending, memory_order_relaxed))
+		(void)rp_future_cancel(f);
+	/* Claim the task; losing means it was cancelled while queued. */
+	do {
+		if ((s & RP__STATE_MASK) != RP__PENDING) {
+			rp_future_unref(f);
+			return;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(&f->state, &s,
+			(s & RP__WAITERS) | RP__RUNNING,
+			memory_order_acq_rel, memory_order_acquire));
+
+	err = f->fn(f->arg, &value);
+	f->value = value;
+	f->error = err;
+	rp__future_finish(f, RP__DONE);
+	rp_future_unref(f);
+}
+
+/*
+ * Next task for worker `w`.  One at a time on purpose: a task held back in a
+ * worker's private batch could wait behind a long task while another worker
+ * idles, and measurements showed no gain from batching the pop.
+ */
+static rp_future *take(struct rp__worker *w)
+{
+	rp_future *f;
+
+	return q_pop_many(w->ex, &f, 1) ? f : NULL;
+}
+
+bool rp__help_one(rp_executor *ex)
+{
+	struct rp__worker *w = cur_worker;
+	rp_future *f;
+
+	if (!w || w->ex != ex)
+		return false;
+	f = take(w);
+	if (!f)
+		return false;
+	run_task(ex, f);
+	return true;
+}
+
+/*
+ * Spins for work as the (single) spinning worker.  Returns true when work
+ * was found; either way the worker no longer counts as spinning.
+ */
+static bool spin_for_work(struct rp__worker *w)
+{
+	rp_executor *ex = w->ex;
+	int64_t until = rp__now_ns() + ex->spin_ns;
+	unsigned i = 0;
+
+	for (;;) {
+		if (!q_empty(ex)) {
+			/* The last spinner to find work wakes a helper. */
+			if (atomic_fetch_sub(&ex->n_spinning, 1) == 1)
+				maybe_wake(ex);
+			return true;
+		}
+		if (atomic_load_explicit(&ex->shutdown, memory_order_relaxed))
+			break;
+		if ((++i & 63) == 0 && rp__now_ns() >= until)
+			break;
+		rp__cpu_relax();
+	}
+	atomic_fetch_sub(&ex->n_spinning, 1);
+	return false;
+}
+
+/*
+ * Called when worker `w` found nothing to do.  Returns false when the worker
+ * should exit (shut down and the queue is empty).
+ */
+static bool worker_idle(struct rp__worker *w)
+{
+	rp_executor *ex = w->ex;
+	bool spinning;
+
+	spinning = false;
+	if (ex->spin_ns > 0) {
+		uint32_t none = 0;
+
+		spinning = atomic_compare_exchange_strong(&ex->n_spinning,
+							  &none, 1);
+	}
+
+	for (;;) {
+		if (spinning && spin_for_work(w))
+			return true;
+		if (atomic_load(&ex->shutdown) && q_empty(ex))
+			return false;
+
+		pthread_mutex_lock(&ex->idle_lock);
+		atomic_store_explicit(&w->park, 0, memory_order_relaxed);
+		w->idle = true;
+		w->next_idle = ex->idle_head;
+		ex->idle_head = w;
+		atomic_fetch_add(&ex->n_idle, 1);
+		pthread_mutex_unlock(&ex->idle_lock);
+
+		if (!q_empty(ex) || atomic_load(&ex->shutdown)) {
+			pthread_mutex_lock(&ex->idle_lock);
+			if (w->idle) {
+				struct rp__worker **pp = &ex->idle_head;
+
+				while (*pp != w)
+					pp = &(*pp)->next_idle;
+				*pp = w->next_idle;
+				w->idle = false;
+				atomic_fetch_sub(&ex->n_idle, 1);
+				pthread_mutex_unlock(&ex->idle_lock);
+				if (atomic_load(&ex->shutdown) && q_empty(ex))
+					return false;
+				return true;
+			}
+			pthread_mutex_unlock(&ex->idle_lock);
+			/* A waker already chose us: we count as spinning. */
+		} else {
+			while (atomic_load_explicit(&w->park,
+						    memory_order_acquire) == 0)
+				rp__futex_wait(&w->park, 0, INT64_MAX);
+		}
+		/* Woken: the waker made us the spinner. */
+		spinning = true;
+		if (ex->spin_ns == 0) {
+			if (atomic_fetch_sub(&ex->n_spinning, 1) == 1 &&
+			    !q_empty(ex))
+				maybe_wake(ex);
+			return true;
+		}
+	}
+}
+
+static void *worker_main(void *p)
+{
+	struct rp__worker *w = p;
+	rp_executor *ex = w->ex;
+	char name[16];
+	rp_future *f;
+	int ret = 0;
+
+	snprintf(name, sizeof(name), "%.*s%u",
+		 (int)(15 - (w->index >= 100 ? 4 : w->index >= 10 ? 2 : 1)),
+		 ex->name_prefix, w->index);
+	pthread_setname_np(pthread_self(), name);
+	cur_worker = w;
+
+	if (ex->initializer)
+		ret = ex->initializer(ex->initializer_arg);
+	if (ret != 0)
+		atomic_store(&ex->broken, true);
+
+	pthread_mutex_lock(&ex->start_lock);
+	ex->started++;
+	pthread_cond_broadcast(&ex->start_cond);
+	pthread_mutex_unlock(&ex->start_lock);
+
+	for (;;) {
+		f = take(w);
+		if (f) {
+			run_task(ex, f);
+			continue;
+		}
+		if (!worker_idle(w))
+			break;
+	}
+	cur_worker = NULL;
+	rp__magazine_flush();
+	return NULL;
+}
+
+/* ---- public API ------------------------------------------------------- */
+
+int rp_config_init(struct rp_config *cfg)
+{
+	if (!cfg)
+		return -EINVAL;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->thread_name_prefix = "rp-worker";
+	cfg->spin_ns = 50000;
+	return 0;
+}
+
+static void join_workers(rp_executor *ex, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		pthread_join(ex->workers[i].thread, NULL);
+}
+
+void rp__executor_destroy(rp_executor *ex)
+{
+	rp__slab_destroy(ex);
+	pthread_mutex_destroy(&ex->idle_lock);
+	pthread_mutex_destroy(&ex->slab_lock);
+	pthread_mutex_destroy(&ex->start_lock);
+	pthread_cond_destroy(&ex->start_cond);
+	free(ex->workers);
+	free(ex);
+}
+
+int rp_executor_new(const struct rp_config *cfg, rp_executor **out)
+{
+	struct rp_config defaults;
+	rp_executor *ex;
+	unsigned i, n;
+	long cpus;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	if (!cfg) {
+		rp_config_init(&defaults);
+		cfg = &defaults;
+	}
+	if (cfg->workers > 1024)
+		return -EINVAL;
+	n = cfg->workers;
+	if (n == 0) {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 0 ? (unsigned)(cpus > 1024 ? 1024 : cpus) : 1;
+	}
+
+	ex = aligned_alloc(RP_CACHELINE, sizeof(*ex));
+	if (!ex)
+		return -ENOMEM;
+	memset(ex, 0, sizeof(*ex));
+	/* Each worker's park word has a cache line of its own. */
+	ex->workers = aligned_alloc(RP_CACHELINE, n * sizeof(*ex->workers));
+	if (ex->workers)
+		memset(ex->workers, 0, n * sizeof(*ex->workers));
+	if (!ex->workers) {
+		free(ex);
+		return -ENOMEM;
+	}
+	atomic_store(&ex->tail, &ex->stub);
+	atomic_store(&ex->head, &ex->stub);
+	pthread_mutex_init(&ex->idle_lock, NULL);
+	pthread_mutex_init(&ex->slab_lock, NULL);
+	pthread_mutex_init(&ex->start_lock, NULL);
+	pthread_cond_init(&ex->start_cond, NULL);
+	ex->n_workers = n;
+	ex->spin_ns = cfg->spin_ns;
+	ex->initializer = cfg->initializer;
+	ex->initializer_arg = cfg->initializer_arg;
+	snprintf(ex->name_prefix, sizeof(ex->name_prefix), "%s",
+		 cfg->thread_name_prefix ? cfg->thread_name_prefix : "");
+
+	for (i = 0; i < n; i++) {
+		ex->workers[i].ex = ex;
+		ex->workers[i].index = i;
+		ret = pthread_create(&ex->workers[i].thread, NULL, worker_main,
+				     &ex->workers[i]);
+		if (ret != 0) {
+			atomic_store(&ex->shutdown, true);
+			wake_all(ex);
+			/* Wait for the started ones to park, then stop them. */
+			join_workers(ex, i);
+			rp__executor_destroy(ex);
+			return -EAGAIN;
+		}
+	}
+	pthread_mutex_lock(&ex->start_lock);
+	while (ex->started < n)
+		pthread_cond_wait(&ex->start_cond, &ex->start_lock);
+	pthread_mutex_unlock(&ex->start_lock);
+	*out = ex;
+	return 0;
+}
+
+int rp_executor_workers(const rp_executor *ex)
+{
+	return ex ? (int)ex->n_workers : -EINVAL;
+}
+
+int rp_submit(rp_executor *ex, rp_task_fn fn, void *arg, rp_future **out)
+{
+	rp_future *f;
+
+	if (!ex || !fn || !out)
+		return -EINVAL;
+	if (atomic_load_explicit(&ex->broken, memory_order_relaxed))
+		return -ENOTRECOVERABLE;
+	/*
+	 * n_submitting lets shutdown wait for submitters that passed the
+	 * check below, so no task is queued after shutdown has returned.
+	 */
+	atomic_fetch_add_explicit(&ex->n_submitting, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&ex->shutdown, memory_order_seq_cst)) {
+		atomic_fetch_sub_explicit(&ex->n_submitting, 1,
+					  memory_order_release);
+		return -ESHUTDOWN;
+	}
+	f = rp__future_alloc(ex);
+	if (!f) {
+		atomic_fetch_sub_explicit(&ex->n_submitting, 1,
+					  memory_order_release);
+		return -ENOMEM;
+	}
+	rp__future_init(f, ex, fn, arg);
+	q_push(ex, f);
+	atomic_fetch_sub_explicit(&ex->n_submitting, 1, memory_order_release);
+	maybe_wake(ex);
+	*out = f;
+	return 0;
+}
+
+/* Cancels every task still in the shared queue. */
+static void cancel_queued(rp_executor *ex)
+{
+	rp_future *batch[64];
+	unsigned i, n;
+
+	while ((n = q_pop_many(ex, batch, 64)) > 0) {
+		for (i = 0; i < n; i++) {
+			(void)rp_future_cancel(batch[i]);
+			rp_future_unref(batch[i]);	/* the queue's ref */
+		}
+	}
+}
+
+int rp_executor_shutdown(rp_executor *ex, unsigned flags)
+{
+	if (!ex || (flags & ~(unsigned)(RP_SHUTDOWN_WAIT |
+					RP_SHUTDOWN_CANCEL_PENDING)))
+		return -EINVAL;
+
+	atomic_store_explicit(&ex->shutdown, true, memory_order_seq_cst);
+	while (atomic_load_explicit(&ex->n_submitting, memory_order_acquire))
+		sched_yield();
+	if (flags & RP_SHUTDOWN_CANCEL_PENDING) {
+		/* Workers cancel instead of running what they pop next. */
+		atomic_store(&ex->cancel_pending, true);
+		cancel_queued(ex);
+	}
+	wake_all(ex);
+	if (!(flags & RP_SHUTDOWN_WAIT))
+		return 0;
+	if (cur_worker && cur_worker->ex == ex)
+		return -EDEADLK;
+	pthread_mutex_lock(&ex->start_lock);
+	if (!ex->joined) {
+		join_workers(ex, ex->n_workers);
+		ex->joined = true;
+	}
+	pthread_mutex_unlock(&ex->start_lock);
+	return 0;
+}
+
+int rp_executor_free(rp_executor *ex)
+{
+	int ret;
+
+	if (!ex)
+		return 0;
+	if (cur_worker && cur_worker->ex == ex)
+		return -EDEADLK;
+	ret = rp_executor_shutdown(ex, RP_SHUTDOWN_WAIT);
+	if (ret)
+		return ret;
+	rp__slab_release_handle(ex);
+	return 0;
+}
+
+const char *rp_version(void)
+{
+	return RINGPOOL_VERSION;
+}

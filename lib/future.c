@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The future: one state word, one value, one error, and a lock-free list of
+ * callbacks.
+ *
+ * State machine (low two bits of `state`):
+ *
+ *	PENDING --worker claims--> RUNNING --task returns--> DONE
+ *	PENDING --rp_future_cancel--> CANCELLED
+ *
+ * Leaving PENDING is a compare-and-swap, so a worker picking the task up and a
+ * canceller racing it cannot both win: every future ends exactly once.  The
+ * thread that won then calls rp__future_finish(), which publishes the final
+ * state with one atomic exchange (release: value and error are visible to
+ * whoever sees the state) and wakes sleepers only when the RP__WAITERS bit
+ * says there are some.
+ *
+ * Callbacks are a Treiber stack closed by the finisher, which swaps in
+ * RP__CB_CLOSED: an adder that finds the list closed runs its callback
+ * itself, so each callback runs exactly once without a lock.
+ */
+#include <limits.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+void rp__future_init(rp_future *f, rp_executor *ex, rp_task_fn fn, void *arg)
+{
+	atomic_store_explicit(&f->next, NULL, memory_order_relaxed);
+	atomic_store_explicit(&f->state, RP__PENDING, memory_order_relaxed);
+	atomic_store_explicit(&f->refs, 2, memory_order_relaxed);
+	f->fn = fn;
+	f->arg = arg;
+	f->value = 0;
+	f->error = 0;
+	f->flags = 0;
+	atomic_store_explicit(&f->cbs, NULL, memory_order_relaxed);
+	f->ex = ex;
+}
+
+void rp__future_finish(rp_future *f, uint32_t final_state)
+{
+	struct rp__cb *cb, *prev = NULL, *next;
+	uint32_t old;
+
+	old = atomic_exchange_explicit(&f->state, final_state,
+				       memory_order_acq_rel);
+	if (old & RP__WAITERS)
+		rp__futex_wake(&f->state, INT_MAX);
+
+	cb = atomic_exchange_explicit(&f->cbs, RP__CB_CLOSED,
+				      memory_order_acq_rel);
+	/* The stack holds the newest first: reverse to run in added order. */
+	while (cb) {
+		next = cb->next;
+		cb->next = prev;
+		prev = cb;
+		cb = next;
+	}
+	for (cb = prev; cb; cb = next) {
+		next = cb->next;	/* run() may free the node */
+		cb->run(cb, f);
+	}
+}
+
+void rp__future_add_cb(rp_future *f, struct rp__cb *cb)
+{
+	struct rp__cb *head;
+
+	/*
+	 * Waiters wake before the finisher closes the list: a thread that saw
+	 * the future end must get its callback run now, on its own thread.
+	 */
+	if (rp__future_state(f) >= RP__DONE) {
+		cb->run(cb, f);
+		return;
+	}
+	head = atomic_load_explicit(&f->cbs, memory_order_acquire);
+	do {
+		if (head == RP__CB_CLOSED) {
+			cb->run(cb, f);
+			return;
+		}
+		cb->next = head;
+	} while (!atomic_compare_exchange_weak_explicit(&f->cbs, &head, cb,
+			memory_order_acq_rel, memory_order_acquire));
+}
+
+static uint32_t spin_budget(const rp_future *f)
+{
+	return f->ex ? f->ex->spin_ns : 0;
+}
+
+/*
+ * A worker that waits must keep running queued tasks, or a task waiting on a
+ * task queued behind it would wait forever with one worker.  It cannot sleep
+ * on the future and on "new work" at once, so it sleeps on the future for at
+ * most this long before looking at the queue again.
+ */
+#define RP__HELPER_POLL_NS 1000000
+
+int rp__future_wait(rp_future *f, int64_t deadline)
+{
+	rp_executor *mine = rp__current_worker_executor();
+	int64_t spin_until = 0, now;
+	unsigned iter = 0;
+	uint32_t s;
+
+	for (;;) {
+		s = atomic_load_explicit(&f->state, memory_order_acquire);
+		if ((s & RP__STATE_MASK) >= RP__DONE)
+			return 0;
+		if (mine && rp__help_one(mine))
+			continue;
+
+		/* Spin briefly: a short task ends sooner than a wake-up. */
+		if (spin_until == 0)
+			spin_until = rp__now_ns() + spin_budget(f);
+		if ((++iter & 31) != 0 || rp__now_ns() < spin_until) {
+			if (deadline != INT64_MAX && (iter & 31) == 0 &&
+			    rp__now_ns() >= deadline)
+				return -ETIMEDOUT;
+			rp__cpu_relax();
+			continue;
+		}
+
+		if (!(s & RP__WAITERS) &&
+		    !atomic_compare_exchange_weak_explicit(&f->state, &s,
+				s | RP__WAITERS, memory_order_acq_rel,
+				memory_order_acquire))
+			continue;
+		now = rp__now_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (mine && deadline - now > RP__HELPER_POLL_NS)
+			rp__futex_wait(&f->state, s | RP__WAITERS,
+				       now + RP__HELPER_POLL_NS);
+		else
+			rp__futex_wait(&f->state, s | RP__WAITERS, deadline);
+	}
+}
+
+rp_future *rp_future_ref(rp_future *f)
+{
+	if (f)
+		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	return f;
+}
+
+void rp_future_unref(rp_future *f)
+{
+	if (!f)
+		return;
+	if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+		rp__future_release(f);
+}
+
+static int wait_ended(rp_future *f, int64_t timeout_ns)
+{
+	if (rp__future_state(f) >= RP__DONE)
+		return 0;
+	if (timeout_ns == 0)
+		return -ETIMEDOUT;
+	return rp__future_wait(f, rp__deadline(timeout_ns));
+}
+
+int rp_future_result(rp_future *f, int64_t timeout_ns, int64_t *value,
+		     int *error)
+{
+	int ret;
+
+	if (!f)
+		return -EINVAL;
+	ret = wait_ended(f, timeout_ns);
+	if (ret)
+		return ret;
+	if (rp__future_state(f) == RP__CANCELLED)
+		return -ECANCELED;
+	if (value)
+		*value = f->value;
+	if (error)
+		*error = f->error;
+	return 0;
+}
+
+int rp_future_exception(rp_future *f, int64_t timeout_ns, int *error)
+{
+	if (!error)
+		return -EINVAL;
+	return rp_future_result(f, timeout_ns, NULL, error);
+}
+
+bool rp_future_done(const rp_future *f)
+{
+	return f && rp__future_state(f) >= RP__DONE;
+}
+
+bool rp_future_running(const rp_future *f)
+{
+	return f && rp__future_state(f) == RP__RUNNING;
+}
+
+bool rp_future_cancelled(const rp_future *f)
+{
+	return f && rp__future_state(f) == RP__CANCELLED;
+}
+
+int rp_future_cancel(rp_future *f)
+{
+	uint32_t s;
+
+	if (!f)
+		return -EINVAL;
+	s = atomic_load_explicit(&f->state, memory_order_acquire);
+	for (;;) {
+		switch (s & RP__STATE_MASK) {
+		case RP__CANCELLED:
+			return 0;
+		case RP__RUNNING:
+			return -EBUSY;
+		case RP__DONE:
+			return -EALREADY;
+		}
+		/* Keep RP__WAITERS so that finish() knows to wake sleepers. */
+		if (atomic_compare_exchange_weak_explicit(&f->state, &s,
+				(s & RP__WAITERS) | RP__CANCELLED,
+				memory_order_acq_rel, memory_order_acquire))
+			break;
+	}
+	f->error = -ECANCELED;
+	rp__future_finish(f, RP__CANCELLED);
+	return 0;
+}
+
+struct user_cb {
+	struct rp__cb node;
+	rp_done_fn fn;
+	void *arg;
+};
+
+static void run_user_cb(struct rp__cb *node, rp_future *f)
+{
+	struct user_cb *ucb = (struct user_cb *)node;
+
+	ucb->fn(f, ucb->arg);
+	free(ucb);
+}
+
+int rp_future_add_done_callback(rp_future *f, rp_done_fn fn, void *arg)
+{
+	struct user_cb *ucb;
+
+	if (!f || !fn)
+		return -EINVAL;
+	ucb = malloc(sizeof(*ucb));
+	if (!ucb)
+		return -ENOMEM;
+	ucb->node.run = run_user_cb;
+	ucb->fn = fn;
+	ucb->arg = arg;
+	rp__future_add_cb(f, &ucb->node);
+	return 0;
+}

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <CUnit/Basic.h>
+
+#include "testutil.h"
+
+static bool name_selected(int argc, char **argv, const char *name)
+{
+	int i;
+
+	if (argc <= 1)
+		return true;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], name))
+			return true;
+	}
+	return false;
+}
+
+static bool names_known(int argc, char **argv, const struct tu_test *tests,
+			size_t n_tests)
+{
+	bool ok = true;
+	size_t j;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		for (j = 0; j < n_tests; j++) {
+			if (!strcmp(argv[i], tests[j].name))
+				break;
+		}
+		if (j == n_tests) {
+			fprintf(stderr, "unknown test: %s\n", argv[i]);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+int tu_run_tests(int argc, char **argv, const char *suite_name,
+		 const struct tu_test *tests, size_t n_tests)
+{
+	unsigned failures, tests_failed;
+	CU_ErrorCode err;
+	CU_pSuite suite;
+	size_t i;
+
+	if (!names_known(argc, argv, tests, n_tests))
+		return 2;
+	/* Show progress even when the test is killed by a timeout. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	if (CU_initialize_registry() != CUE_SUCCESS) {
+		fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
+		return 1;
+	}
+	suite = CU_add_suite(suite_name, NULL, NULL);
+	if (!suite)
+		goto cunit_error;
+	for (i = 0; i < n_tests; i++) {
+		if (!name_selected(argc, argv, tests[i].name))
+			continue;
+		if (tests[i].skip_under_valgrind && tu_under_valgrind()) {
+			printf("skipped under valgrind: %s\n", tests[i].name);
+			continue;
+		}
+		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
+			goto cunit_error;
+	}
+
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+
+	failures = CU_get_number_of_failures();
+	tests_failed = CU_get_number_of_tests_failed();
+	err = CU_get_error();
+	CU_cleanup_registry();
+
+	if (err != CUE_SUCCESS)
+		fprintf(stderr, "CUnit error %d\n", (int)err);
+	if (failures || tests_failed || err != CUE_SUCCESS)
+		return 1;
+	return 0;
+
+cunit_error:
+	fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
+	CU_cleanup_registry();
+	return 1;
+}
+
+bool tu_under_valgrind(void)
+{
+	const char *v = getenv("RINGPOOL_UNDER_VALGRIND");
+
+	return v && !strcmp(v, "1");
+}
+
+size_t tu_scaled(size_t n)
+{
+	if (!tu_under_valgrind())
+		return n;
+	n /= 100;
+	return n ? n : 1;
+}
+
+int64_t tu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t tu_timeout_slack_ns(void)
+{
+	if (tu_under_valgrind())
+		return (int64_t)30 * 1000000000;
+	return (int64_t)2 * 1000000000;
+}
+
+int64_t tu_stuck_timeout_ns(void)
+{
+	if (tu_under_valgrind())
+		return (int64_t)30 * 1000000000;
+	return (int64_t)5 * 1000000000;
+}
+
+void tu_latch_init(struct tu_latch *l)
+{
+	pthread_condattr_t attr;
+
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	l->count = 0;
+}
+
+void tu_latch_destroy(struct tu_latch *l)
+{
+	pthread_cond_destroy(&l->cond);
+	pthread_mutex_destroy(&l->lock);
+}
+
+void tu_latch_post(struct tu_latch *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->count++;
+	pthread_cond_broadcast(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+}
+
+void tu_latch_wait(struct tu_latch *l, unsigned target)
+{
+	pthread_mutex_lock(&l->lock);
+	while (l->count < target)
+		pthread_cond_wait(&l->cond, &l->lock);
+	pthread_mutex_unlock(&l->lock);
+}
+
+bool tu_latch_wait_for(struct tu_latch *l, unsigned target, int64_t timeout_ns)
+{
+	int64_t deadline = tu_now_ns() + timeout_ns;
+	struct timespec ts;
+	bool reached;
+
+	ts.tv_sec = (time_t)(deadline / 1000000000);
+	ts.tv_nsec = (long)(deadline % 1000000000);
+	pthread_mutex_lock(&l->lock);
+	while (l->count < target) {
+		int ret = pthread_cond_timedwait(&l->cond, &l->lock, &ts);
+
+		if (ret == ETIMEDOUT)
+			break;
+	}
+	reached = l->count >= target;
+	pthread_mutex_unlock(&l->lock);
+	return reached;
+}
+
+unsigned tu_latch_count(struct tu_latch *l)
+{
+	unsigned count;
+
+	pthread_mutex_lock(&l->lock);
+	count = l->count;
+	pthread_mutex_unlock(&l->lock);
+	return count;
+}
+
+void tu_blocker_init(struct tu_blocker *b, int64_t value, int ret)
+{
+	tu_latch_init(&b->started);
+	tu_latch_init(&b->release);
+	b->value = value;
+	b->ret = ret;
+}
+
+void tu_blocker_destroy(struct tu_blocker *b)
+{
+	tu_latch_destroy(&b->started);
+	tu_latch_destroy(&b->release);
+}
+
+int tu_blocker_task(void *arg, int64_t *value)
+{
+	struct tu_blocker *b = arg;
+
+	tu_latch_post(&b->started);
+	tu_latch_wait(&b->release, 1);
+	*value = b->value;
+	return b->ret;
+}
+
+int tu_value_task(void *arg, int64_t *value)
+{
+	*value = (int64_t)(intptr_t)arg;
+	return 0;
+}
+
+int tu_error_task(void *arg, int64_t *value)
+{
+	(void)value;
+	return (int)(intptr_t)arg;
+}
+
+int tu_count_task(void *arg, int64_t *value)
+{
+	atomic_uint *counter = arg;
+
+	(void)value;
+	atomic_fetch_add(counter, 1);
+	return 0;
+}
+
+int tu_executor_new(unsigned workers, rp_executor **out)
+{
+	struct rp_config cfg;
+	int ret;
+
+	ret = rp_config_init(&cfg);
+	if (ret)
+		return ret;
+	cfg.workers = workers;
+	return rp_executor_new(&cfg, out);
+}
