@@ -114,12 +114,46 @@ struct rp_config {
 	/** Argument passed to #initializer. */
 	void *initializer_arg;
 	/**
+	 * I/O backend: ::RP_BACKEND_AUTO (default) uses io_uring when the
+	 * kernel lets this process set up a ring and falls back to blocking
+	 * threads otherwise.  With AUTO, the environment variable
+	 * `RINGPOOL_BACKEND=uring|threads` forces one.  Forcing ::RP_BACKEND_URING
+	 * where io_uring is unusable makes rp_executor_new() fail with the
+	 * error io_uring_setup gave.
+	 */
+	int backend;
+	/** io_uring rings, each driven by its own thread. Default 1, max 64. */
+	unsigned rings;
+	/** Submission queue entries per ring (a power of two). Default 256. */
+	unsigned ring_entries;
+	/**
+	 * Threads of the blocking-I/O pool, used by the fallback backend and
+	 * for operations the kernel's io_uring lacks.  Separate from the CPU
+	 * workers.  Default 16, max 1024.
+	 */
+	unsigned io_threads;
+	/**
+	 * Cap on the kernel's io-wq worker threads per ring, for bounded
+	 * (file) and unbounded (network) work; 0 keeps the kernel's default.
+	 * Default 0 and 0.
+	 */
+	unsigned iowq_bounded, iowq_unbounded;
+	/**
 	 * How long an idle worker, and a thread waiting on a future, spins
 	 * before it sleeps in the kernel, in nanoseconds.  Spinning keeps the
 	 * round trip of a short task in the microseconds on machines where a
 	 * cross-core wake-up costs tens of them.  Default 50000; 0 disables.
 	 */
 	uint32_t spin_ns;
+};
+
+/** I/O backends, see rp_config::backend and rp_executor_backend(). */
+enum rp_backend {
+	RP_BACKEND_AUTO = 0,
+	/** io_uring rings. */
+	RP_BACKEND_URING = 1,
+	/** Blocking system calls on the blocking-I/O pool. */
+	RP_BACKEND_THREADS = 2,
 };
 
 /** Fills `cfg` with the defaults. Returns 0, or -EINVAL if `cfg` is NULL. */
@@ -170,6 +204,19 @@ RP_EXPORT int rp_executor_shutdown(rp_executor *ex, unsigned flags);
  *         own workers, in which case nothing is freed.
  */
 RP_EXPORT int rp_executor_free(rp_executor *ex);
+
+/**
+ * Tells which I/O backend the executor uses and why.
+ *
+ * @param backend receives ::RP_BACKEND_URING or ::RP_BACKEND_THREADS.
+ * @param why     optional; receives NULL when io_uring is in use as asked,
+ *                otherwise a sentence saying why the fallback is used, e.g.
+ *                "io_uring_setup: EPERM - blocked by seccomp or
+ *                kernel.io_uring_disabled".  Owned by the executor.
+ * @return 0, or -EINVAL for a NULL `ex` or `backend`.
+ */
+RP_EXPORT int rp_executor_backend(const rp_executor *ex, int *backend,
+				  const char **why);
 
 /** Number of CPU worker threads, or -EINVAL for NULL. */
 RP_EXPORT int rp_executor_workers(const rp_executor *ex);
@@ -241,7 +288,9 @@ RP_EXPORT bool rp_future_cancelled(const rp_future *f);
  * the done-callbacks run on the calling thread before this returns.
  *
  * @return 0 when the future is now (or already was) cancelled; -EBUSY when its
- *         task is running; -EALREADY when it has finished; -EINVAL for NULL.
+ *         task is running; -EALREADY when it has finished; -EINPROGRESS for
+ *         an I/O operation in flight, which has been asked to stop (see
+ *         @ref io); -EINVAL for NULL.
  */
 RP_EXPORT int rp_future_cancel(rp_future *f);
 
@@ -361,6 +410,151 @@ RP_EXPORT int rp_map_next(rp_map *m, int64_t timeout_ns, int64_t *value,
  * read the inputs), and frees the iterator.  NULL-safe.
  */
 RP_EXPORT void rp_map_free(rp_map *m);
+
+/* ---- I/O ------------------------------------------------------------- */
+
+/**
+ * @defgroup io I/O operations
+ *
+ * Each function queues one operation and gives a future, the same type as
+ * rp_submit()'s, so rp_wait(), the as-completed iterator, callbacks and
+ * cancellation mix CPU work and I/O freely.
+ *
+ * - **Value and error.**  The future's value is what the system call would
+ *   return on success (bytes moved, a new descriptor, 0); its error is the
+ *   negative errno it would have set.  A short read or write is a success
+ *   with fewer bytes (a short read is not end of file; 0 bytes is).
+ * - **Buffers and paths** passed to an operation belong to it until its
+ *   future is done: do not free, reuse or let them go out of scope before.
+ * - **Threads.**  With io_uring, done-callbacks of I/O futures run on the
+ *   ring's thread; with the fallback, on a blocking-I/O thread.  Either way a
+ *   callback may queue the next operation (a pipeline needs no extra thread)
+ *   but must not block: waiting there on a future that is not done is an
+ *   error the library cannot always detect.
+ * - **Cancellation.**  rp_future_cancel() on an operation not yet handed to
+ *   the kernel (or, with the fallback, not yet started) cancels it at once
+ *   and returns 0.  On one in flight it asks the kernel to stop it and
+ *   returns `-EINPROGRESS`: the future then ends exactly once, with
+ *   `-ECANCELED` (rp_future_cancelled() is true) or, if the operation
+ *   finished first, with its result.
+ * - **Deadlines.**  With rp_io_opts::timeout_ns an operation that has not
+ *   finished in time ends with error `-ETIMEDOUT`; bytes it had already moved
+ *   (by the *_full helpers) are in its value.
+ * - **Errors of the call itself** (not of the operation): -EINVAL for a NULL
+ *   executor, future pointer or required buffer; -ESHUTDOWN after shutdown;
+ *   -ENOMEM.  Then no operation was queued.
+ * @{
+ */
+
+struct iovec;
+struct sockaddr;
+struct statx;
+
+/** Options common to every I/O operation.  Zero-initialize. */
+struct rp_io_opts {
+	/** Deadline relative to the call, in ns; 0 or negative for none. */
+	int64_t timeout_ns;
+};
+
+/** Reads up to `len` bytes at `offset` (-1: the file position). */
+RP_EXPORT int rp_read(rp_executor *ex, int fd, void *buf, size_t len,
+		      int64_t offset, const struct rp_io_opts *opts,
+		      rp_future **out);
+/** Writes up to `len` bytes at `offset` (-1: the file position). */
+RP_EXPORT int rp_write(rp_executor *ex, int fd, const void *buf, size_t len,
+		       int64_t offset, const struct rp_io_opts *opts,
+		       rp_future **out);
+/** Vectored read; `iov` (and its buffers) belong to the operation. */
+RP_EXPORT int rp_readv(rp_executor *ex, int fd, const struct iovec *iov,
+		       int iovcnt, int64_t offset,
+		       const struct rp_io_opts *opts, rp_future **out);
+/** Vectored write; `iov` (and its buffers) belong to the operation. */
+RP_EXPORT int rp_writev(rp_executor *ex, int fd, const struct iovec *iov,
+			int iovcnt, int64_t offset,
+			const struct rp_io_opts *opts, rp_future **out);
+/**
+ * Reads until `len` bytes are in or end of file or an error, resubmitting
+ * after short reads.  The value is the bytes read (less than `len` only at end
+ * of file, or with an error, where it says how far it got).  With `offset`
+ * -1 it reads at the file position (pipes and sockets).
+ */
+RP_EXPORT int rp_read_full(rp_executor *ex, int fd, void *buf, size_t len,
+			   int64_t offset, const struct rp_io_opts *opts,
+			   rp_future **out);
+/** Writes all `len` bytes, resubmitting after short writes; as rp_read_full. */
+RP_EXPORT int rp_write_full(rp_executor *ex, int fd, const void *buf,
+			    size_t len, int64_t offset,
+			    const struct rp_io_opts *opts, rp_future **out);
+/** openat(2); the value is the new descriptor.  `path` belongs to the op. */
+RP_EXPORT int rp_openat(rp_executor *ex, int dirfd, const char *path,
+			int flags, unsigned mode, const struct rp_io_opts *opts,
+			rp_future **out);
+/** close(2). */
+RP_EXPORT int rp_close(rp_executor *ex, int fd, const struct rp_io_opts *opts,
+		       rp_future **out);
+/** Flag of rp_fsync(): sync data only, as fdatasync(2). */
+#define RP_FSYNC_DATASYNC 1u
+/** fsync(2), or fdatasync(2) with ::RP_FSYNC_DATASYNC. */
+RP_EXPORT int rp_fsync(rp_executor *ex, int fd, unsigned flags,
+		       const struct rp_io_opts *opts, rp_future **out);
+/** fallocate(2). */
+RP_EXPORT int rp_fallocate(rp_executor *ex, int fd, int mode, int64_t offset,
+			   int64_t len, const struct rp_io_opts *opts,
+			   rp_future **out);
+/** statx(2) into `stx`, which belongs to the operation. */
+RP_EXPORT int rp_statx(rp_executor *ex, int dirfd, const char *path,
+		       int flags, unsigned mask, struct statx *stx,
+		       const struct rp_io_opts *opts, rp_future **out);
+/** unlinkat(2). */
+RP_EXPORT int rp_unlinkat(rp_executor *ex, int dirfd, const char *path,
+			  int flags, const struct rp_io_opts *opts,
+			  rp_future **out);
+/** renameat2(2) (`flags` 0 is renameat(2)). */
+RP_EXPORT int rp_renameat(rp_executor *ex, int olddirfd, const char *oldpath,
+			  int newdirfd, const char *newpath, unsigned flags,
+			  const struct rp_io_opts *opts, rp_future **out);
+/** mkdirat(2). */
+RP_EXPORT int rp_mkdirat(rp_executor *ex, int dirfd, const char *path,
+			 unsigned mode, const struct rp_io_opts *opts,
+			 rp_future **out);
+/** socket(2); the value is the new descriptor. */
+RP_EXPORT int rp_socket(rp_executor *ex, int domain, int type, int protocol,
+			const struct rp_io_opts *opts, rp_future **out);
+/** connect(2); `addr` belongs to the operation. */
+RP_EXPORT int rp_connect(rp_executor *ex, int fd, const struct sockaddr *addr,
+			 unsigned addrlen, const struct rp_io_opts *opts,
+			 rp_future **out);
+/**
+ * accept4(2); the value is the new descriptor.  `addr` and `addrlen` may be
+ * NULL; otherwise they belong to the operation.
+ */
+RP_EXPORT int rp_accept(rp_executor *ex, int fd, struct sockaddr *addr,
+			unsigned *addrlen, int flags,
+			const struct rp_io_opts *opts, rp_future **out);
+/** send(2). */
+RP_EXPORT int rp_send(rp_executor *ex, int fd, const void *buf, size_t len,
+		      int flags, const struct rp_io_opts *opts,
+		      rp_future **out);
+/** recv(2); 0 bytes means the peer closed. */
+RP_EXPORT int rp_recv(rp_executor *ex, int fd, void *buf, size_t len,
+		      int flags, const struct rp_io_opts *opts,
+		      rp_future **out);
+/** shutdown(2). */
+RP_EXPORT int rp_shutdown(rp_executor *ex, int fd, int how,
+			  const struct rp_io_opts *opts, rp_future **out);
+/**
+ * Waits until `fd` is ready for `events` (POLLIN, POLLOUT...); the value is
+ * the events that are ready.
+ */
+RP_EXPORT int rp_poll(rp_executor *ex, int fd, unsigned events,
+		      const struct rp_io_opts *opts, rp_future **out);
+/** An asynchronous sleep of `ns` nanoseconds; ends with value 0. */
+RP_EXPORT int rp_sleep(rp_executor *ex, int64_t ns, rp_future **out);
+/** Does nothing, through the ring: the cost of one operation. */
+RP_EXPORT int rp_nop(rp_executor *ex, const struct rp_io_opts *opts,
+		     rp_future **out);
+
+/** @} */
 
 /** The library's version string, e.g. "0.1.0". Never NULL. */
 RP_EXPORT const char *rp_version(void);

@@ -2,10 +2,9 @@
 /*
  * The CPU worker pool.
  *
- * Run queue: an intrusive multi-producer queue (D. Vyukov's design).  A
- * submit is one atomic exchange on `tail` plus one store, never a lock and
- * never a system call while a worker is awake.  Workers pop one task at a
- * time under a small spin lock.
+ * Run queue: the intrusive multi-producer queue of queue.c.  A submit is one
+ * atomic exchange plus one store, never a lock and never a system call while
+ * a worker is awake.  Workers pop one task at a time.
  *
  * Sleeping and waking follow the "spinning worker" rule of Go's scheduler:
  * at most one idle worker spins (for rp_config::spin_ns) looking for work.
@@ -30,125 +29,6 @@ static _Thread_local struct rp__worker *cur_worker;
 rp_executor *rp__current_worker_executor(void)
 {
 	return cur_worker ? cur_worker->ex : NULL;
-}
-
-/* ---- run queue -------------------------------------------------------- */
-
-static void q_push(rp_executor *ex, rp_future *f)
-{
-	rp_future *prev;
-
-	atomic_store_explicit(&f->next, NULL, memory_order_relaxed);
-	/* seq_cst: ordered before the submitter's read of n_spinning/n_idle. */
-	prev = atomic_exchange_explicit(&ex->tail, f, memory_order_seq_cst);
-	atomic_store_explicit(&prev->next, f, memory_order_release);
-}
-
-/*
- * True when no task is queued.  The stub is an ordinary node of the queue: a
- * pop that takes the last task pushes the stub behind it, and a submit racing
- * that push can land *before* the stub, leaving the tail at the stub while a
- * task waits.  So "empty" needs all three: the tail is the stub (read first,
- * seq_cst, for the wake-up protocol below), the head is the stub, and nothing
- * follows it.  While a task is queued the head is that task or the stub with
- * a successor, or a push is in flight and the tail is not the stub.
- */
-static bool q_empty(rp_executor *ex)
-{
-	return atomic_load_explicit(&ex->tail, memory_order_seq_cst) ==
-		       &ex->stub &&
-	       atomic_load_explicit(&ex->head, memory_order_acquire) ==
-		       &ex->stub &&
-	       !atomic_load_explicit(&ex->stub.next, memory_order_acquire);
-}
-
-/* A producer is between its exchange and its link store: retry shortly. */
-#define Q_BUSY ((rp_future *)1)
-
-/* Pops one future; pop_lock held.  NULL when empty. */
-static rp_future *q_pop_locked(rp_executor *ex)
-{
-	rp_future *head, *next, *tail;
-
-	head = atomic_load_explicit(&ex->head, memory_order_relaxed);
-	next = atomic_load_explicit(&head->next, memory_order_acquire);
-	if (head == &ex->stub) {
-		if (!next)
-			return NULL;
-		atomic_store_explicit(&ex->head, next, memory_order_release);
-		head = next;
-		next = atomic_load_explicit(&head->next, memory_order_acquire);
-	}
-	if (next) {
-		atomic_store_explicit(&ex->head, next, memory_order_release);
-		return head;
-	}
-	tail = atomic_load_explicit(&ex->tail, memory_order_acquire);
-	if (head != tail)
-		return Q_BUSY;
-	/* `head` is the last node: put the stub behind it to take it. */
-	q_push(ex, &ex->stub);
-	next = atomic_load_explicit(&head->next, memory_order_acquire);
-	if (next) {
-		atomic_store_explicit(&ex->head, next, memory_order_release);
-		return head;
-	}
-	return Q_BUSY;
-}
-
-static void pop_lock(rp_executor *ex)
-{
-	unsigned spins = 0;
-
-	for (;;) {
-		if (!atomic_load_explicit(&ex->pop_lock, memory_order_relaxed) &&
-		    !atomic_exchange_explicit(&ex->pop_lock, true,
-					      memory_order_acquire))
-			return;
-		/* The holder may have been preempted on a busy machine. */
-		if (++spins % 64 == 0)
-			sched_yield();
-		else
-			rp__cpu_relax();
-	}
-}
-
-static void pop_unlock(rp_executor *ex)
-{
-	atomic_store_explicit(&ex->pop_lock, false, memory_order_release);
-}
-
-/*
- * Pops up to `max` futures into `out`.  Returns how many; retries while a
- * producer is mid-push so that "0" really means empty.
- */
-static unsigned q_pop_many(rp_executor *ex, rp_future **out, unsigned max)
-{
-	unsigned n = 0, spins = 0;
-	rp_future *f;
-
-	if (q_empty(ex))
-		return 0;
-	pop_lock(ex);
-	while (n < max) {
-		f = q_pop_locked(ex);
-		if (!f)
-			break;
-		if (f == Q_BUSY) {
-			if (n > 0)
-				break;
-			pop_unlock(ex);
-			if (++spins % 64 == 0)
-				sched_yield();
-			else
-				rp__cpu_relax();
-			pop_lock(ex);
-			continue;
-		}
-		out[n++] = f;
-	}
-	pop_unlock(ex);
-	return n;
 }
 
 /* ---- sleeping and waking ---------------------------------------------- */
@@ -230,7 +110,7 @@ static void run_task(rp_executor *ex, rp_future *f)
 			(s & RP__WAITERS) | RP__RUNNING,
 			memory_order_acq_rel, memory_order_acquire));
 
-	err = f->fn(f->arg, &value);
+	err = f->u.task.fn(f->u.task.arg, &value);
 	f->value = value;
 	f->error = err;
 	rp__future_finish(f, RP__DONE);
@@ -246,7 +126,7 @@ static rp_future *take(struct rp__worker *w)
 {
 	rp_future *f;
 
-	return q_pop_many(w->ex, &f, 1) ? f : NULL;
+	return rp__q_pop_many(&w->ex->q, &f, 1) ? f : NULL;
 }
 
 bool rp__help_one(rp_executor *ex)
@@ -274,7 +154,7 @@ static bool spin_for_work(struct rp__worker *w)
 	unsigned i = 0;
 
 	for (;;) {
-		if (!q_empty(ex)) {
+		if (!rp__q_empty(&ex->q)) {
 			/* The last spinner to find work wakes a helper. */
 			if (atomic_fetch_sub(&ex->n_spinning, 1) == 1)
 				maybe_wake(ex);
@@ -310,7 +190,7 @@ static bool worker_idle(struct rp__worker *w)
 	for (;;) {
 		if (spinning && spin_for_work(w))
 			return true;
-		if (atomic_load(&ex->shutdown) && q_empty(ex))
+		if (atomic_load(&ex->shutdown) && rp__q_empty(&ex->q))
 			return false;
 
 		pthread_mutex_lock(&ex->idle_lock);
@@ -321,7 +201,7 @@ static bool worker_idle(struct rp__worker *w)
 		atomic_fetch_add(&ex->n_idle, 1);
 		pthread_mutex_unlock(&ex->idle_lock);
 
-		if (!q_empty(ex) || atomic_load(&ex->shutdown)) {
+		if (!rp__q_empty(&ex->q) || atomic_load(&ex->shutdown)) {
 			pthread_mutex_lock(&ex->idle_lock);
 			if (w->idle) {
 				struct rp__worker **pp = &ex->idle_head;
@@ -332,7 +212,7 @@ static bool worker_idle(struct rp__worker *w)
 				w->idle = false;
 				atomic_fetch_sub(&ex->n_idle, 1);
 				pthread_mutex_unlock(&ex->idle_lock);
-				if (atomic_load(&ex->shutdown) && q_empty(ex))
+				if (atomic_load(&ex->shutdown) && rp__q_empty(&ex->q))
 					return false;
 				return true;
 			}
@@ -347,7 +227,7 @@ static bool worker_idle(struct rp__worker *w)
 		spinning = true;
 		if (ex->spin_ns == 0) {
 			if (atomic_fetch_sub(&ex->n_spinning, 1) == 1 &&
-			    !q_empty(ex))
+			    !rp__q_empty(&ex->q))
 				maybe_wake(ex);
 			return true;
 		}
@@ -457,8 +337,7 @@ int rp_executor_new(const struct rp_config *cfg, rp_executor **out)
 		free(ex);
 		return -ENOMEM;
 	}
-	atomic_store(&ex->tail, &ex->stub);
-	atomic_store(&ex->head, &ex->stub);
+	rp__q_init(&ex->q);
 	pthread_mutex_init(&ex->idle_lock, NULL);
 	pthread_mutex_init(&ex->slab_lock, NULL);
 	pthread_mutex_init(&ex->start_lock, NULL);
@@ -515,14 +394,14 @@ int rp_submit(rp_executor *ex, rp_task_fn fn, void *arg, rp_future **out)
 					  memory_order_release);
 		return -ESHUTDOWN;
 	}
-	f = rp__future_alloc(ex);
+	f = rp__future_alloc(ex, RP__CLASS_TASK);
 	if (!f) {
 		atomic_fetch_sub_explicit(&ex->n_submitting, 1,
 					  memory_order_release);
 		return -ENOMEM;
 	}
 	rp__future_init(f, ex, fn, arg);
-	q_push(ex, f);
+	rp__q_push(&ex->q, f);
 	atomic_fetch_sub_explicit(&ex->n_submitting, 1, memory_order_release);
 	maybe_wake(ex);
 	*out = f;
@@ -535,7 +414,7 @@ static void cancel_queued(rp_executor *ex)
 	rp_future *batch[64];
 	unsigned i, n;
 
-	while ((n = q_pop_many(ex, batch, 64)) > 0) {
+	while ((n = rp__q_pop_many(&ex->q, batch, 64)) > 0) {
 		for (i = 0; i < n; i++) {
 			(void)rp_future_cancel(batch[i]);
 			rp_future_unref(batch[i]);	/* the queue's ref */

@@ -29,8 +29,8 @@ void rp__future_init(rp_future *f, rp_executor *ex, rp_task_fn fn, void *arg)
 	atomic_store_explicit(&f->next, NULL, memory_order_relaxed);
 	atomic_store_explicit(&f->state, RP__PENDING, memory_order_relaxed);
 	atomic_store_explicit(&f->refs, 2, memory_order_relaxed);
-	f->fn = fn;
-	f->arg = arg;
+	f->u.task.fn = fn;
+	f->u.task.arg = arg;
 	f->value = 0;
 	f->error = 0;
 	f->flags = 0;

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <liburing.h>
+
 #include "ringpool.h"
 
 #define RP_CACHELINE 64
@@ -68,22 +70,62 @@ enum {
 /* The callback list of an ended future: adders run their node at once. */
 #define RP__CB_CLOSED ((struct rp__cb *)1)
 
+/* Bits of rp_future::flags. */
+enum {
+	RP__F_IO = 1u << 0,		/* an I/O operation, described by sqe */
+	RP__F_FULL = 1u << 1,		/* *_full: resubmit after short transfers */
+	RP__F_DEADLINE = 1u << 2,	/* has a deadline (io.deadline) */
+	RP__F_CANCEL_REQ = 1u << 3,	/* rp_future_cancel asked to stop it */
+	RP__F_TIMED_OUT = 1u << 4,	/* its deadline fired */
+	RP__F_RESULT = 1u << 5,		/* final operation result recorded */
+	/* Bits 16-19: CQEs the ring still owes this future (io_uring.c). */
+	RP__F_PENDING_SHIFT = 16,
+	RP__F_PENDING_ONE = 1u << 16,
+	RP__F_PENDING_MASK = 15u << 16,
+	/* Bits 24-31: index of the ring the operation went to. */
+	RP__F_RING_SHIFT = 24,
+};
+
 /*
- * One future; 64 bytes, one cache line.  The `next` link comes first so the
- * run queue can treat a future as its node (see executor.c).
+ * One future: 64 bytes, one cache line; all a CPU task touches.  The `next`
+ * link comes first so the queues can treat a future as their node.
  */
 struct rp_future {
-	_Atomic(struct rp_future *) next;	/* run queue / free list link */
+	_Atomic(struct rp_future *) next;	/* queue / free list link */
 	_Atomic uint32_t state;
 	_Atomic uint32_t refs;
-	rp_task_fn fn;
-	void *arg;
+	union {
+		struct {			/* CPU task */
+			rp_task_fn fn;
+			void *arg;
+		} task;
+		struct {			/* I/O operation */
+			/* Absolute CLOCK_MONOTONIC deadline, see flags. */
+			struct __kernel_timespec deadline;
+		} io;
+	} u;
 	int64_t value;
 	int32_t error;
-	uint32_t flags;
+	_Atomic uint32_t flags;
 	_Atomic(struct rp__cb *) cbs;		/* LIFO until closed */
 	rp_executor *ex;
 } RP_ALIGNED;
+
+/*
+ * An I/O future: 128 bytes.  The operation is described as the SQE io_uring
+ * would be given; the fallback backend decodes the same SQE into system
+ * calls, so both backends share one description of every operation.  Kept
+ * apart from CPU futures so those stay one cache line.
+ */
+struct rp__iof {
+	rp_future f;
+	struct io_uring_sqe sqe;
+} RP_ALIGNED;
+
+static inline struct rp__iof *rp__iof(rp_future *f)
+{
+	return (struct rp__iof *)f;
+}
 
 /* Initializes a fresh future: pending, two references (caller + executor). */
 void rp__future_init(rp_future *f, rp_executor *ex, rp_task_fn fn, void *arg);
@@ -107,6 +149,46 @@ static inline uint32_t rp__future_state(const rp_future *f)
 				    memory_order_acquire) & RP__STATE_MASK;
 }
 
+/* ---- queue (queue.c) --------------------------------------------------- */
+
+/* Intrusive multi-producer queue of futures; see queue.c. */
+struct rp__queue {
+	_Atomic(rp_future *) tail RP_ALIGNED;	/* producers */
+	_Atomic(rp_future *) head RP_ALIGNED;	/* consumers, under lock */
+	_Atomic bool lock;
+	rp_future stub;				/* never handed out */
+};
+
+void rp__q_init(struct rp__queue *q);
+void rp__q_push(struct rp__queue *q, rp_future *f);
+bool rp__q_empty(struct rp__queue *q);
+/*
+ * Pops up to `max` futures into `out`, oldest first.  Returns how many; waits
+ * out a producer that is mid-push, so 0 really means empty.
+ */
+unsigned rp__q_pop_many(struct rp__queue *q, rp_future **out, unsigned max);
+
+/* ---- I/O -------------------------------------------------------------- */
+
+/*
+ * Runs the operation described by `sqe` as blocking system calls on the
+ * calling thread and returns what io_uring's CQE res would be (>= 0, or a
+ * negative errno) (io_blocking.c).
+ *
+ * Waits that can last (readiness of a pipe or socket, a connect, a sleep) are
+ * made with poll(2) on the operation's descriptor and on `cancel_fd`, an
+ * eventfd of the calling thread:
+ *  - when `cancel_fd` becomes readable and `*flags & RP__F_CANCEL_REQ`, the
+ *    operation ends with -ECANCELED (the eventfd is drained);
+ *  - when it becomes readable without that flag, the wake-up was meant for an
+ *    earlier operation: drain it and keep waiting;
+ *  - at `deadline` (absolute CLOCK_MONOTONIC ns; INT64_MAX for none) the
+ *    operation ends with -ETIMEDOUT.
+ * Regular-file reads and writes at an offset >= 0 are made directly.
+ */
+int64_t rp__io_blocking_execute(const struct io_uring_sqe *sqe, int cancel_fd,
+				int64_t deadline, const _Atomic uint32_t *flags);
+
 /* ---- executor (executor.c) -------------------------------------------- */
 
 /* One CPU worker thread. */
@@ -120,21 +202,21 @@ struct rp__worker {
 	unsigned index;
 };
 
-/* Thread-local cache of free futures for one executor (slab.c). */
-struct rp__magazine {
-	rp_executor *ex;
+/* Size classes of the slab: CPU futures and I/O futures. */
+enum { RP__CLASS_TASK, RP__CLASS_IO, RP__N_CLASSES };
+
+/* Free futures of one size class of an executor, under slab_lock. */
+struct rp__depot {
 	rp_future *head;
-	uint32_t count;
+	size_t count;			/* in the depot */
+	size_t total;			/* carved from chunks */
 };
 
 struct rp_executor {
-	/* Producer side of the run queue: written by every submitter. */
-	_Atomic(rp_future *) tail RP_ALIGNED;
-	_Atomic uint32_t n_submitting;
-
-	/* Consumer side: one worker at a time pops, holding pop_lock. */
-	_Atomic(rp_future *) head RP_ALIGNED;	/* written under pop_lock */
-	_Atomic bool pop_lock;
+	/* The CPU run queue. */
+	struct rp__queue q;
+	/* Submitters past the shutdown check (see rp_submit). */
+	_Atomic uint32_t n_submitting RP_ALIGNED;
 
 	/*
 	 * Sleep/wake bookkeeping; the protocol is described above
@@ -151,15 +233,10 @@ struct rp_executor {
 
 	/* Slab of futures (slab.c), guarded by slab_lock. */
 	pthread_mutex_t slab_lock RP_ALIGNED;
-	rp_future *depot;		/* free futures */
-	size_t depot_count;
-	size_t slab_total;		/* futures carved from chunks */
+	struct rp__depot depot[RP__N_CLASSES];
 	void **chunks;
 	size_t n_chunks, cap_chunks;
 	bool handle_released;		/* rp_executor_free has run */
-
-	/* Stub node of the run queue (never handed out). */
-	rp_future stub;
 
 	/* Start-up, join and settings. */
 	pthread_mutex_t start_lock;
@@ -184,11 +261,11 @@ bool rp__help_one(rp_executor *ex);
 
 /* ---- slab (slab.c) ---------------------------------------------------- */
 
-/* A zeroed-enough future for `ex`, or NULL when out of memory. */
-rp_future *rp__future_alloc(rp_executor *ex);
+/* A future of size class `cls` for `ex`, or NULL when out of memory. */
+rp_future *rp__future_alloc(rp_executor *ex, int cls);
 /* Returns `f` to its executor's slab. */
 void rp__future_release(rp_future *f);
-/* Returns this thread's cached futures to their executor (any executor). */
+/* Returns this thread's cached futures to their executors. */
 void rp__magazine_flush(void);
 /*
  * Called once by rp_executor_free() after the threads are joined; frees the

@@ -2,14 +2,15 @@
 /*
  * Future allocation without malloc on the hot path.
  *
- * Futures are carved from 64-byte-aligned chunks owned by the executor.  Each
- * thread keeps a small magazine of free futures for the executor it used
- * last, so that allocating and freeing are a few plain stores; magazines
+ * Futures are carved from 64-byte-aligned chunks owned by the executor, in
+ * two size classes: CPU futures (64 bytes) and I/O futures (128).  Each
+ * thread keeps, per class, a small magazine of free futures for the executor
+ * it used last, so allocating and freeing are a few plain stores; magazines
  * trade batches with the executor's depot under slab_lock.
  *
  * Lifetime: a future may outlive rp_executor_free(), so the chunks (and the
- * executor struct, which holds the depot) are freed only when the handle has
- * been released *and* every future carved is back in the depot.  Futures in
+ * executor struct, which holds the depots) are freed only when the handle has
+ * been released *and* every future carved is back in its depot.  Futures in
  * a magazine count as out: a magazine flushes when its thread switches
  * executor, when the thread exits (a pthread key destructor), and for the
  * freeing thread inside rp_executor_free().
@@ -19,11 +20,23 @@
 
 #include "internal.h"
 
-#define CHUNK_FUTURES 256
+#define CHUNK_BYTES (64 * 1024)
 #define MAG_MAX 128
 #define MAG_BATCH 64
 
-static _Thread_local struct rp__magazine mag;
+/* Thread-local cache of free futures of one class for one executor. */
+struct magazine {
+	rp_executor *ex;
+	rp_future *head;
+	uint32_t count;
+};
+
+static const size_t class_size[RP__N_CLASSES] = {
+	[RP__CLASS_TASK] = sizeof(rp_future),
+	[RP__CLASS_IO] = sizeof(struct rp__iof),
+};
+
+static _Thread_local struct magazine mags[RP__N_CLASSES];
 static pthread_key_t mag_key;
 static pthread_once_t mag_once = PTHREAD_ONCE_INIT;
 
@@ -35,158 +48,185 @@ static void mag_destructor(void *unused)
 
 static void mag_key_init(void)
 {
-	/* Without the key a thread's magazine is only flushed on switch. */
+	/* Without the key a thread's magazines are only flushed on switch. */
 	(void)pthread_key_create(&mag_key, mag_destructor);
+}
+
+static rp_future *next_of(rp_future *f)
+{
+	return atomic_load_explicit(&f->next, memory_order_relaxed);
+}
+
+static void set_next(rp_future *f, rp_future *next)
+{
+	atomic_store_explicit(&f->next, next, memory_order_relaxed);
 }
 
 /* Under slab_lock: true when the executor's memory may be freed now. */
 static bool slab_idle_locked(const rp_executor *ex)
 {
-	return ex->handle_released && ex->depot_count == ex->slab_total;
+	int c;
+
+	if (!ex->handle_released)
+		return false;
+	for (c = 0; c < RP__N_CLASSES; c++)
+		if (ex->depot[c].count != ex->depot[c].total)
+			return false;
+	return true;
 }
 
-/* Returns a list of `n` futures to the depot; may free the executor. */
-static void depot_put(rp_executor *ex, rp_future *first, rp_future *last,
-		      size_t n)
+/* Returns a list of `n` futures of class `c`; may free the executor. */
+static void depot_put(rp_executor *ex, int c, rp_future *first,
+		      rp_future *last, size_t n)
 {
 	bool idle;
 
 	pthread_mutex_lock(&ex->slab_lock);
-	atomic_store_explicit(&last->next, ex->depot, memory_order_relaxed);
-	ex->depot = first;
-	ex->depot_count += n;
+	set_next(last, ex->depot[c].head);
+	ex->depot[c].head = first;
+	ex->depot[c].count += n;
 	idle = slab_idle_locked(ex);
 	pthread_mutex_unlock(&ex->slab_lock);
 	if (idle)
 		rp__executor_destroy(ex);
 }
 
-void rp__magazine_flush(void)
+static void mag_flush(struct magazine *m, int c)
 {
-	rp_executor *ex = mag.ex;
-	rp_future *first = mag.head, *last;
-	size_t n = mag.count;
+	rp_executor *ex = m->ex;
+	rp_future *first = m->head, *last;
+	size_t n = m->count;
 
-	mag.ex = NULL;
-	mag.head = NULL;
-	mag.count = 0;
-	if (!ex)
+	m->ex = NULL;
+	m->head = NULL;
+	m->count = 0;
+	/* An empty magazine pins nothing. */
+	if (!ex || !first)
 		return;
-	if (!first) {
-		/* No futures out: nothing pins the executor via this thread. */
-		return;
-	}
-	for (last = first; atomic_load_explicit(&last->next,
-			memory_order_relaxed); )
-		last = atomic_load_explicit(&last->next, memory_order_relaxed);
-	depot_put(ex, first, last, n);
+	for (last = first; next_of(last); last = next_of(last))
+		;
+	depot_put(ex, c, first, last, n);
 }
 
-/* Under slab_lock: carves a new chunk into the depot. */
-static int grow_locked(rp_executor *ex)
+void rp__magazine_flush(void)
 {
-	rp_future *chunk;
-	size_t i;
+	int c;
+
+	for (c = 0; c < RP__N_CLASSES; c++)
+		mag_flush(&mags[c], c);
+}
+
+/* Under slab_lock: carves a new chunk into the depot of class `c`. */
+static int grow_locked(rp_executor *ex, int c)
+{
+	size_t size = class_size[c], n = CHUNK_BYTES / size, i;
+	char *chunk;
 
 	if (ex->n_chunks == ex->cap_chunks) {
 		size_t cap = ex->cap_chunks ? ex->cap_chunks * 2 : 16;
-		void **c = realloc(ex->chunks, cap * sizeof(*c));
+		void **p = realloc(ex->chunks, cap * sizeof(*p));
 
-		if (!c)
+		if (!p)
 			return -ENOMEM;
-		ex->chunks = c;
+		ex->chunks = p;
 		ex->cap_chunks = cap;
 	}
-	chunk = aligned_alloc(RP_CACHELINE, CHUNK_FUTURES * sizeof(*chunk));
+	chunk = aligned_alloc(RP_CACHELINE, CHUNK_BYTES);
 	if (!chunk)
 		return -ENOMEM;
 	ex->chunks[ex->n_chunks++] = chunk;
-	for (i = 0; i < CHUNK_FUTURES; i++) {
-		atomic_store_explicit(&chunk[i].next,
-			i + 1 < CHUNK_FUTURES ? &chunk[i + 1] : ex->depot,
-			memory_order_relaxed);
-	}
-	ex->depot = chunk;
-	ex->depot_count += CHUNK_FUTURES;
-	ex->slab_total += CHUNK_FUTURES;
+	for (i = 0; i < n; i++)
+		set_next((rp_future *)(chunk + i * size), i + 1 < n ?
+			 (rp_future *)(chunk + (i + 1) * size) :
+			 ex->depot[c].head);
+	ex->depot[c].head = (rp_future *)chunk;
+	ex->depot[c].count += n;
+	ex->depot[c].total += n;
 	return 0;
 }
 
-/* Refills this thread's (empty) magazine from ex's depot. */
-static int mag_refill(rp_executor *ex)
+/* Refills this thread's (empty) magazine of class `c` from ex's depot. */
+static int mag_refill(struct magazine *m, rp_executor *ex, int c)
 {
+	struct rp__depot *d = &ex->depot[c];
 	rp_future *first, *last;
 	size_t n;
 
 	pthread_mutex_lock(&ex->slab_lock);
-	if (ex->depot_count == 0 && grow_locked(ex) < 0) {
+	if (d->count == 0 && grow_locked(ex, c) < 0) {
 		pthread_mutex_unlock(&ex->slab_lock);
 		return -ENOMEM;
 	}
-	first = last = ex->depot;
-	for (n = 1; n < MAG_BATCH && n < ex->depot_count; n++)
-		last = atomic_load_explicit(&last->next, memory_order_relaxed);
-	ex->depot = atomic_load_explicit(&last->next, memory_order_relaxed);
-	ex->depot_count -= n;
+	first = last = d->head;
+	for (n = 1; n < MAG_BATCH && n < d->count; n++)
+		last = next_of(last);
+	d->head = next_of(last);
+	d->count -= n;
 	pthread_mutex_unlock(&ex->slab_lock);
 
-	atomic_store_explicit(&last->next, NULL, memory_order_relaxed);
-	mag.head = first;
-	mag.count = n;
+	set_next(last, NULL);
+	m->head = first;
+	m->count = n;
 	return 0;
 }
 
-rp_future *rp__future_alloc(rp_executor *ex)
+rp_future *rp__future_alloc(rp_executor *ex, int c)
 {
+	struct magazine *m = &mags[c];
 	rp_future *f;
 
-	if (mag.ex != ex) {
-		rp__magazine_flush();
+	if (m->ex != ex) {
+		mag_flush(m, c);
 		pthread_once(&mag_once, mag_key_init);
 		/* Any non-NULL value makes the destructor run at exit. */
-		pthread_setspecific(mag_key, &mag);
-		mag.ex = ex;
+		pthread_setspecific(mag_key, mags);
+		m->ex = ex;
 	}
-	if (!mag.head && mag_refill(ex) < 0)
+	if (!m->head && mag_refill(m, ex, c) < 0)
 		return NULL;
-	f = mag.head;
-	mag.head = atomic_load_explicit(&f->next, memory_order_relaxed);
-	mag.count--;
+	f = m->head;
+	m->head = next_of(f);
+	m->count--;
 	return f;
 }
 
 void rp__future_release(rp_future *f)
 {
+	int c = (atomic_load_explicit(&f->flags, memory_order_relaxed) &
+		 RP__F_IO) ? RP__CLASS_IO : RP__CLASS_TASK;
+	struct magazine *m = &mags[c];
 	rp_executor *ex = f->ex;
 	rp_future *first, *last;
 	uint32_t i;
 
-	if (mag.ex != ex) {
+	if (m->ex != ex) {
 		/* Another executor's future: straight back to its depot. */
-		atomic_store_explicit(&f->next, NULL, memory_order_relaxed);
-		depot_put(ex, f, f, 1);
+		set_next(f, NULL);
+		depot_put(ex, c, f, f, 1);
 		return;
 	}
-	atomic_store_explicit(&f->next, mag.head, memory_order_relaxed);
-	mag.head = f;
-	if (++mag.count < MAG_MAX)
+	set_next(f, m->head);
+	m->head = f;
+	if (++m->count < MAG_MAX)
 		return;
 	/* Full: hand the older half back so other threads can use it. */
-	first = mag.head;
+	first = m->head;
 	for (i = 1, last = first; i < MAG_BATCH; i++)
-		last = atomic_load_explicit(&last->next, memory_order_relaxed);
-	mag.head = atomic_load_explicit(&last->next, memory_order_relaxed);
-	mag.count -= MAG_BATCH;
-	atomic_store_explicit(&last->next, NULL, memory_order_relaxed);
-	depot_put(ex, first, last, MAG_BATCH);
+		last = next_of(last);
+	m->head = next_of(last);
+	m->count -= MAG_BATCH;
+	set_next(last, NULL);
+	depot_put(ex, c, first, last, MAG_BATCH);
 }
 
 void rp__slab_release_handle(rp_executor *ex)
 {
 	bool idle;
+	int c;
 
-	if (mag.ex == ex)
-		rp__magazine_flush();
+	for (c = 0; c < RP__N_CLASSES; c++)
+		if (mags[c].ex == ex)
+			mag_flush(&mags[c], c);
 	pthread_mutex_lock(&ex->slab_lock);
 	ex->handle_released = true;
 	idle = slab_idle_locked(ex);
