@@ -196,8 +196,10 @@ enum rp_shutdown_flags {
 RP_EXPORT int rp_executor_shutdown(rp_executor *ex, unsigned flags);
 
 /**
- * Shuts the executor down (waiting, without cancelling), joins its threads
- * and releases the caller's handle.  Memory shared with futures that are still
+ * Shuts the executor down and releases the caller's handle: queued and
+ * running CPU tasks run to their end, I/O operations that have not ended are
+ * cancelled (a recv on an idle socket would otherwise never end), and the
+ * threads are joined.  Memory shared with futures that are still
  * referenced is freed when the last of them is released.
  *
  * @return 0 (also for NULL); -EDEADLK when called from one of the executor's

@@ -31,6 +31,11 @@ rp_executor *rp__current_worker_executor(void)
 	return cur_worker ? cur_worker->ex : NULL;
 }
 
+int rp__current_worker_index(void)
+{
+	return cur_worker ? (int)cur_worker->index : -1;
+}
+
 /* ---- sleeping and waking ---------------------------------------------- */
 
 /*
@@ -110,10 +115,15 @@ static void run_task(rp_executor *ex, rp_future *f)
 			(s & RP__WAITERS) | RP__RUNNING,
 			memory_order_acq_rel, memory_order_acquire));
 
-	err = f->u.task.fn(f->u.task.arg, &value);
-	f->value = value;
-	f->error = err;
-	rp__future_finish(f, RP__DONE);
+	if (atomic_load_explicit(&f->flags, memory_order_relaxed) & RP__F_IO) {
+		/* A blocking-I/O pool running an operation of another executor. */
+		rp__io_blocking_run(ex, f);
+	} else {
+		err = f->u.task.fn(f->u.task.arg, &value);
+		f->value = value;
+		f->error = err;
+		rp__future_finish(f, RP__DONE);
+	}
 	rp_future_unref(f);
 }
 
@@ -281,6 +291,10 @@ int rp_config_init(struct rp_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->thread_name_prefix = "rp-worker";
 	cfg->spin_ns = 50000;
+	cfg->backend = RP_BACKEND_AUTO;
+	cfg->rings = 1;
+	cfg->ring_entries = 256;
+	cfg->io_threads = 16;
 	return 0;
 }
 
@@ -295,6 +309,7 @@ static void join_workers(rp_executor *ex, unsigned n)
 void rp__executor_destroy(rp_executor *ex)
 {
 	rp__slab_destroy(ex);
+	pthread_mutex_destroy(&ex->io_lock);
 	pthread_mutex_destroy(&ex->idle_lock);
 	pthread_mutex_destroy(&ex->slab_lock);
 	pthread_mutex_destroy(&ex->start_lock);
@@ -303,7 +318,17 @@ void rp__executor_destroy(rp_executor *ex)
 	free(ex);
 }
 
-int rp_executor_new(const struct rp_config *cfg, rp_executor **out)
+static bool config_ok(const struct rp_config *cfg)
+{
+	return cfg->workers <= 1024 && cfg->rings <= 64 &&
+	       cfg->ring_entries <= 32768 && cfg->io_threads <= 1024 &&
+	       (cfg->ring_entries & (cfg->ring_entries - 1)) == 0 &&
+	       cfg->backend >= RP_BACKEND_AUTO &&
+	       cfg->backend <= RP_BACKEND_THREADS;
+}
+
+int rp__executor_create(const struct rp_config *cfg, bool internal,
+			rp_executor **out)
 {
 	struct rp_config defaults;
 	rp_executor *ex;
@@ -317,7 +342,7 @@ int rp_executor_new(const struct rp_config *cfg, rp_executor **out)
 		rp_config_init(&defaults);
 		cfg = &defaults;
 	}
-	if (cfg->workers > 1024)
+	if (!config_ok(cfg))
 		return -EINVAL;
 	n = cfg->workers;
 	if (n == 0) {
@@ -338,12 +363,15 @@ int rp_executor_new(const struct rp_config *cfg, rp_executor **out)
 		return -ENOMEM;
 	}
 	rp__q_init(&ex->q);
+	pthread_mutex_init(&ex->io_lock, NULL);
 	pthread_mutex_init(&ex->idle_lock, NULL);
 	pthread_mutex_init(&ex->slab_lock, NULL);
 	pthread_mutex_init(&ex->start_lock, NULL);
 	pthread_cond_init(&ex->start_cond, NULL);
+	ex->internal = internal;
 	ex->n_workers = n;
 	ex->spin_ns = cfg->spin_ns;
+	ex->io_threads = cfg->io_threads ? cfg->io_threads : 16;
 	ex->initializer = cfg->initializer;
 	ex->initializer_arg = cfg->initializer_arg;
 	snprintf(ex->name_prefix, sizeof(ex->name_prefix), "%s",
@@ -357,7 +385,6 @@ int rp_executor_new(const struct rp_config *cfg, rp_executor **out)
 		if (ret != 0) {
 			atomic_store(&ex->shutdown, true);
 			wake_all(ex);
-			/* Wait for the started ones to park, then stop them. */
 			join_workers(ex, i);
 			rp__executor_destroy(ex);
 			return -EAGAIN;
@@ -367,8 +394,23 @@ int rp_executor_new(const struct rp_config *cfg, rp_executor **out)
 	while (ex->started < n)
 		pthread_cond_wait(&ex->start_cond, &ex->start_lock);
 	pthread_mutex_unlock(&ex->start_lock);
+
+	if (!internal) {
+		ret = rp__io_start(ex, cfg);
+		if (ret < 0) {
+			rp_executor_shutdown(ex, RP_SHUTDOWN_WAIT);
+			ex->joined = true;
+			rp__slab_release_handle(ex);
+			return ret;
+		}
+	}
 	*out = ex;
 	return 0;
+}
+
+int rp_executor_new(const struct rp_config *cfg, rp_executor **out)
+{
+	return rp__executor_create(cfg, false, out);
 }
 
 int rp_executor_workers(const rp_executor *ex)
@@ -376,33 +418,51 @@ int rp_executor_workers(const rp_executor *ex)
 	return ex ? (int)ex->n_workers : -EINVAL;
 }
 
-int rp_submit(rp_executor *ex, rp_task_fn fn, void *arg, rp_future **out)
+int rp__submit_enter(rp_executor *ex)
 {
-	rp_future *f;
-
-	if (!ex || !fn || !out)
-		return -EINVAL;
 	if (atomic_load_explicit(&ex->broken, memory_order_relaxed))
 		return -ENOTRECOVERABLE;
 	/*
 	 * n_submitting lets shutdown wait for submitters that passed the
-	 * check below, so no task is queued after shutdown has returned.
+	 * check below, so no work is queued after shutdown has returned.
 	 */
 	atomic_fetch_add_explicit(&ex->n_submitting, 1, memory_order_seq_cst);
 	if (atomic_load_explicit(&ex->shutdown, memory_order_seq_cst)) {
-		atomic_fetch_sub_explicit(&ex->n_submitting, 1,
-					  memory_order_release);
+		rp__submit_exit(ex);
 		return -ESHUTDOWN;
 	}
+	return 0;
+}
+
+void rp__submit_exit(rp_executor *ex)
+{
+	atomic_fetch_sub_explicit(&ex->n_submitting, 1, memory_order_release);
+}
+
+void rp__executor_enqueue(rp_executor *pool, rp_future *f)
+{
+	rp__q_push(&pool->q, f);
+	maybe_wake(pool);
+}
+
+int rp_submit(rp_executor *ex, rp_task_fn fn, void *arg, rp_future **out)
+{
+	rp_future *f;
+	int ret;
+
+	if (!ex || !fn || !out)
+		return -EINVAL;
+	ret = rp__submit_enter(ex);
+	if (ret)
+		return ret;
 	f = rp__future_alloc(ex, RP__CLASS_TASK);
 	if (!f) {
-		atomic_fetch_sub_explicit(&ex->n_submitting, 1,
-					  memory_order_release);
+		rp__submit_exit(ex);
 		return -ENOMEM;
 	}
 	rp__future_init(f, ex, fn, arg);
 	rp__q_push(&ex->q, f);
-	atomic_fetch_sub_explicit(&ex->n_submitting, 1, memory_order_release);
+	rp__submit_exit(ex);
 	maybe_wake(ex);
 	*out = f;
 	return 0;
@@ -422,12 +482,15 @@ static void cancel_queued(rp_executor *ex)
 	}
 }
 
-int rp_executor_shutdown(rp_executor *ex, unsigned flags)
+/* True when the calling thread belongs to `ex` (a worker or an I/O thread). */
+static bool on_own_thread(const rp_executor *ex)
 {
-	if (!ex || (flags & ~(unsigned)(RP_SHUTDOWN_WAIT |
-					RP_SHUTDOWN_CANCEL_PENDING)))
-		return -EINVAL;
+	return (cur_worker && cur_worker->ex == ex) ||
+	       (ex->io && ex->io->on_own_thread(ex));
+}
 
+static void shutdown_flags(rp_executor *ex, unsigned flags)
+{
 	atomic_store_explicit(&ex->shutdown, true, memory_order_seq_cst);
 	while (atomic_load_explicit(&ex->n_submitting, memory_order_acquire))
 		sched_yield();
@@ -437,30 +500,50 @@ int rp_executor_shutdown(rp_executor *ex, unsigned flags)
 		cancel_queued(ex);
 	}
 	wake_all(ex);
-	if (!(flags & RP_SHUTDOWN_WAIT))
-		return 0;
-	if (cur_worker && cur_worker->ex == ex)
-		return -EDEADLK;
+}
+
+static void join_all(rp_executor *ex)
+{
 	pthread_mutex_lock(&ex->start_lock);
 	if (!ex->joined) {
 		join_workers(ex, ex->n_workers);
 		ex->joined = true;
 	}
 	pthread_mutex_unlock(&ex->start_lock);
+}
+
+int rp_executor_shutdown(rp_executor *ex, unsigned flags)
+{
+	bool wait;
+
+	if (!ex || (flags & ~(unsigned)(RP_SHUTDOWN_WAIT |
+					RP_SHUTDOWN_CANCEL_PENDING)))
+		return -EINVAL;
+	wait = (flags & RP_SHUTDOWN_WAIT) && !on_own_thread(ex);
+	shutdown_flags(ex, flags);
+	if (ex->io)
+		ex->io->stop(ex, flags & RP_SHUTDOWN_CANCEL_PENDING, false,
+			     wait);
+	if (!(flags & RP_SHUTDOWN_WAIT))
+		return 0;
+	if (!wait)
+		return -EDEADLK;
+	join_all(ex);
 	return 0;
 }
 
 int rp_executor_free(rp_executor *ex)
 {
-	int ret;
-
 	if (!ex)
 		return 0;
-	if (cur_worker && cur_worker->ex == ex)
+	if (on_own_thread(ex))
 		return -EDEADLK;
-	ret = rp_executor_shutdown(ex, RP_SHUTDOWN_WAIT);
-	if (ret)
-		return ret;
+	shutdown_flags(ex, 0);
+	/* I/O that may never end (a recv on an idle socket) is cancelled. */
+	if (ex->io)
+		ex->io->stop(ex, true, true, true);
+	join_all(ex);
+	rp__io_destroy(ex);
 	rp__slab_release_handle(ex);
 	return 0;
 }

@@ -205,6 +205,20 @@ bool rp_future_cancelled(const rp_future *f)
 	return f && rp__future_state(f) == RP__CANCELLED;
 }
 
+/* A running CPU task cannot be stopped; an I/O operation can be asked to. */
+static int cancel_running(rp_future *f)
+{
+	uint32_t fl = atomic_load_explicit(&f->flags, memory_order_relaxed);
+
+	if (!(fl & RP__F_IO))
+		return -EBUSY;
+	fl = atomic_fetch_or_explicit(&f->flags, RP__F_CANCEL_REQ,
+				      memory_order_acq_rel);
+	if (!(fl & RP__F_CANCEL_REQ))
+		f->ex->io->cancel(f->ex, f);
+	return -EINPROGRESS;
+}
+
 int rp_future_cancel(rp_future *f)
 {
 	uint32_t s;
@@ -217,7 +231,7 @@ int rp_future_cancel(rp_future *f)
 		case RP__CANCELLED:
 			return 0;
 		case RP__RUNNING:
-			return -EBUSY;
+			return cancel_running(f);
 		case RP__DONE:
 			return -EALREADY;
 		}

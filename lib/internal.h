@@ -82,8 +82,12 @@ enum {
 	RP__F_PENDING_SHIFT = 16,
 	RP__F_PENDING_ONE = 1u << 16,
 	RP__F_PENDING_MASK = 15u << 16,
-	/* Bits 24-31: index of the ring the operation went to. */
-	RP__F_RING_SHIFT = 24,
+	/*
+	 * Bits 20-31: where the operation runs: the ring's index (io_uring) or
+	 * the blocking thread's index + 1 (fallback).
+	 */
+	RP__F_SLOT_SHIFT = 20,
+	RP__F_SLOT_MASK = 0xfffu << 20,
 };
 
 /*
@@ -189,6 +193,61 @@ unsigned rp__q_pop_many(struct rp__queue *q, rp_future **out, unsigned max);
 int64_t rp__io_blocking_execute(const struct io_uring_sqe *sqe, int cancel_fd,
 				int64_t deadline, const _Atomic uint32_t *flags);
 
+/*
+ * An I/O backend: io_uring.c or io_threads.c.  The executor holds one; the
+ * operations in io.c only build a future and hand it to `submit`.
+ */
+struct rp__io_backend {
+	const char *name;
+	/*
+	 * Starts the backend for `ex`.  Returns 0 or a negative errno; on
+	 * failure it leaves nothing running and may describe the cause in
+	 * `why` (size `whylen`).
+	 */
+	int (*start)(rp_executor *ex, const struct rp_config *cfg, char *why,
+		     size_t whylen);
+	/* Queues `f` (state PENDING; the backend owns one reference). */
+	void (*submit)(rp_executor *ex, rp_future *f);
+	/*
+	 * Asks the in-flight operation `f` (RP__F_CANCEL_REQ already set) to
+	 * stop; `f` ends later, with -ECANCELED or its result.
+	 */
+	void (*cancel)(rp_executor *ex, rp_future *f);
+	/*
+	 * After shutdown: `cancel_pending` cancels operations not yet started,
+	 * `cancel_inflight` asks those in flight to stop too; `wait` waits
+	 * until every operation ended and the backend's threads are joined.
+	 */
+	void (*stop)(rp_executor *ex, bool cancel_pending, bool cancel_inflight,
+		     bool wait);
+	/* Frees what start made; the backend is stopped and joined. */
+	void (*destroy)(rp_executor *ex);
+	/* True when the calling thread is one of the backend's. */
+	bool (*on_own_thread)(const rp_executor *ex);
+};
+
+extern const struct rp__io_backend rp__io_uring_backend;
+extern const struct rp__io_backend rp__io_threads_backend;
+
+/*
+ * Runs an I/O future on the calling blocking-pool thread (io_threads.c):
+ * called by run_task() for futures marked RP__F_IO, after the claim.
+ */
+void rp__io_blocking_run(rp_executor *pool, rp_future *f);
+/*
+ * Ends an I/O future whose operation gave `res` (a CQE's res): maps the
+ * outcome (deadline, cancellation, sleeps) onto value, error and final state
+ * and finishes it (io.c).  Does not drop any reference.
+ */
+void rp__io_complete(rp_future *f, int64_t res);
+/*
+ * Chooses and starts the I/O backend of a new executor (io.c).  Returns 0, or
+ * a negative errno when the backend asked for cannot run.
+ */
+int rp__io_start(rp_executor *ex, const struct rp_config *cfg);
+/* Frees the I/O backend; its threads are stopped and joined (io.c). */
+void rp__io_destroy(rp_executor *ex);
+
 /* ---- executor (executor.c) -------------------------------------------- */
 
 /* One CPU worker thread. */
@@ -238,6 +297,16 @@ struct rp_executor {
 	size_t n_chunks, cap_chunks;
 	bool handle_released;		/* rp_executor_free has run */
 
+	/* I/O: the backend in use, and why when it is the fallback. */
+	const struct rp__io_backend *io;
+	void *io_priv;			/* the backend's state */
+	int backend;			/* RP_BACKEND_URING or _THREADS */
+	char io_why[160];		/* empty when io_uring runs as asked */
+	bool internal;			/* a blocking pool: no I/O of its own */
+	pthread_mutex_t io_lock;	/* creates pool */
+	_Atomic(rp_executor *) pool;	/* blocking-I/O pool, or NULL */
+	uint32_t io_threads;		/* its size */
+
 	/* Start-up, join and settings. */
 	pthread_mutex_t start_lock;
 	pthread_cond_t start_cond;
@@ -250,6 +319,24 @@ struct rp_executor {
 	void *initializer_arg;
 	char name_prefix[16];
 };
+
+/*
+ * Creates an executor; `internal` ones (blocking-I/O pools) start no I/O
+ * backend of their own.
+ */
+int rp__executor_create(const struct rp_config *cfg, bool internal,
+			rp_executor **out);
+/*
+ * Bracket the queueing of work so that no work is queued after
+ * rp_executor_shutdown() returns: enter returns 0, -ESHUTDOWN or
+ * -ENOTRECOVERABLE (then do not call exit).
+ */
+int rp__submit_enter(rp_executor *ex);
+void rp__submit_exit(rp_executor *ex);
+/* Queues `f` on `pool`'s run queue and wakes a worker if needed. */
+void rp__executor_enqueue(rp_executor *pool, rp_future *f);
+/* Index of the calling worker thread of its executor; -1 elsewhere. */
+int rp__current_worker_index(void);
 
 /* The executor whose worker is running on this thread, or NULL. */
 rp_executor *rp__current_worker_executor(void);

@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The I/O operations: each builds an I/O future holding the SQE io_uring
+ * would be given and hands it to the executor's backend.  Also the choice of
+ * backend, and the one place where an operation's raw result becomes the
+ * future's value, error and final state, for both backends.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include "internal.h"
+
+/* ---- backend choice --------------------------------------------------- */
+
+/* Reads RINGPOOL_BACKEND; returns the backend, AUTO when unset, -1 if bad. */
+static int backend_from_env(void)
+{
+	const char *v = getenv("RINGPOOL_BACKEND");
+
+	if (!v || !*v || !strcmp(v, "auto"))
+		return RP_BACKEND_AUTO;
+	if (!strcmp(v, "uring") || !strcmp(v, "io_uring"))
+		return RP_BACKEND_URING;
+	if (!strcmp(v, "threads"))
+		return RP_BACKEND_THREADS;
+	return -1;
+}
+
+int rp__io_start(rp_executor *ex, const struct rp_config *cfg)
+{
+	char why[sizeof(ex->io_why)] = "";
+	int want = cfg->backend, ret;
+	bool from_env = false;
+
+	if (want == RP_BACKEND_AUTO) {
+		want = backend_from_env();
+		if (want < 0)
+			return -EINVAL;
+		from_env = want != RP_BACKEND_AUTO;
+	}
+	if (want != RP_BACKEND_THREADS) {
+		ret = rp__io_uring_backend.start(ex, cfg, why, sizeof(why));
+		if (ret == 0) {
+			ex->io = &rp__io_uring_backend;
+			ex->backend = RP_BACKEND_URING;
+			return 0;
+		}
+		/* Asked for io_uring by name: say so rather than fall back. */
+		if (want == RP_BACKEND_URING)
+			return ret;
+	} else {
+		snprintf(why, sizeof(why), "%s",
+			 from_env ? "forced by RINGPOOL_BACKEND=threads" :
+				    "forced by rp_config.backend");
+	}
+	ret = rp__io_threads_backend.start(ex, cfg, NULL, 0);
+	if (ret < 0)
+		return ret;
+	ex->io = &rp__io_threads_backend;
+	ex->backend = RP_BACKEND_THREADS;
+	snprintf(ex->io_why, sizeof(ex->io_why), "%s", why);
+	return 0;
+}
+
+void rp__io_destroy(rp_executor *ex)
+{
+	if (ex->io)
+		ex->io->destroy(ex);
+	ex->io = NULL;
+}
+
+int rp_executor_backend(const rp_executor *ex, int *backend, const char **why)
+{
+	if (!ex || !backend)
+		return -EINVAL;
+	*backend = ex->backend;
+	if (why)
+		*why = ex->io_why[0] ? ex->io_why : NULL;
+	return 0;
+}
+
+/* ---- completion ------------------------------------------------------- */
+
+void rp__io_complete(rp_future *f, int64_t res)
+{
+	uint32_t fl = atomic_load_explicit(&f->flags, memory_order_acquire);
+	struct rp__iof *io = rp__iof(f);
+	uint32_t state = RP__DONE;
+
+	/* An async sleep ends by "timing out": that is its success. */
+	if (io->sqe.opcode == IORING_OP_TIMEOUT && res == -ETIME)
+		res = 0;
+	if (fl & RP__F_FULL) {
+		/* value already holds the bytes moved by earlier rounds */
+		if (res > 0)
+			f->value += res;
+		f->error = res < 0 ? (int32_t)res : 0;
+	} else {
+		f->value = res > 0 ? res : 0;
+		f->error = res < 0 ? (int32_t)res : 0;
+	}
+	if (f->error == -ECANCELED || f->error == -ETIMEDOUT ||
+	    f->error == -ETIME) {
+		if (fl & RP__F_TIMED_OUT)
+			f->error = -ETIMEDOUT;
+		else if (fl & RP__F_CANCEL_REQ)
+			state = RP__CANCELLED;
+	}
+	rp__future_finish(f, state);
+}
+
+/* ---- building operations ---------------------------------------------- */
+
+/*
+ * Starts an operation: checks the common arguments, reserves the right to
+ * queue (see rp__submit_enter) and allocates the future.  On success the
+ * caller fills *sqe and calls io_end().
+ */
+static int io_begin(rp_executor *ex, const struct rp_io_opts *opts,
+		    rp_future **out, struct rp__iof **iop)
+{
+	struct rp__iof *io;
+	rp_future *f;
+	int ret;
+
+	if (!ex || !out || ex->internal || !ex->io)
+		return -EINVAL;
+	ret = rp__submit_enter(ex);
+	if (ret)
+		return ret;
+	f = rp__future_alloc(ex, RP__CLASS_IO);
+	if (!f) {
+		rp__submit_exit(ex);
+		return -ENOMEM;
+	}
+	rp__future_init(f, ex, NULL, NULL);
+	atomic_store_explicit(&f->flags, RP__F_IO, memory_order_relaxed);
+	io = rp__iof(f);
+	memset(&io->sqe, 0, sizeof(io->sqe));
+	if (opts && opts->timeout_ns > 0) {
+		int64_t at = rp__deadline(opts->timeout_ns);
+
+		f->u.io.deadline.tv_sec = at / 1000000000;
+		f->u.io.deadline.tv_nsec = at % 1000000000;
+		atomic_fetch_or_explicit(&f->flags, RP__F_DEADLINE,
+					 memory_order_relaxed);
+	}
+	*iop = io;
+	return 0;
+}
+
+static int io_end(rp_executor *ex, struct rp__iof *io, rp_future **out)
+{
+	io->sqe.user_data = (uint64_t)(uintptr_t)&io->f;
+	ex->io->submit(ex, &io->f);
+	rp__submit_exit(ex);
+	*out = &io->f;
+	return 0;
+}
+
+/* Kernel I/O never moves more than this in one call (MAX_RW_COUNT). */
+#define RP_MAX_RW 0x7ffff000u
+
+static unsigned clamp_len(size_t len)
+{
+	return len > RP_MAX_RW ? RP_MAX_RW : (unsigned)len;
+}
+
+static int rw(rp_executor *ex, int op, int fd, const void *buf, size_t len,
+	      int64_t offset, bool full, const struct rp_io_opts *opts,
+	      rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if ((!buf && len) || offset < -1 || (full && len > UINT32_MAX))
+		return -EINVAL;
+	ret = io_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_rw(op, &io->sqe, fd, buf, full ? (unsigned)len :
+			 clamp_len(len), (uint64_t)offset);
+	if (full)
+		atomic_fetch_or_explicit(&io->f.flags, RP__F_FULL,
+					 memory_order_relaxed);
+	return io_end(ex, io, out);
+}
+
+int rp_read(rp_executor *ex, int fd, void *buf, size_t len, int64_t offset,
+	    const struct rp_io_opts *opts, rp_future **out)
+{
+	return rw(ex, IORING_OP_READ, fd, buf, len, offset, false, opts, out);
+}
+
+int rp_write(rp_executor *ex, int fd, const void *buf, size_t len,
+	     int64_t offset, const struct rp_io_opts *opts, rp_future **out)
+{
+	return rw(ex, IORING_OP_WRITE, fd, buf, len, offset, false, opts, out);
+}
+
+int rp_read_full(rp_executor *ex, int fd, void *buf, size_t len,
+		 int64_t offset, const struct rp_io_opts *opts,
+		 rp_future **out)
+{
+	return rw(ex, IORING_OP_READ, fd, buf, len, offset, true, opts, out);
+}
+
+int rp_write_full(rp_executor *ex, int fd, const void *buf, size_t len,
+		  int64_t offset, const struct rp_io_opts *opts,
+		  rp_future **out)
+{
+	return rw(ex, IORING_OP_WRITE, fd, buf, len, offset, true, opts, out);
+}
+
+static int rwv(rp_executor *ex, int op, int fd, const struct iovec *iov,
+	       int iovcnt, int64_t offset, const struct rp_io_opts *opts,
+	       rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (!iov || iovcnt <= 0 || iovcnt > IOV_MAX || offset < -1)
+		return -EINVAL;
+	ret = io_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_rw(op, &io->sqe, fd, iov, (unsigned)iovcnt,
+			 (uint64_t)offset);
+	return io_end(ex, io, out);
+}
+
+int rp_readv(rp_executor *ex, int fd, const struct iovec *iov, int iovcnt,
+	     int64_t offset, const struct rp_io_opts *opts, rp_future **out)
+{
+	return rwv(ex, IORING_OP_READV, fd, iov, iovcnt, offset, opts, out);
+}
+
+int rp_writev(rp_executor *ex, int fd, const struct iovec *iov, int iovcnt,
+	      int64_t offset, const struct rp_io_opts *opts, rp_future **out)
+{
+	return rwv(ex, IORING_OP_WRITEV, fd, iov, iovcnt, offset, opts, out);
+}
+
+int rp_openat(rp_executor *ex, int dirfd, const char *path, int flags,
+	      unsigned mode, const struct rp_io_opts *opts, rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (!path)
+		return -EINVAL;
+	ret = io_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_openat(&io->sqe, dirfd, path, flags, mode);
+	return io_end(ex, io, out);
+}
+
+int rp_close(rp_executor *ex, int fd, const struct rp_io_opts *opts,
+	     rp_future **out)
+{
+	struct rp__iof *io;
+	int ret = io_begin(ex, opts, out, &io);
+
+	if (ret)
+		return ret;
+	io_uring_prep_close(&io->sqe, fd);
+	return io_end(ex, io, out);
+}
+
+int rp_fsync(rp_executor *ex, int fd, unsigned flags,
+	     const struct rp_io_opts *opts, rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (flags & ~RP_FSYNC_DATASYNC)
+		return -EINVAL;
+	ret = io_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_fsync(&io->sqe, fd, flags & RP_FSYNC_DATASYNC ?
+			    IORING_FSYNC_DATASYNC : 0);
+	return io_end(ex, io, out);
+}
+
+int rp_fallocate(rp_executor *ex, int fd, int mode, int64_t offset,
+		 int64_t len, const struct rp_io_opts *opts, rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (offset < 0 || len <= 0)
+		return -EINVAL;
+	ret = io_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_fallocate(&io->sqe, fd, mode, (uint64_t)offset,
+				(uint64_t)len);
+	return io_end(ex, io, out);
+}
+
+int rp_statx(rp_executor *ex, int dirfd, const char *path, int flags,
+	     unsigned mask, struct statx *stx, const struct rp_io_opts *opts,
+	     rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (!path || !stx)
+		return -EINVAL;
+	ret = io_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_statx(&io->sqe, dirfd, path, flags, mask, stx);
+	return io_end(ex, io, out);
+}
+
+int rp_unlinkat(rp_executor *ex, int dirfd, const char *path, int flags,
+		const struct rp_io_opts *opts, rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (!path)
+		return -EINVAL;
+	ret = io_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_unlinkat(&io->sqe, dirfd, path, flags);
+	return io_end(ex, io, out);
+}
+
+int rp_renameat(rp_executor *ex, int olddirfd, const char *oldpath,
+		int newdirfd, const char *newpath, unsigned flags,
+		const struct rp_io_opts *opts, rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (!oldpath || !newpath)
+		return -EINVAL;
+	ret = io_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_renameat(&io->sqe, olddirfd, oldpath, newdirfd, newpath,
+			       flags);
+	return io_end(ex, io, out);
+}
+
+int rp_mkdirat(rp_executor *ex, int dirfd, const char *path, unsigned mode,
+	       const struct rp_io_opts *opts, rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (!path)
+		return -EINVAL;
+	ret = io_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_mkdirat(&io->sqe, dirfd, path, mode);
+	return io_end(ex, io, out);
+}
+
+int rp_socket(rp_executor *ex, int domain, int type, int protocol,
+	      const struct rp_io_opts *opts, rp_future **out)
+{
+	struct rp__iof *io;
+	int ret = io_begin(ex, opts, out, &io);
+
+	if (ret)
+		return ret;
+	io_uring_prep_socket(&io->sqe, domain, type, protocol, 0);
+	return io_end(ex, io, out);
+}
+
+int rp_connect(rp_executor *ex, int fd, const struct sockaddr *addr,
+	       unsigned addrlen, const struct rp_io_opts *opts,
+	       rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (!addr || addrlen == 0)
+		return -EINVAL;
+	ret = io_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_connect(&io->sqe, fd, addr, addrlen);
+	return io_end(ex, io, out);
+}
+
+int rp_accept(rp_executor *ex, int fd, struct sockaddr *addr,
+	      unsigned *addrlen, int flags, const struct rp_io_opts *opts,
+	      rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (!addr != !addrlen)
+		return -EINVAL;
+	ret = io_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_accept(&io->sqe, fd, addr, (socklen_t *)addrlen, flags);
+	return io_end(ex, io, out);
+}
+
+int rp_send(rp_executor *ex, int fd, const void *buf, size_t len, int flags,
+	    const struct rp_io_opts *opts, rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (!buf && len)
+		return -EINVAL;
+	ret = io_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_send(&io->sqe, fd, buf, clamp_len(len), flags);
+	return io_end(ex, io, out);
+}
+
+int rp_recv(rp_executor *ex, int fd, void *buf, size_t len, int flags,
+	    const struct rp_io_opts *opts, rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (!buf && len)
+		return -EINVAL;
+	ret = io_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_recv(&io->sqe, fd, buf, clamp_len(len), flags);
+	return io_end(ex, io, out);
+}
+
+int rp_shutdown(rp_executor *ex, int fd, int how,
+		const struct rp_io_opts *opts, rp_future **out)
+{
+	struct rp__iof *io;
+	int ret = io_begin(ex, opts, out, &io);
+
+	if (ret)
+		return ret;
+	io_uring_prep_shutdown(&io->sqe, fd, how);
+	return io_end(ex, io, out);
+}
+
+int rp_poll(rp_executor *ex, int fd, unsigned events,
+	    const struct rp_io_opts *opts, rp_future **out)
+{
+	struct rp__iof *io;
+	int ret = io_begin(ex, opts, out, &io);
+
+	if (ret)
+		return ret;
+	io_uring_prep_poll_add(&io->sqe, fd, events);
+	return io_end(ex, io, out);
+}
+
+int rp_sleep(rp_executor *ex, int64_t ns, rp_future **out)
+{
+	struct rp__iof *io;
+	int64_t at;
+	int ret;
+
+	if (ns < 0)
+		return -EINVAL;
+	ret = io_begin(ex, NULL, out, &io);
+	if (ret)
+		return ret;
+	/* Absolute, so the timespec means the same whenever it is read. */
+	at = rp__deadline(ns);
+	io->f.u.io.deadline.tv_sec = at / 1000000000;
+	io->f.u.io.deadline.tv_nsec = at % 1000000000;
+	io_uring_prep_timeout(&io->sqe, &io->f.u.io.deadline, 0,
+			      IORING_TIMEOUT_ABS);
+	return io_end(ex, io, out);
+}
+
+int rp_nop(rp_executor *ex, const struct rp_io_opts *opts, rp_future **out)
+{
+	struct rp__iof *io;
+	int ret = io_begin(ex, opts, out, &io);
+
+	if (ret)
+		return ret;
+	io_uring_prep_nop(&io->sqe);
+	return io_end(ex, io, out);
+}

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fallback I/O backend: operations run as blocking system calls on a
+ * pool of threads of their own (an internal executor, separate from the CPU
+ * workers), for where io_uring is unavailable: blocked by seccomp, disabled
+ * by sysctl, or an old kernel.
+ *
+ * The operation is the same SQE the io_uring backend would submit;
+ * io_blocking.c turns it into system calls.  Waits that may last (pipes,
+ * sockets, sleeps) poll on the descriptor and on an eventfd of the thread, so
+ * rp_future_cancel() can stop them: it marks the future and writes the
+ * eventfd of the thread running it.  Each thread publishes what it runs in a
+ * slot under a mutex, so a canceller never signals a thread that has moved on
+ * to another operation.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct slot {
+	pthread_mutex_t lock;
+	rp_future *running;
+	int efd;
+} RP_ALIGNED;
+
+struct threads_state {
+	rp_executor *pool;
+	unsigned n;
+	struct slot *slots;
+};
+
+static struct threads_state *state_of(const rp_executor *ex)
+{
+	return ex->io_priv;
+}
+
+static void free_state(struct threads_state *st)
+{
+	unsigned i;
+
+	for (i = 0; i < st->n; i++) {
+		if (st->slots[i].efd >= 0)
+			close(st->slots[i].efd);
+		pthread_mutex_destroy(&st->slots[i].lock);
+	}
+	free(st->slots);
+	free(st);
+}
+
+static int threads_start(rp_executor *ex, const struct rp_config *cfg,
+			 char *why, size_t whylen)
+{
+	struct threads_state *st;
+	struct rp_config pcfg;
+	unsigned i;
+	int ret;
+
+	(void)why;
+	(void)whylen;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->n = ex->io_threads;
+	st->slots = aligned_alloc(RP_CACHELINE, st->n * sizeof(*st->slots));
+	if (!st->slots) {
+		free(st);
+		return -ENOMEM;
+	}
+	memset(st->slots, 0, st->n * sizeof(*st->slots));
+	for (i = 0; i < st->n; i++) {
+		pthread_mutex_init(&st->slots[i].lock, NULL);
+		st->slots[i].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (st->slots[i].efd < 0) {
+			ret = -errno;
+			free_state(st);
+			return ret;
+		}
+	}
+
+	rp_config_init(&pcfg);
+	pcfg.workers = st->n;
+	pcfg.thread_name_prefix = "rp-io";
+	pcfg.spin_ns = cfg->spin_ns;
+	ret = rp__executor_create(&pcfg, true, &st->pool);
+	if (ret < 0) {
+		free_state(st);
+		return ret;
+	}
+	ex->io_priv = st;
+	return 0;
+}
+
+static void threads_submit(rp_executor *ex, rp_future *f)
+{
+	rp__executor_enqueue(state_of(ex)->pool, f);
+}
+
+/* Marks `f` and wakes the thread running it, if it still runs it. */
+static void signal_slot(struct slot *s, rp_future *f)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->running && (!f || s->running == f)) {
+		atomic_fetch_or(&s->running->flags, RP__F_CANCEL_REQ);
+		(void)eventfd_write(s->efd, 1);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void threads_cancel(rp_executor *ex, rp_future *f)
+{
+	struct threads_state *st = state_of(ex);
+	uint32_t slot = (atomic_load(&f->flags) & RP__F_SLOT_MASK) >>
+			RP__F_SLOT_SHIFT;
+
+	/*
+	 * Slot 0: claimed but not yet published; the thread checks the cancel
+	 * flag (set before this call) before it starts the operation.
+	 */
+	if (slot > 0 && slot <= st->n)
+		signal_slot(&st->slots[slot - 1], f);
+}
+
+static void threads_stop(rp_executor *ex, bool cancel_pending,
+			 bool cancel_inflight, bool wait)
+{
+	struct threads_state *st = state_of(ex);
+	unsigned i;
+
+	rp_executor_shutdown(st->pool, cancel_pending ?
+			     RP_SHUTDOWN_CANCEL_PENDING : 0);
+	if (cancel_inflight)
+		for (i = 0; i < st->n; i++)
+			signal_slot(&st->slots[i], NULL);
+	if (wait)
+		rp_executor_shutdown(st->pool, RP_SHUTDOWN_WAIT);
+}
+
+static void threads_destroy(rp_executor *ex)
+{
+	struct threads_state *st = state_of(ex);
+
+	if (!st)
+		return;
+	rp_executor_free(st->pool);
+	free_state(st);
+	ex->io_priv = NULL;
+}
+
+static bool threads_on_own_thread(const rp_executor *ex)
+{
+	struct threads_state *st = state_of(ex);
+
+	return st && rp__current_worker_executor() == st->pool;
+}
+
+static int64_t timespec_ns(const struct __kernel_timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+void rp__io_blocking_run(rp_executor *pool, rp_future *f)
+{
+	struct threads_state *st = state_of(f->ex);
+	struct io_uring_sqe *sqe = &rp__iof(f)->sqe;
+	int idx = rp__current_worker_index();
+	struct slot *s = &st->slots[idx];
+	int64_t deadline = INT64_MAX, res;
+
+	(void)pool;
+	if (atomic_load(&f->flags) & RP__F_DEADLINE)
+		deadline = timespec_ns(&f->u.io.deadline);
+
+	pthread_mutex_lock(&s->lock);
+	s->running = f;
+	atomic_fetch_or(&f->flags, (uint32_t)(idx + 1) << RP__F_SLOT_SHIFT);
+	pthread_mutex_unlock(&s->lock);
+
+	for (;;) {
+		res = rp__io_blocking_execute(sqe, s->efd, deadline, &f->flags);
+		if (!(atomic_load(&f->flags) & RP__F_FULL) || res <= 0 ||
+		    (uint64_t)res >= sqe->len)
+			break;
+		/* A short transfer of a *_full operation: go on from there. */
+		f->value += res;
+		sqe->addr += (uint64_t)res;
+		sqe->len -= (unsigned)res;
+		if (sqe->off != (uint64_t)-1)
+			sqe->off += (uint64_t)res;
+	}
+
+	pthread_mutex_lock(&s->lock);
+	s->running = NULL;
+	atomic_fetch_and(&f->flags, ~(uint32_t)RP__F_SLOT_MASK);
+	pthread_mutex_unlock(&s->lock);
+
+	if (res == -ETIMEDOUT && deadline != INT64_MAX)
+		atomic_fetch_or(&f->flags, RP__F_TIMED_OUT);
+	rp__io_complete(f, res);
+}
+
+const struct rp__io_backend rp__io_threads_backend = {
+	.name = "threads",
+	.start = threads_start,
+	.submit = threads_submit,
+	.cancel = threads_cancel,
+	.stop = threads_stop,
+	.destroy = threads_destroy,
+	.on_own_thread = threads_on_own_thread,
+};

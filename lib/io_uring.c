@@ -1,0 +1,704 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The io_uring backend: one or more rings, each owned by a thread of its own.
+ *
+ * Why a dedicated thread per ring: the flags that cut the kernel's overhead
+ * most (IORING_SETUP_SINGLE_ISSUER with DEFER_TASKRUN) require one thread to
+ * do all submitting and reaping, and completions then run their callbacks on
+ * a thread that never blocks in user code.
+ *
+ * Any thread submits by pushing the future on the ring's queue (queue.c);
+ * the ring thread moves queued futures into SQEs in batches and reaps
+ * completions in batches.  Wake-ups are coalesced: a submitter writes the
+ * ring's eventfd (on which a read is always armed) only when the ring thread
+ * is about to sleep, with the same Dekker pairing as the CPU pool: the
+ * submitter pushes (seq_cst) then reads `sleeping`; the ring thread sets
+ * `sleeping` (seq_cst) then looks at the queue once more.
+ *
+ * The CQ never overflows: at most cq_entries CQEs are owed at any time
+ * (`owed`), and the ring thread stops taking work from its queue when that
+ * limit is reached.  An operation with a deadline is linked to an
+ * IORING_OP_LINK_TIMEOUT with an absolute time, so it can be resubmitted (by
+ * the *_full helpers) without recomputing it; its future ends when both CQEs
+ * have arrived (the count of owed CQEs per future is in its flags).
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* user_data of the ring's own requests; futures are 64-byte aligned. */
+#define UD_WAKE 1u		/* the eventfd read */
+#define UD_CANCEL 2u		/* an async cancel: its CQE is ignored */
+#define UD_TIMEOUT_BIT 1u	/* future | 1: its linked timeout */
+
+struct ring {
+	struct rp__queue q;			/* submissions, cancel requests */
+	_Atomic uint32_t sleeping RP_ALIGNED;
+	struct io_uring ring RP_ALIGNED;
+	rp_executor *ex;
+	unsigned index;
+	int efd;
+	uint64_t efd_buf;
+	bool wake_armed;
+	unsigned owed, max_owed;		/* CQEs the kernel owes us */
+	/* *_full operations to resubmit; a vector, since `next` may be busy. */
+	rp_future **retry;
+	unsigned n_retry, cap_retry;
+	_Atomic bool stopping;
+	_Atomic bool cancel_pending, cancel_inflight;
+	int setup_ret;				/* ring creation, for start() */
+	pthread_t thread;
+	bool started;
+};
+
+struct uring_state {
+	unsigned n;
+	struct ring *rings;
+	unsigned setup_flags, entries, iowq[2];
+	uint32_t spin_ns;
+	bool joined;
+};
+
+static _Thread_local struct ring *cur_ring;
+
+static struct uring_state *state_of(const rp_executor *ex)
+{
+	return ex->io_priv;
+}
+
+static uint32_t owed_of(rp_future *f)
+{
+	return (atomic_load_explicit(&f->flags, memory_order_relaxed) &
+		RP__F_PENDING_MASK) >> RP__F_PENDING_SHIFT;
+}
+
+/* ---- completions ------------------------------------------------------ */
+
+static void maybe_finish(struct ring *r, rp_future *f)
+{
+	uint32_t fl = atomic_load_explicit(&f->flags, memory_order_acquire);
+
+	(void)r;
+	if (!(fl & RP__F_RESULT) || (fl & RP__F_PENDING_MASK))
+		return;
+	rp__io_complete(f, f->error);
+	rp_future_unref(f);		/* the ring's reference */
+}
+
+static void queue_retry(struct ring *r, rp_future *f)
+{
+	if (r->n_retry == r->cap_retry) {
+		unsigned cap = r->cap_retry ? r->cap_retry * 2 : 64;
+		rp_future **v = realloc(r->retry, cap * sizeof(*v));
+
+		if (!v) {
+			/* Cannot resubmit: end with what was moved so far. */
+			f->error = -ENOMEM;
+			atomic_fetch_or(&f->flags, RP__F_RESULT);
+			maybe_finish(r, f);
+			return;
+		}
+		r->retry = v;
+		r->cap_retry = cap;
+	}
+	r->retry[r->n_retry++] = f;
+}
+
+/*
+ * The operation's own CQE.  Records the result in f->error (raw res, until
+ * rp__io_complete maps it) or, for a short transfer of a *_full operation,
+ * advances it and queues it again.
+ */
+static void op_done(struct ring *r, rp_future *f, int res)
+{
+	struct io_uring_sqe *sqe = &rp__iof(f)->sqe;
+	uint32_t fl;
+
+	fl = atomic_fetch_sub_explicit(&f->flags, RP__F_PENDING_ONE,
+				       memory_order_acq_rel);
+	if ((fl & RP__F_FULL) && res > 0 && (unsigned)res < sqe->len &&
+	    !(fl & (RP__F_CANCEL_REQ | RP__F_TIMED_OUT))) {
+		f->value += res;
+		sqe->addr += (unsigned)res;
+		sqe->len -= (unsigned)res;
+		if (sqe->off != (uint64_t)-1)
+			sqe->off += (unsigned)res;
+		queue_retry(r, f);
+		return;
+	}
+	/* Raw result; rp__io_complete maps it (and adds a last round). */
+	f->error = res;
+	atomic_fetch_or_explicit(&f->flags, RP__F_RESULT,
+				 memory_order_release);
+	maybe_finish(r, f);
+}
+
+static void timeout_done(struct ring *r, rp_future *f, int res)
+{
+	uint32_t set = res == -ETIME ? RP__F_TIMED_OUT : 0;
+
+	atomic_fetch_or_explicit(&f->flags, set, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&f->flags, RP__F_PENDING_ONE,
+				  memory_order_acq_rel);
+	maybe_finish(r, f);
+}
+
+static unsigned reap(struct ring *r)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(&r->ring, head, cqe) {
+		uint64_t ud = cqe->user_data;
+
+		n++;
+		if (ud == UD_WAKE) {
+			r->wake_armed = false;
+			continue;
+		}
+		r->owed--;
+		if (ud == UD_CANCEL)
+			continue;
+		if (ud & UD_TIMEOUT_BIT)
+			timeout_done(r, (rp_future *)(uintptr_t)(ud & ~1ull),
+				     cqe->res);
+		else
+			op_done(r, (rp_future *)(uintptr_t)ud, cqe->res);
+	}
+	io_uring_cq_advance(&r->ring, n);
+	return n;
+}
+
+/* ---- submissions ------------------------------------------------------ */
+
+static struct io_uring_sqe *get_sqe(struct ring *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+
+	if (!sqe) {
+		io_uring_submit(&r->ring);
+		sqe = io_uring_get_sqe(&r->ring);
+	}
+	return sqe;
+}
+
+/* Room for one operation (two SQEs, two CQEs) right now? */
+static bool room(struct ring *r)
+{
+	return r->owed + 2 <= r->max_owed;
+}
+
+/* Puts `f` (claimed, RUNNING) into the SQ, with its linked timeout. */
+static void issue(struct ring *r, rp_future *f)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	uint32_t fl = atomic_load_explicit(&f->flags, memory_order_relaxed);
+	unsigned n = 1;
+
+	*sqe = rp__iof(f)->sqe;
+	sqe->user_data = (uint64_t)(uintptr_t)f;
+	if (fl & RP__F_DEADLINE) {
+		struct io_uring_sqe *t;
+
+		sqe->flags |= IOSQE_IO_LINK;
+		t = get_sqe(r);
+		if (!t) {
+			/* get_sqe submitted the SQ, so there is room now. */
+			t = io_uring_get_sqe(&r->ring);
+		}
+		io_uring_prep_link_timeout(t, &f->u.io.deadline,
+					   IORING_TIMEOUT_ABS);
+		t->user_data = (uint64_t)(uintptr_t)f | UD_TIMEOUT_BIT;
+		n = 2;
+	}
+	atomic_fetch_add_explicit(&f->flags, n * RP__F_PENDING_ONE,
+				  memory_order_relaxed);
+	r->owed += n;
+}
+
+static void issue_cancel(struct ring *r, rp_future *f)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)f, 0);
+	sqe->user_data = UD_CANCEL;
+	r->owed++;
+}
+
+/* Claims a queued future for the ring; false if it was cancelled. */
+static bool claim(rp_future *f)
+{
+	uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+
+	do {
+		if ((s & RP__STATE_MASK) != RP__PENDING)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&f->state, &s,
+			(s & RP__WAITERS) | RP__RUNNING,
+			memory_order_acq_rel, memory_order_acquire));
+	return true;
+}
+
+/* One future from the queue: a new operation or a cancel request. */
+static void take(struct ring *r, rp_future *f)
+{
+	uint32_t st = rp__future_state(f);
+
+	if (st == RP__RUNNING) {
+		/* A cancel request (rp_future_cancel pushed it again). */
+		if (owed_of(f) > 0)
+			issue_cancel(r, f);
+		rp_future_unref(f);	/* the request's reference */
+		return;
+	}
+	if (st != RP__PENDING || atomic_load(&r->cancel_pending)) {
+		if (st == RP__PENDING)
+			(void)rp_future_cancel(f);
+		rp_future_unref(f);
+		return;
+	}
+	if (!claim(f)) {
+		rp_future_unref(f);
+		return;
+	}
+	issue(r, f);
+}
+
+static void resubmit(struct ring *r)
+{
+	unsigned i = 0;
+
+	while (i < r->n_retry && room(r)) {
+		rp_future *f = r->retry[i++];
+		uint32_t fl = atomic_load(&f->flags);
+
+		if ((fl & (RP__F_CANCEL_REQ | RP__F_TIMED_OUT)) ||
+		    atomic_load(&r->cancel_inflight)) {
+			f->error = -ECANCELED;
+			atomic_fetch_or(&f->flags, RP__F_RESULT);
+			maybe_finish(r, f);
+			continue;
+		}
+		issue(r, f);
+	}
+	memmove(r->retry, r->retry + i, (r->n_retry - i) * sizeof(*r->retry));
+	r->n_retry -= i;
+}
+
+/* Moves queued work into SQEs while there is room.  Returns how many. */
+static unsigned fill(struct ring *r)
+{
+	unsigned n = 0;
+	rp_future *f;
+
+	if (!r->wake_armed) {
+		struct io_uring_sqe *sqe = get_sqe(r);
+
+		io_uring_prep_read(sqe, r->efd, &r->efd_buf,
+				   sizeof(r->efd_buf), 0);
+		sqe->user_data = UD_WAKE;
+		r->wake_armed = true;
+	}
+	resubmit(r);
+	while (room(r) && rp__q_pop_many(&r->q, &f, 1)) {
+		take(r, f);
+		n++;
+	}
+	return n;
+}
+
+/* ---- the ring thread -------------------------------------------------- */
+
+static void cancel_all_inflight(struct ring *r)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+
+	/* Every request but our eventfd read; its CQE is ignored. */
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+	sqe->user_data = UD_CANCEL;
+	r->owed++;
+}
+
+static int enter(struct ring *r, bool wait)
+{
+	int ret;
+
+	for (;;) {
+		ret = wait ? io_uring_submit_and_wait(&r->ring, 1) :
+			     io_uring_submit_and_get_events(&r->ring);
+		if (ret >= 0 || ret == -ETIME)
+			return 0;
+		if (ret == -EINTR)
+			continue;
+		if (ret == -EBUSY || ret == -EAGAIN) {
+			/* Completions must be reaped before more go in. */
+			return ret;
+		}
+		return ret;
+	}
+}
+
+static bool has_work(struct ring *r)
+{
+	return room(r) && (r->n_retry || !rp__q_empty(&r->q));
+}
+
+static bool finished(struct ring *r)
+{
+	return atomic_load(&r->stopping) && r->owed == 0 && r->n_retry == 0 &&
+	       rp__q_empty(&r->q);
+}
+
+static void *ring_main(void *p)
+{
+	struct ring *r = p;
+	struct uring_state *st = state_of(r->ex);
+	bool cancelled_inflight = false;
+	int64_t spin_until;
+	char name[16];
+
+	snprintf(name, sizeof(name), "rp-ring%u", r->index);
+	pthread_setname_np(pthread_self(), name);
+	cur_ring = r;
+
+	for (;;) {
+		fill(r);
+		if (atomic_load(&r->cancel_inflight) && !cancelled_inflight &&
+		    r->owed > 0) {
+			cancel_all_inflight(r);
+			cancelled_inflight = true;
+		}
+		enter(r, false);
+		reap(r);
+		if (has_work(r))
+			continue;
+		if (finished(r))
+			break;
+
+		/* Spin a little: new work often follows a completion. */
+		spin_until = rp__now_ns() + st->spin_ns;
+		while (!has_work(r) && !io_uring_cq_ready(&r->ring) &&
+		       !atomic_load_explicit(&r->stopping,
+					     memory_order_relaxed) &&
+		       rp__now_ns() < spin_until)
+			rp__cpu_relax();
+		if (has_work(r) || io_uring_cq_ready(&r->ring))
+			continue;
+
+		/* Pairs with the submitter's push, then load of `sleeping`. */
+		atomic_store_explicit(&r->sleeping, 1, memory_order_seq_cst);
+		if (has_work(r) || finished(r) ||
+		    (atomic_load(&r->cancel_inflight) && !cancelled_inflight)) {
+			atomic_store(&r->sleeping, 0);
+			continue;
+		}
+		if (!r->wake_armed)
+			fill(r);
+		enter(r, true);
+		atomic_store_explicit(&r->sleeping, 0, memory_order_relaxed);
+		reap(r);
+	}
+	cur_ring = NULL;
+	rp__magazine_flush();
+	return NULL;
+}
+
+static void wake(struct ring *r)
+{
+	if (atomic_load_explicit(&r->sleeping, memory_order_seq_cst) &&
+	    atomic_exchange(&r->sleeping, 0))
+		(void)eventfd_write(r->efd, 1);
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+static const char *setup_hint(int err)
+{
+	switch (err) {
+	case -EPERM:
+		return "EPERM - blocked by seccomp or kernel.io_uring_disabled";
+	case -ENOSYS:
+		return "ENOSYS - kernel built without io_uring";
+	case -ENOMEM:
+		return "ENOMEM - RLIMIT_MEMLOCK too low or out of memory";
+	case -EMFILE:
+	case -ENFILE:
+		return "EMFILE - too many open files";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Creates a ring with the cheapest flags this kernel accepts, trying the
+ * newest first: probing by trying, never by kernel version.
+ */
+static int ring_init(struct io_uring *ring, unsigned entries,
+		     unsigned *flags_inout, bool probe_flags)
+{
+	static const unsigned tries[] = {
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+			IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+		IORING_SETUP_SUBMIT_ALL,
+		0,
+	};
+	struct io_uring_params p;
+	unsigned i;
+	int ret = -EINVAL;
+
+	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		if (!probe_flags && tries[i] != *flags_inout)
+			continue;
+		memset(&p, 0, sizeof(p));
+		p.flags = tries[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = entries * 2;
+		ret = io_uring_queue_init_params(entries, ring, &p);
+		if (ret == 0) {
+			*flags_inout = tries[i];
+			return 0;
+		}
+		if (ret != -EINVAL)
+			return ret;
+	}
+	return ret;
+}
+
+static int ring_setup(struct ring *r, struct uring_state *st)
+{
+	int ret;
+
+	ret = ring_init(&r->ring, st->entries, &st->setup_flags, false);
+	if (ret < 0)
+		return ret;
+	if (st->iowq[0] || st->iowq[1]) {
+		unsigned vals[2] = { st->iowq[0], st->iowq[1] };
+
+		(void)io_uring_register_iowq_max_workers(&r->ring, vals);
+	}
+	/* One CQE is kept for the eventfd read, which is never counted. */
+	r->max_owed = r->ring.cq.ring_entries - 1;
+	return 0;
+}
+
+static void *ring_start(void *p)
+{
+	struct ring *r = p;
+	rp_executor *ex = r->ex;
+
+	/* SINGLE_ISSUER: the ring must be created by the thread that uses it. */
+	r->setup_ret = ring_setup(r, state_of(ex));
+	pthread_mutex_lock(&ex->start_lock);
+	r->started = true;
+	pthread_cond_broadcast(&ex->start_cond);
+	pthread_mutex_unlock(&ex->start_lock);
+	if (r->setup_ret < 0)
+		return NULL;
+	return ring_main(r);
+}
+
+static void free_rings(struct uring_state *st, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		if (st->rings[i].efd >= 0)
+			close(st->rings[i].efd);
+		free(st->rings[i].retry);
+	}
+	free(st->rings);
+	free(st);
+}
+
+static int uring_start(rp_executor *ex, const struct rp_config *cfg,
+		       char *why, size_t whylen)
+{
+	struct uring_state *st;
+	struct io_uring probe;
+	unsigned i, flags = 0;
+	const char *hint;
+	int ret;
+
+	/* Can this process have a ring at all, and with which flags? */
+	ret = ring_init(&probe, 8, &flags, true);
+	if (ret < 0) {
+		hint = setup_hint(ret);
+		if (hint)
+			snprintf(why, whylen, "io_uring_setup: %s", hint);
+		else
+			snprintf(why, whylen, "io_uring_setup: %s",
+				 strerror(-ret));
+		return ret;
+	}
+	io_uring_queue_exit(&probe);
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->n = cfg->rings ? cfg->rings : 1;
+	st->entries = cfg->ring_entries ? cfg->ring_entries : 256;
+	st->setup_flags = flags;
+	st->iowq[0] = cfg->iowq_bounded;
+	st->iowq[1] = cfg->iowq_unbounded;
+	st->spin_ns = cfg->spin_ns;
+	st->rings = aligned_alloc(RP_CACHELINE, st->n * sizeof(*st->rings));
+	if (!st->rings) {
+		free(st);
+		return -ENOMEM;
+	}
+	memset(st->rings, 0, st->n * sizeof(*st->rings));
+	for (i = 0; i < st->n; i++) {
+		st->rings[i].efd = -1;
+		rp__q_init(&st->rings[i].q);
+	}
+	for (i = 0; i < st->n; i++) {
+		struct ring *r = &st->rings[i];
+
+		r->ex = ex;
+		r->index = i;
+		r->efd = eventfd(0, EFD_CLOEXEC);
+		if (r->efd < 0) {
+			ret = -errno;
+			break;
+		}
+	}
+	if (i < st->n) {
+		free_rings(st, st->n);
+		return ret;
+	}
+	ex->io_priv = st;
+
+	for (i = 0; i < st->n; i++) {
+		struct ring *r = &st->rings[i];
+
+		ret = -pthread_create(&r->thread, NULL, ring_start, r);
+		if (ret < 0)
+			break;
+		pthread_mutex_lock(&ex->start_lock);
+		while (!r->started)
+			pthread_cond_wait(&ex->start_cond, &ex->start_lock);
+		pthread_mutex_unlock(&ex->start_lock);
+		if (r->setup_ret < 0) {
+			ret = r->setup_ret;
+			pthread_join(r->thread, NULL);
+			break;
+		}
+	}
+	if (i < st->n) {
+		unsigned j;
+
+		for (j = 0; j < i; j++) {
+			atomic_store(&st->rings[j].stopping, true);
+			(void)eventfd_write(st->rings[j].efd, 1);
+			pthread_join(st->rings[j].thread, NULL);
+			io_uring_queue_exit(&st->rings[j].ring);
+		}
+		ex->io_priv = NULL;
+		free_rings(st, st->n);
+		snprintf(why, whylen, "ring setup: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* Threads keep to one ring, so one thread's operations stay in order. */
+static struct ring *pick_ring(struct uring_state *st)
+{
+	static _Atomic unsigned next;
+	static _Thread_local unsigned mine = UINT_MAX;
+
+	if (st->n == 1)
+		return &st->rings[0];
+	if (mine == UINT_MAX)
+		mine = atomic_fetch_add_explicit(&next, 1,
+						 memory_order_relaxed);
+	return &st->rings[mine % st->n];
+}
+
+static void uring_submit(rp_executor *ex, rp_future *f)
+{
+	struct uring_state *st = state_of(ex);
+	struct ring *r = pick_ring(st);
+
+	atomic_fetch_or_explicit(&f->flags, r->index << RP__F_SLOT_SHIFT,
+				 memory_order_relaxed);
+	rp__q_push(&r->q, f);
+	/* From the ring thread itself (a callback), no wake-up is needed. */
+	if (cur_ring != r)
+		wake(r);
+}
+
+static void uring_cancel(rp_executor *ex, rp_future *f)
+{
+	struct uring_state *st = state_of(ex);
+	uint32_t slot = (atomic_load(&f->flags) & RP__F_SLOT_MASK) >>
+			RP__F_SLOT_SHIFT;
+	struct ring *r = &st->rings[slot];
+
+	/* The request travels as the future itself; it holds a reference. */
+	rp_future_ref(f);
+	rp__q_push(&r->q, f);
+	if (cur_ring != r)
+		wake(r);
+}
+
+static void uring_stop(rp_executor *ex, bool cancel_pending,
+		       bool cancel_inflight, bool wait)
+{
+	struct uring_state *st = state_of(ex);
+	unsigned i;
+
+	for (i = 0; i < st->n; i++) {
+		struct ring *r = &st->rings[i];
+
+		if (cancel_pending)
+			atomic_store(&r->cancel_pending, true);
+		if (cancel_inflight)
+			atomic_store(&r->cancel_inflight, true);
+		atomic_store(&r->stopping, true);
+		(void)eventfd_write(r->efd, 1);
+	}
+	if (!wait)
+		return;
+	pthread_mutex_lock(&ex->start_lock);
+	if (!st->joined) {
+		for (i = 0; i < st->n; i++)
+			pthread_join(st->rings[i].thread, NULL);
+		st->joined = true;
+	}
+	pthread_mutex_unlock(&ex->start_lock);
+}
+
+static void uring_destroy(rp_executor *ex)
+{
+	struct uring_state *st = state_of(ex);
+	unsigned i;
+
+	if (!st)
+		return;
+	for (i = 0; i < st->n; i++)
+		io_uring_queue_exit(&st->rings[i].ring);
+	free_rings(st, st->n);
+	ex->io_priv = NULL;
+}
+
+static bool uring_on_own_thread(const rp_executor *ex)
+{
+	return cur_ring && cur_ring->ex == ex;
+}
+
+const struct rp__io_backend rp__io_uring_backend = {
+	.name = "io_uring",
+	.start = uring_start,
+	.submit = uring_submit,
+	.cancel = uring_cancel,
+	.stop = uring_stop,
+	.destroy = uring_destroy,
+	.on_own_thread = uring_on_own_thread,
+};
