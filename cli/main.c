@@ -28,6 +28,31 @@ static void usage(FILE *out)
 "Run 'ringpool COMMAND --help' for a command's options.\n");
 }
 
+/* The version, and the I/O backend this machine gives and why. */
+static int print_version(void)
+{
+	const char *why = NULL;
+	rp_executor *ex;
+	struct rp_config cfg;
+	int backend, ret;
+
+	printf("ringpool %s\n", rp_version());
+	rp_config_init(&cfg);
+	cfg.workers = 1;
+	cfg.io_threads = 1;
+	ret = rp_executor_new(&cfg, &ex);
+	if (ret < 0) {
+		printf("backend: unavailable (%s)\n", strerror(-ret));
+		return 0;
+	}
+	rp_executor_backend(ex, &backend, &why);
+	printf("backend: %s%s%s\n",
+	       backend == RP_BACKEND_URING ? "io_uring" : "threads",
+	       why ? " - " : "", why ? why : "");
+	rp_executor_free(ex);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -39,10 +64,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-		printf("ringpool %s\n", rp_version());
-		return 0;
-	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+		return print_version();
 	if (!strcmp(argv[1], "bench"))
 		return cli_bench(argc - 1, argv + 1);
 	fprintf(stderr, "ringpool: unknown command '%s'\n"
