@@ -39,8 +39,9 @@ struct waiter {
 
 static bool cancel_requested(const struct waiter *w)
 {
-	return w->flags && (atomic_load_explicit(w->flags, memory_order_acquire) &
-			    RP__F_CANCEL_REQ);
+	return w->flags &&
+	       (atomic_load_explicit(w->flags, memory_order_acquire) &
+		RP__F_CANCEL_REQ);
 }
 
 static void drain(int fd)
@@ -131,7 +132,7 @@ static ssize_t rw_call(const struct rw *rw, off_t off, int rwf)
 	return preadv2(rw->fd, rw->iov, rw->iovcnt, off, rwf);
 }
 
-/* A regular file or block device: its waits are bounded, poll can't see them. */
+/* A regular file or block device, whose waits are short and unpollable. */
 static bool is_file(int fd)
 {
 	struct stat st;
@@ -165,7 +166,10 @@ static int64_t rw_stream(const struct rw *rw, const struct waiter *w)
 		    !(err == EOPNOTSUPP && nowait))
 			return -err;
 		if (nowait && !checked) {
-			/* Uncached pages, say: no use polling, just wait. */
+			/*
+			 * A file's pages not in the cache, say: ppoll would
+			 * call it ready at once.  Its plain call is bounded.
+			 */
 			checked = true;
 			if (is_file(rw->fd)) {
 				rwf = rw->rwf;
@@ -274,6 +278,9 @@ static int64_t do_accept(const struct io_uring_sqe *sqe,
 	socklen_t *addrlen = (socklen_t *)(uintptr_t)sqe->addr2;
 	int fd, ret;
 
+	/* Checked before the wait, as io_uring does when it is queued. */
+	if (sqe->accept_flags & ~(__u32)(SOCK_CLOEXEC | SOCK_NONBLOCK))
+		return -EINVAL;
 	if (sqe->fd < 0)
 		return -EBADF;
 	for (;;) {

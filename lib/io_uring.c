@@ -10,10 +10,21 @@
  * Any thread submits by pushing the future on the ring's queue (queue.c);
  * the ring thread moves queued futures into SQEs in batches and reaps
  * completions in batches.  Wake-ups are coalesced: a submitter writes the
- * ring's eventfd (on which a read is always armed) only when the ring thread
- * is about to sleep, with the same Dekker pairing as the CPU pool: the
- * submitter pushes (seq_cst) then reads `sleeping`; the ring thread sets
- * `sleeping` (seq_cst) then looks at the queue once more.
+ * ring's eventfd only when the ring thread is about to sleep, with the same
+ * Dekker pairing as the CPU pool: the submitter pushes (seq_cst) then reads
+ * `sleeping`; the ring thread sets `sleeping` (seq_cst) then looks at the
+ * queue once more.
+ *
+ * The ring thread sleeps in ppoll() on that eventfd, which is also the
+ * ring's registered eventfd: the kernel signals it when completions or
+ * deferred task work arrive (with DEFER_TASKRUN, a socket becoming ready only
+ * queues task work, which does not make the ring's own descriptor readable).
+ * The registration is toggled off while the thread runs, so busy periods pay
+ * no eventfd signal per completion.  It does not sleep in io_uring_enter():
+ * valgrind (3.19) treats io_uring_enter as a system call that cannot block
+ * and holds its scheduler lock through it, which stops every other thread.
+ * While it spins, it watches IORING_SQ_TASKRUN (IORING_SETUP_TASKRUN_FLAG),
+ * which says that deferred completions wait to be run.
  *
  * The CQ never overflows: at most cq_entries CQEs are owed at any time
  * (`owed`), and the ring thread stops taking work from its queue when that
@@ -27,13 +38,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
 
+#ifdef RP_HAVE_MEMCHECK_H
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void)(addr), (void)(len))
+#endif
+
 /* user_data of the ring's own requests; futures are 64-byte aligned. */
-#define UD_WAKE 1u		/* the eventfd read */
 #define UD_CANCEL 2u		/* an async cancel: its CQE is ignored */
 #define UD_TIMEOUT_BIT 1u	/* future | 1: its linked timeout */
 
@@ -44,8 +64,6 @@ struct ring {
 	rp_executor *ex;
 	unsigned index;
 	int efd;
-	uint64_t efd_buf;
-	bool wake_armed;
 	unsigned owed, max_owed;		/* CQEs the kernel owes us */
 	/* *_full operations to resubmit; a vector, since `next` may be busy. */
 	rp_future **retry;
@@ -111,6 +129,47 @@ static void queue_retry(struct ring *r, rp_future *f)
 }
 
 /*
+ * The kernel writes the results of reads through the ring behind valgrind's
+ * back; tell memcheck those bytes are now defined (a no-op elsewhere).
+ */
+static void mark_defined(const struct io_uring_sqe *sqe, int res)
+{
+	const struct iovec *iov;
+	size_t left;
+
+	if (res <= 0 && sqe->opcode != IORING_OP_ACCEPT)
+		return;
+	switch (sqe->opcode) {
+	case IORING_OP_READ:
+	case IORING_OP_RECV:
+		VALGRIND_MAKE_MEM_DEFINED((void *)(uintptr_t)sqe->addr, res);
+		break;
+	case IORING_OP_READV:
+		iov = (const struct iovec *)(uintptr_t)sqe->addr;
+		for (left = (size_t)res; left > 0; iov++) {
+			size_t n = iov->iov_len < left ? iov->iov_len : left;
+
+			VALGRIND_MAKE_MEM_DEFINED(iov->iov_base, n);
+			left -= n;
+		}
+		break;
+	case IORING_OP_STATX:
+		VALGRIND_MAKE_MEM_DEFINED((void *)(uintptr_t)sqe->off,
+					  sizeof(struct statx));
+		break;
+	case IORING_OP_ACCEPT:
+		if (res >= 0 && sqe->addr2) {
+			socklen_t *len = (socklen_t *)(uintptr_t)sqe->addr2;
+
+			VALGRIND_MAKE_MEM_DEFINED(len, sizeof(*len));
+			VALGRIND_MAKE_MEM_DEFINED((void *)(uintptr_t)sqe->addr,
+						  *len);
+		}
+		break;
+	}
+}
+
+/*
  * The operation's own CQE.  Records the result in f->error (raw res, until
  * rp__io_complete maps it) or, for a short transfer of a *_full operation,
  * advances it and queues it again.
@@ -120,6 +179,7 @@ static void op_done(struct ring *r, rp_future *f, int res)
 	struct io_uring_sqe *sqe = &rp__iof(f)->sqe;
 	uint32_t fl;
 
+	mark_defined(sqe, res);
 	fl = atomic_fetch_sub_explicit(&f->flags, RP__F_PENDING_ONE,
 				       memory_order_acq_rel);
 	if ((fl & RP__F_FULL) && res > 0 && (unsigned)res < sqe->len &&
@@ -132,6 +192,9 @@ static void op_done(struct ring *r, rp_future *f, int res)
 		queue_retry(r, f);
 		return;
 	}
+	/* Stopped by rp_executor_free: it ends cancelled, as if asked to. */
+	if (res == -ECANCELED && atomic_load(&r->cancel_inflight))
+		atomic_fetch_or(&f->flags, RP__F_CANCEL_REQ);
 	/* Raw result; rp__io_complete maps it (and adds a last round). */
 	f->error = res;
 	atomic_fetch_or_explicit(&f->flags, RP__F_RESULT,
@@ -158,10 +221,6 @@ static unsigned reap(struct ring *r)
 		uint64_t ud = cqe->user_data;
 
 		n++;
-		if (ud == UD_WAKE) {
-			r->wake_armed = false;
-			continue;
-		}
 		r->owed--;
 		if (ud == UD_CANCEL)
 			continue;
@@ -287,6 +346,8 @@ static void resubmit(struct ring *r)
 		}
 		issue(r, f);
 	}
+	if (i == 0)
+		return;
 	memmove(r->retry, r->retry + i, (r->n_retry - i) * sizeof(*r->retry));
 	r->n_retry -= i;
 }
@@ -297,14 +358,6 @@ static unsigned fill(struct ring *r)
 	unsigned n = 0;
 	rp_future *f;
 
-	if (!r->wake_armed) {
-		struct io_uring_sqe *sqe = get_sqe(r);
-
-		io_uring_prep_read(sqe, r->efd, &r->efd_buf,
-				   sizeof(r->efd_buf), 0);
-		sqe->user_data = UD_WAKE;
-		r->wake_armed = true;
-	}
 	resubmit(r);
 	while (room(r) && rp__q_pop_many(&r->q, &f, 1)) {
 		take(r, f);
@@ -319,29 +372,52 @@ static void cancel_all_inflight(struct ring *r)
 {
 	struct io_uring_sqe *sqe = get_sqe(r);
 
-	/* Every request but our eventfd read; its CQE is ignored. */
+	/* Every request in flight; the cancel's own CQE is ignored. */
 	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
 	sqe->user_data = UD_CANCEL;
 	r->owed++;
 }
 
-static int enter(struct ring *r, bool wait)
+/*
+ * Submits what is in the SQ and runs the kernel's deferred completions.
+ * -EBUSY and -EAGAIN mean completions must be reaped before more go in,
+ * which the caller does next anyway.
+ */
+static void enter(struct ring *r)
 {
 	int ret;
 
-	for (;;) {
-		ret = wait ? io_uring_submit_and_wait(&r->ring, 1) :
-			     io_uring_submit_and_get_events(&r->ring);
-		if (ret >= 0 || ret == -ETIME)
-			return 0;
-		if (ret == -EINTR)
-			continue;
-		if (ret == -EBUSY || ret == -EAGAIN) {
-			/* Completions must be reaped before more go in. */
-			return ret;
-		}
-		return ret;
+	do
+		ret = io_uring_submit_and_get_events(&r->ring);
+	while (ret == -EINTR);
+}
+
+/* True when the kernel holds completions we have not seen yet. */
+static bool kernel_has_work(struct ring *r)
+{
+	return io_uring_cq_ready(&r->ring) ||
+	       (IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN);
+}
+
+/*
+ * Sleeps until the kernel signals a completion or a submitter writes the
+ * eventfd.  The kernel's signal is enabled only for the sleep, and the check
+ * after enabling it closes the window in which a completion could have
+ * arrived unsignalled.
+ */
+static void sleep_until_woken(struct ring *r)
+{
+	struct pollfd pfd = { .fd = r->efd, .events = POLLIN };
+	uint64_t v;
+
+	(void)io_uring_cq_eventfd_toggle(&r->ring, true);
+	enter(r);
+	if (!io_uring_cq_ready(&r->ring)) {
+		while (ppoll(&pfd, 1, NULL, NULL) < 0 && errno == EINTR)
+			;
 	}
+	(void)eventfd_read(r->efd, &v);
+	(void)io_uring_cq_eventfd_toggle(&r->ring, false);
 }
 
 static bool has_work(struct ring *r)
@@ -374,7 +450,7 @@ static void *ring_main(void *p)
 			cancel_all_inflight(r);
 			cancelled_inflight = true;
 		}
-		enter(r, false);
+		enter(r);
 		reap(r);
 		if (has_work(r))
 			continue;
@@ -383,12 +459,12 @@ static void *ring_main(void *p)
 
 		/* Spin a little: new work often follows a completion. */
 		spin_until = rp__now_ns() + st->spin_ns;
-		while (!has_work(r) && !io_uring_cq_ready(&r->ring) &&
+		while (!has_work(r) && !kernel_has_work(r) &&
 		       !atomic_load_explicit(&r->stopping,
 					     memory_order_relaxed) &&
 		       rp__now_ns() < spin_until)
 			rp__cpu_relax();
-		if (has_work(r) || io_uring_cq_ready(&r->ring))
+		if (has_work(r) || kernel_has_work(r))
 			continue;
 
 		/* Pairs with the submitter's push, then load of `sleeping`. */
@@ -398,11 +474,8 @@ static void *ring_main(void *p)
 			atomic_store(&r->sleeping, 0);
 			continue;
 		}
-		if (!r->wake_armed)
-			fill(r);
-		enter(r, true);
+		sleep_until_woken(r);
 		atomic_store_explicit(&r->sleeping, 0, memory_order_relaxed);
-		reap(r);
 	}
 	cur_ring = NULL;
 	rp__magazine_flush();
@@ -444,8 +517,9 @@ static int ring_init(struct io_uring *ring, unsigned entries,
 {
 	static const unsigned tries[] = {
 		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
-			IORING_SETUP_DEFER_TASKRUN,
-		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+			IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+			IORING_SETUP_TASKRUN_FLAG,
 		IORING_SETUP_SUBMIT_ALL,
 		0,
 	};
@@ -482,8 +556,13 @@ static int ring_setup(struct ring *r, struct uring_state *st)
 
 		(void)io_uring_register_iowq_max_workers(&r->ring, vals);
 	}
-	/* One CQE is kept for the eventfd read, which is never counted. */
-	r->max_owed = r->ring.cq.ring_entries - 1;
+	r->max_owed = r->ring.cq.ring_entries;
+	ret = io_uring_register_eventfd(&r->ring, r->efd);
+	if (ret < 0) {
+		io_uring_queue_exit(&r->ring);
+		return ret;
+	}
+	(void)io_uring_cq_eventfd_toggle(&r->ring, false);
 	return 0;
 }
 
@@ -562,7 +641,7 @@ static int uring_start(rp_executor *ex, const struct rp_config *cfg,
 
 		r->ex = ex;
 		r->index = i;
-		r->efd = eventfd(0, EFD_CLOEXEC);
+		r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (r->efd < 0) {
 			ret = -errno;
 			break;
@@ -607,7 +686,11 @@ static int uring_start(rp_executor *ex, const struct rp_config *cfg,
 	return 0;
 }
 
-/* Threads keep to one ring, so one thread's operations stay in order. */
+/*
+ * Threads keep to one ring, so one thread's operations stay in order; a ring
+ * thread (a callback queueing the next operation) keeps to its own ring,
+ * which needs no wake-up and no crossing to another core.
+ */
 static struct ring *pick_ring(struct uring_state *st)
 {
 	static _Atomic unsigned next;
@@ -615,6 +698,8 @@ static struct ring *pick_ring(struct uring_state *st)
 
 	if (st->n == 1)
 		return &st->rings[0];
+	if (cur_ring && cur_ring->ex == st->rings[0].ex)
+		return cur_ring;
 	if (mine == UINT_MAX)
 		mine = atomic_fetch_add_explicit(&next, 1,
 						 memory_order_relaxed);

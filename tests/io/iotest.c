@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "iotest.h"
+
+int it_expected_backend(void)
+{
+	const char *v = getenv("RINGPOOL_BACKEND");
+
+	if (v && !strcmp(v, "uring"))
+		return RP_BACKEND_URING;
+	if (v && !strcmp(v, "threads"))
+		return RP_BACKEND_THREADS;
+	return RP_BACKEND_AUTO;
+}
+
+const char *it_backend_name(int backend)
+{
+	switch (backend) {
+	case RP_BACKEND_URING:
+		return "uring";
+	case RP_BACKEND_THREADS:
+		return "threads";
+	case RP_BACKEND_AUTO:
+		return "auto";
+	}
+	return "?";
+}
+
+int it_run_tests(int argc, char **argv, const char *suite_name,
+		 const struct tu_test *tests, size_t n_tests)
+{
+	if (tu_under_valgrind() && it_expected_backend() == RP_BACKEND_URING) {
+		printf("%s: skipped under valgrind with RINGPOOL_BACKEND=uring: "
+		       "valgrind holds its lock while a thread blocks in "
+		       "io_uring_enter, which stops every other thread\n",
+		       suite_name);
+		return 77;
+	}
+	return tu_run_tests(argc, argv, suite_name, tests, n_tests);
+}
+
+rp_executor *it_executor_new(const struct rp_config *cfg)
+{
+	int want = it_expected_backend();
+	const char *why = NULL;
+	rp_executor *ex = NULL;
+	struct rp_config def;
+	int backend = -1;
+	int ret;
+
+	if (!cfg) {
+		CU_ASSERT_EQUAL_FATAL(rp_config_init(&def), 0);
+		cfg = &def;
+	}
+	ret = rp_executor_new(cfg, &ex);
+	if (ret)
+		fprintf(stderr, "rp_executor_new: %s\n", strerror(-ret));
+	CU_ASSERT_EQUAL_FATAL(ret, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ex);
+	CU_ASSERT_EQUAL_FATAL(rp_executor_backend(ex, &backend, &why), 0);
+	CU_ASSERT(backend == RP_BACKEND_URING || backend == RP_BACKEND_THREADS);
+	if (want != RP_BACKEND_AUTO && backend != want)
+		fprintf(stderr, "backend %s in use, %s asked (why: %s)\n",
+			it_backend_name(backend), it_backend_name(want),
+			why ? why : "(null)");
+	if (want != RP_BACKEND_AUTO)
+		CU_ASSERT_EQUAL_FATAL(backend, want);
+	return ex;
+}
+
+void it_executor_free(rp_executor *ex)
+{
+	CU_ASSERT_EQUAL(rp_executor_free(ex), 0);
+}
+
+void it_stuck(const char *what)
+{
+	fprintf(stderr, "library stuck: %s did not end within %lld ms\n",
+		what, (long long)(tu_stuck_timeout_ns() / MS));
+	fflush(stdout);
+	fflush(stderr);
+	/* Operations may still write into buffers of the test: stop here. */
+	_exit(1);
+}
+
+int it_result(rp_future *f, int64_t *value)
+{
+	int64_t v = INT64_MIN;
+	int error = INT_MIN;
+	int ret;
+
+	ret = rp_future_result(f, tu_stuck_timeout_ns(), &v, &error);
+	if (ret == -ETIMEDOUT)
+		it_stuck("a future");
+	if (value)
+		*value = v;
+	if (ret == -ECANCELED)
+		return -ECANCELED;
+	if (ret)
+		fprintf(stderr, "rp_future_result: %d (%s)\n", ret,
+			strerror(-ret));
+	CU_ASSERT_EQUAL(ret, 0);
+	if (ret)
+		return INT_MIN;
+	return error;
+}
+
+int it_end(rp_future *f, int64_t *value)
+{
+	int error = it_result(f, value);
+
+	rp_future_unref(f);
+	return error;
+}
+
+static int queued(int ret, rp_future *f, int64_t *value)
+{
+	CU_ASSERT_EQUAL(ret, 0);
+	if (ret) {
+		fprintf(stderr, "operation not queued: %s\n", strerror(-ret));
+		return IT_NOT_QUEUED;
+	}
+	return it_end(f, value);
+}
+
+int it_read(rp_executor *ex, int fd, void *buf, size_t len, int64_t off,
+	    int64_t *value)
+{
+	rp_future *f = NULL;
+	int ret = rp_read(ex, fd, buf, len, off, NULL, &f);
+
+	return queued(ret, f, value);
+}
+
+int it_write(rp_executor *ex, int fd, const void *buf, size_t len,
+	     int64_t off, int64_t *value)
+{
+	rp_future *f = NULL;
+	int ret = rp_write(ex, fd, buf, len, off, NULL, &f);
+
+	return queued(ret, f, value);
+}
+
+int it_read_full(rp_executor *ex, int fd, void *buf, size_t len, int64_t off,
+		 int64_t *value)
+{
+	rp_future *f = NULL;
+	int ret = rp_read_full(ex, fd, buf, len, off, NULL, &f);
+
+	return queued(ret, f, value);
+}
+
+int it_write_full(rp_executor *ex, int fd, const void *buf, size_t len,
+		  int64_t off, int64_t *value)
+{
+	rp_future *f = NULL;
+	int ret = rp_write_full(ex, fd, buf, len, off, NULL, &f);
+
+	return queued(ret, f, value);
+}
+
+int it_send(rp_executor *ex, int fd, const void *buf, size_t len, int flags,
+	    int64_t *value)
+{
+	rp_future *f = NULL;
+	int ret = rp_send(ex, fd, buf, len, flags, NULL, &f);
+
+	return queued(ret, f, value);
+}
+
+int it_recv(rp_executor *ex, int fd, void *buf, size_t len, int flags,
+	    int64_t *value)
+{
+	rp_future *f = NULL;
+	int ret = rp_recv(ex, fd, buf, len, flags, NULL, &f);
+
+	return queued(ret, f, value);
+}
+
+int it_close(rp_executor *ex, int fd)
+{
+	rp_future *f = NULL;
+	int64_t value = -1;
+	int err;
+
+	err = rp_close(ex, fd, NULL, &f);
+	err = queued(err, f, &value);
+	if (!err)
+		CU_ASSERT_EQUAL(value, 0);
+	return err;
+}
+
+void it_dir_make(struct it_dir *d, const char *base)
+{
+	const char *bases[] = { base, "/var/tmp", "/tmp", "." };
+	char path[sizeof(d->path)];
+	size_t i, n_bases = sizeof(bases) / sizeof(bases[0]);
+
+	for (i = 0; i < n_bases; i++) {
+		int n;
+
+		if (!bases[i])
+			continue;
+		n = snprintf(path, sizeof(path), "%s/ringpool-io-XXXXXX",
+			     bases[i]);
+		if (n > 0 && (size_t)n < sizeof(path) && mkdtemp(path))
+			break;
+	}
+	if (i == n_bases)
+		CU_FAIL_FATAL("cannot create a scratch directory");
+	memcpy(d->path, path, sizeof(path));
+	d->fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CU_ASSERT_FATAL(d->fd >= 0);
+}
+
+static void remove_tree(int dirfd)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	fd = dup(dirfd);
+	if (fd < 0)
+		return;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(dir))) {
+		int sub;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (!unlinkat(dirfd, de->d_name, 0))
+			continue;
+		sub = openat(dirfd, de->d_name,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (sub >= 0) {
+			remove_tree(sub);
+			close(sub);
+			unlinkat(dirfd, de->d_name, AT_REMOVEDIR);
+		}
+	}
+	closedir(dir);
+}
+
+void it_dir_remove(struct it_dir *d)
+{
+	if (d->fd < 0)
+		return;
+	remove_tree(d->fd);
+	close(d->fd);
+	d->fd = -1;
+	CU_ASSERT_EQUAL(rmdir(d->path), 0);
+}
+
+void it_path(const struct it_dir *d, const char *name, char *buf,
+	     size_t size)
+{
+	int n = snprintf(buf, size, "%s/%s", d->path, name);
+
+	CU_ASSERT_FATAL(n > 0 && (size_t)n < size);
+}
+
+size_t it_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = rl;
+
+		want.rlim_cur = rl.rlim_max;
+		if (!setrlimit(RLIMIT_NOFILE, &want))
+			rl = want;
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 20)
+		return 1u << 20;
+	return (size_t)rl.rlim_cur;
+}
+
+void it_rng_seed(struct it_rng *r, uint64_t seed)
+{
+	r->s = seed ? seed : 0x9e3779b97f4a7c15ull;
+}
+
+uint64_t it_rng_next(struct it_rng *r)
+{
+	uint64_t x = r->s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	r->s = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+uint32_t it_rng_below(struct it_rng *r, uint32_t n)
+{
+	return (uint32_t)((it_rng_next(r) >> 32) % n);
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static unsigned char pattern_byte(uint64_t seed, uint64_t off)
+{
+	return (unsigned char)(mix(seed ^ (off >> 3)) >> ((off & 7) * 8));
+}
+
+void it_fill(void *buf, size_t len, uint64_t seed, uint64_t offset)
+{
+	unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = pattern_byte(seed, offset + i);
+}
+
+bool it_check(const void *buf, size_t len, uint64_t seed, uint64_t offset)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] != pattern_byte(seed, offset + i))
+			return false;
+	}
+	return true;
+}
+
+bool it_all(const void *buf, size_t len, unsigned char c)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] != c)
+			return false;
+	}
+	return true;
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers shared by the I/O test programs: an executor on the backend that
+ * RINGPOOL_BACKEND asks for, waiting on a future without hanging, a scratch
+ * directory, the descriptor limit and a small random number generator.
+ */
+#ifndef RINGPOOL_IOTEST_H
+#define RINGPOOL_IOTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringpool.h"
+#include "testutil.h"
+
+#define MS ((int64_t)1000000)
+
+/*
+ * The backend that the environment asks for: RP_BACKEND_URING for
+ * RINGPOOL_BACKEND=uring, RP_BACKEND_THREADS for RINGPOOL_BACKEND=threads,
+ * RP_BACKEND_AUTO (any will do) when it is unset.
+ */
+int it_expected_backend(void);
+
+/*
+ * Runs the tests with tu_run_tests(), except where they cannot run: under
+ * valgrind with RINGPOOL_BACKEND=uring it prints why and returns 77, which
+ * meson counts as skipped.  (valgrind, up to at least 3.19 as in Debian 12,
+ * keeps its global lock while a thread blocks in io_uring_enter, so the first
+ * ring thread that waits for completions stops the whole process.)
+ */
+int it_run_tests(int argc, char **argv, const char *suite_name,
+		 const struct tu_test *tests, size_t n_tests);
+
+/* "uring", "threads" or "auto". */
+const char *it_backend_name(int backend);
+
+/*
+ * Creates an executor from `cfg` (NULL: rp_config_init() defaults) and checks
+ * with rp_executor_backend() that it uses the backend the environment asks
+ * for.  Fails the test fatally when it cannot.
+ */
+rp_executor *it_executor_new(const struct rp_config *cfg);
+
+/* Frees `ex` and checks that rp_executor_free() succeeded. */
+void it_executor_free(rp_executor *ex);
+
+/*
+ * Waits for `f` for at most tu_stuck_timeout_ns() and releases it.  Returns the
+ * future's error (0 or a negative errno) and stores its value in `*value`
+ * (may be NULL).  A future that does not end in time means the library is
+ * stuck: the program reports it and exits (its buffers may still be in use).
+ * A cancelled future returns -ECANCELED.
+ */
+int it_end(rp_future *f, int64_t *value);
+
+/* As it_end(), without releasing `f`. */
+int it_result(rp_future *f, int64_t *value);
+
+/*
+ * Synchronous forms: queue the operation (checking that the call succeeds),
+ * wait with it_end() and return the operation's error; its value goes to
+ * `*value` (may be NULL).  A call that fails returns IT_NOT_QUEUED.
+ */
+#define IT_NOT_QUEUED (-100000)
+int it_read(rp_executor *ex, int fd, void *buf, size_t len, int64_t off,
+	    int64_t *value);
+int it_write(rp_executor *ex, int fd, const void *buf, size_t len,
+	     int64_t off, int64_t *value);
+int it_read_full(rp_executor *ex, int fd, void *buf, size_t len, int64_t off,
+		 int64_t *value);
+int it_write_full(rp_executor *ex, int fd, const void *buf, size_t len,
+		  int64_t off, int64_t *value);
+int it_send(rp_executor *ex, int fd, const void *buf, size_t len, int flags,
+	    int64_t *value);
+int it_recv(rp_executor *ex, int fd, void *buf, size_t len, int flags,
+	    int64_t *value);
+int it_close(rp_executor *ex, int fd);
+
+/* Reports a stuck library and exits the program with status 1. */
+void it_stuck(const char *what);
+
+/* A scratch directory, removed with everything in it by it_dir_remove(). */
+struct it_dir {
+	char path[256];
+	int fd;
+};
+
+/*
+ * Creates a scratch directory under the first of `base` (may be NULL),
+ * /var/tmp, /tmp and the working directory that allows it.
+ */
+void it_dir_make(struct it_dir *d, const char *base);
+void it_dir_remove(struct it_dir *d);
+
+/* Writes "<dir>/<name>" into `buf`. */
+void it_path(const struct it_dir *d, const char *name, char *buf,
+	     size_t size);
+
+/* Raises the soft RLIMIT_NOFILE to the hard one; returns the soft limit. */
+size_t it_raise_nofile(void);
+
+/* A xorshift64* generator: deterministic for a given seed. */
+struct it_rng {
+	uint64_t s;
+};
+
+void it_rng_seed(struct it_rng *r, uint64_t seed);
+uint64_t it_rng_next(struct it_rng *r);
+/* Uniform in [0, n), n > 0. */
+uint32_t it_rng_below(struct it_rng *r, uint32_t n);
+
+/* Fills `buf` with a pattern that depends on `seed` and the byte's offset. */
+void it_fill(void *buf, size_t len, uint64_t seed, uint64_t offset);
+/* True when `buf` holds it_fill()'s pattern. */
+bool it_check(const void *buf, size_t len, uint64_t seed, uint64_t offset);
+/* True when all `len` bytes of `buf` are `c`. */
+bool it_all(const void *buf, size_t len, unsigned char c);
+
+#endif /* RINGPOOL_IOTEST_H */

@@ -1,0 +1,860 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Network I/O on loopback TCP and socketpairs: socket, connect, accept, send,
+ * recv (with flags), echo round trips, a thousand concurrent connections, peer
+ * reset, refused connections, deadlines, poll, shutdown, sleep and nop.
+ *
+ * Registered twice: RINGPOOL_BACKEND=uring and RINGPOOL_BACKEND=threads.
+ * The tests never need more operations blocked at once than the default pool
+ * of the fallback has threads: phases that wait for a peer are queued after
+ * the operations they wait for.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "iotest.h"
+#include "ringpool.h"
+#include "testutil.h"
+
+/* A TCP listener on 127.0.0.1 and an ephemeral port. */
+static int tcp_listener(struct sockaddr_in *addr, int backlog)
+{
+	socklen_t len = sizeof(*addr);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CU_ASSERT_EQUAL_FATAL(bind(fd, (struct sockaddr *)addr, sizeof(*addr)),
+			      0);
+	CU_ASSERT_EQUAL_FATAL(listen(fd, backlog), 0);
+	CU_ASSERT_EQUAL_FATAL(getsockname(fd, (struct sockaddr *)addr, &len),
+			      0);
+	return fd;
+}
+
+/* A connected TCP pair made with plain system calls. */
+static void tcp_pair(int *client, int *server)
+{
+	struct sockaddr_in addr;
+	int lfd = tcp_listener(&addr, 1);
+
+	*client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(*client >= 0);
+	CU_ASSERT_EQUAL_FATAL(connect(*client, (struct sockaddr *)&addr,
+				      sizeof(addr)), 0);
+	*server = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	CU_ASSERT_FATAL(*server >= 0);
+	close(lfd);
+}
+
+static void unix_pair(int *a, int *b)
+{
+	int sv[2];
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+					 sv), 0);
+	*a = sv[0];
+	*b = sv[1];
+}
+
+/* Sends all of `buf` with rp_send(); returns 0 or the first error. */
+static int send_all(rp_executor *ex, int fd, const void *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		int64_t v = -1;
+		int err = it_send(ex, fd, (const char *)buf + off, len - off,
+				  MSG_NOSIGNAL, &v);
+
+		if (err)
+			return err;
+		CU_ASSERT(v > 0 && (size_t)v <= len - off);
+		if (v <= 0)
+			return -EIO;
+		off += (size_t)v;
+	}
+	return 0;
+}
+
+/* Receives exactly `len` bytes with rp_recv(); -EPIPE at end of stream. */
+static int recv_all(rp_executor *ex, int fd, void *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		int64_t v = -1;
+		int err = it_recv(ex, fd, (char *)buf + off, len - off, 0, &v);
+
+		if (err)
+			return err;
+		CU_ASSERT(v >= 0 && (size_t)v <= len - off);
+		if (v <= 0)
+			return -EPIPE;
+		off += (size_t)v;
+	}
+	return 0;
+}
+
+/* Waits for all of `fs`, or reports the library stuck. */
+static void wait_all(rp_future **fs, size_t n)
+{
+	size_t n_done = 0;
+	int ret;
+
+	ret = rp_wait(fs, n, RP_ALL_COMPLETED, 4 * tu_stuck_timeout_ns(), NULL,
+		      &n_done);
+	if (ret == -ETIMEDOUT)
+		it_stuck("rp_wait(RP_ALL_COMPLETED)");
+	CU_ASSERT_EQUAL(ret, 0);
+	CU_ASSERT_EQUAL(n_done, n);
+}
+
+/* One echo: `c` sends, `s` receives and sends back, `c` checks. */
+static void echo_once(rp_executor *ex, int c, int s, size_t len, uint64_t seed)
+{
+	unsigned char *msg = malloc(len), *mid = calloc(1, len),
+		      *back = calloc(1, len);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mid);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+	it_fill(msg, len, seed, 0);
+	CU_ASSERT_EQUAL(send_all(ex, c, msg, len), 0);
+	CU_ASSERT_EQUAL(recv_all(ex, s, mid, len), 0);
+	CU_ASSERT(memcmp(mid, msg, len) == 0);
+	CU_ASSERT_EQUAL(send_all(ex, s, mid, len), 0);
+	CU_ASSERT_EQUAL(recv_all(ex, c, back, len), 0);
+	CU_ASSERT(memcmp(back, msg, len) == 0);
+	free(msg);
+	free(mid);
+	free(back);
+}
+
+static void test_socket_connect_accept_echo(void)
+{
+	static const size_t sizes[] = { 1, 100, 4096 };
+	rp_executor *ex = it_executor_new(NULL);
+	struct sockaddr_in addr, peer, local;
+	unsigned peer_len = sizeof(peer);
+	socklen_t local_len = sizeof(local);
+	rp_future *f = NULL, *fa = NULL;
+	int64_t v = -1;
+	int lfd, cfd, sfd;
+	size_t i;
+
+	/* A listener made with rp_socket(). */
+	CU_ASSERT_EQUAL_FATAL(rp_socket(ex, AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
+					0, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_FATAL(v >= 0);
+	lfd = (int)v;
+	CU_ASSERT(fcntl(lfd, F_GETFD) & FD_CLOEXEC);
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CU_ASSERT_EQUAL_FATAL(bind(lfd, (struct sockaddr *)&addr,
+				   sizeof(addr)), 0);
+	CU_ASSERT_EQUAL_FATAL(listen(lfd, 4), 0);
+	local_len = sizeof(addr);
+	CU_ASSERT_EQUAL_FATAL(getsockname(lfd, (struct sockaddr *)&addr,
+					  &local_len), 0);
+
+	/* The accept is queued before anyone connects. */
+	memset(&peer, 0, sizeof(peer));
+	CU_ASSERT_EQUAL_FATAL(rp_accept(ex, lfd, (struct sockaddr *)&peer,
+					&peer_len, SOCK_CLOEXEC, NULL, &fa),
+			      0);
+	CU_ASSERT_EQUAL_FATAL(rp_socket(ex, AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
+					0, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_FATAL(v >= 0);
+	cfd = (int)v;
+	CU_ASSERT_EQUAL_FATAL(rp_connect(ex, cfd, (struct sockaddr *)&addr,
+					 sizeof(addr), NULL, &f), 0);
+	v = -1;
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	v = -1;
+	CU_ASSERT_EQUAL(it_end(fa, &v), 0);
+	CU_ASSERT_FATAL(v >= 0);
+	sfd = (int)v;
+	CU_ASSERT(fcntl(sfd, F_GETFD) & FD_CLOEXEC);
+	/* The peer address is the client's. */
+	local_len = sizeof(local);
+	CU_ASSERT_EQUAL(getsockname(cfd, (struct sockaddr *)&local, &local_len),
+			0);
+	CU_ASSERT_EQUAL(peer_len, sizeof(peer));
+	CU_ASSERT_EQUAL(peer.sin_family, AF_INET);
+	CU_ASSERT_EQUAL(peer.sin_port, local.sin_port);
+	CU_ASSERT_EQUAL(peer.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		echo_once(ex, cfd, sfd, sizes[i], i);
+
+	/* A second connection, accepted without an address. */
+	{
+		int c2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s2;
+
+		CU_ASSERT_FATAL(c2 >= 0);
+		CU_ASSERT_EQUAL_FATAL(connect(c2, (struct sockaddr *)&addr,
+					      sizeof(addr)), 0);
+		CU_ASSERT_EQUAL_FATAL(rp_accept(ex, lfd, NULL, NULL, 0, NULL,
+						&fa), 0);
+		CU_ASSERT_EQUAL(it_end(fa, &v), 0);
+		CU_ASSERT_FATAL(v >= 0);
+		s2 = (int)v;
+		echo_once(ex, c2, s2, 10, 99);
+		CU_ASSERT_EQUAL(it_close(ex, s2), 0);
+		close(c2);
+	}
+
+	CU_ASSERT_EQUAL(it_close(ex, sfd), 0);
+	CU_ASSERT_EQUAL(it_close(ex, cfd), 0);
+	CU_ASSERT_EQUAL(it_close(ex, lfd), 0);
+	it_executor_free(ex);
+}
+
+static void test_socketpair_echo_round_trips(void)
+{
+	size_t rounds = tu_scaled(2000), i;
+	rp_executor *ex = it_executor_new(NULL);
+	int a, b;
+
+	unix_pair(&a, &b);
+	for (i = 0; i < rounds; i++)
+		echo_once(ex, a, b, 1 + i * 37 % 3000, i);
+	close(a);
+	close(b);
+	it_executor_free(ex);
+}
+
+static void test_recv_flags_pass_through(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	char buf[16];
+	int64_t v = -1;
+	int a, b;
+
+	unix_pair(&a, &b);
+	/* MSG_DONTWAIT on an empty socket. */
+	CU_ASSERT_EQUAL(it_recv(ex, a, buf, sizeof(buf), MSG_DONTWAIT, &v),
+			-EAGAIN);
+	CU_ASSERT_EQUAL(write(b, "peek", 4), 4);
+	/* MSG_PEEK leaves the data in place. */
+	memset(buf, 0, sizeof(buf));
+	CU_ASSERT_EQUAL(it_recv(ex, a, buf, sizeof(buf), MSG_PEEK, &v), 0);
+	CU_ASSERT_EQUAL(v, 4);
+	CU_ASSERT(memcmp(buf, "peek", 4) == 0);
+	memset(buf, 0, sizeof(buf));
+	CU_ASSERT_EQUAL(it_recv(ex, a, buf, sizeof(buf), 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 4);
+	CU_ASSERT(memcmp(buf, "peek", 4) == 0);
+	/* Short: asks for 2 of 4 bytes. */
+	CU_ASSERT_EQUAL(write(b, "abcd", 4), 4);
+	CU_ASSERT_EQUAL(it_recv(ex, a, buf, 2, 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT(memcmp(buf, "ab", 2) == 0);
+	CU_ASSERT_EQUAL(it_recv(ex, a, buf, sizeof(buf), 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT(memcmp(buf, "cd", 2) == 0);
+	/* Zero bytes means the peer closed. */
+	close(b);
+	CU_ASSERT_EQUAL(it_recv(ex, a, buf, sizeof(buf), 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	close(a);
+	it_executor_free(ex);
+}
+
+static void test_socket_errors(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	struct sockaddr_in addr;
+	rp_future *f = NULL;
+	char buf[4] = { 0 };
+	int fds[2], s;
+
+	CU_ASSERT_EQUAL_FATAL(rp_socket(ex, 12345, SOCK_STREAM, 0, NULL, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -EAFNOSUPPORT);
+	CU_ASSERT_EQUAL_FATAL(pipe2(fds, O_CLOEXEC), 0);
+	CU_ASSERT_EQUAL(it_recv(ex, fds[0], buf, sizeof(buf), 0, NULL),
+			-ENOTSOCK);
+	CU_ASSERT_EQUAL(it_send(ex, fds[1], buf, sizeof(buf), 0, NULL),
+			-ENOTSOCK);
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	addr.sin_port = htons(9);
+	CU_ASSERT_EQUAL_FATAL(rp_connect(ex, fds[0], (struct sockaddr *)&addr,
+					 sizeof(addr), NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ENOTSOCK);
+	/* Accept on a socket that does not listen. */
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(s >= 0);
+	CU_ASSERT_EQUAL_FATAL(rp_accept(ex, s, NULL, NULL, 0, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -EINVAL);
+	close(s);
+	close(fds[0]);
+	close(fds[1]);
+	it_executor_free(ex);
+}
+
+/* Writes `i` (below 10^7) as 7 decimal digits and a NUL. */
+static void number7(char *dst, size_t i)
+{
+	int k;
+
+	for (k = 6; k >= 0; k--) {
+		dst[k] = (char)('0' + i % 10);
+		i /= 10;
+	}
+	dst[7] = '\0';
+}
+
+static void test_many_concurrent_connections(void)
+{
+	size_t n = tu_scaled(1000), limit = it_raise_nofile(), i;
+	rp_executor *ex = it_executor_new(NULL);
+	struct sockaddr_in addr;
+	rp_future **fs;
+	int *cfd, *sfd, lfd;
+	char (*msg)[8], (*mid)[8], (*back)[8];
+	bool *seen;
+
+	if (2 * n + 100 > limit) {
+		n = (limit - 100) / 2;
+		printf("\n    only %zu connections: RLIMIT_NOFILE is %zu\n", n,
+		       limit);
+	}
+	fs = calloc(n, sizeof(*fs));
+	cfd = calloc(n, sizeof(*cfd));
+	sfd = calloc(n, sizeof(*sfd));
+	msg = calloc(n, sizeof(*msg));
+	mid = calloc(n, sizeof(*mid));
+	back = calloc(n, sizeof(*back));
+	seen = calloc(n, sizeof(*seen));
+	CU_ASSERT_FATAL(fs && cfd && sfd && msg && mid && back && seen);
+	lfd = tcp_listener(&addr, (int)n);
+
+	/* Every connection completes in the kernel's backlog. */
+	for (i = 0; i < n; i++) {
+		cfd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		CU_ASSERT_FATAL(cfd[i] >= 0);
+		CU_ASSERT_EQUAL_FATAL(rp_connect(ex, cfd[i],
+						 (struct sockaddr *)&addr,
+						 sizeof(addr), NULL, &fs[i]),
+				      0);
+	}
+	wait_all(fs, n);
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(it_end(fs[i], NULL), 0);
+
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(rp_accept(ex, lfd, NULL, NULL,
+						SOCK_CLOEXEC, NULL, &fs[i]),
+				      0);
+	wait_all(fs, n);
+	for (i = 0; i < n; i++) {
+		int64_t v = -1;
+
+		CU_ASSERT_EQUAL(it_end(fs[i], &v), 0);
+		CU_ASSERT_FATAL(v >= 0);
+		sfd[i] = (int)v;
+	}
+
+	/* Each client sends its number... */
+	for (i = 0; i < n; i++) {
+		number7(msg[i], i);
+		CU_ASSERT_EQUAL_FATAL(rp_send(ex, cfd[i], msg[i], 8,
+					      MSG_NOSIGNAL, NULL, &fs[i]), 0);
+	}
+	wait_all(fs, n);
+	for (i = 0; i < n; i++) {
+		int64_t v = -1;
+
+		CU_ASSERT_EQUAL(it_end(fs[i], &v), 0);
+		CU_ASSERT_EQUAL(v, 8);
+	}
+	/* ...the server side gets each number once... */
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(rp_recv(ex, sfd[i], mid[i], 8, 0, NULL,
+					      &fs[i]), 0);
+	wait_all(fs, n);
+	for (i = 0; i < n; i++) {
+		int64_t v = -1;
+		unsigned long k;
+		char *end;
+
+		CU_ASSERT_EQUAL(it_end(fs[i], &v), 0);
+		CU_ASSERT(v > 0 && v <= 8);
+		if (v > 0 && v < 8)
+			CU_ASSERT_EQUAL(recv_all(ex, sfd[i], mid[i] + v,
+						 8 - (size_t)v), 0);
+		k = strtoul(mid[i], &end, 10);
+		CU_ASSERT_FATAL(end == mid[i] + 7 && k < n);
+		CU_ASSERT_FALSE(seen[k]);
+		seen[k] = true;
+	}
+	/* ...and echoes it. */
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(rp_send(ex, sfd[i], mid[i], 8,
+					      MSG_NOSIGNAL, NULL, &fs[i]), 0);
+	wait_all(fs, n);
+	for (i = 0; i < n; i++) {
+		int64_t v = -1;
+
+		CU_ASSERT_EQUAL(it_end(fs[i], &v), 0);
+		CU_ASSERT_EQUAL(v, 8);
+	}
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(rp_recv(ex, cfd[i], back[i], 8, 0, NULL,
+					      &fs[i]), 0);
+	wait_all(fs, n);
+	for (i = 0; i < n; i++) {
+		int64_t v = -1;
+
+		CU_ASSERT_EQUAL(it_end(fs[i], &v), 0);
+		CU_ASSERT(v > 0 && v <= 8);
+		if (v > 0 && v < 8)
+			CU_ASSERT_EQUAL(recv_all(ex, cfd[i], back[i] + v,
+						 8 - (size_t)v), 0);
+		CU_ASSERT(memcmp(back[i], msg[i], 8) == 0);
+	}
+
+	for (i = 0; i < n; i++) {
+		close(cfd[i]);
+		close(sfd[i]);
+	}
+	close(lfd);
+	it_executor_free(ex);
+	free(fs);
+	free(cfd);
+	free(sfd);
+	free(msg);
+	free(mid);
+	free(back);
+	free(seen);
+}
+
+static void reset(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	CU_ASSERT_EQUAL(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)),
+			0);
+	CU_ASSERT_EQUAL(close(fd), 0);
+}
+
+static void check_reset_outcome(int err, int64_t v)
+{
+	/* Either documented outcome: the reset, or end of stream. */
+	CU_ASSERT(err == -ECONNRESET || (err == 0 && v == 0));
+	if (!(err == -ECONNRESET || (err == 0 && v == 0)))
+		fprintf(stderr, "recv after reset: error %d value %lld\n", err,
+			(long long)v);
+}
+
+static void test_peer_reset(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL;
+	char buf[16];
+	int64_t v = -1;
+	int c, s, err;
+
+	/* The recv is queued before the reset. */
+	tcp_pair(&c, &s);
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, c, buf, sizeof(buf), 0, NULL, &f), 0);
+	reset(s);
+	err = it_end(f, &v);
+	check_reset_outcome(err, v);
+	/* Later sends fail. */
+	err = it_send(ex, c, "x", 1, MSG_NOSIGNAL, &v);
+	CU_ASSERT(err == -EPIPE || err == -ECONNRESET);
+	close(c);
+
+	/* The reset comes before the recv. */
+	tcp_pair(&c, &s);
+	echo_once(ex, c, s, 16, 3);
+	reset(s);
+	err = it_recv(ex, c, buf, sizeof(buf), 0, &v);
+	check_reset_outcome(err, v);
+	close(c);
+	it_executor_free(ex);
+}
+
+static void test_connection_refused(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	struct sockaddr_in addr;
+	socklen_t len = sizeof(addr);
+	rp_future *f = NULL;
+	int64_t v = -1;
+	int bound, c;
+
+	/* A bound socket that does not listen answers SYN with RST. */
+	bound = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(bound >= 0);
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CU_ASSERT_EQUAL_FATAL(bind(bound, (struct sockaddr *)&addr,
+				   sizeof(addr)), 0);
+	CU_ASSERT_EQUAL_FATAL(getsockname(bound, (struct sockaddr *)&addr,
+					  &len), 0);
+
+	CU_ASSERT_EQUAL_FATAL(rp_socket(ex, AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
+					0, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_FATAL(v >= 0);
+	c = (int)v;
+	CU_ASSERT_EQUAL_FATAL(rp_connect(ex, c, (struct sockaddr *)&addr,
+					 sizeof(addr), NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ECONNREFUSED);
+	close(c);
+	close(bound);
+	it_executor_free(ex);
+}
+
+/* A recv on an idle socket with a 50 ms deadline ends -ETIMEDOUT. */
+static void recv_deadline_on(rp_executor *ex, int a, int b)
+{
+	struct rp_io_opts opts = { .timeout_ns = 50 * MS };
+	rp_future *f = NULL;
+	int64_t t0, elapsed, v = -1;
+	char buf[16];
+	int err;
+
+	memset(buf, 0, sizeof(buf));
+	t0 = tu_now_ns();
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, a, buf, sizeof(buf), 0, &opts, &f),
+			      0);
+	err = it_result(f, &v);
+	elapsed = tu_now_ns() - t0;
+	CU_ASSERT_EQUAL(err, -ETIMEDOUT);
+	CU_ASSERT_FALSE(rp_future_cancelled(f));
+	CU_ASSERT(elapsed >= 50 * MS - MS);
+	CU_ASSERT(elapsed < 50 * MS + tu_timeout_slack_ns());
+	rp_future_unref(f);
+	/* Nothing was lost: the socket still works. */
+	CU_ASSERT_EQUAL(write(b, "late", 4), 4);
+	CU_ASSERT_EQUAL(it_recv(ex, a, buf, sizeof(buf), 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 4);
+	CU_ASSERT(memcmp(buf, "late", 4) == 0);
+}
+
+static void test_recv_deadline(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	int a, b;
+
+	unix_pair(&a, &b);
+	recv_deadline_on(ex, a, b);
+	close(a);
+	close(b);
+	tcp_pair(&a, &b);
+	recv_deadline_on(ex, a, b);
+	close(a);
+	close(b);
+	it_executor_free(ex);
+}
+
+static void test_deadline_not_reached_and_partial_full(void)
+{
+	struct rp_io_opts opts = { .timeout_ns = 10000 * MS };
+	struct rp_io_opts quick = { .timeout_ns = 50 * MS };
+	rp_executor *ex = it_executor_new(NULL);
+	unsigned char *big, *drain;
+	size_t drained = 0;
+	rp_future *f = NULL;
+	char buf[100];
+	int64_t v = -1, t0;
+	int a, b, fds[2], err;
+	ssize_t n;
+
+	/* Done well before its deadline: a plain success. */
+	unix_pair(&a, &b);
+	CU_ASSERT_EQUAL(write(b, "hello", 5), 5);
+	memset(buf, 0, sizeof(buf));
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, a, buf, sizeof(buf), 0, &opts, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 5);
+	CU_ASSERT(memcmp(buf, "hello", 5) == 0);
+	CU_ASSERT_EQUAL_FATAL(rp_nop(ex, &opts, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	close(a);
+	close(b);
+
+	/* read_full that times out keeps the count of what it read. */
+	CU_ASSERT_EQUAL_FATAL(pipe2(fds, O_CLOEXEC), 0);
+	CU_ASSERT_EQUAL(write(fds[1], "0123456789", 10), 10);
+	memset(buf, 0, sizeof(buf));
+	t0 = tu_now_ns();
+	CU_ASSERT_EQUAL_FATAL(rp_read_full(ex, fds[0], buf, sizeof(buf), -1,
+					   &quick, &f), 0);
+	err = it_end(f, &v);
+	CU_ASSERT_EQUAL(err, -ETIMEDOUT);
+	CU_ASSERT_EQUAL(v, 10);
+	CU_ASSERT(memcmp(buf, "0123456789", 10) == 0);
+	CU_ASSERT(tu_now_ns() - t0 >= 50 * MS - MS);
+
+	/* write_full into a small pipe nobody reads: the count is exact. */
+	CU_ASSERT(fcntl(fds[1], F_SETPIPE_SZ, 4096) >= 4096);
+	big = calloc(1, 65536);
+	drain = calloc(1, 65536);
+	CU_ASSERT_FATAL(big && drain);
+	CU_ASSERT_EQUAL_FATAL(rp_write_full(ex, fds[1], big, 65536, -1, &quick,
+					    &f), 0);
+	err = it_end(f, &v);
+	CU_ASSERT_EQUAL(err, -ETIMEDOUT);
+	CU_ASSERT(v > 0 && v < 65536);
+	CU_ASSERT_EQUAL(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+	while ((n = read(fds[0], drain, 65536)) > 0)
+		drained += (size_t)n;
+	CU_ASSERT_EQUAL((int64_t)drained, v);
+	free(big);
+	free(drain);
+	close(fds[0]);
+	close(fds[1]);
+	it_executor_free(ex);
+}
+
+static void test_poll(void)
+{
+	struct rp_io_opts quick = { .timeout_ns = 30 * MS };
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL;
+	int64_t v = -1;
+	char c;
+	int a, b;
+
+	unix_pair(&a, &b);
+	CU_ASSERT_EQUAL_FATAL(rp_poll(ex, a, POLLOUT, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT(v & POLLOUT);
+	CU_ASSERT_FALSE(v & POLLIN);
+
+	/* Not readable yet: pending until the peer writes. */
+	CU_ASSERT_EQUAL_FATAL(rp_poll(ex, a, POLLIN, NULL, &f), 0);
+	CU_ASSERT_EQUAL(rp_future_result(f, 0, NULL, NULL), -ETIMEDOUT);
+	CU_ASSERT_EQUAL(rp_future_result(f, 10 * MS, NULL, NULL), -ETIMEDOUT);
+	CU_ASSERT_FALSE(rp_future_done(f));
+	CU_ASSERT_EQUAL(write(b, "x", 1), 1);
+	v = 0;
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT(v & POLLIN);
+	CU_ASSERT_EQUAL(read(a, &c, 1), 1);
+
+	/* With a deadline on an idle socket. */
+	CU_ASSERT_EQUAL_FATAL(rp_poll(ex, a, POLLIN, &quick, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ETIMEDOUT);
+
+	/* The peer hanging up wakes it too. */
+	CU_ASSERT_EQUAL_FATAL(rp_poll(ex, a, POLLIN, NULL, &f), 0);
+	close(b);
+	v = 0;
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT(v & (POLLIN | POLLHUP | POLLRDHUP));
+	close(a);
+	it_executor_free(ex);
+}
+
+static void test_shutdown(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL;
+	char buf[8];
+	int64_t v = -1;
+	int a, b, fds[2];
+
+	unix_pair(&a, &b);
+	CU_ASSERT_EQUAL_FATAL(rp_shutdown(ex, a, SHUT_WR, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	/* The peer sees end of stream; a's sends fail... */
+	CU_ASSERT_EQUAL(it_recv(ex, b, buf, sizeof(buf), 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	CU_ASSERT_EQUAL(it_send(ex, a, "x", 1, MSG_NOSIGNAL, &v), -EPIPE);
+	/* ...but a still receives. */
+	CU_ASSERT_EQUAL(write(b, "back", 4), 4);
+	CU_ASSERT_EQUAL(it_recv(ex, a, buf, sizeof(buf), 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 4);
+	close(a);
+	close(b);
+
+	tcp_pair(&a, &b);
+	CU_ASSERT_EQUAL_FATAL(rp_shutdown(ex, b, SHUT_RDWR, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), 0);
+	CU_ASSERT_EQUAL(it_recv(ex, a, buf, sizeof(buf), 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	close(a);
+	close(b);
+
+	/* Not a socket. */
+	CU_ASSERT_EQUAL_FATAL(pipe2(fds, O_CLOEXEC), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_shutdown(ex, fds[1], SHUT_WR, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ENOTSOCK);
+	close(fds[0]);
+	close(fds[1]);
+	it_executor_free(ex);
+}
+
+static void test_sleep(void)
+{
+	size_t n = tu_scaled(50), i;
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL, **fs = calloc(n, sizeof(*fs));
+	int64_t t0, elapsed, v = -1;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fs);
+	t0 = tu_now_ns();
+	CU_ASSERT_EQUAL_FATAL(rp_sleep(ex, 30 * MS, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	elapsed = tu_now_ns() - t0;
+	CU_ASSERT_EQUAL(v, 0);
+	CU_ASSERT(elapsed >= 30 * MS);
+	CU_ASSERT(elapsed < 30 * MS + tu_timeout_slack_ns());
+
+	v = -1;
+	CU_ASSERT_EQUAL_FATAL(rp_sleep(ex, 0, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+
+	/* Sleeps overlap: n of 20 ms take far less than n * 20 ms. */
+	t0 = tu_now_ns();
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(rp_sleep(ex, 20 * MS, &fs[i]), 0);
+	wait_all(fs, n);
+	elapsed = tu_now_ns() - t0;
+	CU_ASSERT(elapsed >= 20 * MS);
+	if (n >= 10)
+		CU_ASSERT(elapsed < (int64_t)n * 20 * MS);
+	for (i = 0; i < n; i++) {
+		v = -1;
+		CU_ASSERT_EQUAL(it_end(fs[i], &v), 0);
+		CU_ASSERT_EQUAL(v, 0);
+	}
+	free(fs);
+	it_executor_free(ex);
+}
+
+static void test_nop(void)
+{
+	size_t n = tu_scaled(1000), i, got = 0;
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL, **fs = calloc(n, sizeof(*fs));
+	rp_as_completed *it = NULL;
+	int64_t v = -1;
+	int ret;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fs);
+	CU_ASSERT_EQUAL_FATAL(rp_nop(ex, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(rp_nop(ex, NULL, &fs[i]), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_as_completed_new(fs, n, &it), 0);
+	for (i = 0; i < n; i++)
+		rp_future_unref(fs[i]);
+	while ((ret = rp_as_completed_next(it, tu_stuck_timeout_ns(), &f)) ==
+	       0) {
+		int error = -1;
+
+		v = -1;
+		CU_ASSERT_EQUAL(rp_future_result(f, 0, &v, &error), 0);
+		CU_ASSERT_EQUAL(error, 0);
+		CU_ASSERT_EQUAL(v, 0);
+		got++;
+	}
+	if (ret == -ETIMEDOUT)
+		it_stuck("rp_as_completed_next");
+	CU_ASSERT_EQUAL(ret, -ENODATA);
+	CU_ASSERT_EQUAL(got, n);
+	rp_as_completed_free(it);
+	free(fs);
+	it_executor_free(ex);
+}
+
+/* Megabytes through a stream while both ends are in flight. */
+static void bulk_on(rp_executor *ex, int a, int b, size_t len)
+{
+	unsigned char *out = malloc(len), *in = calloc(1, len);
+	rp_future *fw = NULL, *fr = NULL;
+	int64_t v = -1;
+
+	CU_ASSERT_FATAL(out && in);
+	it_fill(out, len, len, 0);
+	CU_ASSERT_EQUAL_FATAL(rp_read_full(ex, b, in, len, -1, NULL, &fr), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_write_full(ex, a, out, len, -1, NULL, &fw), 0);
+	CU_ASSERT_EQUAL(it_end(fw, &v), 0);
+	CU_ASSERT_EQUAL(v, (int64_t)len);
+	CU_ASSERT_EQUAL(it_end(fr, &v), 0);
+	CU_ASSERT_EQUAL(v, (int64_t)len);
+	CU_ASSERT(memcmp(in, out, len) == 0);
+	free(out);
+	free(in);
+}
+
+static void test_bulk_transfer(void)
+{
+	size_t len = tu_under_valgrind() ? 256 * 1024 : 8 * 1024 * 1024;
+	rp_executor *ex = it_executor_new(NULL);
+	int a, b;
+
+	unix_pair(&a, &b);
+	bulk_on(ex, a, b, len);
+	close(a);
+	close(b);
+	tcp_pair(&a, &b);
+	bulk_on(ex, a, b, len);
+	bulk_on(ex, b, a, len + 1);
+	close(a);
+	close(b);
+	it_executor_free(ex);
+}
+
+static const struct tu_test tests[] = {
+	{ "socket_connect_accept_echo", test_socket_connect_accept_echo,
+	  false },
+	{ "socketpair_echo_round_trips", test_socketpair_echo_round_trips,
+	  false },
+	{ "recv_flags_pass_through", test_recv_flags_pass_through, false },
+	{ "socket_errors", test_socket_errors, false },
+	{ "many_concurrent_connections", test_many_concurrent_connections,
+	  false },
+	{ "peer_reset", test_peer_reset, false },
+	{ "connection_refused", test_connection_refused, false },
+	{ "recv_deadline", test_recv_deadline, false },
+	{ "deadline_not_reached_and_partial_full",
+	  test_deadline_not_reached_and_partial_full, false },
+	{ "poll", test_poll, false },
+	{ "shutdown", test_shutdown, false },
+	{ "sleep", test_sleep, false },
+	{ "nop", test_nop, false },
+	{ "bulk_transfer", test_bulk_transfer, false },
+};
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	it_raise_nofile();
+	return it_run_tests(argc, argv, "io-net", tests,
+			    sizeof(tests) / sizeof(tests[0]));
+}
