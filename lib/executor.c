@@ -2,9 +2,10 @@
 /*
  * The CPU worker pool.
  *
- * Run queue: the intrusive multi-producer queue of queue.c.  A submit is one
- * atomic exchange plus one store, never a lock and never a system call while
- * a worker is awake.  Workers pop one task at a time.
+ * Run queue: the bounded ring of runq.c, with the linked queue of queue.c
+ * behind it for overflow.  A submit is one uncontended compare-and-swap plus
+ * two stores, never a lock and never a system call while a worker is awake.
+ * Workers pop one task at a time.
  *
  * Sleeping and waking follow the "spinning worker" rule of Go's scheduler:
  * at most one idle worker spins (for rp_config::spin_ns) looking for work.
@@ -24,7 +25,9 @@
 
 #include "internal.h"
 
-static _Thread_local struct rp__worker *cur_worker;
+/* initial-exec: a plain %fs-relative load, not a __tls_get_addr call. */
+static _Thread_local struct rp__worker *cur_worker
+	__attribute__((tls_model("initial-exec")));
 
 rp_executor *rp__current_worker_executor(void)
 {
@@ -39,9 +42,10 @@ int rp__current_worker_index(void)
 /* ---- sleeping and waking ---------------------------------------------- */
 
 /*
- * Protocol.  A submitter pushes (seq_cst exchange on `tail`) and then reads
- * n_spinning and n_idle (seq_cst); a worker going to sleep raises n_idle
- * (seq_cst) and then reads `tail`.  In the single total order of these
+ * Protocol.  A submitter pushes (ending in a seq_cst read-modify-write, see
+ * runq.c) and then reads n_spinning and n_idle (seq_cst); a worker going to
+ * sleep raises n_idle (seq_cst) and then reads the queue's producer side
+ * (rp__runq_empty(), seq_cst).  In the single total order of these
  * operations one side sees the other, so either the worker finds the task or
  * the submitter finds the sleeper.  A spinner gives up spinning (n_spinning
  * down) before it raises n_idle and looks once more, so "someone spins" also
@@ -112,7 +116,7 @@ static void run_task(rp_executor *ex, rp_future *f)
 			return;
 		}
 	} while (!atomic_compare_exchange_weak_explicit(&f->state, &s,
-			(s & RP__WAITERS) | RP__RUNNING,
+			(s & RP__STATE_FLAGS) | RP__RUNNING,
 			memory_order_acq_rel, memory_order_acquire));
 
 	if (atomic_load_explicit(&f->flags, memory_order_relaxed) & RP__F_IO) {
@@ -134,9 +138,7 @@ static void run_task(rp_executor *ex, rp_future *f)
  */
 static rp_future *take(struct rp__worker *w)
 {
-	rp_future *f;
-
-	return rp__q_pop_many(&w->ex->q, &f, 1) ? f : NULL;
+	return rp__runq_pop(&w->ex->rq);
 }
 
 bool rp__help_one(rp_executor *ex)
@@ -154,6 +156,18 @@ bool rp__help_one(rp_executor *ex)
 }
 
 /*
+ * Pauses between two looks of the spinning worker at the queue (a pause is
+ * 10-40 ns on current x86).  Looking at every pause made the spinner take
+ * each task the moment it was queued, so it read the line the submitter was
+ * writing, on every submit, and the submitter missed on it just as often.
+ * Looking about once a microsecond lets a few tasks queue up between looks;
+ * the spinner then takes them from lines the submitter has moved past.  The
+ * cost is under a microsecond of extra latency for a task queued while a
+ * worker spins.
+ */
+#define SPIN_POLL_PAUSES 32
+
+/*
  * Spins for work as the (single) spinning worker.  Returns true when work
  * was found; either way the worker no longer counts as spinning.
  */
@@ -161,10 +175,10 @@ static bool spin_for_work(struct rp__worker *w)
 {
 	rp_executor *ex = w->ex;
 	int64_t until = rp__now_ns() + ex->spin_ns;
-	unsigned i = 0;
+	unsigned i = 0, j;
 
 	for (;;) {
-		if (!rp__q_empty(&ex->q)) {
+		if (rp__runq_ready(&ex->rq)) {
 			/* The last spinner to find work wakes a helper. */
 			if (atomic_fetch_sub(&ex->n_spinning, 1) == 1)
 				maybe_wake(ex);
@@ -172,9 +186,10 @@ static bool spin_for_work(struct rp__worker *w)
 		}
 		if (atomic_load_explicit(&ex->shutdown, memory_order_relaxed))
 			break;
-		if ((++i & 63) == 0 && rp__now_ns() >= until)
+		if ((++i & 7) == 0 && rp__now_ns() >= until)
 			break;
-		rp__cpu_relax();
+		for (j = 0; j < SPIN_POLL_PAUSES; j++)
+			rp__cpu_relax();
 	}
 	atomic_fetch_sub(&ex->n_spinning, 1);
 	return false;
@@ -200,7 +215,7 @@ static bool worker_idle(struct rp__worker *w)
 	for (;;) {
 		if (spinning && spin_for_work(w))
 			return true;
-		if (atomic_load(&ex->shutdown) && rp__q_empty(&ex->q))
+		if (atomic_load(&ex->shutdown) && rp__runq_empty(&ex->rq))
 			return false;
 
 		pthread_mutex_lock(&ex->idle_lock);
@@ -211,7 +226,7 @@ static bool worker_idle(struct rp__worker *w)
 		atomic_fetch_add(&ex->n_idle, 1);
 		pthread_mutex_unlock(&ex->idle_lock);
 
-		if (!rp__q_empty(&ex->q) || atomic_load(&ex->shutdown)) {
+		if (!rp__runq_empty(&ex->rq) || atomic_load(&ex->shutdown)) {
 			pthread_mutex_lock(&ex->idle_lock);
 			if (w->idle) {
 				struct rp__worker **pp = &ex->idle_head;
@@ -222,7 +237,7 @@ static bool worker_idle(struct rp__worker *w)
 				w->idle = false;
 				atomic_fetch_sub(&ex->n_idle, 1);
 				pthread_mutex_unlock(&ex->idle_lock);
-				if (atomic_load(&ex->shutdown) && rp__q_empty(&ex->q))
+				if (atomic_load(&ex->shutdown) && rp__runq_empty(&ex->rq))
 					return false;
 				return true;
 			}
@@ -237,7 +252,7 @@ static bool worker_idle(struct rp__worker *w)
 		spinning = true;
 		if (ex->spin_ns == 0) {
 			if (atomic_fetch_sub(&ex->n_spinning, 1) == 1 &&
-			    !rp__q_empty(&ex->q))
+			    !rp__runq_empty(&ex->rq))
 				maybe_wake(ex);
 			return true;
 		}
@@ -284,6 +299,17 @@ static void *worker_main(void *p)
 
 /* ---- public API ------------------------------------------------------- */
 
+/*
+ * Slots of the run queue's ring (16 bytes each, 1 MiB of address space, but
+ * pages are touched only as deep as the queue ever gets, see runq.c).  A
+ * burst of submits easily runs thousands of tasks ahead of the workers, and
+ * beyond the ring tasks queue in the linked overflow list, which costs the
+ * submitter two more locked instructions and the workers a lock: with 4096
+ * slots most of a burst of a million went there and throughput fell by a
+ * third.
+ */
+#define RUNQ_SIZE 65536
+
 int rp_config_init(struct rp_config *cfg)
 {
 	if (!cfg)
@@ -309,6 +335,7 @@ static void join_workers(rp_executor *ex, unsigned n)
 void rp__executor_destroy(rp_executor *ex)
 {
 	rp__slab_destroy(ex);
+	rp__runq_destroy(&ex->rq);
 	pthread_mutex_destroy(&ex->io_lock);
 	pthread_mutex_destroy(&ex->idle_lock);
 	pthread_mutex_destroy(&ex->slab_lock);
@@ -362,7 +389,11 @@ int rp__executor_create(const struct rp_config *cfg, bool internal,
 		free(ex);
 		return -ENOMEM;
 	}
-	rp__q_init(&ex->q);
+	if (rp__runq_init(&ex->rq, RUNQ_SIZE) < 0) {
+		free(ex->workers);
+		free(ex);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&ex->io_lock, NULL);
 	pthread_mutex_init(&ex->idle_lock, NULL);
 	pthread_mutex_init(&ex->slab_lock, NULL);
@@ -441,10 +472,40 @@ void rp__submit_exit(rp_executor *ex)
 
 void rp__executor_enqueue(rp_executor *pool, rp_future *f)
 {
-	rp__q_push(&pool->q, f);
+	/*
+	 * The owner's submit gate (rp__submit_enter) ends before the pool is
+	 * shut down, so the ring cannot be closed here; the overflow list takes
+	 * what the ring cannot.
+	 */
+	rp__runq_push(&pool->rq, f);
 	maybe_wake(pool);
 }
 
+/*
+ * The overflow path of a submit.  n_submitting lets shutdown wait for
+ * submitters that passed the check below, so no task is queued after
+ * shutdown has returned.
+ */
+static int submit_slow(rp_executor *ex, rp_future *f)
+{
+	int ret = 0;
+
+	atomic_fetch_add_explicit(&ex->n_submitting, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&ex->shutdown, memory_order_seq_cst))
+		ret = -ESHUTDOWN;
+	else
+		rp__runq_push(&ex->rq, f);
+	atomic_fetch_sub_explicit(&ex->n_submitting, 1, memory_order_release);
+	return ret;
+}
+
+/*
+ * The common case is one locked instruction: the ring's CAS, which also
+ * checks for shutdown (rp__runq_close()) and orders the push before the
+ * loads of maybe_wake().  Every locked instruction waits for the stores
+ * before it (the new future's line, often a cache miss) to complete, so
+ * each one saved shows.
+ */
 int rp_submit(rp_executor *ex, rp_task_fn fn, void *arg, rp_future **out)
 {
 	rp_future *f;
@@ -452,17 +513,22 @@ int rp_submit(rp_executor *ex, rp_task_fn fn, void *arg, rp_future **out)
 
 	if (!ex || !fn || !out)
 		return -EINVAL;
-	ret = rp__submit_enter(ex);
-	if (ret)
-		return ret;
+	if (atomic_load_explicit(&ex->broken, memory_order_relaxed))
+		return -ENOTRECOVERABLE;
+	/* Not needed for correctness: saves an allocation after shutdown. */
+	if (atomic_load_explicit(&ex->shutdown, memory_order_relaxed))
+		return -ESHUTDOWN;
 	f = rp__future_alloc(ex, RP__CLASS_TASK);
-	if (!f) {
-		rp__submit_exit(ex);
+	if (!f)
 		return -ENOMEM;
-	}
 	rp__future_init(f, ex, fn, arg);
-	rp__q_push(&ex->q, f);
-	rp__submit_exit(ex);
+	ret = rp__runq_try_push(&ex->rq, f);
+	if (ret == -ENOSPC)
+		ret = submit_slow(ex, f);
+	if (ret < 0) {
+		rp__future_release(f);	/* never published */
+		return ret;
+	}
 	maybe_wake(ex);
 	*out = f;
 	return 0;
@@ -471,14 +537,20 @@ int rp_submit(rp_executor *ex, rp_task_fn fn, void *arg, rp_future **out)
 /* Cancels every task still in the shared queue. */
 static void cancel_queued(rp_executor *ex)
 {
-	rp_future *batch[64];
-	unsigned i, n;
+	rp_future *f;
 
-	while ((n = rp__q_pop_many(&ex->q, batch, 64)) > 0) {
-		for (i = 0; i < n; i++) {
-			(void)rp_future_cancel(batch[i]);
-			rp_future_unref(batch[i]);	/* the queue's ref */
+	/*
+	 * A submit whose CAS came before the ring was closed may not have
+	 * written its slot yet: wait for it rather than leave it to a worker.
+	 */
+	while (!rp__runq_empty(&ex->rq)) {
+		f = rp__runq_pop(&ex->rq);
+		if (!f) {
+			sched_yield();
+			continue;
 		}
+		(void)rp_future_cancel(f);
+		rp_future_unref(f);	/* the queue's ref */
 	}
 }
 
@@ -492,6 +564,7 @@ static bool on_own_thread(const rp_executor *ex)
 static void shutdown_flags(rp_executor *ex, unsigned flags)
 {
 	atomic_store_explicit(&ex->shutdown, true, memory_order_seq_cst);
+	rp__runq_close(&ex->rq);
 	while (atomic_load_explicit(&ex->n_submitting, memory_order_acquire))
 		sched_yield();
 	if (flags & RP_SHUTDOWN_CANCEL_PENDING) {

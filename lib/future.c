@@ -18,6 +18,15 @@
  * Callbacks are a Treiber stack closed by the finisher, which swaps in
  * RP__CB_CLOSED: an adder that finds the list closed runs its callback
  * itself, so each callback runs exactly once without a lock.
+ *
+ * Most futures never get a callback, and closing the list is a locked
+ * exchange on the future's line.  So the state word starts with RP__NO_CBS
+ * set, and an adder clears it (CAS on the state) before it pushes.  The
+ * finisher's exchange of the state returns the old word: if RP__NO_CBS was
+ * still set, no adder got past the CAS before the future ended, and every
+ * later adder's CAS sees the final state and runs its callback itself; so the
+ * list is and stays empty and need not be closed.  If it was clear, the list
+ * is closed as before.  Either way exactly one side runs each callback.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -27,7 +36,8 @@
 void rp__future_init(rp_future *f, rp_executor *ex, rp_task_fn fn, void *arg)
 {
 	atomic_store_explicit(&f->next, NULL, memory_order_relaxed);
-	atomic_store_explicit(&f->state, RP__PENDING, memory_order_relaxed);
+	atomic_store_explicit(&f->state, RP__PENDING | RP__NO_CBS,
+			      memory_order_relaxed);
 	atomic_store_explicit(&f->refs, 2, memory_order_relaxed);
 	f->u.task.fn = fn;
 	f->u.task.arg = arg;
@@ -47,6 +57,8 @@ void rp__future_finish(rp_future *f, uint32_t final_state)
 				       memory_order_acq_rel);
 	if (old & RP__WAITERS)
 		rp__futex_wake(&f->state, INT_MAX);
+	if (old & RP__NO_CBS)
+		return;		/* no adder came; later ones run their own */
 
 	cb = atomic_exchange_explicit(&f->cbs, RP__CB_CLOSED,
 				      memory_order_acq_rel);
@@ -65,15 +77,25 @@ void rp__future_finish(rp_future *f, uint32_t final_state)
 
 void rp__future_add_cb(rp_future *f, struct rp__cb *cb)
 {
+	uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
 	struct rp__cb *head;
 
 	/*
 	 * Waiters wake before the finisher closes the list: a thread that saw
 	 * the future end must get its callback run now, on its own thread.
+	 * Otherwise clear RP__NO_CBS first, so that the finisher will close
+	 * the list (see the top of this file).
 	 */
-	if (rp__future_state(f) >= RP__DONE) {
-		cb->run(cb, f);
-		return;
+	for (;;) {
+		if ((s & RP__STATE_MASK) >= RP__DONE) {
+			cb->run(cb, f);
+			return;
+		}
+		if (!(s & RP__NO_CBS) ||
+		    atomic_compare_exchange_weak_explicit(&f->state, &s,
+				s & ~(uint32_t)RP__NO_CBS,
+				memory_order_acq_rel, memory_order_acquire))
+			break;
 	}
 	head = atomic_load_explicit(&f->cbs, memory_order_acquire);
 	do {
@@ -235,9 +257,9 @@ int rp_future_cancel(rp_future *f)
 		case RP__DONE:
 			return -EALREADY;
 		}
-		/* Keep RP__WAITERS so that finish() knows to wake sleepers. */
+		/* Keep the flags: finish() reads them. */
 		if (atomic_compare_exchange_weak_explicit(&f->state, &s,
-				(s & RP__WAITERS) | RP__CANCELLED,
+				(s & RP__STATE_FLAGS) | RP__CANCELLED,
 				memory_order_acq_rel, memory_order_acquire))
 			break;
 	}

@@ -57,7 +57,14 @@ struct rp__cb {
 
 /* ---- futures (future.c) ----------------------------------------------- */
 
-/* Low bits of rp_future::state; RP__WAITERS is or-ed in by sleepers. */
+/*
+ * Low bits of rp_future::state; RP__WAITERS is or-ed in by sleepers.
+ * RP__NO_CBS is set by rp__future_init() and cleared by the first callback
+ * adder: while it is set the finisher knows the callback list is empty and
+ * skips closing it (see future.c).  A transition that drops it (a CAS that
+ * keeps only RP__WAITERS) is safe, only slower; keep it with
+ * RP__STATE_FLAGS.
+ */
 enum {
 	RP__PENDING = 0,
 	RP__RUNNING = 1,
@@ -65,6 +72,8 @@ enum {
 	RP__CANCELLED = 3,
 	RP__STATE_MASK = 3,
 	RP__WAITERS = 4,
+	RP__NO_CBS = 8,
+	RP__STATE_FLAGS = RP__WAITERS | RP__NO_CBS,
 };
 
 /* The callback list of an ended future: adders run their node at once. */
@@ -172,6 +181,66 @@ bool rp__q_empty(struct rp__queue *q);
  */
 unsigned rp__q_pop_many(struct rp__queue *q, rp_future **out, unsigned max);
 
+/*
+ * The API above is also each ring's submission queue (io_uring.c: one
+ * consumer) and its wake-up protocol relies on two guarantees, kept by
+ * queue.c: rp__q_push() ends in a seq_cst exchange, ordered before the
+ * producer's next seq_cst load; and rp__q_empty() reads the producer-visible
+ * `tail` first, seq_cst.
+ */
+
+/* ---- the CPU run queue (runq.c) ---------------------------------------- */
+
+struct rp__slot {
+	_Atomic size_t seq;		/* lap marker, see runq.c */
+	_Atomic(rp_future *) f;		/* atomic only for the prefetch peek */
+};
+
+/*
+ * A bounded ring with the linked queue behind it for overflow; see runq.c.
+ * Producers write `enq`, consumers `deq`; each has a line of its own.
+ */
+struct rp__runq {
+	_Atomic size_t enq RP_ALIGNED;
+	_Atomic size_t deq RP_ALIGNED;
+	struct rp__slot *slots RP_ALIGNED;	/* read-only after init */
+	size_t mask;
+	struct rp__queue over;
+};
+
+/* The top bit of `enq`: set by rp__runq_close(). */
+#define RP__RUNQ_CLOSED ((size_t)1 << (sizeof(size_t) * 8 - 1))
+
+/* `size` is a power of two.  Returns 0 or -ENOMEM. */
+int rp__runq_init(struct rp__runq *rq, unsigned size);
+void rp__runq_destroy(struct rp__runq *rq);
+/*
+ * Queues `f` into the ring: 0, or -ESHUTDOWN after rp__runq_close(), or
+ * -ENOSPC when it must go to the overflow list (use rp__runq_push()).
+ * A success ends in a seq_cst read-modify-write (see runq.c).
+ */
+int rp__runq_try_push(struct rp__runq *rq, rp_future *f);
+/*
+ * Queues `f`, into the overflow list if need be, even when closed: the
+ * caller keeps shutdown from completing meanwhile (n_submitting).  Ends in a
+ * seq_cst read-modify-write.
+ */
+void rp__runq_push(struct rp__runq *rq, rp_future *f);
+/* Makes every later rp__runq_try_push() fail with -ESHUTDOWN. */
+void rp__runq_close(struct rp__runq *rq);
+/*
+ * Takes the oldest task, or NULL.  NULL also while a push is half done, so
+ * NULL with !rp__runq_empty() means "look again soon".
+ */
+rp_future *rp__runq_pop(struct rp__runq *rq);
+/* True when nothing is queued; reads `enq` first, seq_cst. */
+bool rp__runq_empty(struct rp__runq *rq);
+/*
+ * A cheap hint for polling: true when rp__runq_pop() would likely return a
+ * task.  Reads no line that the producers write on every push.
+ */
+bool rp__runq_ready(struct rp__runq *rq);
+
 /* ---- I/O -------------------------------------------------------------- */
 
 /*
@@ -266,27 +335,34 @@ enum { RP__CLASS_TASK, RP__CLASS_IO, RP__N_CLASSES };
 
 /* Free futures of one size class of an executor, under slab_lock. */
 struct rp__depot {
-	rp_future *head;
+	rp_future *full;		/* whole magazine batches, see slab.c */
+	rp_future *head;		/* loose futures */
 	size_t count;			/* in the depot */
 	size_t total;			/* carved from chunks */
 };
 
 struct rp_executor {
 	/* The CPU run queue. */
-	struct rp__queue q;
+	struct rp__runq rq;
 	/* Submitters past the shutdown check (see rp_submit). */
 	_Atomic uint32_t n_submitting RP_ALIGNED;
 
 	/*
-	 * Sleep/wake bookkeeping; the protocol is described above
-	 * rp__executor_wake() in executor.c.  Read by every submitter, written
-	 * only when a worker parks or is woken.
+	 * Read by every submit and written about never, so on a line of their
+	 * own: sharing one with n_spinning made submits miss.
+	 */
+	_Atomic bool shutdown RP_ALIGNED;
+	_Atomic bool cancel_pending;
+	_Atomic bool broken;
+	uint32_t spin_ns;
+
+	/*
+	 * Sleep/wake bookkeeping; the protocol is described above wake_one()
+	 * in executor.c.  Read by every submitter, written only when a worker
+	 * starts or stops spinning, parks or is woken.
 	 */
 	_Atomic uint32_t n_spinning RP_ALIGNED;
 	_Atomic uint32_t n_idle;
-	_Atomic bool shutdown;
-	_Atomic bool cancel_pending;
-	_Atomic bool broken;
 	pthread_mutex_t idle_lock;
 	struct rp__worker *idle_head;
 
@@ -314,7 +390,6 @@ struct rp_executor {
 	unsigned n_workers;
 	bool joined;
 	struct rp__worker *workers;
-	uint32_t spin_ns;
 	rp_init_fn initializer;
 	void *initializer_arg;
 	char name_prefix[16];

@@ -299,7 +299,7 @@ static bool claim(rp_future *f)
 		if ((s & RP__STATE_MASK) != RP__PENDING)
 			return false;
 	} while (!atomic_compare_exchange_weak_explicit(&f->state, &s,
-			(s & RP__WAITERS) | RP__RUNNING,
+			(s & RP__STATE_FLAGS) | RP__RUNNING,
 			memory_order_acq_rel, memory_order_acquire));
 	return true;
 }

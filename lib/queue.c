@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * An intrusive multi-producer queue of futures (D. Vyukov's design), used as
- * the CPU pool's run queue and as each ring's submission queue.
+ * the overflow list of the CPU pool's run queue (runq.c) and as each ring's
+ * submission queue.
+ *
+ * Ordering guarantees that the callers' wake-up protocols rely on: a push
+ * ends in a seq_cst exchange on `tail`, so it is ordered before the
+ * producer's next seq_cst load; rp__q_empty() reads `tail` first, seq_cst.
  *
  * A push is one atomic exchange on `tail` and one store: wait-free, no lock.
  * Consumers pop under a small spin lock (the rings have one consumer, so it

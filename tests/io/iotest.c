@@ -38,19 +38,6 @@ const char *it_backend_name(int backend)
 	return "?";
 }
 
-int it_run_tests(int argc, char **argv, const char *suite_name,
-		 const struct tu_test *tests, size_t n_tests)
-{
-	if (tu_under_valgrind() && it_expected_backend() == RP_BACKEND_URING) {
-		printf("%s: skipped under valgrind with RINGPOOL_BACKEND=uring: "
-		       "valgrind holds its lock while a thread blocks in "
-		       "io_uring_enter, which stops every other thread\n",
-		       suite_name);
-		return 77;
-	}
-	return tu_run_tests(argc, argv, suite_name, tests, n_tests);
-}
-
 rp_executor *it_executor_new(const struct rp_config *cfg)
 {
 	int want = it_expected_backend();

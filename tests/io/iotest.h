@@ -23,16 +23,6 @@
  */
 int it_expected_backend(void);
 
-/*
- * Runs the tests with tu_run_tests(), except where they cannot run: under
- * valgrind with RINGPOOL_BACKEND=uring it prints why and returns 77, which
- * meson counts as skipped.  (valgrind, up to at least 3.19 as in Debian 12,
- * keeps its global lock while a thread blocks in io_uring_enter, so the first
- * ring thread that waits for completions stops the whole process.)
- */
-int it_run_tests(int argc, char **argv, const char *suite_name,
-		 const struct tu_test *tests, size_t n_tests);
-
 /* "uring", "threads" or "auto". */
 const char *it_backend_name(int backend);
 

@@ -1366,6 +1366,6 @@ int main(int argc, char **argv)
 {
 	umask(022);
 	it_raise_nofile();
-	return it_run_tests(argc, argv, "io-file", tests,
+	return tu_run_tests(argc, argv, "io-file", tests,
 			    sizeof(tests) / sizeof(tests[0]));
 }

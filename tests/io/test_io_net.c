@@ -855,6 +855,6 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	it_raise_nofile();
-	return it_run_tests(argc, argv, "io-net", tests,
+	return tu_run_tests(argc, argv, "io-net", tests,
 			    sizeof(tests) / sizeof(tests[0]));
 }
