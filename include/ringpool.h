@@ -442,6 +442,10 @@ RP_EXPORT void rp_map_free(rp_map *m);
  * - **Deadlines.**  With rp_io_opts::timeout_ns an operation that has not
  *   finished in time ends with error `-ETIMEDOUT`; bytes it had already moved
  *   (by the *_full helpers) are in its value.
+ * - **The fallback's threads.**  With ::RP_BACKEND_THREADS an operation that
+ *   waits (on a pipe, a socket, a sleep) holds one of rp_config::io_threads
+ *   threads while it waits; more waiting operations than threads queue
+ *   behind each other.  io_uring has no such limit.
  * - **Errors of the call itself** (not of the operation): -EINVAL for a NULL
  *   executor, future pointer or required buffer; -ESHUTDOWN after shutdown;
  *   -ENOMEM.  Then no operation was queued.
