@@ -560,6 +560,49 @@ RP_EXPORT int rp_sleep(rp_executor *ex, int64_t ns, rp_future **out);
 RP_EXPORT int rp_nop(rp_executor *ex, const struct rp_io_opts *opts,
 		     rp_future **out);
 
+/**
+ * A connection delivered by rp_accept_multishot(): `fd` is the new socket,
+ * owned by the callee.  Runs on the ring's thread (or a blocking-I/O thread
+ * with the fallback); must not block.
+ */
+typedef void (*rp_accept_fn)(void *arg, int fd);
+
+/**
+ * Accepts connections on the listening socket `fd` until stopped, calling
+ * `fn` for each (one kernel request serves them all with io_uring).
+ *
+ * The future ends when accepting stops: cancelled (rp_future_cancel(), or
+ * rp_executor_free()), or with the error that stopped it.  Its value is the
+ * number of connections delivered.  `flags` are accept4(2)'s (SOCK_NONBLOCK,
+ * SOCK_CLOEXEC).  Deadlines are not supported (-EINVAL).
+ */
+RP_EXPORT int rp_accept_multishot(rp_executor *ex, int fd, int flags,
+				  rp_accept_fn fn, void *arg,
+				  const struct rp_io_opts *opts,
+				  rp_future **out);
+
+/**
+ * Data delivered by rp_recv_multishot(): `len` bytes at `data`, valid only
+ * during the call (the buffer goes back to the kernel after it).  `len` 0
+ * means the peer closed the connection; it is the last call.
+ */
+typedef void (*rp_recv_fn)(void *arg, const void *data, size_t len);
+
+/**
+ * Receives on the socket `fd` until the peer closes it or it is stopped,
+ * calling `fn` with each piece of data.  With io_uring the data lands in
+ * buffers the library provides to the kernel (a buffer ring per ring, 4 KiB
+ * buffers), so no buffer waits per idle connection.
+ *
+ * The future ends with value = bytes received and error 0 at end of stream,
+ * cancelled when stopped, or with the error that stopped it.  Deadlines are
+ * not supported (-EINVAL).  -EOPNOTSUPP when the kernel's io_uring lacks
+ * provided-buffer rings.
+ */
+RP_EXPORT int rp_recv_multishot(rp_executor *ex, int fd, rp_recv_fn fn,
+				void *arg, const struct rp_io_opts *opts,
+				rp_future **out);
+
 /** @} */
 
 /** The library's version string, e.g. "0.1.0". Never NULL. */

@@ -87,6 +87,7 @@ enum {
 	RP__F_CANCEL_REQ = 1u << 3,	/* rp_future_cancel asked to stop it */
 	RP__F_TIMED_OUT = 1u << 4,	/* its deadline fired */
 	RP__F_RESULT = 1u << 5,		/* final operation result recorded */
+	RP__F_MULTI = 1u << 6,		/* multishot: many CQEs, a callback each */
 	/* Bits 16-19: CQEs the ring still owes this future (io_uring.c). */
 	RP__F_PENDING_SHIFT = 16,
 	RP__F_PENDING_ONE = 1u << 16,
@@ -116,6 +117,13 @@ struct rp_future {
 			/* Absolute CLOCK_MONOTONIC deadline, see flags. */
 			struct __kernel_timespec deadline;
 		} io;
+		struct {			/* multishot I/O */
+			union {
+				rp_accept_fn accept;
+				rp_recv_fn recv;
+			} fn;
+			void *arg;
+		} multi;
 	} u;
 	int64_t value;
 	int32_t error;
@@ -317,6 +325,15 @@ int rp__io_start(rp_executor *ex, const struct rp_config *cfg);
 /* Frees the I/O backend; its threads are stopped and joined (io.c). */
 void rp__io_destroy(rp_executor *ex);
 
+/* Size of the buffers multishot receives land in (both backends). */
+#define RP__RECV_BUF_SIZE 4096
+/*
+ * Calls a multishot operation's callback for one result `res` of its
+ * operation (a descriptor, or bytes at `data`) and accounts for it in the
+ * future's value.  Returns true when the operation goes on (io.c).
+ */
+bool rp__io_multi_deliver(rp_future *f, int64_t res, const void *data);
+
 /* ---- executor (executor.c) -------------------------------------------- */
 
 /* One CPU worker thread. */
@@ -382,6 +399,7 @@ struct rp_executor {
 	pthread_mutex_t io_lock;	/* creates pool */
 	_Atomic(rp_executor *) pool;	/* blocking-I/O pool, or NULL */
 	uint32_t io_threads;		/* its size */
+	bool no_multishot_recv;		/* io_uring without buffer rings */
 
 	/* Start-up, join and settings. */
 	pthread_mutex_t start_lock;

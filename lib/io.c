@@ -95,7 +95,10 @@ void rp__io_complete(rp_future *f, int64_t res)
 	/* An async sleep ends by "timing out": that is its success. */
 	if (io->sqe.opcode == IORING_OP_TIMEOUT && res == -ETIME)
 		res = 0;
-	if (fl & RP__F_FULL) {
+	if (fl & RP__F_MULTI) {
+		/* value counts what the callbacks were given */
+		f->error = res < 0 ? (int32_t)res : 0;
+	} else if (fl & RP__F_FULL) {
 		/* value already holds the bytes moved by earlier rounds */
 		if (res > 0)
 			f->value += res;
@@ -494,5 +497,78 @@ int rp_nop(rp_executor *ex, const struct rp_io_opts *opts, rp_future **out)
 	if (ret)
 		return ret;
 	io_uring_prep_nop(&io->sqe);
+	return io_end(ex, io, out);
+}
+
+/* ---- multishot -------------------------------------------------------- */
+
+bool rp__io_multi_deliver(rp_future *f, int64_t res, const void *data)
+{
+	if (rp__iof(f)->sqe.opcode == IORING_OP_ACCEPT) {
+		if (res < 0)
+			return false;
+		f->value++;
+		f->u.multi.fn.accept(f->u.multi.arg, (int)res);
+		return true;
+	}
+	if (res < 0)
+		return false;
+	f->value += res;
+	f->u.multi.fn.recv(f->u.multi.arg, data, (size_t)res);
+	return res > 0;
+}
+
+static int multi_begin(rp_executor *ex, const struct rp_io_opts *opts,
+		       rp_future **out, struct rp__iof **iop)
+{
+	int ret;
+
+	if (opts && opts->timeout_ns > 0)
+		return -EINVAL;
+	ret = io_begin(ex, NULL, out, iop);
+	if (ret)
+		return ret;
+	atomic_fetch_or_explicit(&(*iop)->f.flags, RP__F_MULTI,
+				 memory_order_relaxed);
+	return 0;
+}
+
+int rp_accept_multishot(rp_executor *ex, int fd, int flags, rp_accept_fn fn,
+			void *arg, const struct rp_io_opts *opts,
+			rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (!fn)
+		return -EINVAL;
+	ret = multi_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_multishot_accept(&io->sqe, fd, NULL, NULL, flags);
+	io->f.u.multi.fn.accept = fn;
+	io->f.u.multi.arg = arg;
+	return io_end(ex, io, out);
+}
+
+int rp_recv_multishot(rp_executor *ex, int fd, rp_recv_fn fn, void *arg,
+		      const struct rp_io_opts *opts, rp_future **out)
+{
+	struct rp__iof *io;
+	int ret;
+
+	if (!fn)
+		return -EINVAL;
+	if (ex && ex->no_multishot_recv)
+		return -EOPNOTSUPP;
+	ret = multi_begin(ex, opts, out, &io);
+	if (ret)
+		return ret;
+	/* Buffer group 0: each ring's own buffer ring (io_uring.c). */
+	io_uring_prep_recv_multishot(&io->sqe, fd, NULL, 0, 0);
+	io->sqe.flags |= IOSQE_BUFFER_SELECT;
+	io->sqe.buf_group = 0;
+	io->f.u.multi.fn.recv = fn;
+	io->f.u.multi.arg = arg;
 	return io_end(ex, io, out);
 }

@@ -162,6 +162,31 @@ static int64_t timespec_ns(const struct __kernel_timespec *ts)
 	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
+/*
+ * A multishot operation, one system call at a time: the same accept or
+ * recv again and again on this thread, each result handed to the callback.
+ * Returns the result that stopped it.
+ */
+static int64_t run_multishot(rp_future *f, int cancel_fd)
+{
+	const struct io_uring_sqe *ms = &rp__iof(f)->sqe;
+	char buf[RP__RECV_BUF_SIZE];
+	struct io_uring_sqe one;
+	int64_t res;
+
+	memset(&one, 0, sizeof(one));
+	if (ms->opcode == IORING_OP_ACCEPT)
+		io_uring_prep_accept(&one, ms->fd, NULL, NULL,
+				     (int)ms->accept_flags);
+	else
+		io_uring_prep_recv(&one, ms->fd, buf, sizeof(buf), 0);
+	do
+		res = rp__io_blocking_execute(&one, cancel_fd, INT64_MAX,
+					      &f->flags);
+	while (rp__io_multi_deliver(f, res, buf));
+	return res;
+}
+
 void rp__io_blocking_run(rp_executor *pool, rp_future *f)
 {
 	struct threads_state *st = state_of(f->ex);
@@ -179,6 +204,10 @@ void rp__io_blocking_run(rp_executor *pool, rp_future *f)
 	atomic_fetch_or(&f->flags, (uint32_t)(idx + 1) << RP__F_SLOT_SHIFT);
 	pthread_mutex_unlock(&s->lock);
 
+	if (atomic_load(&f->flags) & RP__F_MULTI) {
+		res = run_multishot(f, s->efd);
+		goto done;
+	}
 	for (;;) {
 		res = rp__io_blocking_execute(sqe, s->efd, deadline, &f->flags);
 		if (!(atomic_load(&f->flags) & RP__F_FULL) || res <= 0 ||
@@ -192,6 +221,7 @@ void rp__io_blocking_run(rp_executor *pool, rp_future *f)
 			sqe->off += (uint64_t)res;
 	}
 
+done:
 	pthread_mutex_lock(&s->lock);
 	s->running = NULL;
 	atomic_fetch_and(&f->flags, ~(uint32_t)RP__F_SLOT_MASK);

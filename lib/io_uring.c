@@ -64,6 +64,8 @@ struct ring {
 	rp_executor *ex;
 	unsigned index;
 	int efd;
+	struct io_uring_buf_ring *br;		/* provided buffers, or NULL */
+	char *bufs;
 	unsigned owed, max_owed;		/* CQEs the kernel owes us */
 	/* *_full operations to resubmit; a vector, since `next` may be busy. */
 	rp_future **retry;
@@ -212,6 +214,90 @@ static void timeout_done(struct ring *r, rp_future *f, int res)
 	maybe_finish(r, f);
 }
 
+/* ---- provided buffers (multishot receive) ------------------------------ */
+
+#define BUF_COUNT 256		/* buffers per ring, a power of two */
+
+/*
+ * The ring's buffer ring: BUF_COUNT buffers of RP__RECV_BUF_SIZE bytes that
+ * the kernel picks from for multishot receives (buffer group 0).  Set up by
+ * hand: io_uring_setup_buf_ring() is newer than Debian 12's liburing.
+ */
+static int bufs_setup(struct ring *r)
+{
+	struct io_uring_buf_reg reg;
+	unsigned i;
+	int ret;
+
+	if (posix_memalign((void **)&r->br, 4096,
+			   BUF_COUNT * sizeof(struct io_uring_buf)))
+		return -ENOMEM;
+	r->bufs = malloc((size_t)BUF_COUNT * RP__RECV_BUF_SIZE);
+	if (!r->bufs)
+		return -ENOMEM;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)r->br;
+	reg.ring_entries = BUF_COUNT;
+	reg.bgid = 0;
+	ret = io_uring_register_buf_ring(&r->ring, &reg, 0);
+	if (ret < 0)
+		return ret;
+	io_uring_buf_ring_init(r->br);
+	for (i = 0; i < BUF_COUNT; i++)
+		io_uring_buf_ring_add(r->br, r->bufs + i * RP__RECV_BUF_SIZE,
+				      RP__RECV_BUF_SIZE, (unsigned short)i,
+				      io_uring_buf_ring_mask(BUF_COUNT), (int)i);
+	io_uring_buf_ring_advance(r->br, BUF_COUNT);
+	return 0;
+}
+
+static void buf_recycle(struct ring *r, unsigned bid)
+{
+	io_uring_buf_ring_add(r->br, r->bufs + bid * RP__RECV_BUF_SIZE,
+			      RP__RECV_BUF_SIZE, (unsigned short)bid,
+			      io_uring_buf_ring_mask(BUF_COUNT), 0);
+	io_uring_buf_ring_advance(r->br, 1);
+}
+
+/*
+ * One CQE of a multishot request.  Delivers it; when the kernel ended the
+ * request (no MORE flag) but the stream goes on (out of buffers, CQ full),
+ * queues it again; otherwise records the final result.
+ */
+static void multi_done(struct ring *r, rp_future *f, int res, unsigned cflags)
+{
+	const void *data = NULL;
+	bool goes_on = true;
+
+	if (cflags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cflags >> IORING_CQE_BUFFER_SHIFT;
+
+		data = r->bufs + (size_t)bid * RP__RECV_BUF_SIZE;
+		VALGRIND_MAKE_MEM_DEFINED(data, res > 0 ? res : 0);
+		goes_on = rp__io_multi_deliver(f, res, data);
+		buf_recycle(r, bid);
+	} else if (res != -ENOBUFS) {
+		/* A descriptor, end of stream (0) or the error that stops it. */
+		goes_on = rp__io_multi_deliver(f, res, NULL);
+	}
+	/* -ENOBUFS: every buffer was in use; they are back now, re-arm. */
+	if (cflags & IORING_CQE_F_MORE)
+		return;
+	atomic_fetch_sub_explicit(&f->flags, RP__F_PENDING_ONE,
+				  memory_order_acq_rel);
+	if (goes_on && !(atomic_load(&f->flags) & RP__F_CANCEL_REQ) &&
+	    !atomic_load(&r->cancel_inflight)) {
+		queue_retry(r, f);
+		return;
+	}
+	if (res == -ECANCELED && atomic_load(&r->cancel_inflight))
+		atomic_fetch_or(&f->flags, RP__F_CANCEL_REQ);
+	f->error = res < 0 ? res : 0;
+	atomic_fetch_or_explicit(&f->flags, RP__F_RESULT,
+				 memory_order_release);
+	maybe_finish(r, f);
+}
+
 static unsigned reap(struct ring *r)
 {
 	struct io_uring_cqe *cqe;
@@ -221,12 +307,19 @@ static unsigned reap(struct ring *r)
 		uint64_t ud = cqe->user_data;
 
 		n++;
-		r->owed--;
+		/* A multishot request owes CQEs until one comes without MORE. */
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			r->owed--;
 		if (ud == UD_CANCEL)
 			continue;
 		if (ud & UD_TIMEOUT_BIT)
 			timeout_done(r, (rp_future *)(uintptr_t)(ud & ~1ull),
 				     cqe->res);
+		else if (atomic_load_explicit(
+				&((rp_future *)(uintptr_t)ud)->flags,
+				memory_order_relaxed) & RP__F_MULTI)
+			multi_done(r, (rp_future *)(uintptr_t)ud, cqe->res,
+				   cqe->flags);
 		else
 			op_done(r, (rp_future *)(uintptr_t)ud, cqe->res);
 	}
@@ -563,6 +656,14 @@ static int ring_setup(struct ring *r, struct uring_state *st)
 		return ret;
 	}
 	(void)io_uring_cq_eventfd_toggle(&r->ring, false);
+	if (bufs_setup(r) < 0) {
+		/* An older kernel: multishot receives are refused. */
+		free(r->br);
+		free(r->bufs);
+		r->br = NULL;
+		r->bufs = NULL;
+		r->ex->no_multishot_recv = true;
+	}
 	return 0;
 }
 
@@ -590,6 +691,8 @@ static void free_rings(struct uring_state *st, unsigned n)
 		if (st->rings[i].efd >= 0)
 			close(st->rings[i].efd);
 		free(st->rings[i].retry);
+		free(st->rings[i].br);
+		free(st->rings[i].bufs);
 	}
 	free(st->rings);
 	free(st);
