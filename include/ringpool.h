@@ -456,11 +456,48 @@ struct iovec;
 struct sockaddr;
 struct statx;
 
+/** rp_io_opts::flags: `fd` is an index into rp_register_files()' table. */
+#define RP_IO_FIXED_FILE 1u
+/**
+ * rp_io_opts::flags, for rp_read(), rp_write() and their *_full forms: the
+ * buffer lies inside registered buffer rp_io_opts::buf_index (see
+ * rp_register_buffers()), which saves the kernel mapping it on every call.
+ */
+#define RP_IO_FIXED_BUF 2u
+
 /** Options common to every I/O operation.  Zero-initialize. */
 struct rp_io_opts {
 	/** Deadline relative to the call, in ns; 0 or negative for none. */
 	int64_t timeout_ns;
+	/** ::RP_IO_FIXED_FILE, ::RP_IO_FIXED_BUF; others give -EINVAL. */
+	unsigned flags;
+	/** With ::RP_IO_FIXED_BUF: which registered buffer. */
+	unsigned buf_index;
 };
+
+/**
+ * Registers descriptors with every ring, so operations given
+ * ::RP_IO_FIXED_FILE and an index into `fds` skip the kernel's descriptor
+ * lookup.  Replaces an earlier table; `n` 0 removes it.  Call while no
+ * operation uses the table.  The descriptors stay the caller's to close.
+ * The fallback keeps the same table and translates indexes.
+ *
+ * @return 0; -EINVAL (NULL `fds` with `n` > 0, or `n` over 32768); -ENOMEM;
+ *         the kernel's error.
+ */
+RP_EXPORT int rp_register_files(rp_executor *ex, const int *fds, unsigned n);
+
+/**
+ * Registers buffers with every ring for ::RP_IO_FIXED_BUF operations.
+ * Replaces an earlier set; `n` 0 removes it.  The memory stays the caller's
+ * and must outlive the registration.  Call while no operation uses them.
+ *
+ * @return 0; -EINVAL (NULL `iov` with `n` > 0, or `n` over 1024); -ENOMEM
+ *         (also when RLIMIT_MEMLOCK is too low on older kernels); the
+ *         kernel's error.
+ */
+RP_EXPORT int rp_register_buffers(rp_executor *ex, const struct iovec *iov,
+				  unsigned n);
 
 /** Reads up to `len` bytes at `offset` (-1: the file position). */
 RP_EXPORT int rp_read(rp_executor *ex, int fd, void *buf, size_t len,

@@ -88,6 +88,7 @@ enum {
 	RP__F_TIMED_OUT = 1u << 4,	/* its deadline fired */
 	RP__F_RESULT = 1u << 5,		/* final operation result recorded */
 	RP__F_MULTI = 1u << 6,		/* multishot: many CQEs, a callback each */
+	RP__F_CTRL = 1u << 7,		/* a ring command (registrations) */
 	/* Bits 16-19: CQEs the ring still owes this future (io_uring.c). */
 	RP__F_PENDING_SHIFT = 16,
 	RP__F_PENDING_ONE = 1u << 16,
@@ -297,11 +298,19 @@ struct rp__io_backend {
 	 */
 	void (*stop)(rp_executor *ex, bool cancel_pending, bool cancel_inflight,
 		     bool wait);
+	/*
+	 * Registers files (`kind` RP__REG_FILES: `ptr` an int array) or
+	 * buffers (RP__REG_BUFFERS: an iovec array), `n` of them, with every
+	 * ring; n 0 removes them.  Returns 0 or a negative errno.
+	 */
+	int (*reg)(rp_executor *ex, int kind, const void *ptr, unsigned n);
 	/* Frees what start made; the backend is stopped and joined. */
 	void (*destroy)(rp_executor *ex);
 	/* True when the calling thread is one of the backend's. */
 	bool (*on_own_thread)(const rp_executor *ex);
 };
+
+enum { RP__REG_FILES = 1, RP__REG_BUFFERS = 2 };
 
 extern const struct rp__io_backend rp__io_uring_backend;
 extern const struct rp__io_backend rp__io_threads_backend;
@@ -400,6 +409,9 @@ struct rp_executor {
 	_Atomic(rp_executor *) pool;	/* blocking-I/O pool, or NULL */
 	uint32_t io_threads;		/* its size */
 	bool no_multishot_recv;		/* io_uring without buffer rings */
+	/* Registered files and buffers (io.c), under io_lock. */
+	int *fixed_fds;
+	unsigned n_fixed_fds, n_fixed_bufs;
 
 	/* Start-up, join and settings. */
 	pthread_mutex_t start_lock;

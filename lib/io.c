@@ -72,6 +72,8 @@ void rp__io_destroy(rp_executor *ex)
 	if (ex->io)
 		ex->io->destroy(ex);
 	ex->io = NULL;
+	free(ex->fixed_fds);
+	ex->fixed_fds = NULL;
 }
 
 int rp_executor_backend(const rp_executor *ex, int *backend, const char **why)
@@ -125,13 +127,17 @@ void rp__io_complete(rp_future *f, int64_t res)
  * caller fills *sqe and calls io_end().
  */
 static int io_begin(rp_executor *ex, const struct rp_io_opts *opts,
-		    rp_future **out, struct rp__iof **iop)
+		    bool fixed_buf_ok, rp_future **out, struct rp__iof **iop)
 {
+	unsigned oflags = opts ? opts->flags : 0;
 	struct rp__iof *io;
 	rp_future *f;
 	int ret;
 
 	if (!ex || !out || ex->internal || !ex->io)
+		return -EINVAL;
+	if ((oflags & ~(RP_IO_FIXED_FILE | RP_IO_FIXED_BUF)) ||
+	    ((oflags & RP_IO_FIXED_BUF) && !fixed_buf_ok))
 		return -EINVAL;
 	ret = rp__submit_enter(ex);
 	if (ret)
@@ -153,12 +159,16 @@ static int io_begin(rp_executor *ex, const struct rp_io_opts *opts,
 		atomic_fetch_or_explicit(&f->flags, RP__F_DEADLINE,
 					 memory_order_relaxed);
 	}
+	/* Kept in the SQE's user_data until io_end() sets the flag. */
+	io->sqe.user_data = oflags & RP_IO_FIXED_FILE;
 	*iop = io;
 	return 0;
 }
 
 static int io_end(rp_executor *ex, struct rp__iof *io, rp_future **out)
 {
+	if (io->sqe.user_data & RP_IO_FIXED_FILE)
+		io->sqe.flags |= IOSQE_FIXED_FILE;
 	io->sqe.user_data = (uint64_t)(uintptr_t)&io->f;
 	ex->io->submit(ex, &io->f);
 	rp__submit_exit(ex);
@@ -181,13 +191,22 @@ static int rw(rp_executor *ex, int op, int fd, const void *buf, size_t len,
 	struct rp__iof *io;
 	int ret;
 
+	bool fixed = opts && (opts->flags & RP_IO_FIXED_BUF);
+
 	if ((!buf && len) || offset < -1 || (full && len > UINT32_MAX))
 		return -EINVAL;
-	ret = io_begin(ex, opts, out, &io);
+	if (fixed && (!ex || opts->buf_index >= ex->n_fixed_bufs))
+		return -EINVAL;
+	ret = io_begin(ex, opts, true, out, &io);
 	if (ret)
 		return ret;
+	if (fixed)
+		op = op == IORING_OP_READ ? IORING_OP_READ_FIXED :
+					    IORING_OP_WRITE_FIXED;
 	io_uring_prep_rw(op, &io->sqe, fd, buf, full ? (unsigned)len :
 			 clamp_len(len), (uint64_t)offset);
+	if (fixed)
+		io->sqe.buf_index = (uint16_t)opts->buf_index;
 	if (full)
 		atomic_fetch_or_explicit(&io->f.flags, RP__F_FULL,
 					 memory_order_relaxed);
@@ -229,7 +248,7 @@ static int rwv(rp_executor *ex, int op, int fd, const struct iovec *iov,
 
 	if (!iov || iovcnt <= 0 || iovcnt > IOV_MAX || offset < -1)
 		return -EINVAL;
-	ret = io_begin(ex, opts, out, &io);
+	ret = io_begin(ex, opts, false, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_rw(op, &io->sqe, fd, iov, (unsigned)iovcnt,
@@ -257,7 +276,7 @@ int rp_openat(rp_executor *ex, int dirfd, const char *path, int flags,
 
 	if (!path)
 		return -EINVAL;
-	ret = io_begin(ex, opts, out, &io);
+	ret = io_begin(ex, opts, false, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_openat(&io->sqe, dirfd, path, flags, mode);
@@ -268,7 +287,7 @@ int rp_close(rp_executor *ex, int fd, const struct rp_io_opts *opts,
 	     rp_future **out)
 {
 	struct rp__iof *io;
-	int ret = io_begin(ex, opts, out, &io);
+	int ret = io_begin(ex, opts, false, out, &io);
 
 	if (ret)
 		return ret;
@@ -284,7 +303,7 @@ int rp_fsync(rp_executor *ex, int fd, unsigned flags,
 
 	if (flags & ~RP_FSYNC_DATASYNC)
 		return -EINVAL;
-	ret = io_begin(ex, opts, out, &io);
+	ret = io_begin(ex, opts, false, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_fsync(&io->sqe, fd, flags & RP_FSYNC_DATASYNC ?
@@ -300,7 +319,7 @@ int rp_fallocate(rp_executor *ex, int fd, int mode, int64_t offset,
 
 	if (offset < 0 || len <= 0)
 		return -EINVAL;
-	ret = io_begin(ex, opts, out, &io);
+	ret = io_begin(ex, opts, false, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_fallocate(&io->sqe, fd, mode, (uint64_t)offset,
@@ -317,7 +336,7 @@ int rp_statx(rp_executor *ex, int dirfd, const char *path, int flags,
 
 	if (!path || !stx)
 		return -EINVAL;
-	ret = io_begin(ex, opts, out, &io);
+	ret = io_begin(ex, opts, false, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_statx(&io->sqe, dirfd, path, flags, mask, stx);
@@ -332,7 +351,7 @@ int rp_unlinkat(rp_executor *ex, int dirfd, const char *path, int flags,
 
 	if (!path)
 		return -EINVAL;
-	ret = io_begin(ex, opts, out, &io);
+	ret = io_begin(ex, opts, false, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_unlinkat(&io->sqe, dirfd, path, flags);
@@ -348,7 +367,7 @@ int rp_renameat(rp_executor *ex, int olddirfd, const char *oldpath,
 
 	if (!oldpath || !newpath)
 		return -EINVAL;
-	ret = io_begin(ex, opts, out, &io);
+	ret = io_begin(ex, opts, false, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_renameat(&io->sqe, olddirfd, oldpath, newdirfd, newpath,
@@ -364,7 +383,7 @@ int rp_mkdirat(rp_executor *ex, int dirfd, const char *path, unsigned mode,
 
 	if (!path)
 		return -EINVAL;
-	ret = io_begin(ex, opts, out, &io);
+	ret = io_begin(ex, opts, false, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_mkdirat(&io->sqe, dirfd, path, mode);
@@ -375,7 +394,7 @@ int rp_socket(rp_executor *ex, int domain, int type, int protocol,
 	      const struct rp_io_opts *opts, rp_future **out)
 {
 	struct rp__iof *io;
-	int ret = io_begin(ex, opts, out, &io);
+	int ret = io_begin(ex, opts, false, out, &io);
 
 	if (ret)
 		return ret;
@@ -392,7 +411,7 @@ int rp_connect(rp_executor *ex, int fd, const struct sockaddr *addr,
 
 	if (!addr || addrlen == 0)
 		return -EINVAL;
-	ret = io_begin(ex, opts, out, &io);
+	ret = io_begin(ex, opts, false, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_connect(&io->sqe, fd, addr, addrlen);
@@ -408,7 +427,7 @@ int rp_accept(rp_executor *ex, int fd, struct sockaddr *addr,
 
 	if (!addr != !addrlen)
 		return -EINVAL;
-	ret = io_begin(ex, opts, out, &io);
+	ret = io_begin(ex, opts, false, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_accept(&io->sqe, fd, addr, (socklen_t *)addrlen, flags);
@@ -423,7 +442,7 @@ int rp_send(rp_executor *ex, int fd, const void *buf, size_t len, int flags,
 
 	if (!buf && len)
 		return -EINVAL;
-	ret = io_begin(ex, opts, out, &io);
+	ret = io_begin(ex, opts, false, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_send(&io->sqe, fd, buf, clamp_len(len), flags);
@@ -438,7 +457,7 @@ int rp_recv(rp_executor *ex, int fd, void *buf, size_t len, int flags,
 
 	if (!buf && len)
 		return -EINVAL;
-	ret = io_begin(ex, opts, out, &io);
+	ret = io_begin(ex, opts, false, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_recv(&io->sqe, fd, buf, clamp_len(len), flags);
@@ -449,7 +468,7 @@ int rp_shutdown(rp_executor *ex, int fd, int how,
 		const struct rp_io_opts *opts, rp_future **out)
 {
 	struct rp__iof *io;
-	int ret = io_begin(ex, opts, out, &io);
+	int ret = io_begin(ex, opts, false, out, &io);
 
 	if (ret)
 		return ret;
@@ -461,7 +480,7 @@ int rp_poll(rp_executor *ex, int fd, unsigned events,
 	    const struct rp_io_opts *opts, rp_future **out)
 {
 	struct rp__iof *io;
-	int ret = io_begin(ex, opts, out, &io);
+	int ret = io_begin(ex, opts, false, out, &io);
 
 	if (ret)
 		return ret;
@@ -477,7 +496,7 @@ int rp_sleep(rp_executor *ex, int64_t ns, rp_future **out)
 
 	if (ns < 0)
 		return -EINVAL;
-	ret = io_begin(ex, NULL, out, &io);
+	ret = io_begin(ex, NULL, false, out, &io);
 	if (ret)
 		return ret;
 	/* Absolute, so the timespec means the same whenever it is read. */
@@ -492,7 +511,7 @@ int rp_sleep(rp_executor *ex, int64_t ns, rp_future **out)
 int rp_nop(rp_executor *ex, const struct rp_io_opts *opts, rp_future **out)
 {
 	struct rp__iof *io;
-	int ret = io_begin(ex, opts, out, &io);
+	int ret = io_begin(ex, opts, false, out, &io);
 
 	if (ret)
 		return ret;
@@ -525,7 +544,7 @@ static int multi_begin(rp_executor *ex, const struct rp_io_opts *opts,
 
 	if (opts && opts->timeout_ns > 0)
 		return -EINVAL;
-	ret = io_begin(ex, NULL, out, iop);
+	ret = io_begin(ex, NULL, false, out, iop);
 	if (ret)
 		return ret;
 	atomic_fetch_or_explicit(&(*iop)->f.flags, RP__F_MULTI,
@@ -571,4 +590,46 @@ int rp_recv_multishot(rp_executor *ex, int fd, rp_recv_fn fn, void *arg,
 	io->f.u.multi.fn.recv = fn;
 	io->f.u.multi.arg = arg;
 	return io_end(ex, io, out);
+}
+
+/* ---- registered files and buffers ------------------------------------- */
+
+int rp_register_files(rp_executor *ex, const int *fds, unsigned n)
+{
+	int *copy = NULL;
+	int ret;
+
+	if (!ex || ex->internal || !ex->io || (n && !fds) || n > 32768)
+		return -EINVAL;
+	if (n) {
+		copy = malloc(n * sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, fds, n * sizeof(*copy));
+	}
+	pthread_mutex_lock(&ex->io_lock);
+	ret = ex->io->reg(ex, RP__REG_FILES, fds, n);
+	if (ret == 0) {
+		free(ex->fixed_fds);
+		ex->fixed_fds = copy;
+		ex->n_fixed_fds = n;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&ex->io_lock);
+	free(copy);
+	return ret;
+}
+
+int rp_register_buffers(rp_executor *ex, const struct iovec *iov, unsigned n)
+{
+	int ret;
+
+	if (!ex || ex->internal || !ex->io || (n && !iov) || n > 1024)
+		return -EINVAL;
+	pthread_mutex_lock(&ex->io_lock);
+	ret = ex->io->reg(ex, RP__REG_BUFFERS, iov, n);
+	if (ret == 0)
+		ex->n_fixed_bufs = n;
+	pthread_mutex_unlock(&ex->io_lock);
+	return ret;
 }

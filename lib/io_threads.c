@@ -150,6 +150,16 @@ static void threads_destroy(rp_executor *ex)
 	ex->io_priv = NULL;
 }
 
+/* The table lives in the executor (io.c); indexes are translated per call. */
+static int threads_reg(rp_executor *ex, int kind, const void *ptr, unsigned n)
+{
+	(void)ex;
+	(void)kind;
+	(void)ptr;
+	(void)n;
+	return 0;
+}
+
 static bool threads_on_own_thread(const rp_executor *ex)
 {
 	struct threads_state *st = state_of(ex);
@@ -160,6 +170,30 @@ static bool threads_on_own_thread(const rp_executor *ex)
 static int64_t timespec_ns(const struct __kernel_timespec *ts)
 {
 	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/*
+ * Registered files and buffers mean nothing to plain system calls: turn an
+ * index into its descriptor, and a fixed-buffer read or write into a plain
+ * one (the address in the SQE is the real one).
+ */
+static int translate_fixed(rp_executor *ex, struct io_uring_sqe *sqe)
+{
+	if (sqe->opcode == IORING_OP_READ_FIXED)
+		sqe->opcode = IORING_OP_READ;
+	else if (sqe->opcode == IORING_OP_WRITE_FIXED)
+		sqe->opcode = IORING_OP_WRITE;
+	if (!(sqe->flags & IOSQE_FIXED_FILE))
+		return 0;
+	sqe->flags &= ~IOSQE_FIXED_FILE;
+	pthread_mutex_lock(&ex->io_lock);
+	if (sqe->fd < 0 || (unsigned)sqe->fd >= ex->n_fixed_fds) {
+		pthread_mutex_unlock(&ex->io_lock);
+		return -EBADF;
+	}
+	sqe->fd = ex->fixed_fds[sqe->fd];
+	pthread_mutex_unlock(&ex->io_lock);
+	return 0;
 }
 
 /*
@@ -208,6 +242,9 @@ void rp__io_blocking_run(rp_executor *pool, rp_future *f)
 		res = run_multishot(f, s->efd);
 		goto done;
 	}
+	res = translate_fixed(f->ex, sqe);
+	if (res < 0)
+		goto done;
 	for (;;) {
 		res = rp__io_blocking_execute(sqe, s->efd, deadline, &f->flags);
 		if (!(atomic_load(&f->flags) & RP__F_FULL) || res <= 0 ||
@@ -238,6 +275,7 @@ const struct rp__io_backend rp__io_threads_backend = {
 	.submit = threads_submit,
 	.cancel = threads_cancel,
 	.stop = threads_stop,
+	.reg = threads_reg,
 	.destroy = threads_destroy,
 	.on_own_thread = threads_on_own_thread,
 };

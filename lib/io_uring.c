@@ -64,6 +64,7 @@ struct ring {
 	rp_executor *ex;
 	unsigned index;
 	int efd;
+	bool files_registered, bufs_registered;
 	struct io_uring_buf_ring *br;		/* provided buffers, or NULL */
 	char *bufs;
 	unsigned owed, max_owed;		/* CQEs the kernel owes us */
@@ -397,6 +398,36 @@ static bool claim(rp_future *f)
 	return true;
 }
 
+/* A registration asked by rp__io_uring_backend.reg, run on the ring thread. */
+struct reg_cmd {
+	int kind;
+	const void *ptr;
+	unsigned n;
+};
+
+static int ring_register(struct ring *r, const struct reg_cmd *c)
+{
+	int ret = 0;
+
+	if (c->kind == RP__REG_FILES) {
+		if (r->files_registered)
+			(void)io_uring_unregister_files(&r->ring);
+		r->files_registered = false;
+		if (c->n)
+			ret = io_uring_register_files(&r->ring, c->ptr, c->n);
+		r->files_registered = c->n && ret == 0;
+	} else {
+		if (r->bufs_registered)
+			(void)io_uring_unregister_buffers(&r->ring);
+		r->bufs_registered = false;
+		if (c->n)
+			ret = io_uring_register_buffers(&r->ring, c->ptr,
+							c->n);
+		r->bufs_registered = c->n && ret == 0;
+	}
+	return ret;
+}
+
 /* One future from the queue: a new operation or a cancel request. */
 static void take(struct ring *r, rp_future *f)
 {
@@ -417,6 +448,13 @@ static void take(struct ring *r, rp_future *f)
 	}
 	if (!claim(f)) {
 		rp_future_unref(f);
+		return;
+	}
+	if (atomic_load(&f->flags) & RP__F_CTRL) {
+		/* SINGLE_ISSUER: only this thread may register with the ring. */
+		f->error = ring_register(r, f->u.multi.arg);
+		atomic_fetch_or(&f->flags, RP__F_RESULT);
+		maybe_finish(r, f);
 		return;
 	}
 	issue(r, f);
@@ -876,6 +914,44 @@ static void uring_destroy(rp_executor *ex)
 	ex->io_priv = NULL;
 }
 
+/* Sends a registration to every ring in turn and waits for each. */
+static int uring_reg(rp_executor *ex, int kind, const void *ptr, unsigned n)
+{
+	struct uring_state *st = state_of(ex);
+	struct reg_cmd cmd = { kind, ptr, n };
+	unsigned i;
+	int ret = 0;
+
+	if (cur_ring)
+		return -EDEADLK;
+	for (i = 0; i < st->n && ret == 0; i++) {
+		struct ring *r = &st->rings[i];
+		rp_future *f;
+
+		ret = rp__submit_enter(ex);
+		if (ret)
+			break;
+		f = rp__future_alloc(ex, RP__CLASS_IO);
+		if (!f) {
+			rp__submit_exit(ex);
+			return -ENOMEM;
+		}
+		rp__future_init(f, ex, NULL, NULL);
+		atomic_store(&f->flags, RP__F_IO | RP__F_CTRL |
+			     (i << RP__F_SLOT_SHIFT));
+		memset(&rp__iof(f)->sqe, 0, sizeof(rp__iof(f)->sqe));
+		rp__iof(f)->sqe.opcode = IORING_OP_NOP;
+		f->u.multi.arg = &cmd;
+		rp__q_push(&r->q, f);
+		wake(r);
+		rp__submit_exit(ex);
+		(void)rp__future_wait(f, INT64_MAX);
+		ret = f->error;
+		rp_future_unref(f);
+	}
+	return ret;
+}
+
 static bool uring_on_own_thread(const rp_executor *ex)
 {
 	return cur_ring && cur_ring->ex == ex;
@@ -887,6 +963,7 @@ const struct rp__io_backend rp__io_uring_backend = {
 	.submit = uring_submit,
 	.cancel = uring_cancel,
 	.stop = uring_stop,
+	.reg = uring_reg,
 	.destroy = uring_destroy,
 	.on_own_thread = uring_on_own_thread,
 };
