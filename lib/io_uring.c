@@ -286,10 +286,18 @@ static void multi_done(struct ring *r, rp_future *f, int res, unsigned cflags)
 		return;
 	atomic_fetch_sub_explicit(&f->flags, RP__F_PENDING_ONE,
 				  memory_order_acq_rel);
-	if (goes_on && !(atomic_load(&f->flags) & RP__F_CANCEL_REQ) &&
-	    !atomic_load(&r->cancel_inflight)) {
-		queue_retry(r, f);
-		return;
+	if (goes_on) {
+		if (!(atomic_load(&f->flags) & RP__F_CANCEL_REQ) &&
+		    !atomic_load(&r->cancel_inflight)) {
+			queue_retry(r, f);
+			return;
+		}
+		/*
+		 * Stopped between two rounds (the kernel ended the request with
+		 * -ENOBUFS, or with data and no MORE): that result only meant
+		 * "arm again", so the operation ends cancelled.
+		 */
+		res = -ECANCELED;
 	}
 	if (res == -ECANCELED && atomic_load(&r->cancel_inflight))
 		atomic_fetch_or(&f->flags, RP__F_CANCEL_REQ);
@@ -470,6 +478,9 @@ static void resubmit(struct ring *r)
 
 		if ((fl & (RP__F_CANCEL_REQ | RP__F_TIMED_OUT)) ||
 		    atomic_load(&r->cancel_inflight)) {
+			/* Stopped by rp_executor_free: as if asked to. */
+			if (!(fl & RP__F_TIMED_OUT))
+				atomic_fetch_or(&f->flags, RP__F_CANCEL_REQ);
 			f->error = -ECANCELED;
 			atomic_fetch_or(&f->flags, RP__F_RESULT);
 			maybe_finish(r, f);

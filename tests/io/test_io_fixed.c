@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Registered files and fixed buffers (rp_register_files,
+ * rp_register_buffers, RP_IO_FIXED_FILE, RP_IO_FIXED_BUF), on the backend
+ * RINGPOOL_BACKEND asks for: the fallback must accept the same code.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "iotest.h"
+
+#define BUF_SIZE 16384
+
+/* A scratch file holding it_fill()'s pattern (seed 7), open read-write. */
+static int pattern_file(struct it_dir *d, size_t size)
+{
+	char path[512];
+	void *data = malloc(size);
+	int fd;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	it_path(d, "data", path, sizeof(path));
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	it_fill(data, size, 7, 0);
+	CU_ASSERT_EQUAL_FATAL(pwrite(fd, data, size, 0), (ssize_t)size);
+	free(data);
+	return fd;
+}
+
+static void test_fixed_file_and_buffer_read(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	struct rp_io_opts o = { .flags = RP_IO_FIXED_FILE | RP_IO_FIXED_BUF };
+	void *buf = aligned_alloc(4096, BUF_SIZE);
+	struct iovec iov = { buf, BUF_SIZE };
+	struct it_dir d;
+	rp_future *f;
+	int64_t v = -1;
+	int fd, fds[2];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	it_dir_make(&d, NULL);
+	fd = pattern_file(&d, BUF_SIZE);
+	fds[0] = -1;			/* a hole in the table is allowed */
+	fds[1] = fd;
+	CU_ASSERT_EQUAL(rp_register_files(ex, fds, 2), 0);
+	CU_ASSERT_EQUAL(rp_register_buffers(ex, &iov, 1), 0);
+
+	memset(buf, 0, BUF_SIZE);
+	CU_ASSERT_EQUAL_FATAL(rp_read(ex, 1, buf, 4096, 4096, &o, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 4096);
+	CU_ASSERT_TRUE(it_check(buf, 4096, 7, 4096));
+
+	/* The whole file, in a part of the registered buffer. */
+	memset(buf, 0, BUF_SIZE);
+	CU_ASSERT_EQUAL_FATAL(rp_read_full(ex, 1, (char *)buf + 1024,
+					   BUF_SIZE - 1024, 0, &o, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, BUF_SIZE - 1024);
+	CU_ASSERT_TRUE(it_check((char *)buf + 1024, BUF_SIZE - 1024, 7, 0));
+
+	CU_ASSERT_EQUAL(rp_register_files(ex, NULL, 0), 0);
+	CU_ASSERT_EQUAL(rp_register_buffers(ex, NULL, 0), 0);
+	it_executor_free(ex);
+	close(fd);
+	it_dir_remove(&d);
+	free(buf);
+}
+
+static void test_fixed_write_lands_in_the_file(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	struct rp_io_opts o = { .flags = RP_IO_FIXED_FILE | RP_IO_FIXED_BUF };
+	char *buf = malloc(BUF_SIZE), *back = malloc(BUF_SIZE);
+	struct iovec iov = { buf, BUF_SIZE };
+	struct it_dir d;
+	rp_future *f;
+	int64_t v = -1;
+	int fd;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+	it_dir_make(&d, NULL);
+	fd = pattern_file(&d, 100);
+	CU_ASSERT_EQUAL(rp_register_files(ex, &fd, 1), 0);
+	CU_ASSERT_EQUAL(rp_register_buffers(ex, &iov, 1), 0);
+	it_fill(buf, BUF_SIZE, 9, 0);
+	CU_ASSERT_EQUAL_FATAL(rp_write_full(ex, 0, buf, BUF_SIZE, 0, &o, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, BUF_SIZE);
+	CU_ASSERT_EQUAL(pread(fd, back, BUF_SIZE, 0), BUF_SIZE);
+	CU_ASSERT_TRUE(it_check(back, BUF_SIZE, 9, 0));
+	it_executor_free(ex);
+	close(fd);
+	it_dir_remove(&d);
+	free(buf);
+	free(back);
+}
+
+static void test_fixed_file_index_out_of_table_gives_ebadf(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	struct rp_io_opts o = { .flags = RP_IO_FIXED_FILE };
+	char buf[16];
+	rp_future *f;
+	int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(rp_register_files(ex, &fd, 1), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_read(ex, 5, buf, sizeof(buf), 0, &o, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -EBADF);
+	/* Unregistered: index 0 means nothing any more. */
+	CU_ASSERT_EQUAL(rp_register_files(ex, NULL, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_read(ex, 0, buf, sizeof(buf), 0, &o, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -EBADF);
+	it_executor_free(ex);
+	close(fd);
+}
+
+static void test_fixed_options_are_checked_by_the_call(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	struct rp_io_opts o = { .flags = RP_IO_FIXED_BUF, .buf_index = 0 };
+	char buf[64];
+	rp_future *f = NULL;
+	struct iovec iov = { buf, sizeof(buf) };
+
+	/* No buffers registered yet. */
+	CU_ASSERT_EQUAL(rp_read(ex, 0, buf, 8, 0, &o, &f), -EINVAL);
+	CU_ASSERT_EQUAL(rp_register_buffers(ex, &iov, 1), 0);
+	o.buf_index = 1;
+	CU_ASSERT_EQUAL(rp_read(ex, 0, buf, 8, 0, &o, &f), -EINVAL);
+	/* Fixed buffers only for reads and writes; unknown flags refused. */
+	o.buf_index = 0;
+	CU_ASSERT_EQUAL(rp_send(ex, 0, buf, 8, 0, &o, &f), -EINVAL);
+	o.flags = 1u << 20;
+	CU_ASSERT_EQUAL(rp_nop(ex, &o, &f), -EINVAL);
+	CU_ASSERT_PTR_NULL(f);
+	CU_ASSERT_EQUAL(rp_register_files(NULL, NULL, 0), -EINVAL);
+	CU_ASSERT_EQUAL(rp_register_files(ex, NULL, 3), -EINVAL);
+	CU_ASSERT_EQUAL(rp_register_buffers(ex, NULL, 2), -EINVAL);
+	CU_ASSERT_EQUAL(rp_register_buffers(NULL, &iov, 1), -EINVAL);
+	it_executor_free(ex);
+}
+
+static const struct tu_test tests[] = {
+	{ "fixed_file_and_buffer_read", test_fixed_file_and_buffer_read,
+	  false },
+	{ "fixed_write_lands_in_the_file", test_fixed_write_lands_in_the_file,
+	  false },
+	{ "fixed_file_index_out_of_table_gives_ebadf",
+	  test_fixed_file_index_out_of_table_gives_ebadf, false },
+	{ "fixed_options_are_checked_by_the_call",
+	  test_fixed_options_are_checked_by_the_call, false },
+};
+
+int main(int argc, char **argv)
+{
+	return tu_run_tests(argc, argv, "io-fixed", tests,
+			    sizeof(tests) / sizeof(tests[0]));
+}
