@@ -530,7 +530,7 @@ struct init_ctx {
 	int fail_ret;
 	pthread_t main_thread;
 	atomic_uint on_main_thread;
-	void *seen_arg;
+	_Atomic(void *) seen_arg;	/* written by every worker */
 };
 
 static _Thread_local bool worker_initialized;
@@ -540,7 +540,7 @@ static int counting_initializer(void *arg)
 	struct init_ctx *ic = arg;
 	unsigned call = atomic_fetch_add(&ic->calls, 1) + 1;
 
-	ic->seen_arg = arg;
+	atomic_store(&ic->seen_arg, arg);
 	if (pthread_equal(pthread_self(), ic->main_thread))
 		atomic_fetch_add(&ic->on_main_thread, 1);
 	worker_initialized = true;
@@ -564,7 +564,7 @@ static void init_ctx_setup(struct init_ctx *ic, unsigned fail_call,
 	ic->fail_ret = fail_ret;
 	ic->main_thread = pthread_self();
 	atomic_init(&ic->on_main_thread, 0);
-	ic->seen_arg = NULL;
+	atomic_store(&ic->seen_arg, NULL);
 }
 
 static void test_initializer_runs_once_per_worker_before_any_task(void)
@@ -585,7 +585,7 @@ static void test_initializer_runs_once_per_worker_before_any_task(void)
 	/* rp_executor_new() returns after every initializer has run. */
 	CU_ASSERT_EQUAL(atomic_load(&ic.calls), 3);
 	CU_ASSERT_EQUAL(atomic_load(&ic.on_main_thread), 0);
-	CU_ASSERT_PTR_EQUAL(ic.seen_arg, &ic);
+	CU_ASSERT_PTR_EQUAL(atomic_load(&ic.seen_arg), &ic);
 
 	for (i = 0; i < 16; i++)
 		CU_ASSERT_EQUAL_FATAL(rp_submit(ex, initialized_task, NULL,
