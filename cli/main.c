@@ -41,6 +41,11 @@ static int print_version(void)
 	cfg.workers = 1;
 	cfg.io_threads = 1;
 	ret = rp_executor_new(&cfg, &ex);
+	if (ret == -EINVAL && getenv("RINGPOOL_BACKEND")) {
+		fprintf(stderr, "ringpool: RINGPOOL_BACKEND='%s' is not one of "
+			"uring, threads, auto\n", getenv("RINGPOOL_BACKEND"));
+		return 2;
+	}
 	if (ret < 0) {
 		printf("backend: unavailable (%s)\n", strerror(-ret));
 		return 0;
