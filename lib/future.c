@@ -113,14 +113,6 @@ static uint32_t spin_budget(const rp_future *f)
 	return f->ex ? f->ex->spin_ns : 0;
 }
 
-/*
- * A worker that waits must keep running queued tasks, or a task waiting on a
- * task queued behind it would wait forever with one worker.  It cannot sleep
- * on the future and on "new work" at once, so it sleeps on the future for at
- * most this long before looking at the queue again.
- */
-#define RP__HELPER_POLL_NS 1000000
-
 int rp__future_wait(rp_future *f, int64_t deadline)
 {
 	rp_executor *mine = rp__current_worker_executor();

@@ -160,6 +160,14 @@ void rp__future_finish(rp_future *f, uint32_t final_state);
 /* Registers a callback node; runs it at once if `f` has ended. */
 void rp__future_add_cb(rp_future *f, struct rp__cb *cb);
 /*
+ * A worker that waits must keep running queued tasks, or a task waiting on a
+ * task queued behind it would wait forever with one worker.  It cannot sleep
+ * on "this ended" and on "new work" at once, so it sleeps at most this long
+ * before looking at the queue again (future.c, wait.c).
+ */
+#define RP__HELPER_POLL_NS 1000000
+
+/*
  * Waits until `f` ends or `deadline`; a worker thread runs queued tasks
  * meanwhile.  Returns 0 or -ETIMEDOUT.
  */

@@ -109,8 +109,8 @@ static struct node *notifier_take(struct notifier *nt, int64_t deadline)
 			return NULL;
 		until = deadline;
 		if (mine) {
-			/* A worker keeps an eye on its queue, see future.c. */
-			int64_t poll = rp__deadline(1000000);
+			/* A worker keeps an eye on its queue. */
+			int64_t poll = rp__deadline(RP__HELPER_POLL_NS);
 
 			if (poll < until)
 				until = poll;
