@@ -88,6 +88,14 @@ void it_dir_remove(struct it_dir *d);
 void it_path(const struct it_dir *d, const char *name, char *buf,
 	     size_t size);
 
+struct sockaddr_in;
+
+/*
+ * A TCP listener on 127.0.0.1 and an ephemeral port, written to `*addr`.
+ * Fails the test fatally when it cannot be made.
+ */
+int it_tcp_listener(struct sockaddr_in *addr, int backlog);
+
 /* Raises the soft RLIMIT_NOFILE to the hard one; returns the soft limit. */
 size_t it_raise_nofile(void);
 

@@ -51,24 +51,6 @@ static size_t scaled_min(size_t n, size_t min)
 	return n < min ? min : n;
 }
 
-/* A TCP listener on 127.0.0.1 and an ephemeral port. */
-static int tcp_listener(struct sockaddr_in *addr, int backlog)
-{
-	socklen_t len = sizeof(*addr);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	CU_ASSERT_FATAL(fd >= 0);
-	memset(addr, 0, sizeof(*addr));
-	addr->sin_family = AF_INET;
-	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CU_ASSERT_EQUAL_FATAL(bind(fd, (struct sockaddr *)addr, sizeof(*addr)),
-			      0);
-	CU_ASSERT_EQUAL_FATAL(listen(fd, backlog), 0);
-	CU_ASSERT_EQUAL_FATAL(getsockname(fd, (struct sockaddr *)addr, &len),
-			      0);
-	return fd;
-}
-
 /* A client connected to `addr` with plain system calls. */
 static int tcp_connect(const struct sockaddr_in *addr)
 {
@@ -84,7 +66,7 @@ static int tcp_connect(const struct sockaddr_in *addr)
 static void tcp_pair(int *client, int *server)
 {
 	struct sockaddr_in addr;
-	int lfd = tcp_listener(&addr, 1);
+	int lfd = it_tcp_listener(&addr, 1);
 
 	*client = tcp_connect(&addr);
 	*server = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -309,7 +291,7 @@ static void test_accept_delivers_each_connection_once(void)
 	seen = calloc(n, sizeof(*seen));
 	CU_ASSERT_FATAL(cfd && ports && seen);
 	acc_init(&a, n);
-	lfd = tcp_listener(&addr, (int)n);
+	lfd = it_tcp_listener(&addr, (int)n);
 	f = acc_start(ex, lfd, &a);
 
 	for (i = 0; i < n; i++) {
@@ -372,7 +354,7 @@ static void test_accept_cancel_ends_cancelled_no_late_callback(void)
 	rp_future *f;
 
 	acc_init(&a, BEFORE + AFTER);
-	lfd = tcp_listener(&addr, BEFORE + AFTER);
+	lfd = it_tcp_listener(&addr, BEFORE + AFTER);
 	f = acc_start(ex, lfd, &a);
 	for (i = 0; i < BEFORE; i++)
 		cfd[i] = tcp_connect(&addr);
@@ -424,7 +406,7 @@ static void test_accept_cancel_when_idle(void)
 	rp_future *f;
 
 	acc_init(&a, 1);
-	lfd = tcp_listener(&addr, 1);
+	lfd = it_tcp_listener(&addr, 1);
 	f = acc_start(ex, lfd, &a);
 	/* Queued or already waiting in the kernel: either way it ends. */
 	cancel_running(f);
@@ -1187,7 +1169,7 @@ static void test_echo_server_from_callbacks(void)
 	tu_latch_init(&srv.closed);
 	tu_latch_init(&cl.finished);
 	cl.failures = 0;
-	lfd = tcp_listener(&cl.addr, (int)cl.conns);
+	lfd = it_tcp_listener(&cl.addr, (int)cl.conns);
 	CU_ASSERT_EQUAL_FATAL(rp_accept_multishot(srv.ex, lfd, SOCK_CLOEXEC,
 						  echo_accept, &srv, NULL,
 						  &fa), 0);
@@ -1235,7 +1217,7 @@ static void test_invalid_arguments_queue_nothing(void)
 	int lfd, c, s, cfd, a;
 	char buf[4];
 
-	lfd = tcp_listener(&addr, 4);
+	lfd = it_tcp_listener(&addr, 4);
 	tcp_pair(&c, &s);
 
 	f = sentinel;
@@ -1288,7 +1270,7 @@ static void test_refused_after_shutdown(void)
 	int c, s, lfd;
 	struct sockaddr_in addr;
 
-	lfd = tcp_listener(&addr, 1);
+	lfd = it_tcp_listener(&addr, 1);
 	tcp_pair(&c, &s);
 	CU_ASSERT_EQUAL(rp_executor_shutdown(ex, 0), 0);
 	CU_ASSERT_EQUAL(rp_accept_multishot(ex, lfd, 0, acc_nop, NULL, NULL,
@@ -1368,7 +1350,7 @@ static void test_executor_free_ends_running_multishots(void)
 	struct acc a;
 
 	acc_init(&a, 1);
-	lfd = tcp_listener(&addr, 4);
+	lfd = it_tcp_listener(&addr, 4);
 	fa = acc_start(ex, lfd, &a);
 	cfd = tcp_connect(&addr);
 	latch_wait(&a.got, 1, "the multishot accept's delivery");

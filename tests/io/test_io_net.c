@@ -28,29 +28,11 @@
 #include "ringpool.h"
 #include "testutil.h"
 
-/* A TCP listener on 127.0.0.1 and an ephemeral port. */
-static int tcp_listener(struct sockaddr_in *addr, int backlog)
-{
-	socklen_t len = sizeof(*addr);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	CU_ASSERT_FATAL(fd >= 0);
-	memset(addr, 0, sizeof(*addr));
-	addr->sin_family = AF_INET;
-	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CU_ASSERT_EQUAL_FATAL(bind(fd, (struct sockaddr *)addr, sizeof(*addr)),
-			      0);
-	CU_ASSERT_EQUAL_FATAL(listen(fd, backlog), 0);
-	CU_ASSERT_EQUAL_FATAL(getsockname(fd, (struct sockaddr *)addr, &len),
-			      0);
-	return fd;
-}
-
 /* A connected TCP pair made with plain system calls. */
 static void tcp_pair(int *client, int *server)
 {
 	struct sockaddr_in addr;
-	int lfd = tcp_listener(&addr, 1);
+	int lfd = it_tcp_listener(&addr, 1);
 
 	*client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CU_ASSERT_FATAL(*client >= 0);
@@ -349,7 +331,7 @@ static void test_many_concurrent_connections(void)
 	back = calloc(n, sizeof(*back));
 	seen = calloc(n, sizeof(*seen));
 	CU_ASSERT_FATAL(fs && cfd && sfd && msg && mid && back && seen);
-	lfd = tcp_listener(&addr, (int)n);
+	lfd = it_tcp_listener(&addr, (int)n);
 
 	/* Every connection completes in the kernel's backlog. */
 	for (i = 0; i < n; i++) {
