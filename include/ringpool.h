@@ -642,6 +642,165 @@ RP_EXPORT int rp_recv_multishot(rp_executor *ex, int fd, rp_recv_fn fn,
 
 /** @} */
 
+/* ---- HTTP downloads ---------------------------------------------------- */
+
+/**
+ * @defgroup http HTTP(S) downloads
+ *
+ * Downloads through libcurl's multi-socket interface, driven from the
+ * executor: the sockets libcurl watches become rp_poll() operations, its
+ * timer an rp_sleep(), and the body is copied into pooled buffers and written
+ * to the destination with rp_write() at its offsets, so nothing blocks on a
+ * disk write while data arrives.  Memory is bounded by
+ * rp_http_config::buffer_bytes: when writes lag, transfers are paused
+ * (`CURL_WRITEFUNC_PAUSE`) until the buffered data is on its way to disk.
+ *
+ * One ::rp_http client holds one libcurl multi handle, so connections are
+ * reused across transfers to the same host.  Both backends are supported.
+ *
+ * The future of a transfer ends when the transfer does:
+ * - **value**: body bytes written to the destination by this transfer;
+ * - **error**: 0 when a 2xx response was received completely (its length
+ *   matches Content-Length when the server sent one); otherwise a negative
+ *   errno: `-EREMOTEIO` for an HTTP status >= 400 (see rp_http_info::status),
+ *   `-ECONNREFUSED`, `-ECONNRESET`, `-EHOSTUNREACH`, `-ETIMEDOUT` (connect
+ *   timeout, or no progress for rp_http_config::stall_timeout_ns),
+ *   `-EPROTO` (a body shorter than announced, a malformed response),
+ *   `-ELOOP` (more redirects than allowed), `-EINVAL` (a URL libcurl
+ *   refuses), `-EIO` (the write to the destination failed; rp_http_info::error
+ *   names the cause), `-ECANCELED` when cancelled.
+ *   rp_http_info::error holds a message in words for any failure.
+ * @{
+ */
+
+/** A download client: one libcurl multi handle driven by one executor. */
+typedef struct rp_http rp_http;
+/** One download, from rp_http_get() until rp_http_transfer_free(). */
+typedef struct rp_http_transfer rp_http_transfer;
+
+/** Settings of a client.  Start from rp_http_config_init(). */
+struct rp_http_config {
+	/** Connections per host at once; more transfers wait.  Default 6. */
+	unsigned max_per_host;
+	/** Redirects followed per transfer; default 10, 0 follows none. */
+	long max_redirs;
+	/** Limit on connecting (DNS, TCP, TLS), ns; 0 for libcurl's default. */
+	int64_t connect_timeout_ns;
+	/**
+	 * A transfer that moves no body byte for this long ends with
+	 * `-ETIMEDOUT`; 0 for no limit.  Default 0.
+	 */
+	int64_t stall_timeout_ns;
+	/** Aggregate receive rate of the client, bytes per second; 0: none. */
+	uint64_t max_rate;
+	/**
+	 * Body bytes received but not yet written, over the whole client,
+	 * before transfers are paused.  Default 16 MiB.
+	 */
+	size_t buffer_bytes;
+	/** The User-Agent header; NULL for "ringpool/VERSION". */
+	const char *user_agent;
+};
+
+/** Fills `cfg` with the defaults.  @return 0; -EINVAL for NULL. */
+RP_EXPORT int rp_http_config_init(struct rp_http_config *cfg);
+
+/**
+ * Makes a client that runs its transfers on `ex`.  `cfg` may be NULL for the
+ * defaults; it is copied.
+ *
+ * @return 0; -EINVAL; -ENOMEM; -ENOTSUP when libcurl could not be set up.
+ */
+RP_EXPORT int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
+			  rp_http **out);
+
+/**
+ * Cancels the client's transfers that have not ended, waits until each has
+ * ended, and frees the client.  Transfers still need rp_http_transfer_free().
+ * Must not be called from a done-callback.  NULL-safe.
+ */
+RP_EXPORT void rp_http_free(rp_http *h);
+
+/** What to download, and where to. */
+struct rp_http_request {
+	/** http://, https:// (and what else libcurl allows). Copied. */
+	const char *url;
+	/**
+	 * Destination descriptor, open for writing; the body is written at
+	 * `offset + n` with positioned writes.  Owned by the caller, who must
+	 * keep it open until the transfer's future has ended.
+	 */
+	int fd;
+	/**
+	 * Resume: ask for the body from this byte on (`Range: bytes=OFFSET-`).
+	 * When the server ignores the range (200 instead of 206) the whole
+	 * body is written from 0, and rp_http_info::resumed is false.
+	 */
+	uint64_t offset;
+};
+
+/** What is known about a transfer that has ended. */
+struct rp_http_info {
+	/** The last HTTP status received; 0 when none was. */
+	long status;
+	/** Body bytes written to the destination by this transfer. */
+	uint64_t bytes;
+	/**
+	 * The full length of the resource when the server told it
+	 * (Content-Length, or the total of Content-Range), else -1.
+	 */
+	int64_t size;
+	/** The server honoured rp_http_request::offset (206). */
+	bool resumed;
+	/** From a Retry-After header, in ns from the response; -1 if none. */
+	int64_t retry_after_ns;
+	/** The URL after redirects; valid until rp_http_transfer_free(). */
+	const char *effective_url;
+	/** Why it failed, in words; "" on success. */
+	char error[256];
+};
+
+/**
+ * Starts downloading `req->url` into `req->fd`.
+ *
+ * @param out receives the transfer; its future is rp_http_transfer_future().
+ * @return 0; -EINVAL; -ENOMEM; -ESHUTDOWN after rp_http_free() began.
+ */
+RP_EXPORT int rp_http_get(rp_http *h, const struct rp_http_request *req,
+			  rp_http_transfer **out);
+
+/**
+ * The transfer's future (a borrowed pointer, valid until
+ * rp_http_transfer_free(); take rp_future_ref() to keep it longer).  Waiting,
+ * callbacks and rp_future_cancel() work on it as on any other future.
+ */
+RP_EXPORT rp_future *rp_http_transfer_future(rp_http_transfer *t);
+
+/**
+ * Progress, at any time and from any thread: body bytes received so far, and
+ * the total expected for this transfer (-1 while unknown).  Either pointer
+ * may be NULL.
+ */
+RP_EXPORT void rp_http_transfer_progress(const rp_http_transfer *t,
+					 uint64_t *done, int64_t *total);
+
+/**
+ * Fills `info` once the transfer has ended.
+ *
+ * @return 0; -EBUSY while it runs; -EINVAL.
+ */
+RP_EXPORT int rp_http_transfer_info(const rp_http_transfer *t,
+				    struct rp_http_info *info);
+
+/**
+ * Frees the transfer; one that has not ended is cancelled first and waited
+ * for.  Must not be called from the transfer's own done-callback.
+ * NULL-safe.
+ */
+RP_EXPORT void rp_http_transfer_free(rp_http_transfer *t);
+
+/** @} */
+
 /** The library's version string, e.g. "0.1.0". Never NULL. */
 RP_EXPORT const char *rp_version(void);
 
