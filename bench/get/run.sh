@@ -12,6 +12,12 @@
 # reported as failed.  For each tool the run with the lowest wall time is
 # kept, with its CPU time (user+sys, from GNU time) and peak RSS.
 #
+# Each run writes into a new folder, and the downloads are deleted only when
+# the benchmark ends: ext4 skips recently deleted inodes when it allocates new
+# ones (a scan that grows with the number deleted), so deleting one run's
+# 2,000 files before the next would make file creation, not the tools, the
+# measurement.
+#
 # get_small also measures ringpool's peak RSS for a 100,000-URL input (each
 # of the 2,000 files fetched 50 times under distinct names), the input-size
 # memory target.  The last line is
@@ -102,6 +108,8 @@ http {
 NGINX
 nginx -p "$ngx" -c "$ngx/nginx.conf" -g 'daemon on;'
 trap 'kill "$(cat "$ngx/nginx.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$out"' EXIT
+rm -rf "$out"
+mkdir -p "$out"
 for _ in $(seq 50); do
 	curl -sf -o /dev/null "http://127.0.0.1:$port/$name/f00000.bin" && break
 	sleep 0.1
@@ -137,12 +145,13 @@ for ((r = 0; r < rounds; r++)); do
 	for ((k = 0; k < ntools; k++)); do
 		idx=$(((k + r) % ntools + 1))
 		tool=${!idx}
-		rm -rf "$out" && mkdir -p "$out"
+		dir="$out/$tool.$r"
+		mkdir -p "$dir"
 		sync
 		status=ok
-		run_tool "$tool" "$out" >/dev/null 2>"$work/err" || status="exit $?"
+		run_tool "$tool" "$dir" >/dev/null 2>"$work/err" || status="exit $?"
 		if [[ $status == ok ]] &&
-		    ! (cd "$out" && sha256sum --quiet -c "$data/SHA256SUMS" >/dev/null 2>&1); then
+		    ! (cd "$dir" && sha256sum --quiet -c "$data/SHA256SUMS" >/dev/null 2>&1); then
 			status="wrong or missing files"
 		fi
 		if [[ $status != ok ]]; then
@@ -184,11 +193,12 @@ if ((rss100k)); then
 	for ((j = 0; j < 50; j++)); do
 		awk -v j="$j" '{ printf "%s name=c%02d-%s\n", $0, j, substr($0, length($0) - 9) }' "$list"
 	done >"$big"
-	rm -rf "$out" && mkdir -p "$out"
+	dir="$out/ringpool.100k"
+	mkdir -p "$dir"
 	log "ringpool get: 100,000-URL input"
 	if /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
-	    "$ringpool" get -j 64 --per-host 64 -q -d "$out" -i "$big" >/dev/null 2>"$work/err" &&
-	    [[ $(find "$out" -type f | wc -l) -eq 100000 ]]; then
+	    "$ringpool" get -j 64 --per-host 64 -q -d "$dir" -i "$big" >/dev/null 2>"$work/err" &&
+	    [[ $(find "$dir" -type f | wc -l) -eq 100000 ]]; then
 		read -r wall user sys rss <"$work/time"
 		rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
 		printf 'ringpool 100,000 URLs: wall %.2f s  peak RSS %s MiB\n' "$wall" "$rss_mib"
