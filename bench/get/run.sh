@@ -12,11 +12,13 @@
 # reported as failed.  For each tool the run with the lowest wall time is
 # kept, with its CPU time (user+sys, from GNU time) and peak RSS.
 #
-# Each run writes into a new folder, and the downloads are deleted only when
-# the benchmark ends: ext4 skips recently deleted inodes when it allocates new
-# ones (a scan that grows with the number deleted), so deleting one run's
-# 2,000 files before the next would make file creation, not the tools, the
-# measurement.
+# Each run writes to a file system of its own: as root, a new ext4 made in an
+# image file on the disk and loop-mounted for that run (--fs loop, the
+# default when root); otherwise a new folder, deleted when the benchmark
+# ends (--fs dir).  ext4 skips recently deleted inodes when it allocates new
+# ones, with a scan that grows with the number deleted, so on a file system
+# where earlier runs deleted thousands of files, file creation rather than
+# the tool is what gets measured.
 #
 # get_small also measures ringpool's peak RSS for a 100,000-URL input (each
 # of the 2,000 files fetched 50 times under distinct names), the input-size
@@ -30,6 +32,7 @@
 #   --rounds N     runs of each tool (default 3)
 #   --tools "LIST" default "curl aria2c wget2 ringpool"
 #   --no-rss100k   get_small: skip the 100,000-URL memory run
+#   --fs loop|dir  where each run writes (see above)
 #
 # Runs outside bench/run too, given builddir (and ringpool built there).
 set -euo pipefail
@@ -39,6 +42,11 @@ shift || true
 rounds=3
 tools="curl aria2c wget2 ringpool"
 rss100k=1
+if ((EUID == 0)) && command -v mkfs.ext4 >/dev/null && [[ -e /dev/loop-control ]]; then
+	fs=loop
+else
+	fs=dir
+fi
 usage() {
 	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
 	exit 2
@@ -48,10 +56,15 @@ while (($#)); do
 	--rounds) rounds=$2; shift 2 ;;
 	--tools) tools=$2; shift 2 ;;
 	--no-rss100k) rss100k=0; shift ;;
+	--fs) fs=$2; shift 2 ;;
 	-h|--help) usage ;;
 	*) echo "get/run.sh: unknown option '$1'" >&2; usage ;;
 	esac
 done
+case "$fs" in
+loop|dir) ;;
+*) echo "get/run.sh: --fs must be loop or dir" >&2; usage ;;
+esac
 case "$name" in
 get_small) nfiles=2000; fsize=$((16 * 1024)) ;;
 get_big) nfiles=4; fsize=$((128 * 1024 * 1024)); rss100k=0 ;;
@@ -107,9 +120,31 @@ http {
 }
 NGINX
 nginx -p "$ngx" -c "$ngx/nginx.conf" -g 'daemon on;'
-trap 'kill "$(cat "$ngx/nginx.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$out"' EXIT
+cleanup() {
+	kill "$(cat "$ngx/nginx.pid" 2>/dev/null)" 2>/dev/null || true
+	mountpoint -q "$out/mnt" 2>/dev/null && umount "$out/mnt"
+	rm -rf "$out"
+}
+trap cleanup EXIT
 rm -rf "$out"
 mkdir -p "$out"
+
+# run_dir TAG BYTES: echo a fresh folder for one run that writes BYTES.
+run_dir() {
+	if [[ $fs == dir ]]; then
+		mkdir -p "$out/$1"
+		echo "$out/$1"
+		return
+	fi
+	mountpoint -q "$out/mnt" 2>/dev/null && umount "$out/mnt"
+	rm -f "$out/fs.img"
+	mkdir -p "$out/mnt"
+	truncate -s $(($2 + $2 / 4 + (256 << 20))) "$out/fs.img"
+	mkfs.ext4 -q -F -N $((nfiles * 60 + 4096)) "$out/fs.img"
+	mount -o loop "$out/fs.img" "$out/mnt"
+	mkdir "$out/mnt/$1"
+	echo "$out/mnt/$1"
+}
 for _ in $(seq 50); do
 	curl -sf -o /dev/null "http://127.0.0.1:$port/$name/f00000.bin" && break
 	sleep 0.1
@@ -145,8 +180,7 @@ for ((r = 0; r < rounds; r++)); do
 	for ((k = 0; k < ntools; k++)); do
 		idx=$(((k + r) % ntools + 1))
 		tool=${!idx}
-		dir="$out/$tool.$r"
-		mkdir -p "$dir"
+		dir=$(run_dir "$tool.$r" $((nfiles * fsize)))
 		sync
 		status=ok
 		run_tool "$tool" "$dir" >/dev/null 2>"$work/err" || status="exit $?"
@@ -193,8 +227,7 @@ if ((rss100k)); then
 	for ((j = 0; j < 50; j++)); do
 		awk -v j="$j" '{ printf "%s name=c%02d-%s\n", $0, j, substr($0, length($0) - 9) }' "$list"
 	done >"$big"
-	dir="$out/ringpool.100k"
-	mkdir -p "$dir"
+	dir=$(run_dir ringpool.100k $((50 * nfiles * fsize)))
 	log "ringpool get: 100,000-URL input"
 	if /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
 	    "$ringpool" get -j 64 --per-host 64 -q -d "$dir" -i "$big" >/dev/null 2>"$work/err" &&
