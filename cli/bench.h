@@ -98,6 +98,7 @@ struct bench_run {
 	char tool[16];		/* "ringpool" or "fio" */
 	char engine[32];	/* uring, threads, sync; fio: io_uring, psync */
 	char backend[16];	/* the library's backend as it reported it */
+	char variant[32];	/* e.g. "16x64B" for net; "" for none */
 	unsigned round;
 	uint64_t ops;		/* ops completed in the measured window */
 	uint64_t ops_issued;	/* ops issued in it (each one completes) */
@@ -219,6 +220,25 @@ void bench_err(const char *subject, const char *fmt, ...)
 void bench_progress(const struct bench_common *c, const char *what,
 		    double elapsed, double total, uint64_t ops);
 void bench_progress_end(const struct bench_common *c);
+
+/*
+ * The clock of a run whose operations are issued by chains: waits out the
+ * warm-up, turns measuring on, samples the completions every 100 ms for
+ * the series and the progress line, and ends at the run time, when every
+ * chain has ended (--ops, or an error), or at ^C; then stops and drains the
+ * chains and stores the window's time and CPU time in `r`.
+ */
+struct bench_meter {
+	void *arg;
+	uint64_t (*done)(void *arg);	/* counted completions so far */
+	bool (*ended)(void *arg);	/* all chains ended, or an error */
+	void (*measure)(void *arg);	/* from now on, count */
+	void (*stop_and_drain)(void *arg);
+};
+
+void bench_measure(const struct bench_common *c, const char *what,
+		   double runtime, double warmup,
+		   const struct bench_meter *m, struct bench_run *r);
 
 /* ---- file engines (bench_engine.c) ------------------------------------- */
 

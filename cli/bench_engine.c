@@ -31,8 +31,6 @@
 #include "ringpool.h"
 #include "bench.h"
 
-#define INTERVAL_S 0.1
-
 const char *const bench_engine_names[ENG_COUNT] = {
 	"uring", "threads", "sync",
 };
@@ -403,58 +401,30 @@ static void cleanup(void)
 	sem_destroy(&st.drained);
 }
 
-/* Waits out the warm-up, then measures until time, --ops, an error or ^C. */
-static void measure(const struct file_job *j, struct bench_run *r)
+static uint64_t meter_done(void *arg)
 {
-	double t_start, t_end, next, u0, s0, u1, s1;
-	uint64_t last = 0, now_done;
-	const char *what = bench_engine_names[j->engine];
+	(void)arg;
+	return total_done();
+}
 
-	next = bench_now_s() + j->warmup;
-	while (j->warmup > 0 && !bench_stop &&
-	       !atomic_load(&st.first_error) && bench_now_s() < next) {
-		bench_progress(j->c, "warm-up", j->warmup -
-			       (next - bench_now_s()), j->warmup, 0);
-		bench_sleep_s(next - bench_now_s() > INTERVAL_S ?
-			      INTERVAL_S : next - bench_now_s());
-	}
-	bench_cpu_s(&u0, &s0);
-	t_start = bench_now_s();
-	last = total_done();
+static bool meter_ended(void *arg)
+{
+	(void)arg;
+	return atomic_load(&st.first_error) ||
+	       (st.j->ops && atomic_load(&st.active) == 0);
+}
+
+static void meter_measure(void *arg)
+{
+	(void)arg;
 	atomic_store(&st.measuring, true);
-	r->series.interval_s = INTERVAL_S;
-	next = t_start + INTERVAL_S;
-	for (;;) {
-		double now;
+}
 
-		bench_sleep_s(next - bench_now_s());
-		now = bench_now_s();
-		now_done = total_done();
-		if (now >= next) {
-			bench_series_push(&r->series, now_done - last);
-			last = now_done;
-			next += INTERVAL_S;
-		}
-		bench_progress(j->c, what, now - t_start, j->runtime,
-			       now_done);
-		if (bench_stop || atomic_load(&st.first_error) ||
-		    (j->runtime > 0 && now - t_start >= j->runtime) ||
-		    (j->ops && atomic_load(&st.active) == 0))
-			break;
-	}
+static void meter_stop(void *arg)
+{
+	(void)arg;
 	atomic_store(&st.stopping, true);
 	sem_wait(&st.drained);
-	t_end = bench_now_s();
-	bench_cpu_s(&u1, &s1);
-	bench_progress_end(j->c);
-	now_done = total_done();
-	if (now_done > last)
-		bench_series_push(&r->series, now_done - last);
-	r->secs = t_end - t_start;
-	r->user_s = u1 - u0;
-	r->sys_s = s1 - s0;
-	r->have_cpu = true;
-	r->interrupted = bench_stop != 0;
 }
 
 int bench_file_run(const struct file_job *j, struct bench_run *r)
@@ -505,7 +475,15 @@ int bench_file_run(const struct file_job *j, struct bench_run *r)
 				 strerror(-ret));
 		return ret;
 	}
-	measure(j, r);
+	{
+		const struct bench_meter m = {
+			.done = meter_done, .ended = meter_ended,
+			.measure = meter_measure, .stop_and_drain = meter_stop,
+		};
+
+		bench_measure(j->c, bench_engine_names[j->engine],
+			      j->runtime, j->warmup, &m, r);
+	}
 	for (i = 0; i < st.n; i++) {
 		if (j->engine == ENG_SYNC)
 			pthread_join(st.chains[i].thread, NULL);

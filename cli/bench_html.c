@@ -40,7 +40,8 @@ static void esc(FILE *f, const char *s)
 
 static void run_label(FILE *f, const struct bench_run *r)
 {
-	fprintf(f, "%s %s #%u", r->tool, r->engine, r->round);
+	fprintf(f, "%s %s%s%s #%u", r->tool, r->engine, r->variant[0] ?
+		" " : "", r->variant, r->round);
 }
 
 /* A "nice" step for about `n` ticks over [0, max]. */

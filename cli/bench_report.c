@@ -31,6 +31,8 @@ static json_object *run_json(const struct bench_run *r)
 
 	json_object_object_add(o, "tool", json_object_new_string(r->tool));
 	json_object_object_add(o, "engine", json_object_new_string(r->engine));
+	json_object_object_add(o, "variant", r->variant[0] ?
+			       json_object_new_string(r->variant) : NULL);
 	json_object_object_add(o, "backend",
 			       json_object_new_string(r->backend));
 	json_object_object_add(o, "round", json_object_new_int64(r->round));
@@ -147,16 +149,20 @@ static void print_table(FILE *out, const struct bench_doc *d)
 	fprintf(out, "ringpool bench %s (ringpool %s)\n", d->subject,
 		rp_version());
 	print_settings(out, d);
-	fprintf(out, "\n%-8s %-8s %-8s %2s %11s %9s %8s %7s %7s %8s %8s %8s "
+	fprintf(out, "\n%-8s %-16s %-8s %2s %11s %9s %8s %7s %7s %8s %8s %8s "
 		"%8s %9s\n", "tool", "engine", "backend", "#", unit, "MB/s",
 		"ops", "user s", "sys s", "CPU us/op", "p50 us", "p90 us",
 		"p99 us", "p99.9 us");
 	for (i = 0; i < d->n_runs; i++) {
 		const struct bench_run *r = &d->runs[i];
 
-		fprintf(out, "%-8s %-8s %-8s %2u %11.0f %9.1f %8llu %7.3f "
+		char eng[72];
+
+		snprintf(eng, sizeof(eng), "%s%s%s", r->engine,
+			 r->variant[0] ? " " : "", r->variant);
+		fprintf(out, "%-8s %-16s %-8s %2u %11.0f %9.1f %8llu %7.3f "
 			"%7.3f %8.2f %8.1f %8.1f %8.1f %9.1f  max %.1f%s%s\n",
-			r->tool, r->engine, r->backend, r->round, iops(r),
+			r->tool, eng, r->backend, r->round, iops(r),
 			mbps(r), (unsigned long long)r->ops, r->user_s,
 			r->sys_s, cpu_per_op_us(r), r->pct_ns[0] / 1e3,
 			r->pct_ns[1] / 1e3, r->pct_ns[2] / 1e3,

@@ -280,3 +280,57 @@ void bench_add_system(json_object *settings)
 	json_object_object_add(settings, "cpus", json_object_new_int64(ncpu));
 	add_ring_features(settings);
 }
+
+#define INTERVAL_S 0.1
+
+void bench_measure(const struct bench_common *c, const char *what,
+		   double runtime, double warmup,
+		   const struct bench_meter *m, struct bench_run *r)
+{
+	double t_start, t_end, next, u0, s0, u1, s1, left;
+	uint64_t last, now_done;
+
+	next = bench_now_s() + warmup;
+	while (warmup > 0 && !bench_stop && !m->ended(m->arg) &&
+	       (left = next - bench_now_s()) > 0) {
+		bench_progress(c, "warm-up", warmup - left, warmup, 0);
+		bench_sleep_s(left > INTERVAL_S ? INTERVAL_S : left);
+	}
+	bench_cpu_s(&u0, &s0);
+	t_start = bench_now_s();
+	last = m->done(m->arg);
+	m->measure(m->arg);
+	r->series.interval_s = INTERVAL_S;
+	next = t_start + INTERVAL_S;
+	for (;;) {
+		double now;
+
+		left = next - bench_now_s();
+		if (runtime > 0 && t_start + runtime - bench_now_s() < left)
+			left = t_start + runtime - bench_now_s();
+		bench_sleep_s(left);
+		now = bench_now_s();
+		now_done = m->done(m->arg);
+		if (now >= next) {
+			bench_series_push(&r->series, now_done - last);
+			last = now_done;
+			next += INTERVAL_S;
+		}
+		bench_progress(c, what, now - t_start, runtime, now_done);
+		if (bench_stop || m->ended(m->arg) ||
+		    (runtime > 0 && now - t_start >= runtime))
+			break;
+	}
+	m->stop_and_drain(m->arg);
+	t_end = bench_now_s();
+	bench_cpu_s(&u1, &s1);
+	bench_progress_end(c);
+	now_done = m->done(m->arg);
+	if (now_done > last)
+		bench_series_push(&r->series, now_done - last);
+	r->secs = t_end - t_start;
+	r->user_s = u1 - u0;
+	r->sys_s = s1 - s0;
+	r->have_cpu = true;
+	r->interrupted = bench_stop != 0;
+}
