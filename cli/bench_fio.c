@@ -166,6 +166,8 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 	ARG("--group_reporting");
 	ARG("--lat_percentiles=1");
 	ARG("--randrepeat=0");
+	/* Uniformly random blocks, as the engines pick them: no coverage map. */
+	ARG("--norandommap");
 	if (!strcmp(f->ioengine, "io_uring")) {
 		unsigned batch = f->iodepth < 16 ? f->iodepth : 16;
 
