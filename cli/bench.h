@@ -234,10 +234,28 @@ struct bench_meter {
 	bool (*ended)(void *arg);	/* all chains ended, or an error */
 	void (*measure)(void *arg);	/* from now on, count */
 	void (*stop_and_drain)(void *arg);
+	/*
+	 * CLOCK_MONOTONIC ns when the last chain ended by itself (--ops, an
+	 * error), else 0: the window ends there, not when the clock noticed.
+	 */
+	uint64_t (*ended_at)(void *arg);
 };
 
+/* Wall and CPU clocks at the start of the measured window. */
+struct bench_window {
+	double t0, user0, sys0;
+};
+
+/* Takes the clocks: called just before the chains start. */
+void bench_window_start(struct bench_window *w);
+
+/*
+ * `w` holds the clocks taken before the chains started; without warm-up the
+ * window begins there (counting was on from the first operation), with one
+ * it begins when the warm-up ends.
+ */
 void bench_measure(const struct bench_common *c, const char *what,
-		   double runtime, double warmup,
+		   double runtime, double warmup, struct bench_window *w,
 		   const struct bench_meter *m, struct bench_run *r);
 
 /* ---- file engines (bench_engine.c) ------------------------------------- */

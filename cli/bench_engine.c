@@ -57,6 +57,7 @@ static struct {
 	unsigned n;
 	atomic_bool measuring, stopping;
 	atomic_uint active;
+	_Atomic uint64_t ended_ns;	/* when active reached 0 */
 	_Atomic uint64_t seq_cursor;
 	_Atomic uint64_t issued_total;	/* with --ops */
 	_Atomic int first_error;
@@ -90,8 +91,10 @@ static void set_error(int err, int64_t offset)
 
 static void chain_end(void)
 {
-	if (atomic_fetch_sub(&st.active, 1) == 1)
+	if (atomic_fetch_sub(&st.active, 1) == 1) {
+		atomic_store(&st.ended_ns, bench_now_ns());
 		sem_post(&st.drained);
+	}
 }
 
 /*
@@ -420,6 +423,13 @@ static void meter_measure(void *arg)
 	atomic_store(&st.measuring, true);
 }
 
+static uint64_t meter_ended_at(void *arg)
+{
+	(void)arg;
+	/* Only an end the chains reached by themselves (--ops). */
+	return st.j->ops ? atomic_load(&st.ended_ns) : 0;
+}
+
 static void meter_stop(void *arg)
 {
 	(void)arg;
@@ -429,6 +439,7 @@ static void meter_stop(void *arg)
 
 int bench_file_run(const struct file_job *j, struct bench_run *r)
 {
+	struct bench_window win;
 	unsigned i;
 	int ret, err;
 
@@ -466,6 +477,7 @@ int bench_file_run(const struct file_job *j, struct bench_run *r)
 	/* Measured from the start when there is no warm-up. */
 	if (j->warmup <= 0)
 		atomic_store(&st.measuring, true);
+	bench_window_start(&win);
 	ret = j->engine == ENG_SYNC ? sync_start(r) : lib_start(r);
 	if (ret < 0) {
 		/* Nothing was issued, or what was has been waited for. */
@@ -479,10 +491,11 @@ int bench_file_run(const struct file_job *j, struct bench_run *r)
 		const struct bench_meter m = {
 			.done = meter_done, .ended = meter_ended,
 			.measure = meter_measure, .stop_and_drain = meter_stop,
+		.ended_at = meter_ended_at,
 		};
 
 		bench_measure(j->c, bench_engine_names[j->engine],
-			      j->runtime, j->warmup, &m, r);
+			      j->runtime, j->warmup, &win, &m, r);
 	}
 	for (i = 0; i < st.n; i++) {
 		if (j->engine == ENG_SYNC)

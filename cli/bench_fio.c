@@ -179,10 +179,9 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 		ARG("--registerfiles=%d", f->registerfiles);
 	}
 	if (f->ops) {
-		ARG("--number_ios=%llu", (unsigned long long)
-		    ((f->ops + f->numjobs - 1) / f->numjobs));
-		ARG("--time_based=0");
-		ARG("--loops=1000000");
+		/* Bytes per job; past --size fio wraps, as the engines do. */
+		ARG("--io_size=%llu", (unsigned long long)
+		    ((f->ops + f->numjobs - 1) / f->numjobs * f->bs));
 	} else {
 		ARG("--time_based");
 		ARG("--runtime=%.0fms", f->runtime * 1000);

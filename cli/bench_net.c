@@ -227,6 +227,7 @@ static struct {
 	unsigned n;
 	atomic_bool measuring, stopping;
 	atomic_uint active;
+	_Atomic uint64_t ended_ns;	/* when active reached 0 */
 	_Atomic uint64_t issued_total;
 	_Atomic int first_error;
 	sem_t drained;
@@ -245,8 +246,10 @@ static void set_error(int err)
 
 static void chain_end(void)
 {
-	if (atomic_fetch_sub(&nt.active, 1) == 1)
+	if (atomic_fetch_sub(&nt.active, 1) == 1) {
+		atomic_store(&nt.ended_ns, bench_now_ns());
 		sem_post(&nt.drained);
+	}
 }
 
 /* Starts the next round trip; false when the chain should end. */
@@ -409,6 +412,13 @@ static void meter_measure(void *arg)
 	atomic_store(&nt.measuring, true);
 }
 
+static uint64_t meter_ended_at(void *arg)
+{
+	(void)arg;
+	/* Only an end the chains reached by themselves (--ops). */
+	return nt.ops ? atomic_load(&nt.ended_ns) : 0;
+}
+
 static void meter_stop(void *arg)
 {
 	(void)arg;
@@ -465,7 +475,9 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 	const struct bench_meter m = {
 		.done = meter_done, .ended = meter_ended,
 		.measure = meter_measure, .stop_and_drain = meter_stop,
+		.ended_at = meter_ended_at,
 	};
+	struct bench_window win;
 	struct rp_config cfg;
 	unsigned i;
 	int ret = 0, backend;
@@ -528,6 +540,7 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 	atomic_store(&nt.active, conns);
 	if (c->warmup <= 0)
 		atomic_store(&nt.measuring, true);
+	bench_window_start(&win);
 	for (i = 0; i < conns; i++) {
 		if (engine != ENG_SYNC) {
 			step(&nt.conns[i]);
@@ -543,7 +556,8 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 			goto out;
 		}
 	}
-	bench_measure(c, r->engine, c->ops ? 0 : c->runtime, c->warmup, &m, r);
+	bench_measure(c, r->engine, c->ops ? 0 : c->runtime, c->warmup, &win,
+		      &m, r);
 	for (i = 0; i < conns; i++) {
 		if (engine == ENG_SYNC)
 			pthread_join(nt.conns[i].thread, NULL);

@@ -283,11 +283,17 @@ void bench_add_system(json_object *settings)
 
 #define INTERVAL_S 0.1
 
+void bench_window_start(struct bench_window *w)
+{
+	bench_cpu_s(&w->user0, &w->sys0);
+	w->t0 = bench_now_s();
+}
+
 void bench_measure(const struct bench_common *c, const char *what,
-		   double runtime, double warmup,
+		   double runtime, double warmup, struct bench_window *w,
 		   const struct bench_meter *m, struct bench_run *r)
 {
-	double t_start, t_end, next, u0, s0, u1, s1, left;
+	double t_start, t_end, next, u1, s1, left;
 	uint64_t last, now_done;
 
 	next = bench_now_s() + warmup;
@@ -296,8 +302,9 @@ void bench_measure(const struct bench_common *c, const char *what,
 		bench_progress(c, "warm-up", warmup - left, warmup, 0);
 		bench_sleep_s(left > INTERVAL_S ? INTERVAL_S : left);
 	}
-	bench_cpu_s(&u0, &s0);
-	t_start = bench_now_s();
+	if (warmup > 0)
+		bench_window_start(w);
+	t_start = w->t0;
 	last = m->done(m->arg);
 	m->measure(m->arg);
 	r->series.interval_s = INTERVAL_S;
@@ -323,14 +330,16 @@ void bench_measure(const struct bench_common *c, const char *what,
 	}
 	m->stop_and_drain(m->arg);
 	t_end = bench_now_s();
+	if (m->ended_at && m->ended_at(m->arg))
+		t_end = (double)m->ended_at(m->arg) * 1e-9;
 	bench_cpu_s(&u1, &s1);
 	bench_progress_end(c);
 	now_done = m->done(m->arg);
 	if (now_done > last)
 		bench_series_push(&r->series, now_done - last);
 	r->secs = t_end - t_start;
-	r->user_s = u1 - u0;
-	r->sys_s = s1 - s0;
+	r->user_s = u1 - w->user0;
+	r->sys_s = s1 - w->sys0;
 	r->have_cpu = true;
 	r->interrupted = bench_stop != 0;
 }
