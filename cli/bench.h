@@ -140,6 +140,7 @@ struct bench_pair {
 	char why[96];		/* when not */
 	double rp_best, fio_best;	/* IOPS, best round of each */
 	double rp_mbps, fio_mbps;
+	double rp_median, fio_median;	/* IOPS, median round of each */
 };
 
 struct bench_doc {

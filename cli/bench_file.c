@@ -596,6 +596,30 @@ static double iops_of(const struct bench_run *r)
 	return r->secs > 0 ? (double)r->ops / r->secs : 0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The median IOPS of the runs of `tool` and `engine`. */
+static double median_iops(const struct bench_doc *d, const char *tool,
+			  const char *engine)
+{
+	double v[100];
+	size_t i, n = 0;
+
+	for (i = 0; i < d->n_runs && n < 100; i++)
+		if (!strcmp(d->runs[i].tool, tool) &&
+		    !strcmp(d->runs[i].engine, engine))
+			v[n++] = iops_of(&d->runs[i]);
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static int run_all(struct file_opts *o, struct bench_common *c,
 		   struct data_file *df, struct bench_doc *d)
 {
@@ -681,6 +705,12 @@ static int run_all(struct file_opts *o, struct bench_common *c,
 				}
 			}
 		}
+	}
+	for (k = 0; k < (int)d->n_pairs; k++) {
+		d->pairs[k].rp_median = median_iops(d, "ringpool",
+						    d->pairs[k].engine);
+		d->pairs[k].fio_median = median_iops(d, "fio",
+						     fj[k].ioengine);
 	}
 	return status;
 }
