@@ -52,6 +52,17 @@ static double nice_step(double max, int n)
 	return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
 }
 
+/* 1234567 -> "1.23M": axis labels a reader takes in at a glance. */
+static void fmt_si(char *buf, size_t len, double v)
+{
+	if (v >= 1e6)
+		snprintf(buf, len, "%gM", v / 1e6);
+	else if (v >= 1e3)
+		snprintf(buf, len, "%gk", v / 1e3);
+	else
+		snprintf(buf, len, "%g", v);
+}
+
 static void svg_open(FILE *f, const char *title)
 {
 	fprintf(f, "<h2>%s</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
@@ -103,10 +114,14 @@ static void throughput_chart(FILE *f, const struct bench_doc *d)
 			ML, W - MR, H - MB - v / ymax * (H - MT - MB),
 			H - MB - v / ymax * (H - MT - MB));
 	fputs("</g>\n", f);
-	for (v = 0; v <= ymax; v += step)
+	for (v = 0; v <= ymax; v += step) {
+		char label[32];
+
+		fmt_si(label, sizeof(label), v);
 		fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">"
-			"%.4g</text>\n", ML - 6,
-			H - MB - v / ymax * (H - MT - MB) + 4, v);
+			"%s</text>\n", ML - 6,
+			H - MB - v / ymax * (H - MT - MB) + 4, label);
+	}
 	step = nice_step(tmax, 8);
 	for (v = 0; v <= tmax + 1e-9; v += step)
 		fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">"
@@ -320,9 +335,12 @@ int bench_report_html(const struct bench_doc *d, const char *path)
 		"td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
 		"th{background:#f0f0f0}td:first-child{text-align:left}"
 		"h2{font-size:17px;margin-top:26px}</style></head><body>\n"
-		"<h1>ringpool bench %s</h1>\n<p>ringpool %s</p>\n"
-		"<h2>Settings</h2>\n<table>\n", d->subject, d->subject,
-		rp_version());
+		"<h1>ringpool bench %s</h1>\n<p>ringpool %s</p>\n",
+		d->subject, d->subject, rp_version());
+	results_table(f, d);
+	throughput_chart(f, d);
+	latency_chart(f, d);
+	fputs("<h2>Settings</h2>\n<table>\n", f);
 	json_object_object_foreach(d->settings, key, val) {
 		fputs("<tr><td>", f);
 		esc(f, key);
@@ -334,9 +352,6 @@ int bench_report_html(const struct bench_doc *d, const char *path)
 		fputs("</td></tr>\n", f);
 	}
 	fputs("</table>\n", f);
-	results_table(f, d);
-	throughput_chart(f, d);
-	latency_chart(f, d);
 	if (d->interrupted)
 		fputs("<p>Interrupted: the figures cover what ran before "
 		      "^C.</p>\n", f);

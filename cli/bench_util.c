@@ -334,8 +334,12 @@ void bench_measure(const struct bench_common *c, const char *what,
 		t_end = (double)m->ended_at(m->arg) * 1e-9;
 	bench_cpu_s(&u1, &s1);
 	bench_progress_end(c);
+	/*
+	 * The last, partial interval would plot as a drop: it is left out
+	 * unless it is all there is (a short --ops run).
+	 */
 	now_done = m->done(m->arg);
-	if (now_done > last)
+	if (now_done > last && !r->series.n)
 		bench_series_push(&r->series, now_done - last);
 	r->secs = t_end - t_start;
 	r->user_s = u1 - w->user0;
