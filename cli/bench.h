@@ -7,6 +7,7 @@
 #ifndef RINGPOOL_CLI_BENCH_H
 #define RINGPOOL_CLI_BENCH_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,7 +16,7 @@
 
 #include <json-c/json.h>
 
-/* ---- latency histogram (bench_hist.c) ---------------------------------- */
+/* ---- latency histogram (bench_hist.c) ------------------------------------ */
 
 /*
  * Log-linear, as HdrHistogram: values below 2^BH_SUB_BITS (128) ns have a
@@ -24,11 +25,10 @@
  * Values are capped at 2^BH_MAX_BITS ns (18 min).  Counting is lossless:
  * every sample lands in exactly one bucket.
  */
-#define BH_SUB_BITS	7
-#define BH_MAX_BITS	40
-#define BH_HALF		(1u << (BH_SUB_BITS - 1))	/* 64 */
-#define BH_BUCKETS	((1u << BH_SUB_BITS) + \
-			 (BH_MAX_BITS - BH_SUB_BITS) * BH_HALF)
+#define BH_SUB_BITS 7
+#define BH_MAX_BITS 40
+#define BH_HALF (1u << (BH_SUB_BITS - 1)) /* 64 */
+#define BH_BUCKETS ((1u << BH_SUB_BITS) + (BH_MAX_BITS - BH_SUB_BITS) * BH_HALF)
 
 struct bench_hist {
 	uint64_t n;
@@ -78,11 +78,11 @@ uint64_t bench_hist_bucket_hi(unsigned i);
  */
 uint64_t bench_hist_percentile(const struct bench_hist *h, double p);
 
-/* ---- one run ----------------------------------------------------------- */
+/* ---- one run ------------------------------------------------------------- */
 
 /* Percentiles every report prints, in this order. */
 #define BENCH_NPCT 5
-extern const double bench_pcts[BENCH_NPCT];	/* 50 90 99 99.9 100 */
+extern const double bench_pcts[BENCH_NPCT]; /* 50 90 99 99.9 100 */
 extern const char *const bench_pct_names[BENCH_NPCT];
 
 /* Ops completed in each interval of the measured window. */
@@ -95,58 +95,59 @@ struct bench_series {
 int bench_series_push(struct bench_series *s, uint64_t ops);
 
 struct bench_run {
-	char tool[16];		/* "ringpool" or "fio" */
-	char engine[32];	/* uring, threads, sync; fio: io_uring, psync */
-	char backend[16];	/* the library's backend as it reported it */
-	char variant[32];	/* e.g. "16x64B" for net; "" for none */
+	char tool[16];	  /* "ringpool" or "fio" */
+	char engine[32];  /* uring, threads, sync; fio: io_uring, psync */
+	char backend[16]; /* the library's backend as it reported it */
+	char variant[32]; /* e.g. "16x64B" for net; "" for none */
 	unsigned round;
-	uint64_t ops;		/* ops completed in the measured window */
-	uint64_t ops_issued;	/* ops issued in it (each one completes) */
+	uint64_t ops;	     /* ops completed in the measured window */
+	uint64_t ops_issued; /* ops issued in it (each one completes) */
 	uint64_t errors;
 	uint64_t bytes;
 	double secs;
 	double user_s, sys_s;
 	bool have_cpu;
-	struct bench_hist *lat;	/* NULL when only pct_ns is known (fio) */
+	struct bench_hist *lat; /* NULL when only pct_ns is known (fio) */
 	uint64_t pct_ns[BENCH_NPCT];
 	double mean_ns;
 	struct bench_series series;
 	bool interrupted;
-	char error[160];	/* "" when the run succeeded */
-	json_object *settings;	/* what this run used, owned */
+	char error[160];       /* "" when the run succeeded */
+	json_object *settings; /* what this run used, owned */
 };
 
 /* Fills pct_ns and mean_ns from lat. */
 void bench_run_finish(struct bench_run *r);
 void bench_run_release(struct bench_run *r);
 
-/* ---- common options and the document ----------------------------------- */
+/* ---- common options and the document ------------------------------------- */
 
 struct bench_common {
 	bool json;
-	const char *report;	/* HTML file, or NULL */
-	double runtime;		/* seconds; 0 with ops */
+	const char *report; /* HTML file, or NULL */
+	double runtime;	    /* seconds; 0 with ops */
 	double warmup;
-	uint64_t ops;		/* 0: time-based */
+	uint64_t ops; /* 0: time-based */
 	unsigned rounds;
-	bool progress;		/* stderr is a terminal */
+	bool progress; /* stderr is a terminal */
 };
 
 /* A comparison of one ringpool engine against its fio counterpart. */
 struct bench_pair {
 	char engine[32];
 	char fio_engine[32];
-	bool match;		/* same engine class, depth and block size */
-	char why[96];		/* when not */
-	double rp_best, fio_best;	/* IOPS, best round of each */
+	/* Same engine class, depth and block size. */
+	bool match;
+	char why[96];		  /* when not */
+	double rp_best, fio_best; /* IOPS, best round of each */
 	double rp_mbps, fio_mbps;
-	double rp_median, fio_median;	/* IOPS, median round of each */
+	double rp_median, fio_median; /* IOPS, median round of each */
 };
 
 struct bench_doc {
 	const char *subject;
-	const char *ops_unit;	/* "IOPS", "msg/s"...; the table's header */
-	json_object *settings;	/* owned */
+	const char *ops_unit;  /* "IOPS", "msg/s"...; the table's header */
+	json_object *settings; /* owned */
 	struct bench_run *runs;
 	size_t n_runs, cap_runs;
 	struct bench_pair *pairs;
@@ -174,7 +175,7 @@ int bench_report_html(const struct bench_doc *d, const char *path);
 /* Kernel release and the ring features this kernel offers, for settings. */
 void bench_add_system(json_object *settings);
 
-/* ---- helpers (bench_util.c) --------------------------------------------- */
+/* ---- helpers (bench_util.c) ---------------------------------------------- */
 
 /* Set by SIGINT/SIGTERM once bench_catch_signals() ran. */
 extern volatile sig_atomic_t bench_stop;
@@ -192,17 +193,24 @@ int bench_parse_secs(const char *s, double *out);
 
 /* getopt_long() codes of the options every subject takes. */
 enum {
-	BO_JSON = 1000, BO_REPORT, BO_RUNTIME, BO_OPS, BO_WARMUP, BO_ROUNDS,
+	BO_JSON = 1000,
+	BO_REPORT,
+	BO_RUNTIME,
+	BO_OPS,
+	BO_WARMUP,
+	BO_ROUNDS,
 };
 
 /* Their entries, for a subject's getopt_long() table. */
-#define BENCH_COMMON_OPTIONS \
-	{ "json", no_argument, NULL, BO_JSON }, \
-	{ "report", required_argument, NULL, BO_REPORT }, \
-	{ "runtime", required_argument, NULL, BO_RUNTIME }, \
-	{ "ops", required_argument, NULL, BO_OPS }, \
-	{ "warmup", required_argument, NULL, BO_WARMUP }, \
-	{ "rounds", required_argument, NULL, BO_ROUNDS }
+#define BENCH_COMMON_OPTIONS                                                   \
+	{"json", no_argument, NULL, BO_JSON},                                  \
+		{"report", required_argument, NULL, BO_REPORT},                \
+		{"runtime", required_argument, NULL, BO_RUNTIME},              \
+		{"ops", required_argument, NULL, BO_OPS},                      \
+		{"warmup", required_argument, NULL, BO_WARMUP},                \
+	{                                                                      \
+		"rounds", required_argument, NULL, BO_ROUNDS                   \
+	}
 
 /*
  * Handles one of those options (`opt` is its code).  Returns 1 when it was
@@ -231,9 +239,9 @@ void bench_progress_end(const struct bench_common *c);
  */
 struct bench_meter {
 	void *arg;
-	uint64_t (*done)(void *arg);	/* counted completions so far */
-	bool (*ended)(void *arg);	/* all chains ended, or an error */
-	void (*measure)(void *arg);	/* from now on, count */
+	uint64_t (*done)(void *arg); /* counted completions so far */
+	bool (*ended)(void *arg);    /* all chains ended, or an error */
+	void (*measure)(void *arg);  /* from now on, count */
 	void (*stop_and_drain)(void *arg);
 	/*
 	 * CLOCK_MONOTONIC ns when the last chain ended by itself (--ops, an
@@ -259,7 +267,7 @@ void bench_measure(const struct bench_common *c, const char *what,
 		   double runtime, double warmup, struct bench_window *w,
 		   const struct bench_meter *m, struct bench_run *r);
 
-/* ---- file engines (bench_engine.c) ------------------------------------- */
+/* ---- file engines (bench_engine.c) --------------------------------------- */
 
 enum { ENG_URING, ENG_THREADS, ENG_SYNC, ENG_COUNT };
 extern const char *const bench_engine_names[ENG_COUNT];
@@ -267,13 +275,13 @@ extern const char *const bench_engine_names[ENG_COUNT];
 /* One measured run of file I/O. */
 struct file_job {
 	int engine;
-	int fd;			/* open with the run's flags */
+	int fd; /* open with the run's flags */
 	bool seq;
-	unsigned read_pct;	/* 100: reads only, 0: writes only */
-	uint64_t bs, nblocks;	/* offsets are whole blocks below nblocks */
+	unsigned read_pct;    /* 100: reads only, 0: writes only */
+	uint64_t bs, nblocks; /* offsets are whole blocks below nblocks */
 	unsigned qd, jobs;
 	bool fixed_bufs, reg_files;
-	double runtime, warmup;	/* seconds; runtime 0 with ops */
+	double runtime, warmup; /* seconds; runtime 0 with ops */
 	uint64_t ops;
 	const struct bench_common *c;
 };
@@ -286,7 +294,23 @@ struct file_job {
  */
 int bench_file_run(const struct file_job *j, struct bench_run *r);
 
-/* ---- subjects ----------------------------------------------------------- */
+/* ---- the echo server of bench net (bench_echo.c) ------------------------- */
+
+struct srv_conn;
+
+struct bench_echo {
+	struct srv_conn *head; /* only the server thread changes it */
+	int lfd, ep, efd;
+	unsigned port;
+	pthread_t thread;
+};
+
+/* Listens on 127.0.0.1 (a free port, in ->port) and starts.  0 or -errno. */
+int bench_echo_start(struct bench_echo *s);
+/* Stops the thread and closes every connection it still has. */
+void bench_echo_stop(struct bench_echo *s);
+
+/* ---- subjects ------------------------------------------------------------ */
 
 int bench_file(int argc, char **argv);
 int bench_net(int argc, char **argv);
@@ -298,11 +322,11 @@ int bench_http(int argc, char **argv);
 /* An fio job, the counterpart of one file run. */
 struct fio_job {
 	const char *path;
-	const char *rw;		/* fio's --rw */
+	const char *rw; /* fio's --rw */
 	unsigned read_pct;
 	uint64_t bs, size;
 	bool direct, invalidate;
-	const char *ioengine;	/* io_uring, psync */
+	const char *ioengine; /* io_uring, psync */
 	unsigned iodepth, numjobs;
 	bool fixedbufs, registerfiles;
 	double runtime, warmup;

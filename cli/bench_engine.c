@@ -32,13 +32,15 @@
 #include "bench.h"
 
 const char *const bench_engine_names[ENG_COUNT] = {
-	"uring", "threads", "sync",
+	"uring",
+	"threads",
+	"sync",
 };
 
 /* One chain: one operation in flight at a time. */
 struct chain {
-	_Atomic uint64_t done;	/* counted completions (one writer) */
-	uint64_t issued;	/* counted issues; read after the drain */
+	_Atomic uint64_t done; /* counted completions (one writer) */
+	uint64_t issued;       /* counted issues; read after the drain */
 	uint64_t bytes, errors;
 	uint64_t rng;
 	uint64_t t0;
@@ -46,7 +48,7 @@ struct chain {
 	void *buf;
 	struct bench_hist *hist;
 	struct chain *next_pending;
-	pthread_t thread;	/* sync */
+	pthread_t thread; /* sync */
 } __attribute__((aligned(64)));
 
 static struct {
@@ -57,9 +59,9 @@ static struct {
 	unsigned n;
 	atomic_bool measuring, stopping;
 	atomic_uint active;
-	_Atomic uint64_t ended_ns;	/* when active reached 0 */
+	_Atomic uint64_t ended_ns; /* when active reached 0 */
 	_Atomic uint64_t seq_cursor;
-	_Atomic uint64_t issued_total;	/* with --ops */
+	_Atomic uint64_t issued_total; /* with --ops */
 	_Atomic int first_error;
 	_Atomic int64_t error_offset;
 	sem_t drained;
@@ -108,8 +110,7 @@ static bool next_op(struct chain *c, int64_t *offset)
 
 	if (atomic_load_explicit(&st.stopping, memory_order_relaxed))
 		return false;
-	c->counted = atomic_load_explicit(&st.measuring,
-					  memory_order_relaxed);
+	c->counted = atomic_load_explicit(&st.measuring, memory_order_relaxed);
 	if (c->counted && j->ops &&
 	    atomic_fetch_add_explicit(&st.issued_total, 1,
 				      memory_order_relaxed) >= j->ops)
@@ -120,9 +121,9 @@ static bool next_op(struct chain *c, int64_t *offset)
 		      j->nblocks;
 	else
 		blk = xorshift64s(&c->rng) % j->nblocks;
-	c->is_write = j->read_pct == 0 ||
-		      (j->read_pct < 100 &&
-		       xorshift64s(&c->rng) % 100 >= j->read_pct);
+	c->is_write =
+		j->read_pct == 0 || (j->read_pct < 100 &&
+				     xorshift64s(&c->rng) % 100 >= j->read_pct);
 	*offset = (int64_t)(blk * j->bs);
 	if (c->counted)
 		c->issued++;
@@ -135,19 +136,19 @@ static void record(struct chain *c, int64_t value, uint64_t t1)
 		return;
 	bench_hist_add(c->hist, t1 - c->t0);
 	c->bytes += (uint64_t)value;
-	atomic_store_explicit(&c->done,
-			      atomic_load_explicit(&c->done,
-						   memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	atomic_store_explicit(
+		&c->done,
+		atomic_load_explicit(&c->done, memory_order_relaxed) + 1,
+		memory_order_relaxed);
 }
 
-/* ---- the library's engines ---------------------------------------------- */
+/* ---- the library's engines ----------------------------------------------- */
 
 static void on_done(rp_future *f, void *arg);
 
 static void issue(struct chain *c)
 {
-	struct rp_io_opts io = { 0 };
+	struct rp_io_opts io = {0};
 	const struct file_job *j = st.j;
 	int64_t off;
 	rp_future *f;
@@ -174,7 +175,7 @@ static void issue(struct chain *c)
 		return;
 	}
 	ret = rp_future_add_done_callback(f, on_done, c);
-	rp_future_unref(f);	/* the executor keeps its own until done */
+	rp_future_unref(f); /* the executor keeps its own until done */
 	if (ret < 0) {
 		/*
 		 * The operation goes on without us; the buffer stays
@@ -205,7 +206,7 @@ static void on_done(rp_future *f, void *arg)
 		return;
 	}
 	if ((uint64_t)value != st.j->bs)
-		c->errors++;	/* short transfer */
+		c->errors++; /* short transfer */
 	record(c, value, t1);
 
 	if (cb_depth) {
@@ -267,9 +268,12 @@ static int lib_start(struct bench_run *r)
 	}
 	ret = rp_executor_new(&cfg, &st.ex);
 	if (ret < 0) {
-		snprintf(r->error, sizeof(r->error), "cannot start the %s "
-			 "backend: %s", j->engine == ENG_URING ? "io_uring" :
-			 "blocking-thread", strerror(-ret));
+		snprintf(r->error, sizeof(r->error),
+			 "cannot start the %s "
+			 "backend: %s",
+			 j->engine == ENG_URING ? "io_uring"
+						: "blocking-thread",
+			 strerror(-ret));
 		return ret;
 	}
 	rp_executor_backend(st.ex, &backend, &why);
@@ -393,7 +397,7 @@ static void cleanup(void)
 {
 	unsigned i;
 
-	rp_executor_free(st.ex);	/* waits for what is in flight */
+	rp_executor_free(st.ex); /* waits for what is in flight */
 	st.ex = NULL;
 	for (i = 0; st.chains && i < st.n; i++) {
 		free(st.chains[i].buf);
@@ -466,9 +470,10 @@ int bench_file_run(const struct file_job *j, struct bench_run *r)
 		if (!c->buf || !c->hist) {
 			st.n = i + 1;
 			cleanup();
-			snprintf(r->error, sizeof(r->error), "out of memory "
-				 "for %u buffers of %llu bytes", j->qd,
-				 (unsigned long long)j->bs);
+			snprintf(r->error, sizeof(r->error),
+				 "out of memory "
+				 "for %u buffers of %llu bytes",
+				 j->qd, (unsigned long long)j->bs);
 			return -ENOMEM;
 		}
 		memset(c->buf, 0x5a ^ (int)i, j->bs);
@@ -489,13 +494,15 @@ int bench_file_run(const struct file_job *j, struct bench_run *r)
 	}
 	{
 		const struct bench_meter m = {
-			.done = meter_done, .ended = meter_ended,
-			.measure = meter_measure, .stop_and_drain = meter_stop,
-		.ended_at = meter_ended_at,
+			.done = meter_done,
+			.ended = meter_ended,
+			.measure = meter_measure,
+			.stop_and_drain = meter_stop,
+			.ended_at = meter_ended_at,
 		};
 
-		bench_measure(j->c, bench_engine_names[j->engine],
-			      j->runtime, j->warmup, &win, &m, r);
+		bench_measure(j->c, bench_engine_names[j->engine], j->runtime,
+			      j->warmup, &win, &m, r);
 	}
 	for (i = 0; i < st.n; i++) {
 		if (j->engine == ENG_SYNC)
@@ -511,9 +518,11 @@ int bench_file_run(const struct file_job *j, struct bench_run *r)
 		int64_t off = atomic_load(&st.error_offset);
 
 		if (off >= 0)
-			snprintf(r->error, sizeof(r->error), "%s at offset "
-				 "%lld: %s", j->read_pct ? "I/O" : "write",
-				 (long long)off, strerror(-err));
+			snprintf(r->error, sizeof(r->error),
+				 "%s at offset "
+				 "%lld: %s",
+				 j->read_pct ? "I/O" : "write", (long long)off,
+				 strerror(-err));
 		else
 			snprintf(r->error, sizeof(r->error), "%s",
 				 strerror(-err));

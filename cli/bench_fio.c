@@ -77,7 +77,7 @@ static int run_capture(char **argv, char **out)
 		}
 		n = read(pfd[0], buf + len, cap - 1 - len);
 		if (n < 0 && errno == EINTR)
-			continue;	/* ^C: fio stops and still reports */
+			continue; /* ^C: fio stops and still reports */
 		if (n <= 0)
 			break;
 		len += (size_t)n;
@@ -89,8 +89,9 @@ static int run_capture(char **argv, char **out)
 	*out = buf;
 	if (!WIFEXITED(status))
 		return -EINTR;
-	return WEXITSTATUS(status) == 127 ? -ENOENT :
-	       WEXITSTATUS(status) ? -EIO : 0;
+	return WEXITSTATUS(status) == 127 ? -ENOENT
+	       : WEXITSTATUS(status)	  ? -EIO
+					  : 0;
 }
 
 static json_object *get(json_object *o, const char *key)
@@ -114,7 +115,10 @@ static void add_dir(struct bench_run *r, json_object *d, uint64_t pct_w[],
 		    uint64_t ops_before)
 {
 	static const char *const keys[BENCH_NPCT - 1] = {
-		"50.000000", "90.000000", "99.000000", "99.900000",
+		"50.000000",
+		"90.000000",
+		"99.000000",
+		"99.900000",
 	};
 	json_object *lat = get(d, "lat_ns"), *pct = get(lat, "percentile");
 	uint64_t ios = (uint64_t)num(d, "total_ios");
@@ -166,7 +170,8 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 	ARG("--group_reporting");
 	ARG("--lat_percentiles=1");
 	ARG("--randrepeat=0");
-	/* Uniformly random blocks, as the engines pick them: no coverage map. */
+	/* Uniformly random blocks, as the engines pick them: no coverage map.
+	 */
 	ARG("--norandommap");
 	if (!strcmp(f->ioengine, "io_uring")) {
 		unsigned batch = f->iodepth < 16 ? f->iodepth : 16;
@@ -180,8 +185,9 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 	}
 	if (f->ops) {
 		/* Bytes per job; past --size fio wraps, as the engines do. */
-		ARG("--io_size=%llu", (unsigned long long)
-		    ((f->ops + f->numjobs - 1) / f->numjobs * f->bs));
+		ARG("--io_size=%llu",
+		    (unsigned long long)((f->ops + f->numjobs - 1) /
+					 f->numjobs * f->bs));
 	} else {
 		ARG("--time_based");
 		ARG("--runtime=%.0fms", f->runtime * 1000);
@@ -212,9 +218,10 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 	doc = start ? json_tokener_parse(start) : NULL;
 	job = json_object_array_get_idx(get(doc, "jobs"), 0);
 	if (!job) {
-		snprintf(r->error, sizeof(r->error), "fio %s", ret == -ENOENT ?
-			 "is not installed" : "failed (run the command in "
-			 "the JSON settings to see why)");
+		snprintf(r->error, sizeof(r->error), "fio %s",
+			 ret == -ENOENT ? "is not installed"
+					: "failed (run the command in "
+					  "the JSON settings to see why)");
 		json_object_put(doc);
 		free(out);
 		return ret < 0 ? ret : -EIO;

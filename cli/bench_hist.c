@@ -10,7 +10,7 @@
 
 #include "bench.h"
 
-const double bench_pcts[BENCH_NPCT] = { 50, 90, 99, 99.9, 100 };
+const double bench_pcts[BENCH_NPCT] = {50, 90, 99, 99.9, 100};
 const char *const bench_pct_names[BENCH_NPCT] = {
 	"p50", "p90", "p99", "p99.9", "max",
 };

@@ -3,10 +3,8 @@
  * `ringpool bench net`: round trips of a loopback TCP echo, for each
  * combination of connection count and message size.
  *
- * The server is the same for every engine: one thread with an epoll set
- * that echoes what it reads (level-triggered; a short write parks the rest
- * and waits for EPOLLOUT, and the connection is not read meanwhile).  The
- * client is what is measured:
+ * The server is the same for every engine (bench_echo.c: one epoll
+ * thread).  The client is what is measured:
  * - uring, threads: the library on its io_uring backend or its blocking-
  *   thread fallback; each connection is a chain of rp_send() then rp_recv()
  *   until the whole message is back, driven from done-callbacks;
@@ -23,8 +21,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,174 +28,12 @@
 #include "bench.h"
 #include "cli.h"
 
-#define SUBJ		"net"
-#define MAX_LIST	8
-#define MAX_CONNS	4096U
-#define MAX_MSG		(1U << 20)
-#define SRV_BUF		(64U << 10)
+#define SUBJ "net"
+#define MAX_LIST 8
+#define MAX_CONNS 4096U
+#define MAX_MSG (1U << 20)
 
-/* ---- the echo server ------------------------------------------------------ */
-
-struct srv_conn {
-	struct srv_conn *prev, *next;	/* the server's list */
-	int fd;
-	unsigned off, len;
-	char buf[SRV_BUF];
-};
-
-struct server {
-	struct srv_conn *head;	/* only the server thread changes it */
-	int lfd, ep, efd;
-	unsigned port;
-	pthread_t thread;
-};
-
-static void srv_close(struct server *s, struct srv_conn *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	free(c);
-}
-
-/* Writes what is parked; 1 when all went, 0 on EAGAIN, -1 on error. */
-static int srv_flush(struct srv_conn *c)
-{
-	while (c->off < c->len) {
-		ssize_t n = send(c->fd, c->buf + c->off, c->len - c->off,
-				 MSG_NOSIGNAL);
-
-		if (n < 0)
-			return errno == EAGAIN ? 0 : errno == EINTR ? 1 : -1;
-		c->off += (unsigned)n;
-	}
-	c->off = c->len = 0;
-	return 1;
-}
-
-static void *server_main(void *arg)
-{
-	struct server *s = arg;
-	struct epoll_event evs[64], ev;
-	int n, i;
-
-	for (;;) {
-		n = epoll_wait(s->ep, evs, 64, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		for (i = 0; i < n; i++) {
-			struct srv_conn *c = evs[i].data.ptr;
-			ssize_t got;
-			int ret;
-
-			if (!c)		/* the eventfd: stop */
-				goto out;
-			if ((void *)c == (void *)s) {
-				int fd = accept4(s->lfd, NULL, NULL,
-						 SOCK_NONBLOCK | SOCK_CLOEXEC);
-				int one = 1;
-
-				if (fd < 0)
-					continue;
-				c = malloc(sizeof(*c));
-				if (!c) {
-					close(fd);
-					continue;
-				}
-				c->fd = fd;
-				c->off = c->len = 0;
-				c->prev = NULL;
-				c->next = s->head;
-				if (s->head)
-					s->head->prev = c;
-				s->head = c;
-				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-					   sizeof(one));
-				ev.events = EPOLLIN;
-				ev.data.ptr = c;
-				if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev))
-					srv_close(s, c);
-				continue;
-			}
-			if (c->len) {		/* EPOLLOUT */
-				ret = srv_flush(c);
-			} else {
-				got = recv(c->fd, c->buf, SRV_BUF, 0);
-				if (got <= 0) {
-					if (got < 0 && (errno == EAGAIN ||
-							errno == EINTR))
-						continue;
-					srv_close(s, c);
-					continue;
-				}
-				c->len = (unsigned)got;
-				ret = srv_flush(c);
-			}
-			if (ret < 0) {
-				srv_close(s, c);
-				continue;
-			}
-			ev.events = ret ? EPOLLIN : EPOLLOUT;
-			ev.data.ptr = c;
-			epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &ev);
-		}
-	}
-out:
-	return NULL;
-}
-
-static int server_start(struct server *s)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	struct epoll_event ev;
-	int one = 1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
-	s->ep = epoll_create1(EPOLL_CLOEXEC);
-	s->efd = eventfd(0, EFD_CLOEXEC);
-	if (s->lfd < 0 || s->ep < 0 || s->efd < 0)
-		return -errno;
-	setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(s->lfd, 4096) ||
-	    getsockname(s->lfd, (struct sockaddr *)&sa, &len))
-		return -errno;
-	s->port = ntohs(sa.sin_port);
-	ev.events = EPOLLIN;
-	ev.data.ptr = s;
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &ev))
-		return -errno;
-	ev.data.ptr = NULL;
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->efd, &ev))
-		return -errno;
-	if (pthread_create(&s->thread, NULL, server_main, s))
-		return -EAGAIN;
-	return 0;
-}
-
-/* Stops the server; connections it still has are closed with it. */
-static void server_stop(struct server *s)
-{
-	eventfd_write(s->efd, 1);
-	pthread_join(s->thread, NULL);
-	while (s->head)
-		srv_close(s, s->head);
-	close(s->lfd);
-	close(s->efd);
-	close(s->ep);
-}
-
-/* ---- the client -------------------------------------------------------------- */
+/* ---- the client ---------------------------------------------------------- */
 
 enum { PH_SEND, PH_RECV };
 
@@ -207,13 +41,13 @@ struct conn {
 	_Atomic uint64_t done;
 	uint64_t issued;
 	uint64_t t0;
-	unsigned moved;		/* bytes of this phase so far */
+	unsigned moved; /* bytes of this phase so far */
 	int phase;
 	bool counted;
 	int fd;
 	char *sbuf, *rbuf;
 	struct bench_hist *hist;
-	int64_t res;		/* result of the operation that ended */
+	int64_t res; /* result of the operation that ended */
 	struct conn *next_pending;
 	pthread_t thread;
 } __attribute__((aligned(64)));
@@ -227,7 +61,7 @@ static struct {
 	unsigned n;
 	atomic_bool measuring, stopping;
 	atomic_uint active;
-	_Atomic uint64_t ended_ns;	/* when active reached 0 */
+	_Atomic uint64_t ended_ns; /* when active reached 0 */
 	_Atomic uint64_t issued_total;
 	_Atomic int first_error;
 	sem_t drained;
@@ -257,8 +91,7 @@ static bool next_msg(struct conn *c)
 {
 	if (atomic_load_explicit(&nt.stopping, memory_order_relaxed))
 		return false;
-	c->counted = atomic_load_explicit(&nt.measuring,
-					  memory_order_relaxed);
+	c->counted = atomic_load_explicit(&nt.measuring, memory_order_relaxed);
 	if (c->counted && nt.ops &&
 	    atomic_fetch_add_explicit(&nt.issued_total, 1,
 				      memory_order_relaxed) >= nt.ops)
@@ -274,10 +107,10 @@ static void finish_msg(struct conn *c)
 	if (!c->counted)
 		return;
 	bench_hist_add(c->hist, bench_now_ns() - c->t0);
-	atomic_store_explicit(&c->done,
-			      atomic_load_explicit(&c->done,
-						   memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	atomic_store_explicit(
+		&c->done,
+		atomic_load_explicit(&c->done, memory_order_relaxed) + 1,
+		memory_order_relaxed);
 }
 
 static void on_done(rp_future *f, void *arg);
@@ -428,7 +261,7 @@ static void meter_stop(void *arg)
 
 static int connect_all(unsigned port, struct bench_run *r)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	unsigned i;
 	int one = 1;
 
@@ -438,15 +271,16 @@ static int connect_all(unsigned port, struct bench_run *r)
 		struct conn *c = &nt.conns[i];
 
 		c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa,
-					 sizeof(sa))) {
-			snprintf(r->error, sizeof(r->error), "connection %u: "
-				 "%s%s", i + 1, strerror(errno), errno ==
-				 EMFILE ? " (raise ulimit -n)" : "");
+		if (c->fd < 0 ||
+		    connect(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			snprintf(r->error, sizeof(r->error),
+				 "connection %u: "
+				 "%s%s",
+				 i + 1, strerror(errno),
+				 errno == EMFILE ? " (raise ulimit -n)" : "");
 			return -errno;
 		}
-		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one,
-			   sizeof(one));
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	return 0;
 }
@@ -473,8 +307,10 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 		   const struct bench_common *c, struct bench_run *r)
 {
 	const struct bench_meter m = {
-		.done = meter_done, .ended = meter_ended,
-		.measure = meter_measure, .stop_and_drain = meter_stop,
+		.done = meter_done,
+		.ended = meter_ended,
+		.measure = meter_measure,
+		.stop_and_drain = meter_stop,
 		.ended_at = meter_ended_at,
 	};
 	struct bench_window win;
@@ -520,16 +356,19 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 	if (engine != ENG_SYNC) {
 		rp_config_init(&cfg);
 		cfg.workers = 1;
-		cfg.backend = engine == ENG_URING ? RP_BACKEND_URING :
-			      RP_BACKEND_THREADS;
+		cfg.backend = engine == ENG_URING ? RP_BACKEND_URING
+						  : RP_BACKEND_THREADS;
 		/* The fallback holds one thread per waiting recv. */
-		cfg.io_threads = engine == ENG_URING ? 1 :
-				 conns < 1024 ? conns : 1024;
+		cfg.io_threads = engine == ENG_URING ? 1
+				 : conns < 1024	     ? conns
+						     : 1024;
 		ret = rp_executor_new(&cfg, &nt.ex);
 		if (ret < 0) {
-			snprintf(r->error, sizeof(r->error), "cannot start the "
-				 "%s backend: %s", engine == ENG_URING ?
-				 "io_uring" : "blocking-thread",
+			snprintf(r->error, sizeof(r->error),
+				 "cannot start the "
+				 "%s backend: %s",
+				 engine == ENG_URING ? "io_uring"
+						     : "blocking-thread",
 				 strerror(-ret));
 			goto out;
 		}
@@ -546,8 +385,10 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 			step(&nt.conns[i]);
 		} else if (pthread_create(&nt.conns[i].thread, NULL, sync_conn,
 					  &nt.conns[i])) {
-			snprintf(r->error, sizeof(r->error), "cannot start "
-				 "thread %u of %u", i + 1, conns);
+			snprintf(r->error, sizeof(r->error),
+				 "cannot start "
+				 "thread %u of %u",
+				 i + 1, conns);
 			atomic_store(&nt.stopping, true);
 			atomic_fetch_sub(&nt.active, conns - i);
 			while (i--)
@@ -575,24 +416,51 @@ out:
 	return ret;
 }
 
+/* One run in the document; 0, or 1 when it failed (told on stderr). */
+static int run_one(struct bench_doc *d, const struct bench_common *c,
+		   unsigned round, int engine, unsigned conns, unsigned msg,
+		   unsigned port)
+{
+	struct bench_run *r = bench_doc_add_run(d);
+
+	if (!r)
+		return 1;
+	r->round = round;
+	net_run(engine, conns, msg, port, c, r);
+	r->settings = json_object_new_object();
+	json_object_object_add(r->settings, "conns",
+			       json_object_new_int64(conns));
+	json_object_object_add(r->settings, "msg", json_object_new_int64(msg));
+	if (!r->error[0])
+		return 0;
+	bench_err(SUBJ, "%s %s: %s", r->engine, r->variant, r->error);
+	return 1;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
-"Usage: ringpool bench net [OPTIONS]\n"
-"\n"
-"Round trips of a loopback TCP echo (an epoll server thread in the same\n"
-"process), for each connection count x message size.\n"
-"\n"
-"  --conns LIST    comma list of connection counts (default 16; max 4096)\n"
-"  --msg LIST      comma list of message sizes (default 64; k, M; max 1M)\n"
-"  --engine LIST   comma list of uring, threads, sync (default uring)\n"
-"  --runtime S     seconds per run (default 5)\n"
-"  --ops N         end a run after N round trips instead\n"
-"  --warmup S      seconds before measuring (default 0.5 timed, 0 --ops)\n"
-"  --rounds N      runs of each combination (default 1)\n"
-"  --json          one JSON document on stdout instead of the table\n"
-"  --report FILE   a self-contained HTML page with charts\n"
-"  -h, --help      show this help\n");
+		"Usage: ringpool bench net [OPTIONS]\n"
+		"\n"
+		"Round trips of a loopback TCP echo (an epoll server thread in "
+		"the same\n"
+		"process), for each connection count x message size.\n"
+		"\n"
+		"  --conns LIST    comma list of connection counts (default "
+		"16; max 4096)\n"
+		"  --msg LIST      comma list of message sizes (default 64; k, "
+		"M; max 1M)\n"
+		"  --engine LIST   comma list of uring, threads, sync (default "
+		"uring)\n"
+		"  --runtime S     seconds per run (default 5)\n"
+		"  --ops N         end a run after N round trips instead\n"
+		"  --warmup S      seconds before measuring (default 0.5 "
+		"timed, 0 --ops)\n"
+		"  --rounds N      runs of each combination (default 1)\n"
+		"  --json          one JSON document on stdout instead of the "
+		"table\n"
+		"  --report FILE   a self-contained HTML page with charts\n"
+		"  -h, --help      show this help\n");
 }
 
 /* Parses a comma list of sizes or counts into out[]; returns the count. */
@@ -606,15 +474,16 @@ static int parse_list(const char *opt, char *arg, bool sizes, unsigned max,
 	     tok = strtok_r(NULL, ",", &save)) {
 		unsigned long long v;
 		uint64_t sz;
-		int ret = sizes ? bench_parse_size(tok, &sz) :
-				  cli_parse_count(tok, &v);
+		int ret = sizes ? bench_parse_size(tok, &sz)
+				: cli_parse_count(tok, &v);
 
 		if (sizes)
 			v = sz;
 		if (ret < 0 || v > max || n == MAX_LIST) {
-			bench_err(SUBJ, "invalid %s '%s': expected up to %d "
-				  "values from 1 to %u", opt, tok, MAX_LIST,
-				  max);
+			bench_err(SUBJ,
+				  "invalid %s '%s': expected up to %d "
+				  "values from 1 to %u",
+				  opt, tok, MAX_LIST, max);
 			return -1;
 		}
 		out[n++] = (unsigned)v;
@@ -627,19 +496,19 @@ static int parse_list(const char *opt, char *arg, bool sizes, unsigned max,
 int bench_net(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "conns", required_argument, NULL, 'c' },
-		{ "msg", required_argument, NULL, 'm' },
-		{ "engine", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
+		{"conns", required_argument, NULL, 'c'},
+		{"msg", required_argument, NULL, 'm'},
+		{"engine", required_argument, NULL, 'e'},
+		{"help", no_argument, NULL, 'h'},
 		BENCH_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 },
+		{NULL, 0, NULL, 0},
 	};
-	unsigned conns[MAX_LIST] = { 16 }, msgs[MAX_LIST] = { 64 };
-	int n_conns = 1, n_msgs = 1, engines[ENG_COUNT] = { ENG_URING };
+	unsigned conns[MAX_LIST] = {16}, msgs[MAX_LIST] = {64};
+	int n_conns = 1, n_msgs = 1, engines[ENG_COUNT] = {ENG_URING};
 	int n_engines = 1, opt, e, k, ci, mi, status = 0, ret;
-	struct bench_common c = { .warmup = -1 };
-	struct bench_doc d = { .subject = SUBJ, .ops_unit = "msg/s" };
-	struct server srv = { .lfd = -1 };
+	struct bench_common c = {.warmup = -1};
+	struct bench_doc d = {.subject = SUBJ, .ops_unit = "msg/s"};
+	struct bench_echo srv = {.lfd = -1};
 	char *tok, *save;
 	unsigned round;
 
@@ -671,16 +540,18 @@ int bench_net(int argc, char **argv)
 					if (engines[k] == e)
 						break;
 				if (e == ENG_COUNT || k < n_engines) {
-					bench_err(SUBJ, "invalid engine '%s': "
+					bench_err(SUBJ,
+						  "invalid engine '%s': "
 						  "expected uring, threads or "
-						  "sync, once each", tok);
+						  "sync, once each",
+						  tok);
 					return 2;
 				}
 				engines[n_engines++] = e;
 			}
 			if (!n_engines) {
 				bench_err(SUBJ, "--engine needs at least one "
-					  "engine");
+						"engine");
 				return 2;
 			}
 			break;
@@ -710,7 +581,7 @@ int bench_net(int argc, char **argv)
 		for (ci = 0; ci < n_conns; ci++)
 			if (engines[k] == ENG_SYNC && conns[ci] > 1024) {
 				bench_err(SUBJ, "--engine sync runs a thread "
-					  "per connection: at most 1024");
+						"per connection: at most 1024");
 				return 2;
 			}
 	if (!c.runtime && !c.ops)
@@ -721,7 +592,7 @@ int bench_net(int argc, char **argv)
 		c.rounds = 1;
 
 	bench_catch_signals();
-	ret = server_start(&srv);
+	ret = bench_echo_start(&srv);
 	if (ret < 0) {
 		bench_err(SUBJ, "cannot start the echo server: %s",
 			  strerror(-ret));
@@ -733,14 +604,17 @@ int bench_net(int argc, char **argv)
 		json_object *b = json_object_new_array();
 
 		for (ci = 0; ci < n_conns; ci++)
-			json_object_array_add(a, json_object_new_int64(conns[ci]));
+			json_object_array_add(a,
+					      json_object_new_int64(conns[ci]));
 		for (mi = 0; mi < n_msgs; mi++)
-			json_object_array_add(b, json_object_new_int64(msgs[mi]));
+			json_object_array_add(b,
+					      json_object_new_int64(msgs[mi]));
 		json_object_object_add(d.settings, "conns", a);
 		json_object_object_add(d.settings, "msg", b);
 	}
-	json_object_object_add(d.settings, "server", json_object_new_string(
-		"epoll thread, 127.0.0.1, TCP_NODELAY"));
+	json_object_object_add(
+		d.settings, "server",
+		json_object_new_string("epoll thread, 127.0.0.1, TCP_NODELAY"));
 	json_object_object_add(d.settings, "runtime_s",
 			       json_object_new_double(c.runtime));
 	json_object_object_add(d.settings, "ops",
@@ -753,33 +627,12 @@ int bench_net(int argc, char **argv)
 	for (round = 1; round <= c.rounds && !bench_stop; round++)
 		for (k = 0; k < n_engines && !bench_stop; k++)
 			for (ci = 0; ci < n_conns && !bench_stop; ci++)
-				for (mi = 0; mi < n_msgs && !bench_stop; mi++) {
-					struct bench_run *r =
-						bench_doc_add_run(&d);
-					json_object *s;
-
-					if (!r) {
+				for (mi = 0; mi < n_msgs && !bench_stop; mi++)
+					if (run_one(&d, &c, round, engines[k],
+						    conns[ci], msgs[mi],
+						    srv.port))
 						status = 1;
-						break;
-					}
-					r->round = round;
-					net_run(engines[k], conns[ci],
-						msgs[mi], srv.port, &c, r);
-					s = json_object_new_object();
-					json_object_object_add(s, "conns",
-						json_object_new_int64(conns[ci]));
-					json_object_object_add(s, "msg",
-						json_object_new_int64(msgs[mi]));
-					r->settings = s;
-					if (r->error[0]) {
-						bench_err(SUBJ, "%s %s: %s",
-							  r->engine,
-							  r->variant,
-							  r->error);
-						status = 1;
-					}
-				}
-	server_stop(&srv);
+	bench_echo_stop(&srv);
 	d.interrupted = bench_stop != 0;
 	if (bench_output(&d, &c))
 		status = 1;

@@ -91,11 +91,28 @@ int bench_parse_size(const char *s, uint64_t *out)
 	if (errno || end == s)
 		return -EINVAL;
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (shift && (*end == 'i' || *end == 'I'))
 		end++;
@@ -152,9 +169,9 @@ int bench_common_opt(struct bench_common *c, const char *subject, int opt,
 		c->report = arg;
 		return 1;
 	case BO_RUNTIME:
-		if (bench_parse_secs(arg, &c->runtime) < 0 ||
-		    c->runtime <= 0) {
-			bench_err(subject, "invalid --runtime '%s': expected "
+		if (bench_parse_secs(arg, &c->runtime) < 0 || c->runtime <= 0) {
+			bench_err(subject,
+				  "invalid --runtime '%s': expected "
 				  "seconds, more than 0 and at most 86400",
 				  arg);
 			return 2;
@@ -162,23 +179,29 @@ int bench_common_opt(struct bench_common *c, const char *subject, int opt,
 		return 1;
 	case BO_WARMUP:
 		if (bench_parse_secs(arg, &c->warmup) < 0) {
-			bench_err(subject, "invalid --warmup '%s': expected "
-				  "seconds from 0 to 86400", arg);
+			bench_err(subject,
+				  "invalid --warmup '%s': expected "
+				  "seconds from 0 to 86400",
+				  arg);
 			return 2;
 		}
 		return 1;
 	case BO_OPS:
 		if (cli_parse_count(arg, &n) < 0) {
-			bench_err(subject, "invalid --ops '%s': expected a "
-				  "positive count (k and M suffixes)", arg);
+			bench_err(subject,
+				  "invalid --ops '%s': expected a "
+				  "positive count (k and M suffixes)",
+				  arg);
 			return 2;
 		}
 		c->ops = n;
 		return 1;
 	case BO_ROUNDS:
 		if (cli_parse_count(arg, &n) < 0 || n > 100) {
-			bench_err(subject, "invalid --rounds '%s': expected a "
-				  "count from 1 to 100", arg);
+			bench_err(subject,
+				  "invalid --rounds '%s': expected a "
+				  "count from 1 to 100",
+				  arg);
 			return 2;
 		}
 		c->rounds = (unsigned)n;
@@ -192,12 +215,12 @@ int bench_common_check(struct bench_common *c, const char *subject)
 {
 	if (c->ops && c->runtime > 0) {
 		bench_err(subject, "--runtime and --ops exclude each other: "
-			  "a run ends after a time or after a count");
+				   "a run ends after a time or after a count");
 		return 2;
 	}
 	if (c->json && c->report && !strcmp(c->report, "-")) {
 		bench_err(subject, "--report - would mix HTML into the JSON "
-			  "on stdout; name a file");
+				   "on stdout; name a file");
 		return 2;
 	}
 	c->progress = isatty(STDERR_FILENO);
@@ -214,8 +237,8 @@ void bench_progress(const struct bench_common *c, const char *what,
 			what, elapsed, total, (unsigned long long)ops,
 			elapsed > 0 ? (double)ops / elapsed : 0.0);
 	else
-		fprintf(stderr, "\r%-24s %5.1f s  %12llu ops  %10.0f/s ",
-			what, elapsed, (unsigned long long)ops,
+		fprintf(stderr, "\r%-24s %5.1f s  %12llu ops  %10.0f/s ", what,
+			elapsed, (unsigned long long)ops,
 			elapsed > 0 ? (double)ops / elapsed : 0.0);
 	fflush(stderr);
 }
@@ -233,19 +256,19 @@ static void add_ring_features(json_object *settings)
 		unsigned bit;
 		const char *name;
 	} feats[] = {
-		{ IORING_FEAT_SINGLE_MMAP, "single_mmap" },
-		{ IORING_FEAT_NODROP, "nodrop" },
-		{ IORING_FEAT_SUBMIT_STABLE, "submit_stable" },
-		{ IORING_FEAT_RW_CUR_POS, "rw_cur_pos" },
-		{ IORING_FEAT_CUR_PERSONALITY, "cur_personality" },
-		{ IORING_FEAT_FAST_POLL, "fast_poll" },
-		{ IORING_FEAT_POLL_32BITS, "poll_32bits" },
-		{ IORING_FEAT_SQPOLL_NONFIXED, "sqpoll_nonfixed" },
-		{ IORING_FEAT_EXT_ARG, "ext_arg" },
-		{ IORING_FEAT_NATIVE_WORKERS, "native_workers" },
-		{ IORING_FEAT_RSRC_TAGS, "rsrc_tags" },
-		{ IORING_FEAT_CQE_SKIP, "cqe_skip" },
-		{ IORING_FEAT_LINKED_FILE, "linked_file" },
+		{IORING_FEAT_SINGLE_MMAP, "single_mmap"},
+		{IORING_FEAT_NODROP, "nodrop"},
+		{IORING_FEAT_SUBMIT_STABLE, "submit_stable"},
+		{IORING_FEAT_RW_CUR_POS, "rw_cur_pos"},
+		{IORING_FEAT_CUR_PERSONALITY, "cur_personality"},
+		{IORING_FEAT_FAST_POLL, "fast_poll"},
+		{IORING_FEAT_POLL_32BITS, "poll_32bits"},
+		{IORING_FEAT_SQPOLL_NONFIXED, "sqpoll_nonfixed"},
+		{IORING_FEAT_EXT_ARG, "ext_arg"},
+		{IORING_FEAT_NATIVE_WORKERS, "native_workers"},
+		{IORING_FEAT_RSRC_TAGS, "rsrc_tags"},
+		{IORING_FEAT_CQE_SKIP, "cqe_skip"},
+		{IORING_FEAT_LINKED_FILE, "linked_file"},
 	};
 	struct io_uring_params p;
 	struct io_uring ring;
@@ -261,8 +284,8 @@ static void add_ring_features(json_object *settings)
 	arr = json_object_new_array();
 	for (i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
 		if (p.features & feats[i].bit)
-			json_object_array_add(arr,
-				json_object_new_string(feats[i].name));
+			json_object_array_add(
+				arr, json_object_new_string(feats[i].name));
 	json_object_object_add(settings, "ring_features", arr);
 }
 

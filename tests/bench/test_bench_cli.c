@@ -25,12 +25,12 @@
 #include "testutil.h"
 
 struct out {
-	int status;		/* exit status, or 128 + signal */
-	char *out, *err;	/* malloc'ed */
+	int status;	 /* exit status, or 128 + signal */
+	char *out, *err; /* malloc'ed */
 };
 
 static const char *bin;
-static const char *engine;	/* uring or threads */
+static const char *engine; /* uring or threads */
 static char tmpdir[] = "/tmp/ringpool-bench-test.XXXXXX";
 
 static char *slurp(int fd)
@@ -64,7 +64,7 @@ static struct out run_sig(int sig, int after_ms, const char *const *args)
 	char o_path[] = "/tmp/rb-out.XXXXXX", e_path[] = "/tmp/rb-err.XXXXXX";
 	int ofd = mkstemp(o_path), efd = mkstemp(e_path), status = 0;
 	const char *argv[64];
-	struct out r = { 0 };
+	struct out r = {0};
 	pid_t pid;
 	size_t n = 0;
 
@@ -88,8 +88,8 @@ static struct out run_sig(int sig, int after_ms, const char *const *args)
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	r.status = WIFEXITED(status) ? WEXITSTATUS(status) :
-		   128 + WTERMSIG(status);
+	r.status = WIFEXITED(status) ? WEXITSTATUS(status)
+				     : 128 + WTERMSIG(status);
 	r.out = slurp(ofd);
 	r.err = slurp(efd);
 	close(ofd);
@@ -97,7 +97,7 @@ static struct out run_sig(int sig, int after_ms, const char *const *args)
 	return r;
 }
 
-#define RUN(...) run_sig(0, 0, (const char *const[]){ __VA_ARGS__, NULL })
+#define RUN(...) run_sig(0, 0, (const char *const[]){__VA_ARGS__, NULL})
 
 static void out_free(struct out *o)
 {
@@ -138,11 +138,12 @@ static bool dir_empty(const char *path)
 	return empty;
 }
 
-/* ---- usage errors ----------------------------------------------------------- */
+/* ---- usage errors -----------------------------------------------------------
+ */
 
 struct bad_case {
 	const char *args[12];
-	const char *says;	/* a piece of the message on stderr */
+	const char *says; /* a piece of the message on stderr */
 };
 
 static void expect_usage_errors(const struct bad_case *cases, size_t n)
@@ -153,9 +154,10 @@ static void expect_usage_errors(const struct bad_case *cases, size_t n)
 		struct out o = run_sig(0, 0, cases[i].args);
 
 		if (o.status != 2 || !strstr(o.err, cases[i].says))
-			printf("\n%s %s %s...: exit %d, stderr: %s", cases[i].args[0],
-			       cases[i].args[1], cases[i].args[2] ?
-			       cases[i].args[2] : "", o.status, o.err);
+			printf("\n%s %s %s...: exit %d, stderr: %s",
+			       cases[i].args[0], cases[i].args[1],
+			       cases[i].args[2] ? cases[i].args[2] : "",
+			       o.status, o.err);
 		CU_ASSERT_EQUAL(o.status, 2);
 		CU_ASSERT_PTR_NOT_NULL(strstr(o.err, cases[i].says));
 		CU_ASSERT_STRING_EQUAL(o.out, "");
@@ -166,75 +168,87 @@ static void expect_usage_errors(const struct bad_case *cases, size_t n)
 static void test_file_usage_errors(void)
 {
 	static const struct bad_case cases[] = {
-		{ { "bench", "file", NULL }, "give --file" },
-		{ { "bench", "file", "--file", "/tmp/x", "--dir", "/tmp",
-		    NULL }, "exclude each other" },
-		{ { "bench", "file", "--dir", "/tmp", "--rw", "sideways",
-		    NULL }, "invalid --rw" },
-		{ { "bench", "file", "--dir", "/tmp", "--mix", "30", NULL },
-		  "--mix applies to --rw randrw" },
-		{ { "bench", "file", "--dir", "/tmp", "--rw", "randrw",
-		    "--mix", "101", NULL }, "invalid --mix" },
-		{ { "bench", "file", "--dir", "/tmp", "--bs", "0", NULL },
-		  "invalid --bs" },
-		{ { "bench", "file", "--dir", "/tmp", "--bs", "128M", NULL },
-		  "invalid --bs" },
-		{ { "bench", "file", "--dir", "/tmp", "--bs", "4q", NULL },
-		  "invalid --bs" },
-		{ { "bench", "file", "--dir", "/tmp", "--qd", "0", NULL },
-		  "invalid --qd" },
-		{ { "bench", "file", "--dir", "/tmp", "--qd", "5000", NULL },
-		  "invalid --qd" },
-		{ { "bench", "file", "--dir", "/tmp", "--jobs", "65", NULL },
-		  "invalid --jobs" },
-		{ { "bench", "file", "--dir", "/tmp", "--runtime", "1",
-		    "--ops", "10", NULL }, "exclude each other" },
-		{ { "bench", "file", "--dir", "/tmp", "--runtime", "soon",
-		    NULL }, "invalid --runtime" },
-		{ { "bench", "file", "--dir", "/tmp", "--runtime", "0",
-		    NULL }, "invalid --runtime" },
-		{ { "bench", "file", "--dir", "/tmp", "--warmup", "-1",
-		    NULL }, "invalid --warmup" },
-		{ { "bench", "file", "--dir", "/tmp", "--ops", "0", NULL },
-		  "invalid --ops" },
-		{ { "bench", "file", "--dir", "/tmp", "--rounds", "0", NULL },
-		  "invalid --rounds" },
-		{ { "bench", "file", "--dir", "/tmp", "--cached",
-		    "--drop-cache", NULL }, "exclude each other" },
-		{ { "bench", "file", "--dir", "/tmp", "--cached", "--direct",
-		    NULL }, "--cached has no effect with --direct" },
-		{ { "bench", "file", "--dir", "/tmp", "--direct", "--bs",
-		    "1000", NULL }, "multiple of 512" },
-		{ { "bench", "file", "--dir", "/tmp", "--size", "1k", NULL },
-		  "smaller than one block" },
-		{ { "bench", "file", "--dir", "/tmp", "--engine", "posix",
-		    NULL }, "unknown engine 'posix'" },
-		{ { "bench", "file", "--dir", "/tmp", "--engine",
-		    "uring,uring", NULL }, "listed twice" },
-		{ { "bench", "file", "--dir", "/tmp", "--engine", ",", NULL },
-		  "at least one engine" },
-		{ { "bench", "file", "--dir", "/tmp", "--sqpoll", NULL },
-		  "--sqpoll is not supported" },
-		{ { "bench", "file", "--dir", "/tmp", "--compare", "dd",
-		    NULL }, "invalid --compare" },
-		{ { "bench", "file", "--dir", "/tmp", "--engine", "sync",
-		    "--fixed-bufs", NULL }, "not sync" },
-		{ { "bench", "file", "--dir", "/tmp", "--engine", "sync",
-		    "--register-files", NULL }, "not sync" },
-		{ { "bench", "file", "--dir", "/tmp", "--engine", "sync",
-		    "--qd", "8", NULL }, "use --jobs" },
-		{ { "bench", "file", "--dir", "/tmp", "--fixed-bufs", "--qd",
-		    "1024", "--jobs", "2", NULL }, "at most 1024" },
-		{ { "bench", "file", "--dir", "/tmp", "--frobnicate", NULL },
-		  "unknown option '--frobnicate'" },
-		{ { "bench", "file", "--dir", "/tmp", "--bs", NULL },
-		  "--bs needs a value" },
-		{ { "bench", "file", "--dir", "/tmp", "extra", NULL },
-		  "unexpected argument 'extra'" },
-		{ { "bench", "file", "--dir", "/tmp", "--json", "--report",
-		    "-", NULL }, "name a file" },
-		{ { "bench", "file", "--dir", "/nonexistent/dir", "--ops",
-		    "1", NULL }, "cannot create a file in /nonexistent/dir" },
+		{{"bench", "file", NULL}, "give --file"},
+		{{"bench", "file", "--file", "/tmp/x", "--dir", "/tmp", NULL},
+		 "exclude each other"},
+		{{"bench", "file", "--dir", "/tmp", "--rw", "sideways", NULL},
+		 "invalid --rw"},
+		{{"bench", "file", "--dir", "/tmp", "--mix", "30", NULL},
+		 "--mix applies to --rw randrw"},
+		{{"bench", "file", "--dir", "/tmp", "--rw", "randrw", "--mix",
+		  "101", NULL},
+		 "invalid --mix"},
+		{{"bench", "file", "--dir", "/tmp", "--bs", "0", NULL},
+		 "invalid --bs"},
+		{{"bench", "file", "--dir", "/tmp", "--bs", "128M", NULL},
+		 "invalid --bs"},
+		{{"bench", "file", "--dir", "/tmp", "--bs", "4q", NULL},
+		 "invalid --bs"},
+		{{"bench", "file", "--dir", "/tmp", "--qd", "0", NULL},
+		 "invalid --qd"},
+		{{"bench", "file", "--dir", "/tmp", "--qd", "5000", NULL},
+		 "invalid --qd"},
+		{{"bench", "file", "--dir", "/tmp", "--jobs", "65", NULL},
+		 "invalid --jobs"},
+		{{"bench", "file", "--dir", "/tmp", "--runtime", "1", "--ops",
+		  "10", NULL},
+		 "exclude each other"},
+		{{"bench", "file", "--dir", "/tmp", "--runtime", "soon", NULL},
+		 "invalid --runtime"},
+		{{"bench", "file", "--dir", "/tmp", "--runtime", "0", NULL},
+		 "invalid --runtime"},
+		{{"bench", "file", "--dir", "/tmp", "--warmup", "-1", NULL},
+		 "invalid --warmup"},
+		{{"bench", "file", "--dir", "/tmp", "--ops", "0", NULL},
+		 "invalid --ops"},
+		{{"bench", "file", "--dir", "/tmp", "--rounds", "0", NULL},
+		 "invalid --rounds"},
+		{{"bench", "file", "--dir", "/tmp", "--cached", "--drop-cache",
+		  NULL},
+		 "exclude each other"},
+		{{"bench", "file", "--dir", "/tmp", "--cached", "--direct",
+		  NULL},
+		 "--cached has no effect with --direct"},
+		{{"bench", "file", "--dir", "/tmp", "--direct", "--bs", "1000",
+		  NULL},
+		 "multiple of 512"},
+		{{"bench", "file", "--dir", "/tmp", "--size", "1k", NULL},
+		 "smaller than one block"},
+		{{"bench", "file", "--dir", "/tmp", "--engine", "posix", NULL},
+		 "unknown engine 'posix'"},
+		{{"bench", "file", "--dir", "/tmp", "--engine", "uring,uring",
+		  NULL},
+		 "listed twice"},
+		{{"bench", "file", "--dir", "/tmp", "--engine", ",", NULL},
+		 "at least one engine"},
+		{{"bench", "file", "--dir", "/tmp", "--sqpoll", NULL},
+		 "--sqpoll is not supported"},
+		{{"bench", "file", "--dir", "/tmp", "--compare", "dd", NULL},
+		 "invalid --compare"},
+		{{"bench", "file", "--dir", "/tmp", "--engine", "sync",
+		  "--fixed-bufs", NULL},
+		 "not sync"},
+		{{"bench", "file", "--dir", "/tmp", "--engine", "sync",
+		  "--register-files", NULL},
+		 "not sync"},
+		{{"bench", "file", "--dir", "/tmp", "--engine", "sync", "--qd",
+		  "8", NULL},
+		 "use --jobs"},
+		{{"bench", "file", "--dir", "/tmp", "--fixed-bufs", "--qd",
+		  "1024", "--jobs", "2", NULL},
+		 "at most 1024"},
+		{{"bench", "file", "--dir", "/tmp", "--frobnicate", NULL},
+		 "unknown option '--frobnicate'"},
+		{{"bench", "file", "--dir", "/tmp", "--bs", NULL},
+		 "--bs needs a value"},
+		{{"bench", "file", "--dir", "/tmp", "extra", NULL},
+		 "unexpected argument 'extra'"},
+		{{"bench", "file", "--dir", "/tmp", "--json", "--report", "-",
+		  NULL},
+		 "name a file"},
+		{{"bench", "file", "--dir", "/nonexistent/dir", "--ops", "1",
+		  NULL},
+		 "cannot create a file in /nonexistent/dir"},
 	};
 
 	expect_usage_errors(cases, sizeof(cases) / sizeof(cases[0]));
@@ -243,26 +257,22 @@ static void test_file_usage_errors(void)
 static void test_other_usage_errors(void)
 {
 	static const struct bad_case cases[] = {
-		{ { "bench", NULL }, "Usage" },
-		{ { "bench", "disk", NULL }, "unknown subject" },
-		{ { "bench", "http", NULL }, "not available yet" },
-		{ { "bench", "net", "--conns", "0", NULL }, "invalid --conns" },
-		{ { "bench", "net", "--conns", "5000", NULL },
-		  "invalid --conns" },
-		{ { "bench", "net", "--msg", "2M", NULL }, "invalid --msg" },
-		{ { "bench", "net", "--engine", "epoll", NULL },
-		  "invalid engine" },
-		{ { "bench", "net", "--engine", "sync", "--conns", "2000",
-		    NULL }, "at most 1024" },
-		{ { "bench", "net", "--ops", "5", "--runtime", "1", NULL },
-		  "exclude each other" },
-		{ { "bench", "net", "--direct", NULL }, "unknown option" },
-		{ { "bench", "tasks", "--runtime", "1", NULL },
-		  "do not apply" },
-		{ { "bench", "tasks", "--workers", "2000", NULL },
-		  "invalid --workers" },
-		{ { "bench", "tasks", "--tasks", "x", NULL },
-		  "invalid --tasks" },
+		{{"bench", NULL}, "Usage"},
+		{{"bench", "disk", NULL}, "unknown subject"},
+		{{"bench", "http", NULL}, "not available yet"},
+		{{"bench", "net", "--conns", "0", NULL}, "invalid --conns"},
+		{{"bench", "net", "--conns", "5000", NULL}, "invalid --conns"},
+		{{"bench", "net", "--msg", "2M", NULL}, "invalid --msg"},
+		{{"bench", "net", "--engine", "epoll", NULL}, "invalid engine"},
+		{{"bench", "net", "--engine", "sync", "--conns", "2000", NULL},
+		 "at most 1024"},
+		{{"bench", "net", "--ops", "5", "--runtime", "1", NULL},
+		 "exclude each other"},
+		{{"bench", "net", "--direct", NULL}, "unknown option"},
+		{{"bench", "tasks", "--runtime", "1", NULL}, "do not apply"},
+		{{"bench", "tasks", "--workers", "2000", NULL},
+		 "invalid --workers"},
+		{{"bench", "tasks", "--tasks", "x", NULL}, "invalid --tasks"},
 	};
 
 	expect_usage_errors(cases, sizeof(cases) / sizeof(cases[0]));
@@ -280,19 +290,19 @@ static void test_file_refuses_overwrite(void)
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(ftruncate(fd, 1 << 20), 0);
 	close(fd);
-	o = RUN("bench", "file", "--file", path, "--rw", "randwrite",
-		"--ops", "10");
+	o = RUN("bench", "file", "--file", path, "--rw", "randwrite", "--ops",
+		"10");
 	CU_ASSERT_EQUAL(o.status, 2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "--force"));
 	out_free(&o);
 	/* Reading it is fine, and it stays. */
-	o = RUN("bench", "file", "--file", path, "--ops", "100",
-		"--engine", engine, "--json");
+	o = RUN("bench", "file", "--file", path, "--ops", "100", "--engine",
+		engine, "--json");
 	CU_ASSERT_EQUAL(o.status, 0);
 	CU_ASSERT_EQUAL(access(path, F_OK), 0);
 	out_free(&o);
-	o = RUN("bench", "file", "--file", path, "--rw", "randwrite",
-		"--ops", "100", "--force", "--engine", engine, "--json");
+	o = RUN("bench", "file", "--file", path, "--rw", "randwrite", "--ops",
+		"100", "--force", "--engine", engine, "--json");
 	CU_ASSERT_EQUAL(o.status, 0);
 	CU_ASSERT_EQUAL(access(path, F_OK), 0);
 	out_free(&o);
@@ -304,15 +314,15 @@ static void test_file_refuses_overwrite(void)
 /* Checks one run of the JSON document; `ops` 0: any count. */
 static void check_run(json_object *r, uint64_t ops)
 {
-	static const char *const pcts[] = { "p50", "p90", "p99", "p99.9",
-					    "max" };
+	static const char *const pcts[] = {"p50", "p90", "p99", "p99.9", "max"};
 	json_object *lat = get(r, "latency_us"), *cpu = get(r, "cpu");
 	double prev = 0;
 	size_t i;
 
 	CU_ASSERT_PTR_NULL(get(r, "error"));
 	if (get(r, "error"))
-		printf("run error: %s\n", json_object_get_string(get(r, "error")));
+		printf("run error: %s\n",
+		       json_object_get_string(get(r, "error")));
 	CU_ASSERT(num(r, "iops") > 0);
 	CU_ASSERT(num(r, "seconds") > 0);
 	CU_ASSERT_EQUAL(num(r, "ops"), num(r, "ops_issued"));
@@ -366,25 +376,40 @@ static void file_run(const char *rw, const char *bs, const char *extra)
 	for (i = 0; i < json_object_array_length(runs); i++) {
 		r = json_object_array_get_idx(runs, i);
 		check_run(r, strtoull(ops, NULL, 10));
-		CU_ASSERT_STRING_EQUAL(json_object_get_string(get(r,
-			"engine")), engine);
-		CU_ASSERT_STRING_EQUAL(json_object_get_string(get(r,
-			"backend")), !strcmp(engine, "uring") ? "io_uring" :
-			"threads");
+		CU_ASSERT_STRING_EQUAL(json_object_get_string(get(r, "engine")),
+				       engine);
+		CU_ASSERT_STRING_EQUAL(
+			json_object_get_string(get(r, "backend")),
+			!strcmp(engine, "uring") ? "io_uring" : "threads");
 		CU_ASSERT_EQUAL((uint64_t)num(r, "bytes"),
 				(uint64_t)num(r, "ops") *
-				strtoull(bs, NULL, 10));
+					strtoull(bs, NULL, 10));
 	}
 	json_object_put(d);
 	out_free(&o);
 	CU_ASSERT(dir_empty(tmpdir));
 }
 
-static void test_file_randread(void) { file_run("randread", "4096", "--cached"); }
-static void test_file_randwrite(void) { file_run("randwrite", "4096", "--drop-cache"); }
-static void test_file_seq_read(void) { file_run("read", "65536", "--fixed-bufs"); }
-static void test_file_seq_write(void) { file_run("write", "8192", "--register-files"); }
-static void test_file_randrw(void) { file_run("randrw", "4096", "--warmup=0.05"); }
+static void test_file_randread(void)
+{
+	file_run("randread", "4096", "--cached");
+}
+static void test_file_randwrite(void)
+{
+	file_run("randwrite", "4096", "--drop-cache");
+}
+static void test_file_seq_read(void)
+{
+	file_run("read", "65536", "--fixed-bufs");
+}
+static void test_file_seq_write(void)
+{
+	file_run("write", "8192", "--register-files");
+}
+static void test_file_randrw(void)
+{
+	file_run("randrw", "4096", "--warmup=0.05");
+}
 
 /* Every engine in one invocation, timed: one run each, in order. */
 static void test_file_engine_list(void)
@@ -395,8 +420,8 @@ static void test_file_engine_list(void)
 	char list[32];
 
 	snprintf(list, sizeof(list), "%s,sync", engine);
-	o = RUN("bench", "file", "--dir", tmpdir, "--size", "2M", "--jobs",
-		"2", "--engine", list, "--runtime", "0.2", "--warmup", "0.05",
+	o = RUN("bench", "file", "--dir", tmpdir, "--size", "2M", "--jobs", "2",
+		"--engine", list, "--runtime", "0.2", "--warmup", "0.05",
 		"--json");
 	CU_ASSERT_EQUAL(o.status, 0);
 	d = parse_doc(&o, "file");
@@ -404,8 +429,10 @@ static void test_file_engine_list(void)
 	CU_ASSERT_EQUAL_FATAL(json_object_array_length(runs), 2);
 	for (i = 0; i < 2; i++)
 		check_run(json_object_array_get_idx(runs, i), 0);
-	CU_ASSERT_STRING_EQUAL(json_object_get_string(get(
-		json_object_array_get_idx(runs, 1), "engine")), "sync");
+	CU_ASSERT_STRING_EQUAL(
+		json_object_get_string(
+			get(json_object_array_get_idx(runs, 1), "engine")),
+		"sync");
 	json_object_put(d);
 	out_free(&o);
 	CU_ASSERT(dir_empty(tmpdir));
@@ -417,9 +444,9 @@ static void test_net_run(void)
 	struct out o;
 	size_t i;
 
-	o = RUN("bench", "net", "--conns", "1,4", "--msg", "64,8k",
-		"--engine", engine, "--ops", tu_under_valgrind() ? "100" :
-		"1000", "--json");
+	o = RUN("bench", "net", "--conns", "1,4", "--msg", "64,8k", "--engine",
+		engine, "--ops", tu_under_valgrind() ? "100" : "1000",
+		"--json");
 	CU_ASSERT_EQUAL(o.status, 0);
 	d = parse_doc(&o, "net");
 	runs = get(d, "runs");
@@ -436,8 +463,8 @@ static void test_net_sync_run(void)
 	json_object *d;
 	struct out o;
 
-	o = RUN("bench", "net", "--conns", "2", "--engine", "sync",
-		"--runtime", "0.2", "--warmup", "0", "--json");
+	o = RUN("bench", "net", "--conns", "2", "--engine", "sync", "--runtime",
+		"0.2", "--warmup", "0", "--json");
 	CU_ASSERT_EQUAL(o.status, 0);
 	d = parse_doc(&o, "net");
 	check_run(json_object_array_get_idx(get(d, "runs"), 0), 0);
@@ -450,8 +477,7 @@ static void test_tasks_run(void)
 	json_object *d, *runs, *r;
 	struct out o;
 
-	o = RUN("bench", "tasks", "--ops", "2000", "--workers", "2",
-		"--json");
+	o = RUN("bench", "tasks", "--ops", "2000", "--workers", "2", "--json");
 	CU_ASSERT_EQUAL(o.status, 0);
 	d = parse_doc(&o, "tasks");
 	runs = get(d, "runs");
@@ -484,9 +510,8 @@ static void test_html_report(void)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s.html", tmpdir);
-	o = RUN("bench", "file", "--dir", tmpdir, "--size", "2M",
-		"--runtime", "0.3", "--warmup", "0", "--engine", engine,
-		"--report", path);
+	o = RUN("bench", "file", "--dir", tmpdir, "--size", "2M", "--runtime",
+		"0.3", "--warmup", "0", "--engine", engine, "--report", path);
 	CU_ASSERT_EQUAL(o.status, 0);
 	out_free(&o);
 	fd = open(path, O_RDONLY);
@@ -576,8 +601,8 @@ static void test_disk_full_while_writing(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "No space left on device"));
 	d = json_tokener_parse(o.out);
 	CU_ASSERT_PTR_NOT_NULL(d);
-	CU_ASSERT_PTR_NOT_NULL(get(json_object_array_get_idx(get(d, "runs"),
-							      0), "error"));
+	CU_ASSERT_PTR_NOT_NULL(
+		get(json_object_array_get_idx(get(d, "runs"), 0), "error"));
 	json_object_put(d);
 	out_free(&o);
 }
@@ -585,10 +610,12 @@ static void test_disk_full_while_writing(void)
 /* ^C: the run stops, the file goes, what was measured is printed. */
 static void test_interrupt(void)
 {
-	struct out o = run_sig(SIGINT, 700, (const char *const[]){
-		"bench", "file", "--dir", tmpdir, "--size", "2M",
-		"--runtime", "30", "--warmup", "0", "--engine", engine,
-		"--json", NULL });
+	struct out o =
+		run_sig(SIGINT, 700,
+			(const char *const[]){"bench", "file", "--dir", tmpdir,
+					      "--size", "2M", "--runtime", "30",
+					      "--warmup", "0", "--engine",
+					      engine, "--json", NULL});
 	json_object *d, *r;
 
 	CU_ASSERT_EQUAL(o.status, 130);
@@ -621,17 +648,17 @@ static void test_sync_agrees_with_fio_psync(void)
 	double ratio = 0;
 	int attempt;
 
-	if (access("/usr/bin/fio", X_OK) && access("/usr/local/bin/fio",
-						   X_OK)) {
+	if (access("/usr/bin/fio", X_OK) &&
+	    access("/usr/local/bin/fio", X_OK)) {
 		printf("skipped: fio is not installed\n");
 		return;
 	}
 	for (attempt = 0; attempt < 3; attempt++) {
-		struct out o = RUN("bench", "file", "--dir", tmpdir, "--size",
-				   "16M", "--engine", "sync", cache,
-				   "--compare", "fio", "--runtime", "0.3",
-				   "--warmup", "0.1", "--rounds", "5",
-				   "--json");
+		struct out o =
+			RUN("bench", "file", "--dir", tmpdir, "--size", "16M",
+			    "--engine", "sync", cache, "--compare", "fio",
+			    "--runtime", "0.3", "--warmup", "0.1", "--rounds",
+			    "5", "--json");
 		json_object *d, *p;
 		double median;
 
@@ -676,29 +703,28 @@ static void test_sync_agrees_with_fio_psync(void)
 int main(int argc, char **argv)
 {
 	static const struct tu_test tests[] = {
-		{ "file_usage_errors", test_file_usage_errors, false },
-		{ "other_usage_errors", test_other_usage_errors, false },
-		{ "file_refuses_overwrite", test_file_refuses_overwrite,
-		  false },
-		{ "file_randread", test_file_randread, false },
-		{ "file_randwrite", test_file_randwrite, false },
-		{ "file_seq_read", test_file_seq_read, false },
-		{ "file_seq_write", test_file_seq_write, false },
-		{ "file_randrw", test_file_randrw, false },
-		{ "file_engine_list", test_file_engine_list, false },
-		{ "net_run", test_net_run, false },
-		{ "net_sync_run", test_net_sync_run, false },
-		{ "tasks_run", test_tasks_run, false },
-		{ "table_output", test_table_output, false },
-		{ "html_report", test_html_report, false },
-		{ "direct_refused", test_direct_refused, false },
-		{ "disk_full_while_laying_out",
-		  test_disk_full_while_laying_out, false },
-		{ "disk_full_while_writing", test_disk_full_while_writing,
-		  false },
-		{ "interrupt", test_interrupt, false },
-		{ "sync_agrees_with_fio_psync",
-		  test_sync_agrees_with_fio_psync, true },
+		{"file_usage_errors", test_file_usage_errors, false},
+		{"other_usage_errors", test_other_usage_errors, false},
+		{"file_refuses_overwrite", test_file_refuses_overwrite, false},
+		{"file_randread", test_file_randread, false},
+		{"file_randwrite", test_file_randwrite, false},
+		{"file_seq_read", test_file_seq_read, false},
+		{"file_seq_write", test_file_seq_write, false},
+		{"file_randrw", test_file_randrw, false},
+		{"file_engine_list", test_file_engine_list, false},
+		{"net_run", test_net_run, false},
+		{"net_sync_run", test_net_sync_run, false},
+		{"tasks_run", test_tasks_run, false},
+		{"table_output", test_table_output, false},
+		{"html_report", test_html_report, false},
+		{"direct_refused", test_direct_refused, false},
+		{"disk_full_while_laying_out", test_disk_full_while_laying_out,
+		 false},
+		{"disk_full_while_writing", test_disk_full_while_writing,
+		 false},
+		{"interrupt", test_interrupt, false},
+		{"sync_agrees_with_fio_psync", test_sync_agrees_with_fio_psync,
+		 true},
 	};
 	const char *b = getenv("RINGPOOL_BACKEND");
 	int ret;
