@@ -70,6 +70,17 @@ static struct out run_sig(int sig, int after_ms, const char *const *args)
 
 	unlink(o_path);
 	unlink(e_path);
+	/*
+	 * Under the valgrind setup the tool itself runs under memcheck too:
+	 * the test program alone would say nothing about it.
+	 */
+	if (tu_under_valgrind()) {
+		argv[n++] = "valgrind";
+		argv[n++] = "--error-exitcode=99";
+		argv[n++] = "--leak-check=full";
+		argv[n++] = "--errors-for-leak-kinds=definite,indirect";
+		argv[n++] = "--quiet";
+	}
 	argv[n++] = bin;
 	while (*args && n < 63)
 		argv[n++] = *args++;
@@ -79,7 +90,7 @@ static struct out run_sig(int sig, int after_ms, const char *const *args)
 	if (pid == 0) {
 		dup2(ofd, STDOUT_FILENO);
 		dup2(efd, STDERR_FILENO);
-		execv(bin, (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	if (sig) {
@@ -611,7 +622,7 @@ static void test_disk_full_while_writing(void)
 static void test_interrupt(void)
 {
 	struct out o =
-		run_sig(SIGINT, 700,
+		run_sig(SIGINT, tu_under_valgrind() ? 4000 : 700,
 			(const char *const[]){"bench", "file", "--dir", tmpdir,
 					      "--size", "2M", "--runtime", "30",
 					      "--warmup", "0", "--engine",
