@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `ringpool bench`: measurements a user can run on their own machine.
- * For now the CPU-pool measurement; file, net and http engines follow.
+ * `ringpool bench`: measurements a user can run on their own machine.  This
+ * file dispatches to the subjects and holds the CPU-pool one (`tasks`);
+ * file I/O is in bench_file.c, the loopback echo in bench_net.c.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ringpool.h"
 #include "cli.h"
+#include "bench.h"
+
+#define SUBJ "tasks"
 
 int cli_parse_count(const char *s, unsigned long long *out)
 {
@@ -34,14 +37,6 @@ int cli_parse_count(const char *s, unsigned long long *out)
 	return 0;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int empty_task(void *arg, int64_t *value)
 {
 	(void)arg;
@@ -49,142 +44,242 @@ static int empty_task(void *arg, int64_t *value)
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void tasks_usage(FILE *out)
 {
 	fprintf(out,
-"Usage: ringpool bench tasks [--tasks N] [--workers N] [--rtt N]\n"
+"Usage: ringpool bench tasks [--tasks N] [--workers N] [--rtt N] [OPTIONS]\n"
 "\n"
-"Submits N empty tasks, waits for all of them and prints the rate; then\n"
-"measures the round trip of one task (submit, wait for the result) and\n"
-"prints its median and 99th percentile.\n"
+"Submits N empty tasks, waits for all of them and prints the rate (run\n"
+"'throughput'); then times the round trip of one task (submit, wait for the\n"
+"result) N times (run 'round-trip', with its latency percentiles).\n"
 "\n"
 "  --tasks N    tasks for the throughput run (default 1M; k and M suffixes)\n"
 "  --workers N  worker threads (default: one per online CPU)\n"
 "  --rtt N      round trips to time (default 100k)\n"
+"  --ops N      sets both --tasks and --rtt\n"
+"  --rounds N   repeat both runs N times\n"
+"  --json       one JSON document on stdout instead of the table\n"
+"  --report F   a self-contained HTML page with charts\n"
 "  -h, --help   show this help\n"
 "\n"
 "For the side-by-side comparison with libuv and GLib, run 'bench/run tasks'\n"
 "from the source tree.\n");
 }
 
-static int bench_tasks(int argc, char **argv)
+static int tasks_throughput(rp_executor *ex, unsigned long long ntasks,
+			    struct bench_run *r)
+{
+	rp_future **fs = calloc(ntasks, sizeof(*fs));
+	double t0, u0, s0, u1, s1;
+	unsigned long long i, n = 0;
+	int ret = -ENOMEM;
+
+	snprintf(r->engine, sizeof(r->engine), "throughput");
+	if (!fs)
+		goto out;
+	bench_cpu_s(&u0, &s0);
+	t0 = bench_now_s();
+	for (n = 0; n < ntasks && !bench_stop; n++) {
+		ret = rp_submit(ex, empty_task, NULL, &fs[n]);
+		if (ret < 0)
+			goto out;
+	}
+	ret = rp_wait(fs, n, RP_ALL_COMPLETED, RP_FOREVER, NULL, NULL);
+	r->secs = bench_now_s() - t0;
+	bench_cpu_s(&u1, &s1);
+	r->user_s = u1 - u0;
+	r->sys_s = s1 - s0;
+	r->have_cpu = true;
+	r->ops = r->ops_issued = n;
+out:
+	if (ret < 0)
+		snprintf(r->error, sizeof(r->error), "%s", strerror(-ret));
+	for (i = 0; fs && i < n; i++)
+		rp_future_unref(fs[i]);
+	free(fs);
+	return ret;
+}
+
+static int tasks_rtt(rp_executor *ex, unsigned long long nrtt,
+		     struct bench_run *r)
+{
+	double t0, u0, s0, u1, s1;
+	unsigned long long i;
+	int ret = 0;
+
+	snprintf(r->engine, sizeof(r->engine), "round-trip");
+	r->lat = calloc(1, sizeof(*r->lat));
+	if (!r->lat) {
+		snprintf(r->error, sizeof(r->error), "out of memory");
+		return -ENOMEM;
+	}
+	r->series.interval_s = 0.1;
+	bench_cpu_s(&u0, &s0);
+	t0 = bench_now_s();
+	for (i = 0; i < nrtt && !bench_stop; i++) {
+		uint64_t a = bench_now_ns();
+		rp_future *f;
+
+		ret = rp_submit(ex, empty_task, NULL, &f);
+		if (ret == 0)
+			ret = rp_future_result(f, RP_FOREVER, NULL, NULL);
+		rp_future_unref(f);
+		if (ret < 0) {
+			snprintf(r->error, sizeof(r->error), "%s",
+				 strerror(-ret));
+			break;
+		}
+		bench_hist_add(r->lat, bench_now_ns() - a);
+		r->ops++;
+		if (bench_now_s() - t0 >= r->series.interval_s *
+		    (double)(r->series.n + 1)) {
+			uint64_t before = 0;
+			size_t k;
+
+			for (k = 0; k < r->series.n; k++)
+				before += r->series.ops[k];
+			bench_series_push(&r->series, r->ops - before);
+		}
+	}
+	r->secs = bench_now_s() - t0;
+	bench_cpu_s(&u1, &s1);
+	r->user_s = u1 - u0;
+	r->sys_s = s1 - s0;
+	r->have_cpu = true;
+	r->ops_issued = r->ops;
+	bench_run_finish(r);
+	return ret;
+}
+
+int bench_tasks(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "tasks", required_argument, NULL, 't' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "rtt", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
+		BENCH_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long long ntasks = 1000000, nrtt = 100000, workers = 0, i;
+	unsigned long long ntasks = 1000000, nrtt = 100000, workers = 0;
+	struct bench_common c = { .warmup = 0 };
+	struct bench_doc d = { .subject = SUBJ, .ops_unit = "tasks/s" };
 	struct rp_config cfg;
 	rp_executor *ex = NULL;
-	rp_future **fs = NULL;
-	double *lat = NULL, t0, t1;
-	int c, ret, status = 1;
+	const char *why = NULL;
+	int opt, ret, backend, status = 0;
+	unsigned round, k;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		unsigned long long *dst = c == 't' ? &ntasks :
-					  c == 'w' ? &workers : &nrtt;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		unsigned long long *dst = opt == 't' ? &ntasks :
+					  opt == 'w' ? &workers : &nrtt;
 
-		switch (c) {
+		switch (opt) {
 		case 't':
 		case 'w':
 		case 'r':
 			if (cli_parse_count(optarg, dst) < 0 ||
-			    (c == 'w' && *dst > 1024)) {
-				fprintf(stderr, "ringpool bench tasks: invalid "
-					"--%s '%s': expected a positive "
-					"count%s\n", opts[c == 't' ? 0 :
-					c == 'w' ? 1 : 2].name, optarg,
-					c == 'w' ? " up to 1024" : "");
+			    (opt == 'w' && *dst > 1024)) {
+				bench_err(SUBJ, "invalid --%s '%s': expected a "
+					  "positive count%s", opts[opt == 't' ?
+					  0 : opt == 'w' ? 1 : 2].name, optarg,
+					  opt == 'w' ? " up to 1024" : "");
 				return 2;
 			}
 			break;
 		case 'h':
 			tasks_usage(stdout);
 			return 0;
-		default:
-			tasks_usage(stderr);
+		case ':':
+			bench_err(SUBJ, "%s needs a value", argv[optind - 1]);
 			return 2;
+		case '?':
+			bench_err(SUBJ, "unknown option '%s' (see --help)",
+				  argv[optind - 1]);
+			return 2;
+		case BO_RUNTIME:
+		case BO_WARMUP:
+			bench_err(SUBJ, "--runtime and --warmup do not apply: "
+				  "tasks counts (--tasks, --rtt, --ops)");
+			return 2;
+		default:
+			if (bench_common_opt(&c, SUBJ, opt, optarg) == 2)
+				return 2;
+			break;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "ringpool bench tasks: unexpected argument "
-			"'%s'\n", argv[optind]);
+		bench_err(SUBJ, "unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
+	if (bench_common_check(&c, SUBJ))
+		return 2;
+	if (c.ops)
+		ntasks = nrtt = c.ops;
+	if (!c.rounds)
+		c.rounds = 1;
 
 	rp_config_init(&cfg);
 	cfg.workers = (unsigned)workers;
 	ret = rp_executor_new(&cfg, &ex);
 	if (ret < 0) {
-		fprintf(stderr, "ringpool: cannot start the executor: %s\n",
-			strerror(-ret));
+		bench_err(SUBJ, "cannot start the executor: %s",
+			  strerror(-ret));
 		return 1;
 	}
-	fs = calloc(ntasks, sizeof(*fs));
-	lat = calloc(nrtt, sizeof(*lat));
-	if (!fs || !lat) {
-		fprintf(stderr, "ringpool: out of memory for %llu tasks\n",
-			ntasks);
-		goto out;
-	}
+	rp_executor_backend(ex, &backend, &why);
+	bench_catch_signals();
+	d.settings = json_object_new_object();
+	json_object_object_add(d.settings, "workers",
+			       json_object_new_int64(rp_executor_workers(ex)));
+	json_object_object_add(d.settings, "tasks",
+			       json_object_new_int64((int64_t)ntasks));
+	json_object_object_add(d.settings, "round_trips",
+			       json_object_new_int64((int64_t)nrtt));
+	json_object_object_add(d.settings, "backend", json_object_new_string(
+		backend == RP_BACKEND_URING ? "io_uring" : "threads"));
+	json_object_object_add(d.settings, "rounds",
+			       json_object_new_int64(c.rounds));
+	bench_add_system(d.settings);
+	for (round = 1; round <= c.rounds && !bench_stop; round++) {
+		for (k = 0; k < 2 && !bench_stop; k++) {
+			struct bench_run *r = bench_doc_add_run(&d);
 
-	t0 = now_s();
-	for (i = 0; i < ntasks; i++) {
-		ret = rp_submit(ex, empty_task, NULL, &fs[i]);
-		if (ret < 0) {
-			fprintf(stderr, "ringpool: submit failed: %s\n",
-				strerror(-ret));
-			ntasks = i;
-			goto out;
+			if (!r) {
+				status = 1;
+				break;
+			}
+			r->round = round;
+			snprintf(r->tool, sizeof(r->tool), "ringpool");
+			snprintf(r->backend, sizeof(r->backend), "%s",
+				 backend == RP_BACKEND_URING ? "io_uring" :
+				 "threads");
+			ret = k == 0 ? tasks_throughput(ex, ntasks, r) :
+				       tasks_rtt(ex, nrtt, r);
+			r->interrupted = bench_stop != 0;
+			if (ret < 0) {
+				bench_err(SUBJ, "%s: %s", r->engine, r->error);
+				status = 1;
+			}
 		}
 	}
-	ret = rp_wait(fs, ntasks, RP_ALL_COMPLETED, RP_FOREVER, NULL, NULL);
-	t1 = now_s();
-	if (ret < 0) {
-		fprintf(stderr, "ringpool: wait failed: %s\n", strerror(-ret));
-		goto out;
-	}
-	printf("workers      %d\n", rp_executor_workers(ex));
-	printf("tasks        %llu in %.3f s: %.0f tasks/s\n", ntasks,
-	       t1 - t0, ntasks / (t1 - t0));
-
-	for (i = 0; i < nrtt; i++) {
-		rp_future *f;
-
-		t0 = now_s();
-		ret = rp_submit(ex, empty_task, NULL, &f);
-		if (ret == 0)
-			ret = rp_future_result(f, RP_FOREVER, NULL, NULL);
-		rp_future_unref(f);
-		lat[i] = now_s() - t0;
-		if (ret < 0) {
-			fprintf(stderr, "ringpool: round trip failed: %s\n",
-				strerror(-ret));
-			goto out;
-		}
-	}
-	qsort(lat, nrtt, sizeof(*lat), cmp_double);
-	printf("round trip   p50 %.2f us, p99 %.2f us over %llu\n",
-	       lat[nrtt / 2] * 1e6, lat[nrtt * 99 / 100] * 1e6, nrtt);
-	status = 0;
-out:
-	for (i = 0; fs && i < ntasks; i++)
-		rp_future_unref(fs[i]);
-	free(fs);
-	free(lat);
 	rp_executor_free(ex);
-	return status;
+	d.interrupted = bench_stop != 0;
+	if (bench_output(&d, &c))
+		status = 1;
+	bench_doc_release(&d);
+	return bench_stop ? 130 : status;
+}
+
+int bench_http(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	bench_err("http", "not available yet: the download client "
+		  "(rp_http_*) is still being implemented");
+	return 2;
 }
 
 static void bench_usage(FILE *out)
@@ -193,7 +288,14 @@ static void bench_usage(FILE *out)
 "Usage: ringpool bench SUBJECT [OPTIONS]\n"
 "\n"
 "Subjects:\n"
-"  tasks   the CPU pool: task throughput and round-trip latency\n");
+"  file    file I/O: io_uring vs blocking threads vs pread/pwrite (and fio)\n"
+"  net     loopback TCP echo: connections x message size\n"
+"  tasks   the CPU pool: task throughput and round-trip latency\n"
+"  http    downloads from a local server (not available yet)\n"
+"\n"
+"Every subject takes --json (one JSON document on stdout) and --report\n"
+"FILE.html (a self-contained page with charts).  Run 'ringpool bench\n"
+"SUBJECT --help' for its options.\n");
 }
 
 int cli_bench(int argc, char **argv)
@@ -208,7 +310,14 @@ int cli_bench(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "tasks"))
 		return bench_tasks(argc - 1, argv + 1);
-	fprintf(stderr, "ringpool bench: unknown subject '%s'\n", argv[1]);
+	if (!strcmp(argv[1], "file"))
+		return bench_file(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "net"))
+		return bench_net(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "http"))
+		return bench_http(argc - 1, argv + 1);
+	bench_err(argv[1], "unknown subject (expected file, net, tasks or "
+		  "http)");
 	bench_usage(stderr);
 	return 2;
 }

@@ -4,9 +4,9 @@
 # $root and $BUILD_PKGS_STR).
 #
 #   fileio_cached    4k random reads, cached 1 GiB file, QD 32:
-#                    bench-fileio (io_uring) vs fio io_uring
+#                    ringpool bench file (io_uring) vs fio io_uring
 #   fileio_direct    O_DIRECT 4k random reads at QD 32 and 1 MiB sequential
-#                    reads at QD 4: bench-fileio vs fio io_uring
+#                    reads at QD 4: ringpool bench file vs fio io_uring
 #   fileio_fallback  cached 4k random reads on the blocking-thread backend
 #                    (4 io_threads, QD 4) vs fio psync with 4 jobs
 #   nop              bench-nop (ringpool NOP futures vs raw liburing NOPs)
@@ -129,17 +129,21 @@ print("%.0f %.1f %.0f" % (rd["iops"], rd["bw"] * 1024 / 1e6,
 ' "$jobs" <<<"$out"
 }
 
-# rp_job ARGS...: runs bench-fileio; prints "IOPS MB/s CPU%".
+# rp_job ARGS...: runs `ringpool bench file` (the same engine users run);
+# prints "IOPS MB/s CPU%" from its JSON.
 rp_job() {
-	local out line
-	out=$("$builddir/bench/io/bench-fileio" --file "$file" --runtime "$runtime" \
-		--ramp "$RAMP" "$@") || die "bench-fileio failed: bench-fileio $*"
-	line=$(grep '^fileio ' <<<"$out" | tail -n 1)
-	[[ -n $line ]] || die "bench-fileio printed no result line"
-	awk '{
-		for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		print v["iops"], v["mbps"], v["cpu_pct"]
-	}' <<<"$line"
+	local out
+	out=$("$builddir/cli/ringpool" bench file --file "$file" --runtime "$runtime" \
+		--warmup "$RAMP" --json "$@") || die "ringpool bench file failed: ringpool bench file $*"
+	python3 -c '
+import json, sys
+run = json.load(sys.stdin)["runs"][0]
+if run.get("error"):
+    sys.exit("ringpool bench file: " + run["error"])
+cpu = run["cpu"]
+print("%.0f %.1f %.0f" % (run["iops"], run["mb_per_s"],
+      100 * (cpu["user_s"] + cpu["sys_s"]) / run["seconds"]))
+' <<<"$out"
 }
 
 # stats VALUES...: prints "BEST MEDIAN" (best = largest).
@@ -168,7 +172,7 @@ compare() {
 	read -r -a rp_args <<<"$5"
 	echo "== $label"
 	echo "   fio:      fio ${fio_args[*]} --time_based --runtime=$runtime --ramp_time=${RAMP_MS}ms ${extra_fio[*]}"
-	echo "   ringpool: bench-fileio ${rp_args[*]} --runtime $runtime --ramp $RAMP"
+	echo "   ringpool: ringpool bench file ${rp_args[*]} --runtime $runtime --warmup $RAMP"
 	for ((r = 1; r <= rounds; r++)); do
 		# Alternate which side goes first.
 		local order=(fio rp)
@@ -206,7 +210,7 @@ compare() {
 setup_fileio() {
 	# shellcheck disable=SC2086 # a list of package names
 	ensure_packages $BUILD_PKGS_STR fio python3
-	build_target bench/io/bench-fileio
+	build_target cli/ringpool
 	make_file
 }
 
@@ -216,7 +220,7 @@ bench_fileio_cached() {
 	echo "fileio_cached: 4k random reads from a cached 1 GiB file, QD 32, ${runtime}s x $rounds rounds each"
 	compare "4k random reads, buffered (page cache), QD 32" IOPS 1 \
 		"--ioengine=io_uring --rw=randread --bs=4k --direct=0 --invalidate=0 --fixedbufs=1 --registerfiles=1 --iodepth=32 --iodepth_batch_submit=16 --iodepth_batch_complete_max=16" \
-		"--qd 32 --bs 4096 --fixed --backend uring" 1
+		"--qd 32 --bs 4096 --fixed-bufs --register-files --engine uring" 1
 	echo "RESULT fileio_cached ringpool_iops=$cmp_rp fio_iops=$cmp_fio vs_fio=$cmp_ratio"
 }
 
@@ -233,12 +237,12 @@ bench_fileio_direct() {
 	echo "fileio_direct: O_DIRECT reads of a 1 GiB file on $(df --output=fstype "$file" | tail -n 1), ${runtime}s x $rounds rounds each"
 	compare "O_DIRECT 4k random reads, QD 32" IOPS 1 \
 		"--ioengine=io_uring --rw=randread --bs=4k --direct=1 --fixedbufs=1 --registerfiles=1 --iodepth=32 --iodepth_batch_submit=16 --iodepth_batch_complete_max=16" \
-		"--qd 32 --bs 4096 --direct --fixed --backend uring" 0
+		"--qd 32 --bs 4096 --direct --fixed-bufs --register-files --engine uring" 0
 	rand_rp=$cmp_rp_med rand_fio=$cmp_fio_med rand_ratio=$cmp_ratio_med
 	rand_best=$cmp_ratio
 	compare "O_DIRECT 1 MiB sequential reads, QD 4" MB/s 2 \
 		"--ioengine=io_uring --rw=read --bs=1M --direct=1 --fixedbufs=1 --registerfiles=1 --iodepth=4 --iodepth_batch_submit=4 --iodepth_batch_complete_max=4" \
-		"--qd 4 --bs 1M --direct --seq --fixed --backend uring" 0
+		"--qd 4 --bs 1M --direct --rw read --fixed-bufs --register-files --engine uring" 0
 	local min
 	min=$(awk -v a="$rand_ratio" -v b="$cmp_ratio_med" 'BEGIN { printf "%.2f", (a < b ? a : b) }')
 	echo "RESULT fileio_direct rand_iops=$rand_rp fio_rand_iops=$rand_fio seq_mbps=$cmp_rp_med fio_seq_mbps=$cmp_fio_med vs_fio_rand=$rand_ratio vs_fio_seq=$cmp_ratio_med best_vs_fio_rand=$rand_best best_vs_fio_seq=$cmp_ratio vs_fio=$min"
@@ -250,7 +254,7 @@ bench_fileio_fallback() {
 	echo "fileio_fallback: 4k random reads from a cached 1 GiB file, blocking threads: ringpool io_threads=$threads QD $threads vs fio psync numjobs=$threads, ${runtime}s x $rounds rounds each"
 	compare "4k random reads, buffered, $threads threads" IOPS 1 \
 		"--ioengine=psync --rw=randread --bs=4k --direct=0 --invalidate=0 --numjobs=$threads --group_reporting" \
-		"--qd $threads --bs 4096 --backend threads --threads $threads" 1
+		"--qd $threads --bs 4096 --engine threads --jobs $threads" 1
 	echo "RESULT fileio_fallback ringpool_iops=$cmp_rp fio_iops=$cmp_fio vs_fio=$cmp_ratio"
 }
 

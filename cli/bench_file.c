@@ -1,0 +1,623 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `ringpool bench file`: options, the data file, and the runs (each engine
+ * in turn, alternating with the equivalent fio job under --compare fio).
+ * The engines themselves are in bench_engine.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench_file.h"
+#include "cli.h"
+
+#define SUBJ "file"
+#define MAX_BS (64ULL << 20)
+#define MAX_QD 1024U
+#define MAX_JOBS 64U
+
+enum {
+	OPT_RW = 1,
+	OPT_MIX,
+	OPT_BS,
+	OPT_QD,
+	OPT_SIZE,
+	OPT_FILE,
+	OPT_DIR,
+	OPT_FORCE,
+	OPT_DIRECT,
+	OPT_ENGINE,
+	OPT_JOBS,
+	OPT_FIXED,
+	OPT_REGFILES,
+	OPT_SQPOLL,
+	OPT_CACHED,
+	OPT_DROP,
+	OPT_COMPARE,
+	OPT_HELP,
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ringpool bench file (--file PATH | --dir DIR) "
+		"[OPTIONS]\n"
+		"\n"
+		"Measures file I/O through ringpool's io_uring backend, its "
+		"blocking-thread\n"
+		"fallback and plain pread/pwrite threads, optionally against "
+		"fio.\n"
+		"\n"
+		"Workload:\n"
+		"  --rw MODE          read, write, randread (default), "
+		"randwrite, randrw\n"
+		"  --mix PCT          read share of randrw in percent (default "
+		"50)\n"
+		"  --bs SIZE          block size (default 4k; k, M, G "
+		"suffixes, powers of 2)\n"
+		"  --qd N             operations in flight per job (default "
+		"32; sync: 1)\n"
+		"  --jobs N           uring: rings; threads: I/O threads; "
+		"sync: threads\n"
+		"                     (default 1)\n"
+		"  --size SIZE        bytes of the file to use (default: the "
+		"file's size,\n"
+		"                     or 256M for a file the tool creates)\n"
+		"  --file PATH        the file; created (and removed after) if "
+		"missing\n"
+		"  --dir DIR          create a temporary file in DIR and "
+		"remove it after\n"
+		"  --force            allow writes to a file the tool did not "
+		"create\n"
+		"  --direct           O_DIRECT (the file system must support "
+		"it)\n"
+		"  --cached           read the whole file before each run "
+		"(page cache)\n"
+		"  --drop-cache       drop the file's cached pages before each "
+		"run\n"
+		"Engines:\n"
+		"  --engine LIST      comma list of uring, threads, sync "
+		"(default uring)\n"
+		"  --fixed-bufs       register the buffers "
+		"(rp_register_buffers)\n"
+		"  --register-files   register the file (rp_register_files)\n"
+		"  --sqpoll           SQPOLL rings: not supported by the "
+		"library (exit 2)\n"
+		"Measurement:\n"
+		"  --runtime S        seconds per run (default 5)\n"
+		"  --ops N            end a run after N operations instead\n"
+		"  --warmup S         seconds before measuring (default 0.5 "
+		"timed, 0 --ops)\n"
+		"  --rounds N         runs of each engine (default 1; 3 with "
+		"--compare)\n"
+		"  --compare fio      run the equivalent fio job, alternating, "
+		"side by side\n"
+		"Output:\n"
+		"  --json             one JSON document on stdout instead of "
+		"the table\n"
+		"  --report FILE      a self-contained HTML page with charts\n"
+		"  -h, --help         show this help\n");
+}
+
+static int parse_engines(struct file_opts *o, char *list)
+{
+	char *tok, *save = NULL;
+	int e;
+
+	memset(o->engines, 0, sizeof(o->engines));
+	o->n_engines = 0;
+	for (tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (e = 0; e < ENG_COUNT; e++)
+			if (!strcmp(tok, bench_engine_names[e]))
+				break;
+		if (e == ENG_COUNT) {
+			bench_err(SUBJ,
+				  "unknown engine '%s': expected uring, "
+				  "threads or sync",
+				  tok);
+			return 2;
+		}
+		if (o->engines[e]) {
+			bench_err(SUBJ, "engine '%s' is listed twice", tok);
+			return 2;
+		}
+		o->engines[e] = true;
+		o->order[o->n_engines++] = e;
+	}
+	if (!o->n_engines) {
+		bench_err(SUBJ, "--engine needs at least one engine");
+		return 2;
+	}
+	return 0;
+}
+
+static int bad(const char *opt, const char *arg, const char *expected)
+{
+	bench_err(SUBJ, "invalid %s '%s': expected %s", opt, arg, expected);
+	return 2;
+}
+
+static int parse(int argc, char **argv, struct file_opts *o,
+		 struct bench_common *c)
+{
+	static const struct option opts[] = {
+		{"rw", required_argument, NULL, OPT_RW},
+		{"mix", required_argument, NULL, OPT_MIX},
+		{"bs", required_argument, NULL, OPT_BS},
+		{"qd", required_argument, NULL, OPT_QD},
+		{"size", required_argument, NULL, OPT_SIZE},
+		{"file", required_argument, NULL, OPT_FILE},
+		{"dir", required_argument, NULL, OPT_DIR},
+		{"force", no_argument, NULL, OPT_FORCE},
+		{"direct", no_argument, NULL, OPT_DIRECT},
+		{"engine", required_argument, NULL, OPT_ENGINE},
+		{"jobs", required_argument, NULL, OPT_JOBS},
+		{"fixed-bufs", no_argument, NULL, OPT_FIXED},
+		{"register-files", no_argument, NULL, OPT_REGFILES},
+		{"sqpoll", no_argument, NULL, OPT_SQPOLL},
+		{"cached", no_argument, NULL, OPT_CACHED},
+		{"drop-cache", no_argument, NULL, OPT_DROP},
+		{"compare", required_argument, NULL, OPT_COMPARE},
+		{"help", no_argument, NULL, 'h'},
+		BENCH_COMMON_OPTIONS,
+		{NULL, 0, NULL, 0},
+	};
+	unsigned long long n;
+	bool qd_set = false;
+	int opt, ret, i;
+	char *end;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_RW:
+			for (i = 0; i <= RW_RANDRW; i++)
+				if (!strcmp(optarg, file_rw_names[i]))
+					break;
+			if (i > RW_RANDRW)
+				return bad("--rw", optarg,
+					   "read, write, "
+					   "randread, randwrite or randrw");
+			o->rw = i;
+			break;
+		case OPT_MIX:
+			errno = 0;
+			o->mix = (int)strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || o->mix < 0 ||
+			    o->mix > 100)
+				return bad("--mix", optarg,
+					   "a percentage from 0 to 100");
+			break;
+		case OPT_BS:
+			if (bench_parse_size(optarg, &o->bs) < 0 ||
+			    o->bs > MAX_BS)
+				return bad("--bs", optarg,
+					   "a size from 1 byte to 64M");
+			break;
+		case OPT_SIZE:
+			if (bench_parse_size(optarg, &o->size) < 0)
+				return bad("--size", optarg,
+					   "a size such as "
+					   "64M or 1G");
+			break;
+		case OPT_QD:
+		case OPT_JOBS:
+			if (cli_parse_count(optarg, &n) < 0 ||
+			    n > (opt == OPT_QD ? MAX_QD : MAX_JOBS))
+				return bad(opt == OPT_QD ? "--qd" : "--jobs",
+					   optarg,
+					   opt == OPT_QD
+						   ? "a count from 1 to 1024"
+						   : "a count from 1 to 64");
+			if (opt == OPT_QD) {
+				o->qd = (unsigned)n;
+				qd_set = true;
+			} else {
+				o->jobs = (unsigned)n;
+			}
+			break;
+		case OPT_FILE:
+			o->file = optarg;
+			break;
+		case OPT_DIR:
+			o->dir = optarg;
+			break;
+		case OPT_FORCE:
+			o->force = true;
+			break;
+		case OPT_DIRECT:
+			o->direct = true;
+			break;
+		case OPT_ENGINE:
+			ret = parse_engines(o, optarg);
+			if (ret)
+				return ret;
+			break;
+		case OPT_FIXED:
+			o->fixed_bufs = true;
+			break;
+		case OPT_REGFILES:
+			o->reg_files = true;
+			break;
+		case OPT_SQPOLL:
+			bench_err(SUBJ,
+				  "--sqpoll is not supported: the "
+				  "library has no SQPOLL ring option, so the "
+				  "tool cannot measure one");
+			return 2;
+		case OPT_CACHED:
+			o->cached = true;
+			break;
+		case OPT_DROP:
+			o->drop_cache = true;
+			break;
+		case OPT_COMPARE:
+			if (strcmp(optarg, "fio"))
+				return bad("--compare", optarg, "fio");
+			o->compare_fio = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return -1;
+		case ':':
+			bench_err(SUBJ, "%s needs a value", argv[optind - 1]);
+			return 2;
+		case '?':
+			bench_err(SUBJ, "unknown option '%s' (see --help)",
+				  argv[optind - 1]);
+			return 2;
+		default:
+			ret = bench_common_opt(c, SUBJ, opt, optarg);
+			if (ret == 2)
+				return 2;
+			break;
+		}
+	}
+	if (optind < argc) {
+		bench_err(SUBJ, "unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	if (bench_common_check(c, SUBJ))
+		return 2;
+	if (!o->file == !o->dir) {
+		bench_err(SUBJ, o->file ? "--file and --dir exclude each other"
+					: "give --file PATH or --dir DIR");
+		return 2;
+	}
+	if (o->mix >= 0 && o->rw != RW_RANDRW) {
+		bench_err(SUBJ, "--mix applies to --rw randrw only");
+		return 2;
+	}
+	if (o->cached && o->drop_cache) {
+		bench_err(SUBJ, "--cached and --drop-cache exclude each other");
+		return 2;
+	}
+	if (o->cached && o->direct) {
+		bench_err(SUBJ, "--cached has no effect with --direct, which "
+				"bypasses the page cache");
+		return 2;
+	}
+	if (o->direct && o->bs % 512) {
+		bench_err(SUBJ,
+			  "--direct needs --bs to be a multiple of 512 "
+			  "(of the device's logical block size), not %llu",
+			  (unsigned long long)o->bs);
+		return 2;
+	}
+	if (o->size && o->size < o->bs) {
+		bench_err(SUBJ,
+			  "--size %llu is smaller than one block of "
+			  "--bs %llu",
+			  (unsigned long long)o->size,
+			  (unsigned long long)o->bs);
+		return 2;
+	}
+	if ((o->fixed_bufs || o->reg_files) && o->n_engines == 1 &&
+	    o->engines[ENG_SYNC]) {
+		bench_err(SUBJ, "--fixed-bufs and --register-files apply to "
+				"the uring and threads engines, not sync");
+		return 2;
+	}
+	if (o->fixed_bufs && o->qd * o->jobs > 1024) {
+		bench_err(SUBJ,
+			  "--fixed-bufs registers one buffer per "
+			  "operation in flight: --qd x --jobs at most 1024");
+		return 2;
+	}
+	if (o->engines[ENG_SYNC] && qd_set && o->qd > 1 && o->n_engines == 1) {
+		bench_err(SUBJ, "--engine sync keeps one operation in flight "
+				"per thread; use --jobs for more, not --qd");
+		return 2;
+	}
+	if (o->compare_fio && !bench_fio_available()) {
+		bench_err(SUBJ, "--compare fio: fio is not installed (or does "
+				"not run)");
+		return 2;
+	}
+	if (!c->runtime && !c->ops)
+		c->runtime = 5;
+	if (c->warmup < 0)
+		c->warmup = c->ops ? 0 : 0.5;
+	if (o->compare_fio && !c->rounds)
+		c->rounds = 3;
+	if (!c->rounds)
+		c->rounds = 1;
+	return 0;
+}
+
+/* ---- runs ---------------------------------------------------------------- */
+
+static json_object *run_settings(const struct file_opts *o, int engine,
+				 const struct file_job *j)
+{
+	json_object *s = json_object_new_object();
+
+	json_object_object_add(
+		s, "engine",
+		json_object_new_string(bench_engine_names[engine]));
+	json_object_object_add(
+		s, "qd", json_object_new_int64(engine == ENG_SYNC ? 1 : j->qd));
+	json_object_object_add(s, "jobs", json_object_new_int64(j->jobs));
+	json_object_object_add(s, "fixed_bufs",
+			       json_object_new_boolean(j->fixed_bufs));
+	json_object_object_add(s, "register_files",
+			       json_object_new_boolean(j->reg_files));
+	json_object_object_add(s, "sqpoll", json_object_new_boolean(0));
+	return s;
+}
+
+static json_object *doc_settings(const struct file_opts *o,
+				 const struct bench_common *c,
+				 const struct data_file *df)
+{
+	json_object *s = json_object_new_object();
+
+	json_object_object_add(s, "rw",
+			       json_object_new_string(file_rw_names[o->rw]));
+	if (o->rw == RW_RANDRW)
+		json_object_object_add(s, "mix", json_object_new_int64(o->mix));
+	json_object_object_add(s, "bs", json_object_new_int64((int64_t)o->bs));
+	json_object_object_add(s, "qd", json_object_new_int64(o->qd));
+	json_object_object_add(s, "jobs", json_object_new_int64(o->jobs));
+	json_object_object_add(s, "size",
+			       json_object_new_int64((int64_t)df->size));
+	json_object_object_add(s, "file", json_object_new_string(df->path));
+	json_object_object_add(s, "file_created",
+			       json_object_new_boolean(df->created));
+	json_object_object_add(s, "direct", json_object_new_boolean(o->direct));
+	json_object_object_add(s, "cache",
+			       json_object_new_string(o->cached ? "primed"
+						      : o->drop_cache
+							      ? "dropped"
+							      : "as is"));
+	json_object_object_add(s, "runtime_s",
+			       json_object_new_double(c->runtime));
+	json_object_object_add(s, "ops",
+			       json_object_new_int64((int64_t)c->ops));
+	json_object_object_add(s, "warmup_s",
+			       json_object_new_double(c->warmup));
+	json_object_object_add(s, "rounds", json_object_new_int64(c->rounds));
+	json_object_object_add(s, "compare",
+			       o->compare_fio ? json_object_new_string("fio")
+					      : NULL);
+	bench_add_system(s);
+	return s;
+}
+
+static void fio_counterpart(const struct file_opts *o, int engine,
+			    const struct data_file *df,
+			    const struct bench_common *c, struct fio_job *f,
+			    struct bench_pair *p)
+{
+	memset(f, 0, sizeof(*f));
+	f->path = df->path;
+	f->rw = file_rw_names[o->rw];
+	f->read_pct = file_read_pct(o);
+	f->bs = o->bs;
+	f->size = df->size;
+	f->direct = o->direct;
+	f->invalidate = o->drop_cache;
+	f->runtime = c->runtime;
+	f->warmup = c->warmup;
+	f->ops = c->ops;
+	snprintf(p->engine, sizeof(p->engine), "%s",
+		 bench_engine_names[engine]);
+	p->match = true;
+	if (engine == ENG_URING) {
+		f->ioengine = "io_uring";
+		f->iodepth = o->qd;
+		f->numjobs = o->jobs;
+		f->fixedbufs = o->fixed_bufs;
+		f->registerfiles = o->reg_files;
+	} else {
+		/* Blocking threads: psync, one thread per I/O thread. */
+		f->ioengine = "psync";
+		f->iodepth = 1;
+		f->numjobs = o->jobs;
+		if (engine == ENG_THREADS && o->qd != o->jobs) {
+			p->match = false;
+			snprintf(p->why, sizeof(p->why),
+				 "threads keeps QD %u "
+				 "in flight on %u threads; psync %u",
+				 o->qd, o->jobs, o->jobs);
+		}
+	}
+	snprintf(p->fio_engine, sizeof(p->fio_engine), "%s x%u%s", f->ioengine,
+		 f->numjobs, f->iodepth > 1 ? " QD" : "");
+	if (f->iodepth > 1)
+		snprintf(p->fio_engine + strlen(p->fio_engine),
+			 sizeof(p->fio_engine) - strlen(p->fio_engine), "%u",
+			 f->iodepth);
+}
+
+static double iops_of(const struct bench_run *r)
+{
+	return r->secs > 0 ? (double)r->ops / r->secs : 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The median IOPS of the runs of `tool` and `engine`. */
+static double median_iops(const struct bench_doc *d, const char *tool,
+			  const char *engine)
+{
+	double v[100];
+	size_t i, n = 0;
+
+	for (i = 0; i < d->n_runs && n < 100; i++)
+		if (!strcmp(d->runs[i].tool, tool) &&
+		    !strcmp(d->runs[i].engine, engine))
+			v[n++] = iops_of(&d->runs[i]);
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One ringpool run of `engine`; 0, or 1 when the file would not open. */
+static int run_engine(const struct file_opts *o, const struct bench_common *c,
+		      const struct data_file *df, int engine,
+		      struct bench_run *r)
+{
+	struct file_job j;
+	int fd;
+
+	if (file_open_for_run(o, df->path, &fd))
+		return 1;
+	memset(&j, 0, sizeof(j));
+	j.engine = engine;
+	j.fd = fd;
+	j.seq = o->rw == RW_READ || o->rw == RW_WRITE;
+	j.read_pct = file_read_pct(o);
+	j.bs = o->bs;
+	j.nblocks = df->size / o->bs;
+	j.qd = o->qd;
+	j.jobs = o->jobs;
+	j.fixed_bufs = o->fixed_bufs && engine != ENG_SYNC;
+	j.reg_files = o->reg_files && engine != ENG_SYNC;
+	j.runtime = c->ops ? 0 : c->runtime;
+	j.warmup = c->warmup;
+	j.ops = c->ops;
+	j.c = c;
+	bench_file_run(&j, r);
+	r->settings = run_settings(o, engine, &j);
+	close(fd);
+	return 0;
+}
+
+/* Keeps the best round of each side of a comparison. */
+static void keep_best(struct bench_pair *p, const struct bench_run *r, bool fio)
+{
+	double *best = fio ? &p->fio_best : &p->rp_best;
+	double *mbps = fio ? &p->fio_mbps : &p->rp_mbps;
+
+	if (iops_of(r) <= *best)
+		return;
+	*best = iops_of(r);
+	*mbps = r->secs > 0 ? (double)r->bytes / r->secs / 1e6 : 0;
+}
+
+static int run_all(struct file_opts *o, struct bench_common *c,
+		   struct data_file *df, struct bench_doc *d)
+{
+	struct fio_job fj[ENG_COUNT];
+	int k, side, sides = o->compare_fio ? 2 : 1, status = 0;
+	unsigned round;
+
+	if (o->compare_fio) {
+		d->pairs = calloc((size_t)o->n_engines, sizeof(*d->pairs));
+		if (!d->pairs)
+			return 1;
+		d->n_pairs = (size_t)o->n_engines;
+		for (k = 0; k < o->n_engines; k++)
+			fio_counterpart(o, o->order[k], df, c, &fj[k],
+					&d->pairs[k]);
+	}
+	for (round = 1; round <= c->rounds && !bench_stop; round++) {
+		for (k = 0; k < o->n_engines && !bench_stop; k++) {
+			/* The side that goes first alternates by round. */
+			for (side = 0; side < sides && !bench_stop; side++) {
+				bool fio = o->compare_fio &&
+					   (side ^ (int)(round % 2 == 0));
+				struct bench_run *r = bench_doc_add_run(d);
+
+				if (!r)
+					return 1;
+				r->round = round;
+				if (o->cached || o->drop_cache)
+					file_prime(df->path, df->size,
+						   o->drop_cache);
+				if (fio)
+					bench_fio_run(&fj[k], r);
+				else if (run_engine(o, c, df, o->order[k], r))
+					return 1;
+				if (r->error[0]) {
+					bench_err(SUBJ, "%s %s: %s", r->tool,
+						  r->engine, r->error);
+					status = 1;
+				}
+				if (o->compare_fio)
+					keep_best(&d->pairs[k], r, fio);
+			}
+		}
+	}
+	for (k = 0; k < (int)d->n_pairs; k++) {
+		d->pairs[k].rp_median =
+			median_iops(d, "ringpool", d->pairs[k].engine);
+		d->pairs[k].fio_median = median_iops(d, "fio", fj[k].ioengine);
+	}
+	return status;
+}
+
+int bench_file(int argc, char **argv)
+{
+	struct file_opts o = {
+		.rw = RW_RANDREAD,
+		.mix = -1,
+		.bs = 4096,
+		.qd = 32,
+		.jobs = 1,
+	};
+	struct bench_common c = {.warmup = -1};
+	struct data_file df = {.created = false};
+	struct bench_doc d = {.subject = SUBJ, .ops_unit = "IOPS"};
+	int ret, status;
+
+	o.engines[ENG_URING] = true;
+	o.order[0] = ENG_URING;
+	o.n_engines = 1;
+	ret = parse(argc, argv, &o, &c);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	if (o.rw == RW_RANDRW && o.mix < 0)
+		o.mix = 50;
+	/* Signals first: ^C while the file is written removes it too. */
+	bench_catch_signals();
+	ret = file_prepare(&o, &df);
+	if (ret) {
+		file_remove(&df);
+		return ret;
+	}
+	d.settings = doc_settings(&o, &c, &df);
+	status = run_all(&o, &c, &df, &d);
+	file_remove(&df);
+	d.interrupted = bench_stop != 0;
+	if (bench_output(&d, &c))
+		status = 1;
+	bench_doc_release(&d);
+	if (bench_stop)
+		return 130;
+	return status;
+}

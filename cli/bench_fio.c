@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fio as the reference of `ringpool bench file --compare fio`: the
+ * equivalent job is run as a child process and its JSON output read with
+ * json-c into the same result as a ringpool run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define MAX_ARGS 40
+
+bool bench_fio_available(void)
+{
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		execlp("fio", "fio", "--version", (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Runs argv, collecting its stdout in a malloc'ed string. */
+static int run_capture(char **argv, char **out)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap);
+	int pfd[2], status;
+	pid_t pid;
+	ssize_t n;
+
+	if (!buf || pipe(pfd)) {
+		free(buf);
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		free(buf);
+		return -errno;
+	}
+	if (pid == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		close(pfd[0]);
+		close(pfd[1]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		if (len + 1 == cap) {
+			char *p = realloc(buf, cap * 2);
+
+			if (!p)
+				break;
+			buf = p;
+			cap *= 2;
+		}
+		n = read(pfd[0], buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue; /* ^C: fio stops and still reports */
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	*out = buf;
+	if (!WIFEXITED(status))
+		return -EINTR;
+	return WEXITSTATUS(status) == 127 ? -ENOENT
+	       : WEXITSTATUS(status)	  ? -EIO
+					  : 0;
+}
+
+static json_object *get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+static double num(json_object *o, const char *key)
+{
+	json_object *v = get(o, key);
+
+	return v ? json_object_get_double(v) : 0;
+}
+
+/* Adds one direction's (read or write) figures to r. */
+static void add_dir(struct bench_run *r, json_object *d, uint64_t pct_w[],
+		    uint64_t ops_before)
+{
+	static const char *const keys[BENCH_NPCT - 1] = {
+		"50.000000",
+		"90.000000",
+		"99.000000",
+		"99.900000",
+	};
+	json_object *lat = get(d, "lat_ns"), *pct = get(lat, "percentile");
+	uint64_t ios = (uint64_t)num(d, "total_ios");
+	unsigned i;
+
+	r->ops += ios;
+	r->bytes += (uint64_t)num(d, "io_bytes");
+	if (num(d, "runtime") / 1000.0 > r->secs)
+		r->secs = num(d, "runtime") / 1000.0;
+	if (!ios)
+		return;
+	/* Mixed jobs: the larger of the two directions' percentiles. */
+	for (i = 0; i < BENCH_NPCT - 1; i++) {
+		uint64_t v = (uint64_t)num(pct, keys[i]);
+
+		if (v > pct_w[i])
+			pct_w[i] = v;
+	}
+	if ((uint64_t)num(lat, "max") > pct_w[BENCH_NPCT - 1])
+		pct_w[BENCH_NPCT - 1] = (uint64_t)num(lat, "max");
+	r->mean_ns = (r->mean_ns * (double)ops_before +
+		      num(lat, "mean") * (double)ios) /
+		     (double)(ops_before + ios);
+}
+
+int bench_fio_run(const struct fio_job *f, struct bench_run *r)
+{
+	char a[MAX_ARGS][160];
+	char *argv[MAX_ARGS + 1];
+	char *out = NULL, *start;
+	json_object *doc, *job, *cmd;
+	unsigned n = 0, i;
+	int ret;
+
+#define ARG(...) snprintf(a[n++], sizeof(a[0]), __VA_ARGS__)
+	ARG("fio");
+	ARG("--name=ringpool-compare");
+	ARG("--filename=%s", f->path);
+	ARG("--rw=%s", f->rw);
+	if (f->read_pct > 0 && f->read_pct < 100)
+		ARG("--rwmixread=%u", f->read_pct);
+	ARG("--bs=%llu", (unsigned long long)f->bs);
+	ARG("--size=%llu", (unsigned long long)f->size);
+	ARG("--direct=%d", f->direct);
+	ARG("--invalidate=%d", f->invalidate);
+	ARG("--ioengine=%s", f->ioengine);
+	ARG("--numjobs=%u", f->numjobs);
+	ARG("--thread");
+	ARG("--group_reporting");
+	ARG("--lat_percentiles=1");
+	ARG("--randrepeat=0");
+	/* Uniformly random blocks, as the engines pick them: no coverage map.
+	 */
+	ARG("--norandommap");
+	if (!strcmp(f->ioengine, "io_uring")) {
+		unsigned batch = f->iodepth < 16 ? f->iodepth : 16;
+
+		ARG("--iodepth=%u", f->iodepth);
+		/* fio's fastest io_uring settings (bench/io/README.md). */
+		ARG("--iodepth_batch_submit=%u", batch);
+		ARG("--iodepth_batch_complete_max=%u", batch);
+		ARG("--fixedbufs=%d", f->fixedbufs);
+		ARG("--registerfiles=%d", f->registerfiles);
+	}
+	if (f->ops) {
+		/* Bytes per job; past --size fio wraps, as the engines do. */
+		ARG("--io_size=%llu",
+		    (unsigned long long)((f->ops + f->numjobs - 1) /
+					 f->numjobs * f->bs));
+	} else {
+		ARG("--time_based");
+		ARG("--runtime=%.0fms", f->runtime * 1000);
+	}
+	if (f->warmup > 0)
+		ARG("--ramp_time=%.0fms", f->warmup * 1000);
+	ARG("--output-format=json");
+#undef ARG
+	for (i = 0; i < n; i++)
+		argv[i] = a[i];
+	argv[n] = NULL;
+
+	snprintf(r->tool, sizeof(r->tool), "fio");
+	snprintf(r->engine, sizeof(r->engine), "%s", f->ioengine);
+	snprintf(r->backend, sizeof(r->backend), "fio");
+	r->settings = json_object_new_object();
+	cmd = json_object_new_array();
+	for (i = 0; i < n; i++)
+		json_object_array_add(cmd, json_object_new_string(a[i]));
+	json_object_object_add(r->settings, "command", cmd);
+	json_object_object_add(r->settings, "iodepth",
+			       json_object_new_int64(f->iodepth));
+	json_object_object_add(r->settings, "numjobs",
+			       json_object_new_int64(f->numjobs));
+
+	ret = run_capture(argv, &out);
+	start = out ? strchr(out, '{') : NULL;
+	doc = start ? json_tokener_parse(start) : NULL;
+	job = json_object_array_get_idx(get(doc, "jobs"), 0);
+	if (!job) {
+		snprintf(r->error, sizeof(r->error), "fio %s",
+			 ret == -ENOENT ? "is not installed"
+					: "failed (run the command in "
+					  "the JSON settings to see why)");
+		json_object_put(doc);
+		free(out);
+		return ret < 0 ? ret : -EIO;
+	}
+	if (num(job, "error"))
+		snprintf(r->error, sizeof(r->error), "fio job error %d: %s",
+			 (int)num(job, "error"),
+			 strerror((int)num(job, "error")));
+	add_dir(r, get(job, "read"), r->pct_ns, 0);
+	add_dir(r, get(job, "write"), r->pct_ns, r->ops);
+	r->ops_issued = r->ops;
+	/* usr_cpu and sys_cpu: percent of the run, the mean over the jobs. */
+	r->user_s = num(job, "usr_cpu") / 100 * r->secs * f->numjobs;
+	r->sys_s = num(job, "sys_cpu") / 100 * r->secs * f->numjobs;
+	r->have_cpu = true;
+	r->interrupted = bench_stop != 0;
+	json_object_put(doc);
+	free(out);
+	return 0;
+}

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The outputs of `ringpool bench`: the table on stdout and the JSON
+ * document (json-c).  The HTML page is in bench_html.c.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "ringpool.h"
+#include "bench.h"
+
+static double iops(const struct bench_run *r)
+{
+	return r->secs > 0 ? (double)r->ops / r->secs : 0;
+}
+
+static double mbps(const struct bench_run *r)
+{
+	return r->secs > 0 ? (double)r->bytes / r->secs / 1e6 : 0;
+}
+
+static double cpu_per_op_us(const struct bench_run *r)
+{
+	return r->ops ? (r->user_s + r->sys_s) * 1e6 / (double)r->ops : 0;
+}
+
+static json_object *run_json(const struct bench_run *r)
+{
+	json_object *o = json_object_new_object(), *cpu, *lat, *ser, *arr;
+	unsigned i;
+
+	json_object_object_add(o, "tool", json_object_new_string(r->tool));
+	json_object_object_add(o, "engine", json_object_new_string(r->engine));
+	json_object_object_add(
+		o, "variant",
+		r->variant[0] ? json_object_new_string(r->variant) : NULL);
+	json_object_object_add(o, "backend",
+			       json_object_new_string(r->backend));
+	json_object_object_add(o, "round", json_object_new_int64(r->round));
+	json_object_object_add(o, "ops",
+			       json_object_new_int64((int64_t)r->ops));
+	json_object_object_add(o, "ops_issued",
+			       json_object_new_int64((int64_t)r->ops_issued));
+	json_object_object_add(o, "short_or_failed",
+			       json_object_new_int64((int64_t)r->errors));
+	json_object_object_add(o, "bytes",
+			       json_object_new_int64((int64_t)r->bytes));
+	json_object_object_add(o, "seconds", json_object_new_double(r->secs));
+	json_object_object_add(o, "iops", json_object_new_double(iops(r)));
+	json_object_object_add(o, "mb_per_s", json_object_new_double(mbps(r)));
+	cpu = json_object_new_object();
+	json_object_object_add(cpu, "user_s",
+			       json_object_new_double(r->user_s));
+	json_object_object_add(cpu, "sys_s", json_object_new_double(r->sys_s));
+	json_object_object_add(cpu, "per_op_us",
+			       json_object_new_double(cpu_per_op_us(r)));
+	json_object_object_add(o, "cpu", r->have_cpu ? cpu : NULL);
+	if (!r->have_cpu)
+		json_object_put(cpu);
+	lat = json_object_new_object();
+	for (i = 0; i < BENCH_NPCT; i++)
+		json_object_object_add(
+			lat, bench_pct_names[i],
+			json_object_new_double((double)r->pct_ns[i] / 1e3));
+	json_object_object_add(lat, "mean",
+			       json_object_new_double(r->mean_ns / 1e3));
+	json_object_object_add(
+		lat, "samples",
+		json_object_new_int64((int64_t)(r->lat ? r->lat->n : r->ops)));
+	json_object_object_add(o, "latency_us", lat);
+	if (r->series.interval_s > 0) {
+		ser = json_object_new_object();
+		json_object_object_add(
+			ser, "interval_s",
+			json_object_new_double(r->series.interval_s));
+		arr = json_object_new_array();
+		for (i = 0; i < r->series.n; i++)
+			json_object_array_add(
+				arr, json_object_new_int64(
+					     (int64_t)r->series.ops[i]));
+		json_object_object_add(ser, "ops", arr);
+		json_object_object_add(o, "series", ser);
+	}
+	json_object_object_add(o, "interrupted",
+			       json_object_new_boolean(r->interrupted));
+	json_object_object_add(o, "error",
+			       r->error[0] ? json_object_new_string(r->error)
+					   : NULL);
+	json_object_object_add(o, "settings", json_object_get(r->settings));
+	return o;
+}
+
+json_object *bench_doc_json(const struct bench_doc *d)
+{
+	json_object *o = json_object_new_object(), *runs, *cmp;
+	size_t i;
+
+	json_object_object_add(o, "tool", json_object_new_string("ringpool"));
+	json_object_object_add(o, "version",
+			       json_object_new_string(rp_version()));
+	json_object_object_add(o, "subject",
+			       json_object_new_string(d->subject));
+	json_object_object_add(o, "settings", json_object_get(d->settings));
+	json_object_object_add(o, "interrupted",
+			       json_object_new_boolean(d->interrupted));
+	runs = json_object_new_array();
+	for (i = 0; i < d->n_runs; i++)
+		json_object_array_add(runs, run_json(&d->runs[i]));
+	json_object_object_add(o, "runs", runs);
+	if (!d->n_pairs)
+		return o;
+	cmp = json_object_new_array();
+	for (i = 0; i < d->n_pairs; i++) {
+		const struct bench_pair *p = &d->pairs[i];
+		json_object *c = json_object_new_object();
+
+		json_object_object_add(c, "engine",
+				       json_object_new_string(p->engine));
+		json_object_object_add(c, "fio_job",
+				       json_object_new_string(p->fio_engine));
+		json_object_object_add(c, "semantics_match",
+				       json_object_new_boolean(p->match));
+		json_object_object_add(
+			c, "why",
+			p->why[0] ? json_object_new_string(p->why) : NULL);
+		json_object_object_add(c, "ringpool_iops",
+				       json_object_new_double(p->rp_best));
+		json_object_object_add(c, "fio_iops",
+				       json_object_new_double(p->fio_best));
+		json_object_object_add(c, "ringpool_mb_per_s",
+				       json_object_new_double(p->rp_mbps));
+		json_object_object_add(c, "fio_mb_per_s",
+				       json_object_new_double(p->fio_mbps));
+		json_object_object_add(
+			c, "ratio",
+			json_object_new_double(
+				p->fio_best > 0 ? p->rp_best / p->fio_best
+						: 0));
+		json_object_object_add(c, "ringpool_median_iops",
+				       json_object_new_double(p->rp_median));
+		json_object_object_add(c, "fio_median_iops",
+				       json_object_new_double(p->fio_median));
+		json_object_object_add(
+			c, "ratio_median",
+			json_object_new_double(
+				p->fio_median > 0 ? p->rp_median / p->fio_median
+						  : 0));
+		json_object_array_add(cmp, c);
+	}
+	json_object_object_add(o, "compare", cmp);
+	return o;
+}
+
+static void print_settings(FILE *out, const struct bench_doc *d)
+{
+	json_object_object_foreach(d->settings, key, val)
+	{
+		if (!val)
+			continue;
+		fprintf(out, "%-14s %s\n", key,
+			json_object_is_type(val, json_type_string)
+				? json_object_get_string(val)
+				: json_object_to_json_string_ext(
+					  val, JSON_C_TO_STRING_PLAIN));
+	}
+}
+
+static void print_table(FILE *out, const struct bench_doc *d)
+{
+	const char *unit = d->ops_unit ? d->ops_unit : "ops/s";
+	size_t i;
+
+	fprintf(out, "ringpool bench %s (ringpool %s)\n", d->subject,
+		rp_version());
+	print_settings(out, d);
+	fprintf(out,
+		"\n%-8s %-16s %-8s %2s %11s %9s %8s %7s %7s %8s %8s %8s "
+		"%8s %9s\n",
+		"tool", "engine", "backend", "#", unit, "MB/s", "ops", "user s",
+		"sys s", "CPU us/op", "p50 us", "p90 us", "p99 us", "p99.9 us");
+	for (i = 0; i < d->n_runs; i++) {
+		const struct bench_run *r = &d->runs[i];
+
+		char eng[72];
+
+		snprintf(eng, sizeof(eng), "%s%s%s", r->engine,
+			 r->variant[0] ? " " : "", r->variant);
+		fprintf(out,
+			"%-8s %-16s %-8s %2u %11.0f %9.1f %8llu %7.3f "
+			"%7.3f %8.2f %8.1f %8.1f %8.1f %9.1f  max %.1f%s%s\n",
+			r->tool, eng, r->backend, r->round, iops(r), mbps(r),
+			(unsigned long long)r->ops, r->user_s, r->sys_s,
+			cpu_per_op_us(r), r->pct_ns[0] / 1e3,
+			r->pct_ns[1] / 1e3, r->pct_ns[2] / 1e3,
+			r->pct_ns[3] / 1e3, r->pct_ns[4] / 1e3,
+			r->interrupted ? " (interrupted)" : "",
+			r->error[0] ? " ERROR" : "");
+		if (r->error[0])
+			fprintf(out, "         error: %s\n", r->error);
+	}
+	if (d->n_pairs) {
+		fprintf(out, "\n--compare fio (IOPS of the best round of each "
+			     "side; ratio of the medians too)\n");
+		fprintf(out, "%-8s %12s %9s   %-16s %12s %9s %7s %7s  %s\n",
+			"engine", "ringpool", "MB/s", "fio job", "fio", "MB/s",
+			"ratio", "median", "semantics");
+		for (i = 0; i < d->n_pairs; i++) {
+			const struct bench_pair *p = &d->pairs[i];
+
+			fprintf(out,
+				"%-8s %12.0f %9.1f   %-16s %12.0f %9.1f "
+				"%7.2f %7.2f  %s%s\n",
+				p->engine, p->rp_best, p->rp_mbps,
+				p->fio_engine, p->fio_best, p->fio_mbps,
+				p->fio_best > 0 ? p->rp_best / p->fio_best : 0,
+				p->fio_median > 0 ? p->rp_median / p->fio_median
+						  : 0,
+				p->match ? "match" : "differ: ", p->why);
+		}
+	}
+	if (d->interrupted)
+		fprintf(out, "\ninterrupted: the figures cover what ran "
+			     "before ^C\n");
+}
+
+int bench_output(const struct bench_doc *d, const struct bench_common *c)
+{
+	int ret;
+
+	if (c->json) {
+		json_object *o = bench_doc_json(d);
+
+		fputs(json_object_to_json_string_ext(
+			      o, JSON_C_TO_STRING_PRETTY |
+					 JSON_C_TO_STRING_SPACED),
+		      stdout);
+		fputc('\n', stdout);
+		json_object_put(o);
+	} else {
+		print_table(stdout, d);
+	}
+	fflush(stdout);
+	if (!c->report)
+		return 0;
+	ret = bench_report_html(d, c->report);
+	if (ret < 0) {
+		fprintf(stderr,
+			"ringpool bench %s: cannot write the report "
+			"%s: %s\n",
+			d->subject, c->report, strerror(-ret));
+		return 1;
+	}
+	if (!c->json)
+		printf("report: %s\n", c->report);
+	return 0;
+}

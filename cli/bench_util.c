@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers of `ringpool bench`: clocks, CPU time, signals, the parsing of
+ * sizes and seconds, the options every subject shares, the progress line and
+ * what the report says about the system.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "cli.h"
+
+volatile sig_atomic_t bench_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	bench_stop = 1;
+}
+
+/*
+ * No SA_RESTART: a sleeping main thread wakes up at once; the benchmark
+ * loops check bench_stop and end their run as if its time were up.
+ */
+void bench_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+double bench_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void bench_cpu_s(double *user, double *sys)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	*user = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6;
+	*sys = (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+}
+
+void bench_sleep_s(double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	/* A signal cuts the sleep short; the caller looks at bench_stop. */
+	nanosleep(&ts, NULL);
+}
+
+int bench_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (shift && (*end == 'i' || *end == 'I'))
+		end++;
+	if (shift && (*end == 'b' || *end == 'B'))
+		end++;
+	if (*end || v == 0 || v > (~0ULL >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int bench_parse_secs(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end == 's')
+		end++;
+	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 86400)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+void bench_err(const char *subject, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ringpool bench %s: ", subject);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int bench_common_opt(struct bench_common *c, const char *subject, int opt,
+		     const char *arg)
+{
+	unsigned long long n;
+
+	switch (opt) {
+	case BO_JSON:
+		c->json = true;
+		return 1;
+	case BO_REPORT:
+		if (!*arg) {
+			bench_err(subject, "--report needs a file name");
+			return 2;
+		}
+		c->report = arg;
+		return 1;
+	case BO_RUNTIME:
+		if (bench_parse_secs(arg, &c->runtime) < 0 || c->runtime <= 0) {
+			bench_err(subject,
+				  "invalid --runtime '%s': expected "
+				  "seconds, more than 0 and at most 86400",
+				  arg);
+			return 2;
+		}
+		return 1;
+	case BO_WARMUP:
+		if (bench_parse_secs(arg, &c->warmup) < 0) {
+			bench_err(subject,
+				  "invalid --warmup '%s': expected "
+				  "seconds from 0 to 86400",
+				  arg);
+			return 2;
+		}
+		return 1;
+	case BO_OPS:
+		if (cli_parse_count(arg, &n) < 0) {
+			bench_err(subject,
+				  "invalid --ops '%s': expected a "
+				  "positive count (k and M suffixes)",
+				  arg);
+			return 2;
+		}
+		c->ops = n;
+		return 1;
+	case BO_ROUNDS:
+		if (cli_parse_count(arg, &n) < 0 || n > 100) {
+			bench_err(subject,
+				  "invalid --rounds '%s': expected a "
+				  "count from 1 to 100",
+				  arg);
+			return 2;
+		}
+		c->rounds = (unsigned)n;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int bench_common_check(struct bench_common *c, const char *subject)
+{
+	if (c->ops && c->runtime > 0) {
+		bench_err(subject, "--runtime and --ops exclude each other: "
+				   "a run ends after a time or after a count");
+		return 2;
+	}
+	if (c->json && c->report && !strcmp(c->report, "-")) {
+		bench_err(subject, "--report - would mix HTML into the JSON "
+				   "on stdout; name a file");
+		return 2;
+	}
+	c->progress = isatty(STDERR_FILENO);
+	return 0;
+}
+
+void bench_progress(const struct bench_common *c, const char *what,
+		    double elapsed, double total, uint64_t ops)
+{
+	if (!c->progress)
+		return;
+	if (total > 0)
+		fprintf(stderr, "\r%-24s %5.1f/%.1f s  %12llu ops  %10.0f/s ",
+			what, elapsed, total, (unsigned long long)ops,
+			elapsed > 0 ? (double)ops / elapsed : 0.0);
+	else
+		fprintf(stderr, "\r%-24s %5.1f s  %12llu ops  %10.0f/s ", what,
+			elapsed, (unsigned long long)ops,
+			elapsed > 0 ? (double)ops / elapsed : 0.0);
+	fflush(stderr);
+}
+
+void bench_progress_end(const struct bench_common *c)
+{
+	if (c->progress)
+		fprintf(stderr, "\r%78s\r", "");
+}
+
+/* The features io_uring_setup reports on this kernel, by name. */
+static void add_ring_features(json_object *settings)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} feats[] = {
+		{IORING_FEAT_SINGLE_MMAP, "single_mmap"},
+		{IORING_FEAT_NODROP, "nodrop"},
+		{IORING_FEAT_SUBMIT_STABLE, "submit_stable"},
+		{IORING_FEAT_RW_CUR_POS, "rw_cur_pos"},
+		{IORING_FEAT_CUR_PERSONALITY, "cur_personality"},
+		{IORING_FEAT_FAST_POLL, "fast_poll"},
+		{IORING_FEAT_POLL_32BITS, "poll_32bits"},
+		{IORING_FEAT_SQPOLL_NONFIXED, "sqpoll_nonfixed"},
+		{IORING_FEAT_EXT_ARG, "ext_arg"},
+		{IORING_FEAT_NATIVE_WORKERS, "native_workers"},
+		{IORING_FEAT_RSRC_TAGS, "rsrc_tags"},
+		{IORING_FEAT_CQE_SKIP, "cqe_skip"},
+		{IORING_FEAT_LINKED_FILE, "linked_file"},
+	};
+	struct io_uring_params p;
+	struct io_uring ring;
+	json_object *arr;
+	size_t i;
+
+	memset(&p, 0, sizeof(p));
+	if (io_uring_queue_init_params(4, &ring, &p) < 0) {
+		json_object_object_add(settings, "ring_features", NULL);
+		return;
+	}
+	io_uring_queue_exit(&ring);
+	arr = json_object_new_array();
+	for (i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
+		if (p.features & feats[i].bit)
+			json_object_array_add(
+				arr, json_object_new_string(feats[i].name));
+	json_object_object_add(settings, "ring_features", arr);
+}
+
+void bench_add_system(json_object *settings)
+{
+	struct utsname u;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (uname(&u) == 0) {
+		json_object_object_add(settings, "kernel",
+				       json_object_new_string(u.release));
+		json_object_object_add(settings, "machine",
+				       json_object_new_string(u.machine));
+	}
+	json_object_object_add(settings, "cpus", json_object_new_int64(ncpu));
+	add_ring_features(settings);
+}
+
+#define INTERVAL_S 0.1
+
+void bench_window_start(struct bench_window *w)
+{
+	bench_cpu_s(&w->user0, &w->sys0);
+	w->t0 = bench_now_s();
+}
+
+void bench_measure(const struct bench_common *c, const char *what,
+		   double runtime, double warmup, struct bench_window *w,
+		   const struct bench_meter *m, struct bench_run *r)
+{
+	double t_start, t_end, next, u1, s1, left;
+	uint64_t last, now_done;
+
+	next = bench_now_s() + warmup;
+	while (warmup > 0 && !bench_stop && !m->ended(m->arg) &&
+	       (left = next - bench_now_s()) > 0) {
+		bench_progress(c, "warm-up", warmup - left, warmup, 0);
+		bench_sleep_s(left > INTERVAL_S ? INTERVAL_S : left);
+	}
+	if (warmup > 0)
+		bench_window_start(w);
+	t_start = w->t0;
+	last = m->done(m->arg);
+	m->measure(m->arg);
+	r->series.interval_s = INTERVAL_S;
+	next = t_start + INTERVAL_S;
+	for (;;) {
+		double now;
+
+		left = next - bench_now_s();
+		if (runtime > 0 && t_start + runtime - bench_now_s() < left)
+			left = t_start + runtime - bench_now_s();
+		bench_sleep_s(left);
+		now = bench_now_s();
+		now_done = m->done(m->arg);
+		if (now >= next) {
+			bench_series_push(&r->series, now_done - last);
+			last = now_done;
+			next += INTERVAL_S;
+		}
+		bench_progress(c, what, now - t_start, runtime, now_done);
+		if (bench_stop || m->ended(m->arg) ||
+		    (runtime > 0 && now - t_start >= runtime))
+			break;
+	}
+	m->stop_and_drain(m->arg);
+	t_end = bench_now_s();
+	if (m->ended_at && m->ended_at(m->arg))
+		t_end = (double)m->ended_at(m->arg) * 1e-9;
+	bench_cpu_s(&u1, &s1);
+	bench_progress_end(c);
+	/*
+	 * The last, partial interval would plot as a drop: it is left out
+	 * unless it is all there is (a short --ops run).
+	 */
+	now_done = m->done(m->arg);
+	if (now_done > last && !r->series.n)
+		bench_series_push(&r->series, now_done - last);
+	r->secs = t_end - t_start;
+	r->user_s = u1 - w->user0;
+	r->sys_s = s1 - w->sys0;
+	r->have_cpu = true;
+	r->interrupted = bench_stop != 0;
+}
