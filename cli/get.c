@@ -1,0 +1,881 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `ringpool get`: download a list of URLs into a folder.
+ *
+ * One main thread owns all state.  It keeps at most -j transfers in flight
+ * in a fixed array of slots; each slot walks through
+ *
+ *   GET -> (BACKOFF -> GET)* -> FINISH -> free
+ *
+ * where GET is an rp_http transfer into NAME.part, BACKOFF an rp_sleep()
+ * before a retry, and FINISH a task on the CPU pool that truncates, checks
+ * the SHA-256, syncs and renames NAME.part to NAME.  Every future's
+ * done-callback only pushes its slot on a queue under a mutex; the main
+ * thread pops the queue and moves the slot on, so no slot is ever touched by
+ * two threads at once.  The input is read one entry each time a slot frees
+ * up, so memory follows -j, not the length of the list.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ringpool.h"
+#include "cli.h"
+#include "get.h"
+
+#define PART_SUFFIX ".part"
+#define MAX_BACKOFF_NS (60 * 1000000000LL)
+#define MAX_RETRY_AFTER_NS (300 * 1000000000LL)
+
+struct get_opts {
+	const char *dir, *out_name, *input;
+	unsigned long jobs, per_host, retries, shard_k, shard_n;
+	long max_redirs;
+	int64_t connect_ns, stall_ns, retry_delay_ns;
+	uint64_t rate;
+	bool cont, fsync, json, quiet;
+};
+
+enum slot_state { SLOT_FREE, SLOT_GET, SLOT_BACKOFF, SLOT_FINISH };
+
+struct run;
+
+struct slot {
+	struct run *run;
+	enum slot_state state;
+	struct get_entry e;
+	char part[GET_NAME_MAX + 16 + sizeof(PART_SUFFIX)];
+	int fd;
+	uint64_t offset;	/* where the current attempt starts */
+	uint64_t final_len;
+	uint64_t received;	/* body bytes over all attempts */
+	unsigned retries;
+	bool resumed, restarted;
+	rp_http_transfer *t;
+	rp_future *f;		/* the backoff sleep or the finish task */
+	struct slot *next;	/* on the ready queue, or the free list */
+	/* Written by the finish task, read after its future ended. */
+	char fin_why[300];
+	char sha_hex[65];
+};
+
+struct run {
+	const struct get_opts *o;
+	rp_executor *ex;
+	rp_http *http;
+	int dirfd;
+	struct get_input in;
+	struct get_progress *prog;
+	struct slot *slots, *free_slots;
+	size_t active;
+	uint64_t rng;
+	/* The ready queue: filled by done-callbacks on any thread. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct slot *ready;
+};
+
+static void on_done(rp_future *f, void *arg)
+{
+	struct slot *s = arg;
+	struct run *r = s->run;
+
+	(void)f;
+	pthread_mutex_lock(&r->lock);
+	s->next = r->ready;
+	r->ready = s;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static uint64_t next_rand(struct run *r)
+{
+	/* xorshift64*: jitter only, no need for more. */
+	r->rng ^= r->rng >> 12;
+	r->rng ^= r->rng << 25;
+	r->rng ^= r->rng >> 27;
+	return r->rng * 0x2545F4914F6CDD1DULL;
+}
+
+static void release(struct run *r, struct slot *s)
+{
+	get_entry_clear(&s->e);
+	s->state = SLOT_FREE;
+	s->next = r->free_slots;
+	r->free_slots = s;
+	r->active--;
+}
+
+/* Ends a slot as failed; an empty NAME.part is not worth keeping. */
+static void fail_slot(struct run *r, struct slot *s, long status,
+		      const char *why)
+{
+	struct stat st;
+
+	if (s->fd >= 0) {
+		if (fstat(s->fd, &st) == 0 && st.st_size == 0)
+			unlinkat(r->dirfd, s->part, 0);
+		close(s->fd);
+		s->fd = -1;
+	}
+	get_progress_failed(r->prog, s->e.url, s->e.name, status, s->retries,
+			    why);
+	release(r, s);
+}
+
+static void begin_get(struct run *r, struct slot *s)
+{
+	struct rp_http_request req = {
+		.url = s->e.url, .fd = s->fd, .offset = s->offset,
+	};
+	char why[128];
+	int ret;
+
+	ret = rp_http_get(r->http, &req, &s->t);
+	if (ret < 0) {
+		snprintf(why, sizeof(why), "cannot start the transfer: %s",
+			 strerror(-ret));
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	s->state = SLOT_GET;
+	ret = rp_future_add_done_callback(rp_http_transfer_future(s->t),
+					  on_done, s);
+	if (ret < 0) {
+		rp_http_transfer_free(s->t);
+		s->t = NULL;
+		fail_slot(r, s, 0, "out of memory");
+	}
+}
+
+static void hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/*
+ * The finish, on a CPU worker: cut NAME.part to its length (a server that
+ * ignored our Range wrote from 0), check the checksum, sync, rename.  Runs
+ * on the pool so that hashing a large file overlaps with the downloads.
+ */
+static int finish_task(void *arg, int64_t *value)
+{
+	struct slot *s = arg;
+	const struct get_opts *o = s->run->o;
+	int dirfd = s->run->dirfd;
+	unsigned char got[32];
+	int ret;
+
+	(void)value;
+	s->fin_why[0] = '\0';
+	if (ftruncate(s->fd, (off_t)s->final_len) < 0) {
+		ret = -errno;
+		snprintf(s->fin_why, sizeof(s->fin_why), "cannot truncate %s: %s",
+			 s->part, strerror(errno));
+		return ret;
+	}
+	if (s->e.has_sha) {
+		char want[65];
+
+		ret = get_sha256_fd(s->fd, got);
+		if (ret < 0) {
+			snprintf(s->fin_why, sizeof(s->fin_why),
+				 "cannot read %s back: %s", s->part,
+				 strerror(-ret));
+			return ret;
+		}
+		hex(got, 32, s->sha_hex);
+		if (memcmp(got, s->e.sha, 32)) {
+			hex(s->e.sha, 32, want);
+			/* A wrong body is not worth resuming: remove it. */
+			unlinkat(dirfd, s->part, 0);
+			snprintf(s->fin_why, sizeof(s->fin_why),
+				 "sha256 mismatch: expected %s, got %s", want,
+				 s->sha_hex);
+			return -EBADMSG;
+		}
+	}
+	if (o->fsync && fsync(s->fd) < 0) {
+		ret = -errno;
+		snprintf(s->fin_why, sizeof(s->fin_why), "cannot sync %s: %s",
+			 s->part, strerror(errno));
+		return ret;
+	}
+	if (renameat(dirfd, s->part, dirfd, s->e.name) < 0) {
+		ret = -errno;
+		snprintf(s->fin_why, sizeof(s->fin_why),
+			 "cannot rename %s to %s: %s", s->part, s->e.name,
+			 strerror(errno));
+		return ret;
+	}
+	if (o->fsync && fsync(dirfd) < 0) {
+		ret = -errno;
+		snprintf(s->fin_why, sizeof(s->fin_why),
+			 "cannot sync the folder: %s", strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+static void begin_finish(struct run *r, struct slot *s)
+{
+	char why[128];
+	int ret;
+
+	s->sha_hex[0] = '\0';
+	ret = rp_submit(r->ex, finish_task, s, &s->f);
+	if (ret < 0) {
+		snprintf(why, sizeof(why), "cannot finish: %s", strerror(-ret));
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	s->state = SLOT_FINISH;
+	if (rp_future_add_done_callback(s->f, on_done, s) < 0) {
+		rp_future_result(s->f, RP_FOREVER, NULL, NULL);
+		rp_future_unref(s->f);
+		s->f = NULL;
+		fail_slot(r, s, 0, "out of memory");
+	}
+}
+
+static bool retryable(int err, long status)
+{
+	switch (err) {
+	case -EREMOTEIO:
+		return status == 408 || status == 429 || status >= 500;
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -EHOSTUNREACH:
+	case -ETIMEDOUT:
+	case -EPROTO:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int64_t backoff_ns(struct run *r, unsigned retry, int64_t retry_after)
+{
+	int64_t d = r->o->retry_delay_ns;
+	unsigned i;
+
+	if (retry_after >= 0)
+		return retry_after < MAX_RETRY_AFTER_NS ? retry_after
+							: MAX_RETRY_AFTER_NS;
+	for (i = 1; i < retry && d < MAX_BACKOFF_NS; i++)
+		d *= 2;
+	if (d > MAX_BACKOFF_NS)
+		d = MAX_BACKOFF_NS;
+	/* Jitter: somewhere in [d/2, d], so that clients spread out. */
+	if (d > 1)
+		d = d / 2 + (int64_t)(next_rand(r) % (uint64_t)(d / 2 + 1));
+	return d;
+}
+
+static void describe(int err, const struct rp_http_info *info, char *why,
+		     size_t len)
+{
+	if (err == -EREMOTEIO && info->status)
+		snprintf(why, len, "HTTP %ld", info->status);
+	else if (info->error[0])
+		snprintf(why, len, "%s", info->error);
+	else
+		snprintf(why, len, "%s", strerror(-err));
+}
+
+static void transfer_ended(struct run *r, struct slot *s)
+{
+	struct rp_http_info info;
+	int64_t value = 0, delay;
+	char why[300];
+	int err = 0, ret;
+
+	memset(&info, 0, sizeof(info));
+	rp_http_transfer_info(s->t, &info);
+	ret = rp_future_result(rp_http_transfer_future(s->t), 0, &value, &err);
+	if (ret == -ECANCELED)
+		err = -ECANCELED;
+	describe(err, &info, why, sizeof(why));
+	rp_http_transfer_free(s->t);
+	s->t = NULL;
+	s->received += info.bytes;
+
+	if (err == 0) {
+		s->final_len = (info.resumed ? s->offset : 0) + info.bytes;
+		s->resumed |= info.resumed;
+		if (info.size >= 0 && (uint64_t)info.size != s->final_len) {
+			snprintf(why, sizeof(why), "length mismatch: %llu bytes "
+				 "for a resource of %lld",
+				 (unsigned long long)s->final_len,
+				 (long long)info.size);
+			fail_slot(r, s, info.status, why);
+			return;
+		}
+		begin_finish(r, s);
+		return;
+	}
+	/* 416 on a resume: either NAME.part is already whole, or it is junk. */
+	if (err == -EREMOTEIO && info.status == 416 && s->offset > 0) {
+		if (info.size >= 0 && (uint64_t)info.size == s->offset) {
+			s->final_len = s->offset;
+			s->resumed = true;
+			begin_finish(r, s);
+			return;
+		}
+		if (!s->restarted && ftruncate(s->fd, 0) == 0) {
+			s->restarted = true;
+			s->offset = 0;
+			begin_get(r, s);
+			return;
+		}
+	}
+	if (!retryable(err, info.status) || s->retries >= r->o->retries) {
+		if (s->retries)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 " (after %u retr%s)", s->retries,
+				 s->retries == 1 ? "y" : "ies");
+		fail_slot(r, s, info.status, why);
+		return;
+	}
+	/* Keep what arrived: the next attempt asks for the rest. */
+	if (info.bytes)
+		s->offset = (info.resumed ? s->offset : 0) + info.bytes;
+	s->retries++;
+	delay = backoff_ns(r, s->retries, info.retry_after_ns);
+	get_progress_retry(r->prog, s->e.url, s->e.name, s->retries, delay, why);
+	ret = rp_sleep(r->ex, delay, &s->f);
+	if (ret < 0) {
+		snprintf(why, sizeof(why), "cannot wait to retry: %s",
+			 strerror(-ret));
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	s->state = SLOT_BACKOFF;
+	if (rp_future_add_done_callback(s->f, on_done, s) < 0) {
+		rp_future_cancel(s->f);
+		rp_future_result(s->f, RP_FOREVER, NULL, NULL);
+		rp_future_unref(s->f);
+		s->f = NULL;
+		fail_slot(r, s, 0, "out of memory");
+	}
+}
+
+static void finish_ended(struct run *r, struct slot *s)
+{
+	int err = 0;
+
+	if (rp_future_result(s->f, 0, NULL, &err) == -ECANCELED)
+		err = -ECANCELED;
+	rp_future_unref(s->f);
+	s->f = NULL;
+	close(s->fd);
+	s->fd = -1;
+	if (err) {
+		fail_slot(r, s, 0, s->fin_why[0] ? s->fin_why : strerror(-err));
+		return;
+	}
+	get_progress_done(r->prog, s->e.url, s->e.name, s->final_len,
+			  s->received, s->resumed, s->retries,
+			  s->e.has_sha ? s->sha_hex : NULL);
+	release(r, s);
+}
+
+static void slot_ready(struct run *r, struct slot *s)
+{
+	switch (s->state) {
+	case SLOT_GET:
+		transfer_ended(r, s);
+		break;
+	case SLOT_BACKOFF:
+		rp_future_unref(s->f);
+		s->f = NULL;
+		begin_get(r, s);
+		break;
+	case SLOT_FINISH:
+		finish_ended(r, s);
+		break;
+	case SLOT_FREE:
+		break;
+	}
+}
+
+/* Takes a new entry into slot `s`: skip it, fail it, or start it. */
+static void start_entry(struct run *r, struct slot *s)
+{
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	char why[400];
+	struct stat st;
+
+	s->fd = -1;
+	s->offset = s->received = 0;
+	s->retries = 0;
+	s->resumed = s->restarted = false;
+	s->t = NULL;
+	s->f = NULL;
+	snprintf(s->part, sizeof(s->part), "%s%s", s->e.name, PART_SUFFIX);
+	if (r->o->cont && fstatat(r->dirfd, s->e.name, &st,
+				  AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		get_progress_skipped(r->prog, s->e.url, s->e.name,
+				     (uint64_t)st.st_size);
+		release(r, s);
+		return;
+	}
+	if (!r->o->cont)
+		flags |= O_TRUNC;
+	s->fd = openat(r->dirfd, s->part, flags, 0644);
+	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+		snprintf(why, sizeof(why), "cannot open %s/%s: %s", r->o->dir,
+			 s->part, strerror(errno));
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	s->offset = r->o->cont ? (uint64_t)st.st_size : 0;
+	get_progress_start(r->prog, s->e.url, s->e.name, s->offset);
+	begin_get(r, s);
+}
+
+static void tick(struct run *r)
+{
+	struct get_active a[8];
+	size_t n = 0, i, extra = 0;
+
+	for (i = 0; i < r->o->jobs; i++) {
+		struct slot *s = &r->slots[i];
+
+		if (s->state == SLOT_FREE)
+			continue;
+		if (n == 8) {
+			extra++;
+			continue;
+		}
+		a[n].name = s->e.name;
+		a[n].total = -1;
+		a[n].done = 0;
+		if (s->state == SLOT_GET)
+			rp_http_transfer_progress(s->t, &a[n].done, &a[n].total);
+		n++;
+	}
+	(void)extra;
+	get_progress_tick(r->prog, a, n);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * The loop: top the slots up from the input, wait for a ready slot (or the
+ * next redraw of the live display), move the ready slots on.  Returns 0, or
+ * the input's error with its message in `why`.
+ */
+static int run_loop(struct run *r, bool tty, char *why, size_t why_len)
+{
+	bool input_done = false;
+	int input_err = 0;
+	double last_tick = 0;
+
+	for (;;) {
+		struct slot *ready, *s;
+
+		while (!input_done && r->free_slots) {
+			int ret;
+
+			s = r->free_slots;
+			ret = get_input_next(&r->in, &s->e, why, why_len);
+			if (ret <= 0) {
+				input_done = true;
+				input_err = ret;
+				break;
+			}
+			r->free_slots = s->next;
+			r->active++;
+			start_entry(r, s);
+		}
+		if (!r->active)
+			break;
+		pthread_mutex_lock(&r->lock);
+		while (!r->ready) {
+			struct timespec ts;
+
+			if (!tty) {
+				pthread_cond_wait(&r->cond, &r->lock);
+				continue;
+			}
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += 200000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_cond_timedwait(&r->cond, &r->lock, &ts))
+				break;
+		}
+		ready = r->ready;
+		r->ready = NULL;
+		pthread_mutex_unlock(&r->lock);
+		while (ready) {
+			s = ready;
+			ready = s->next;
+			slot_ready(r, s);
+		}
+		if (tty && mono_s() - last_tick >= 0.2) {
+			tick(r);
+			last_tick = mono_s();
+		}
+	}
+	return input_err;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static void get_usage(FILE *out)
+{
+	fprintf(out,
+"Usage: ringpool get [OPTIONS] [URL...]\n"
+"\n"
+"Downloads URLs into a folder, many at once.  Each file is written to\n"
+"NAME.part and renamed to NAME only once it is complete and checked.\n"
+"\n"
+"Input:\n"
+"  -i, --input FILE       read URLs from FILE ('-' for stdin), one per line:\n"
+"                         URL [name=NAME] [sha256=HEX]; '#' starts a comment\n"
+"  -d, --dir DIR          output folder (default '.'; created if missing)\n"
+"  -o, --output NAME      file name, for a single URL\n"
+"      --shard K/N        only the K-th (0 <= K < N) of N slices of the input\n"
+"Transfers:\n"
+"  -j, --jobs N           transfers in flight (default 16)\n"
+"      --per-host N       connections per host (default 6)\n"
+"      --max-redirs N     redirects followed (default 10)\n"
+"      --connect-timeout S  limit on connecting, in seconds\n"
+"      --stall-timeout S  abort a transfer that moves no byte for S seconds\n"
+"      --limit-rate RATE  aggregate bytes/s (k, M, G suffixes)\n"
+"      --retry N          retries of a failed transfer (default 3)\n"
+"      --retry-delay S    first backoff, doubled per retry (default 1)\n"
+"  -c, --continue         resume NAME.part files; skip files already there\n"
+"      --fsync            sync data and folder before a file gets its name\n"
+"Output:\n"
+"      --json             NDJSON events on stdout\n"
+"  -q, --quiet            print failures only\n"
+"  -h, --help             show this help\n"
+"\n"
+"Exit status: 0 all files done, 1 some failed, 2 usage or input error.\n");
+}
+
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ringpool get: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nRun 'ringpool get --help' for the options.\n");
+	return 2;
+}
+
+static int parse_ulong(const char *s, unsigned long min, unsigned long max,
+		       unsigned long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = (unsigned long)v;
+	return 0;
+}
+
+/* Parses argv into `o`; returns -1 to go on, else the exit status. */
+static int parse_opts(int argc, char **argv, struct get_opts *o)
+{
+	enum {
+		OPT_PER_HOST = 256, OPT_MAX_REDIRS, OPT_CONNECT, OPT_STALL,
+		OPT_RATE, OPT_RETRY, OPT_RETRY_DELAY, OPT_FSYNC, OPT_SHARD,
+		OPT_JSON,
+	};
+	static const struct option opts[] = {
+		{ "input", required_argument, NULL, 'i' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "per-host", required_argument, NULL, OPT_PER_HOST },
+		{ "max-redirs", required_argument, NULL, OPT_MAX_REDIRS },
+		{ "connect-timeout", required_argument, NULL, OPT_CONNECT },
+		{ "stall-timeout", required_argument, NULL, OPT_STALL },
+		{ "limit-rate", required_argument, NULL, OPT_RATE },
+		{ "retry", required_argument, NULL, OPT_RETRY },
+		{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
+		{ "continue", no_argument, NULL, 'c' },
+		{ "fsync", no_argument, NULL, OPT_FSYNC },
+		{ "shard", required_argument, NULL, OPT_SHARD },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	int c;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":i:d:o:j:cqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': o->input = optarg; break;
+		case 'd': o->dir = optarg; break;
+		case 'o':
+			if (!get_name_is_safe(optarg))
+				return usage_error("-o '%s': not a plain file name "
+						   "(use -d for the folder)",
+						   optarg);
+			o->out_name = optarg;
+			break;
+		case 'j':
+			if (parse_ulong(optarg, 1, 100000, &o->jobs))
+				return usage_error("-j '%s': not a number from 1 "
+						   "to 100000", optarg);
+			break;
+		case OPT_PER_HOST:
+			if (parse_ulong(optarg, 1, 10000, &o->per_host))
+				return usage_error("--per-host '%s': not a number "
+						   "from 1 to 10000", optarg);
+			break;
+		case OPT_MAX_REDIRS:
+			if (parse_ulong(optarg, 0, 1000, &v))
+				return usage_error("--max-redirs '%s': not a number "
+						   "from 0 to 1000", optarg);
+			o->max_redirs = (long)v;
+			break;
+		case OPT_CONNECT:
+			if (get_parse_seconds(optarg, &o->connect_ns))
+				return usage_error("--connect-timeout '%s': not a "
+						   "number of seconds", optarg);
+			break;
+		case OPT_STALL:
+			if (get_parse_seconds(optarg, &o->stall_ns))
+				return usage_error("--stall-timeout '%s': not a "
+						   "number of seconds", optarg);
+			break;
+		case OPT_RATE:
+			if (get_parse_rate(optarg, &o->rate))
+				return usage_error("--limit-rate '%s': not a rate "
+						   "such as 500k or 2M", optarg);
+			break;
+		case OPT_RETRY:
+			if (parse_ulong(optarg, 0, 1000, &o->retries))
+				return usage_error("--retry '%s': not a number from "
+						   "0 to 1000", optarg);
+			break;
+		case OPT_RETRY_DELAY:
+			if (get_parse_seconds(optarg, &o->retry_delay_ns))
+				return usage_error("--retry-delay '%s': not a number "
+						   "of seconds", optarg);
+			break;
+		case 'c': o->cont = true; break;
+		case OPT_FSYNC: o->fsync = true; break;
+		case OPT_SHARD:
+			if (get_parse_shard(optarg, &o->shard_k, &o->shard_n))
+				return usage_error("--shard '%s': expected K/N with "
+						   "0 <= K < N", optarg);
+			break;
+		case OPT_JSON: o->json = true; break;
+		case 'q': o->quiet = true; break;
+		case 'h':
+			get_usage(stdout);
+			return 0;
+		case ':':
+			return usage_error("option '%s' needs a value",
+					   argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind == argc && !o->input)
+		return usage_error("no URL given (as arguments or with -i FILE)");
+	if (o->out_name && (o->input || argc - optind != 1))
+		return usage_error("-o names one file: give exactly one URL and "
+				   "no -i");
+	return -1;
+}
+
+/* mkdir -p, for -d. */
+static int make_dirs(const char *dir)
+{
+	char *p, *copy = strdup(dir);
+	int ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (p = copy + 1; ; p++) {
+		if (*p != '/' && *p)
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
+			ret = -errno;
+			break;
+		}
+		*p = c;
+		if (!c)
+			break;
+	}
+	free(copy);
+	return ret;
+}
+
+static int setup(struct run *r, const struct get_opts *o, char *why,
+		 size_t len)
+{
+	struct rp_http_config hc;
+	struct rp_config cfg;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t i;
+	int ret;
+
+	r->dirfd = -1;
+	ret = make_dirs(o->dir);
+	if (ret == 0) {
+		r->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ret = r->dirfd < 0 ? -errno : 0;
+	}
+	if (ret < 0) {
+		snprintf(why, len, "cannot use folder %s: %s", o->dir,
+			 strerror(-ret));
+		return 2;
+	}
+	rp_config_init(&cfg);
+	/* Workers only finish files (hash, rename): a few are plenty. */
+	cfg.workers = ncpu > 4 ? 4 : ncpu > 0 ? (unsigned)ncpu : 1;
+	cfg.thread_name_prefix = "rp-get";
+	ret = rp_executor_new(&cfg, &r->ex);
+	if (ret < 0) {
+		snprintf(why, len, "cannot start the executor: %s",
+			 strerror(-ret));
+		return 1;
+	}
+	ret = rp_http_config_init(&hc);
+	if (ret == 0) {
+		hc.max_per_host = (unsigned)o->per_host;
+		hc.max_redirs = o->max_redirs;
+		hc.connect_timeout_ns = o->connect_ns;
+		hc.stall_timeout_ns = o->stall_ns;
+		hc.max_rate = o->rate;
+		ret = rp_http_new(r->ex, &hc, &r->http);
+	}
+	if (ret < 0) {
+		snprintf(why, len, "HTTP downloads are not available: %s",
+			 strerror(-ret));
+		return 1;
+	}
+	r->slots = calloc(o->jobs, sizeof(*r->slots));
+	if (!r->slots) {
+		snprintf(why, len, "out of memory");
+		return 1;
+	}
+	for (i = o->jobs; i-- > 0;) {
+		r->slots[i].run = r;
+		r->slots[i].fd = -1;
+		r->slots[i].next = r->free_slots;
+		r->free_slots = &r->slots[i];
+	}
+	return 0;
+}
+
+int cli_get(int argc, char **argv)
+{
+	struct get_opts o = {
+		.dir = ".", .jobs = 16, .per_host = 6, .retries = 3,
+		.max_redirs = 10, .retry_delay_ns = 1000000000LL,
+		.shard_n = 1,
+	};
+	struct get_progress_opts po;
+	pthread_condattr_t ca;
+	struct run r;
+	char why[600];
+	long total;
+	int status, ret;
+
+	status = parse_opts(argc, argv, &o);
+	if (status >= 0)
+		return status;
+	memset(&r, 0, sizeof(r));
+	r.o = &o;
+	r.rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+	r.rng |= 1;
+	why[0] = '\0';
+
+	ret = get_input_open(&r.in, argv + optind, argc - optind, o.input,
+			     o.shard_k, o.shard_n, o.out_name, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, "ringpool get: %s\n", why);
+		return 2;
+	}
+	/* Check a list file up front, so a bad line stops us before any byte. */
+	total = get_input_precheck(&r.in, why, sizeof(why));
+	if (total < 0 && total != -ESPIPE) {
+		fprintf(stderr, "ringpool get: %s\n", why);
+		get_input_close(&r.in);
+		return 2;
+	}
+
+	pthread_mutex_init(&r.lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r.cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	po.json = o.json;
+	po.quiet = o.quiet;
+	po.tty = !o.json && isatty(STDERR_FILENO);
+	po.color = po.tty && !getenv("NO_COLOR");
+	r.prog = get_progress_new(&po);
+
+	status = r.prog ? setup(&r, &o, why, sizeof(why)) : 1;
+	if (status) {
+		fprintf(stderr, "ringpool get: %s\n", r.prog ? why : "out of memory");
+	} else {
+		get_progress_set_total(r.prog, total);
+		ret = run_loop(&r, po.tty && !o.quiet, why, sizeof(why));
+		status = get_progress_finish(r.prog) ? 1 : 0;
+		if (ret < 0) {
+			fprintf(stderr, "ringpool get: %s\n", why);
+			status = 2;
+		}
+	}
+	rp_http_free(r.http);
+	rp_executor_free(r.ex);
+	if (r.dirfd >= 0)
+		close(r.dirfd);
+	free(r.slots);
+	get_progress_free(r.prog);
+	get_input_close(&r.in);
+	pthread_cond_destroy(&r.cond);
+	pthread_mutex_destroy(&r.lock);
+	return status;
+}
