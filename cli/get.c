@@ -417,7 +417,8 @@ static void slot_ready(struct run *r, struct slot *s)
 /* Takes a new entry into slot `s`: skip it, fail it, or start it. */
 static void start_entry(struct run *r, struct slot *s)
 {
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	/* Read too: the checksum is computed from the file itself. */
+	int flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
 	char why[400];
 	struct stat st;
 

@@ -168,6 +168,12 @@ int get_parse_rate(const char *s, uint64_t *out)
 
 /* ---- the input stream -------------------------------------------------- */
 
+/* How messages name the list. */
+static const char *label(const struct get_input *in)
+{
+	return strcmp(in->path, "-") ? in->path : "stdin";
+}
+
 int get_input_open(struct get_input *in, char **args, int n_args,
 		   const char *path, unsigned long shard_k,
 		   unsigned long shard_n, const char *out_name,
@@ -239,7 +245,7 @@ long get_input_precheck(struct get_input *in, char *why, size_t why_len)
 		ret = get_parse_line(line, &url, &name, &has_sha, sha, reason,
 				     sizeof(reason));
 		if (ret < 0) {
-			snprintf(why, why_len, "%s:%lu: %s", in->path, lineno,
+			snprintf(why, why_len, "%s:%lu: %s", label(in), lineno,
 				 reason);
 			break;
 		}
@@ -249,7 +255,7 @@ long get_input_precheck(struct get_input *in, char *why, size_t why_len)
 	}
 	if (!ret && ferror(in->fp)) {
 		ret = -errno;
-		snprintf(why, why_len, "cannot read %s: %s", in->path,
+		snprintf(why, why_len, "cannot read %s: %s", label(in),
 			 strerror(errno));
 	}
 	free(line);
@@ -320,7 +326,7 @@ int get_input_next(struct get_input *in, struct get_entry *e,
 			if (ferror(in->fp)) {
 				ret = errno ? -errno : -EIO;
 				snprintf(why, why_len, "cannot read %s: %s",
-					 in->path, strerror(-ret));
+					 label(in), strerror(-ret));
 				return ret;
 			}
 			return 0;
@@ -329,8 +335,7 @@ int get_input_next(struct get_input *in, struct get_entry *e,
 		ret = get_parse_line(in->buf, &url, &name, &has_sha, sha,
 				     reason, sizeof(reason));
 		if (ret < 0) {
-			snprintf(why, why_len, "%s:%lu: %s",
-				 strcmp(in->path, "-") ? in->path : "stdin",
+			snprintf(why, why_len, "%s:%lu: %s", label(in),
 				 in->lineno, reason);
 			return ret;
 		}
