@@ -42,15 +42,24 @@ void get_name_sanitize(const char *in, size_t len, char *out);
 /* True when `name` is a plain file name that get_name_sanitize() keeps. */
 bool get_name_is_safe(const char *name);
 
+/* An open-addressing table of 64-bit hashes, with an optional value each. */
+struct get_table {
+	uint64_t *keys;		/* 0 marks an empty slot */
+	uint64_t *vals;		/* NULL for a plain set */
+	size_t cap, used;
+};
+
 /*
  * The names already given out in one run.  It keeps a 64-bit hash per name,
  * not the name: 16 bytes a name at most, whatever its length.  A false match
  * (two names with one hash, about 2^-64 per pair) costs a needless suffix,
- * never an overwrite.
+ * never an overwrite.  `next` remembers, for each name that collided, the
+ * suffix to try next, so that a list of a million "download?id=N" URLs
+ * does not probe "download.1" ... "download.N" for every entry.
  */
 struct get_names {
-	uint64_t *slots;
-	size_t cap, used;
+	struct get_table taken;
+	struct get_table next;
 };
 
 void get_names_init(struct get_names *s);

@@ -122,90 +122,140 @@ static uint64_t name_hash(const char *s, const char *suffix)
 	return h ? h : 1;	/* 0 marks an empty slot */
 }
 
+static void table_free(struct get_table *t)
+{
+	free(t->keys);
+	free(t->vals);
+	memset(t, 0, sizeof(*t));
+}
+
+/* The slot of `h`: where it is, or the empty slot where it would go. */
+static size_t table_find(const struct get_table *t, uint64_t h)
+{
+	size_t i = h & (t->cap - 1);
+
+	while (t->keys[i] && t->keys[i] != h)
+		i = (i + 1) & (t->cap - 1);
+	return i;
+}
+
+static bool table_get(const struct get_table *t, uint64_t h, uint64_t *val)
+{
+	size_t i;
+
+	if (!t->cap)
+		return false;
+	i = table_find(t, h);
+	if (!t->keys[i])
+		return false;
+	if (val)
+		*val = t->vals ? t->vals[i] : 0;
+	return true;
+}
+
+/* Makes room for one more key; keeps the load under one half. */
+static int table_reserve(struct get_table *t, bool with_vals)
+{
+	struct get_table old = *t;
+	size_t cap = t->cap ? t->cap : 1024, i;
+
+	if ((t->used + 1) * 2 <= t->cap)
+		return 0;
+	while ((t->used + 1) * 2 > cap)
+		cap *= 2;
+	t->keys = calloc(cap, sizeof(*t->keys));
+	t->vals = with_vals ? calloc(cap, sizeof(*t->vals)) : NULL;
+	if (!t->keys || (with_vals && !t->vals)) {
+		free(t->keys);
+		free(t->vals);
+		*t = old;
+		return -ENOMEM;
+	}
+	t->cap = cap;
+	for (i = 0; i < old.cap; i++) {
+		if (old.keys[i]) {
+			size_t j = table_find(t, old.keys[i]);
+
+			t->keys[j] = old.keys[i];
+			if (with_vals)
+				t->vals[j] = old.vals[i];
+		}
+	}
+	free(old.keys);
+	free(old.vals);
+	return 0;
+}
+
+static int table_put(struct get_table *t, uint64_t h, uint64_t val,
+		     bool with_vals)
+{
+	int ret = table_reserve(t, with_vals);
+	size_t i;
+
+	if (ret < 0)
+		return ret;
+	i = table_find(t, h);
+	if (!t->keys[i]) {
+		t->keys[i] = h;
+		t->used++;
+	}
+	if (with_vals)
+		t->vals[i] = val;
+	return 0;
+}
+
 void get_names_init(struct get_names *s)
 {
-	s->slots = NULL;
-	s->cap = 0;
-	s->used = 0;
+	memset(s, 0, sizeof(*s));
 }
 
 void get_names_free(struct get_names *s)
 {
-	free(s->slots);
-	get_names_init(s);
+	table_free(&s->taken);
+	table_free(&s->next);
 }
 
-static bool names_has(const struct get_names *s, uint64_t h)
+/*
+ * Whether `name` may be given out: neither it nor its ".part" twin is
+ * taken, and it is not the ".part" of a name that is, so that "x.part"
+ * from one URL never shares a file with the download of "x" from another.
+ */
+static bool name_free(const struct get_names *s, const char *name)
 {
-	size_t i;
+	size_t len = strlen(name), pl = strlen(".part");
+	char stem[GET_NAME_MAX + 16];
 
-	if (!s->cap)
+	if (table_get(&s->taken, name_hash(name, NULL), NULL) ||
+	    table_get(&s->taken, name_hash(name, ".part"), NULL))
 		return false;
-	for (i = h & (s->cap - 1); s->slots[i]; i = (i + 1) & (s->cap - 1)) {
-		if (s->slots[i] == h)
-			return true;
+	if (len > pl && len - pl < sizeof(stem) &&
+	    !strcmp(name + len - pl, ".part")) {
+		memcpy(stem, name, len - pl);
+		stem[len - pl] = '\0';
+		if (table_get(&s->taken, name_hash(stem, NULL), NULL))
+			return false;
 	}
-	return false;
-}
-
-static void names_put(struct get_names *s, uint64_t h)
-{
-	size_t i = h & (s->cap - 1);
-
-	while (s->slots[i] && s->slots[i] != h)
-		i = (i + 1) & (s->cap - 1);
-	if (!s->slots[i]) {
-		s->slots[i] = h;
-		s->used++;
-	}
-}
-
-static int names_reserve(struct get_names *s, size_t more)
-{
-	uint64_t *old = s->slots;
-	size_t old_cap = s->cap, cap = s->cap ? s->cap : 1024, i;
-
-	/* Keep the load under one half so that probes stay short. */
-	while ((s->used + more) * 2 > cap)
-		cap *= 2;
-	if (cap == old_cap)
-		return 0;
-	s->slots = calloc(cap, sizeof(*s->slots));
-	if (!s->slots) {
-		s->slots = old;
-		return -ENOMEM;
-	}
-	s->cap = cap;
-	s->used = 0;
-	for (i = 0; i < old_cap; i++) {
-		if (old[i])
-			names_put(s, old[i]);
-	}
-	free(old);
-	return 0;
+	return true;
 }
 
 int get_names_claim(struct get_names *s, const char *base, char *out)
 {
-	unsigned long n;
+	uint64_t bh = name_hash(base, NULL), n = 1;
 	int ret;
 
-	ret = names_reserve(s, 2);
-	if (ret < 0)
-		return ret;
-	/*
-	 * A name is free when neither it nor its ".part" twin was given out,
-	 * so that "x.part" from one URL never shares a file with the download
-	 * of "x" from another.
-	 */
 	snprintf(out, GET_NAME_MAX + 16, "%s", base);
-	for (n = 1;; n++) {
-		if (!names_has(s, name_hash(out, NULL)) &&
-		    !names_has(s, name_hash(out, ".part")))
-			break;
-		snprintf(out, GET_NAME_MAX + 16, "%s.%lu", base, n);
+	if (!name_free(s, out)) {
+		/* Every suffix below the remembered one is taken already. */
+		table_get(&s->next, bh, &n);
+		for (;; n++) {
+			snprintf(out, GET_NAME_MAX + 16, "%s.%llu", base,
+				 (unsigned long long)n);
+			if (name_free(s, out))
+				break;
+		}
+		ret = table_put(&s->next, bh, n + 1, true);
+		if (ret < 0)
+			return ret;
 	}
-	names_put(s, name_hash(out, NULL));
-	names_put(s, name_hash(out, ".part"));
-	return 0;
+	return table_put(&s->taken, name_hash(out, NULL), 0, false);
 }

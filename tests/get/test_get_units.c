@@ -137,6 +137,23 @@ static void test_name_set_grows(void)
 	get_names_free(&s);
 }
 
+static void test_many_same_names_stay_fast(void)
+{
+	char out[GET_NAME_MAX + 16], want[64];
+	struct get_names s;
+	size_t i, n = tu_scaled(200000);
+	int64_t t0 = tu_now_ns();
+
+	get_names_init(&s);
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(get_names_claim(&s, "download", out), 0);
+	snprintf(want, sizeof(want), "download.%zu", n - 1);
+	CU_ASSERT_STRING_EQUAL(out, want);
+	/* Remembered suffixes: linear, not quadratic (which takes minutes). */
+	CU_ASSERT(tu_now_ns() - t0 < 20 * 1000000000LL);
+	get_names_free(&s);
+}
+
 static int parse(const char *text, char **url, char **name, bool *has_sha,
 		 char *why)
 {
@@ -323,6 +340,7 @@ static const struct tu_test tests[] = {
 	{ "collisions_get_numbered_suffixes", test_collisions_get_numbered_suffixes, false },
 	{ "part_names_never_collide", test_part_names_never_collide, false },
 	{ "name_set_grows", test_name_set_grows, false },
+	{ "many_same_names_stay_fast", test_many_same_names_stay_fast, false },
 	{ "list_lines", test_list_lines, false },
 	{ "bad_list_lines_say_why", test_bad_list_lines_say_why, false },
 	{ "option_values", test_option_values, false },
