@@ -204,6 +204,9 @@ static void settle(rp_http_transfer *t)
 	if (t->cancel) {
 		err = -ECANCELED;
 		snprintf(info->error, sizeof(info->error), "cancelled");
+	} else if (t->fail_err) {
+		err = t->fail_err;
+		snprintf(info->error, sizeof(info->error), "%s", t->errbuf);
 	} else if (t->write_err) {
 		err = -EIO;
 		snprintf(info->error, sizeof(info->error),
@@ -256,7 +259,9 @@ void rp__http_start_body(rp_http_transfer *t)
 	curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 	t->info.status = status;
 	t->info.resumed = t->offset > 0 && status == 206;
-	t->base = t->info.resumed ? t->offset : 0;
+	/* Where the server says the part starts; it should be the offset. */
+	t->base = !t->info.resumed ? 0 : t->range_start >= 0 ?
+		  (uint64_t)t->range_start : t->offset;
 	if (status >= 200 && status <= 299) {
 		if (t->info.resumed)
 			t->info.size = t->range_total >= 0 ? t->range_total :
@@ -282,6 +287,9 @@ void rp__http_detach(rp_http_transfer *t)
 	curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
 	t->info.status = status;
 	t->os_errno = (int)os_errno;
+	/* A 416 tells the length in "Content-Range: bytes *" "/LENGTH". */
+	if (t->info.size < 0 && t->range_total >= 0)
+		t->info.size = t->range_total;
 	if (t->retry_after_s >= 0)
 		t->info.retry_after_ns = t->retry_after_s * 1000000000;
 	if (url && strcmp(url, t->url))
@@ -415,7 +423,7 @@ static void fail_all(rp_http *h)
 		next = n->next;
 		if (t->state != RP__HTTP_ACTIVE)
 			continue;
-		t->code = CURLE_OUT_OF_MEMORY;
+		t->fail_err = h->drive_err;
 		snprintf(t->errbuf, sizeof(t->errbuf),
 			 "cannot wait for the network: %s",
 			 strerror(-h->drive_err));
@@ -662,6 +670,7 @@ int rp_http_get(rp_http *h, const struct rp_http_request *req,
 	t->h = h;
 	t->fd = req->fd;
 	t->offset = req->offset;
+	t->range_start = -1;
 	t->range_total = -1;
 	t->retry_after_s = -1;
 	t->info.size = -1;

@@ -334,11 +334,15 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *arg)
 	line[len] = '\0';
 	if (!strncmp(line, "HTTP/", 5)) {
 		/* A new response (after a redirect or a 100): forget the last. */
+		t->range_start = -1;
 		t->range_total = -1;
 		t->retry_after_s = -1;
 	} else if ((v = header_value(line, len, "content-range:"))) {
 		const char *slash = strchr(v, '/');
 
+		/* "bytes FIRST-LAST/TOTAL", TOTAL maybe "*" */
+		if (!strncasecmp(v, "bytes ", 6) && v[6] >= '0' && v[6] <= '9')
+			t->range_start = strtoll(v + 6, NULL, 10);
 		if (slash && slash[1] >= '0' && slash[1] <= '9')
 			t->range_total = strtoll(slash + 1, NULL, 10);
 	} else if ((v = header_value(line, len, "retry-after:"))) {

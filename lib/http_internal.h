@@ -183,6 +183,7 @@ struct rp_http_transfer {
 	struct rp__http_chunk *fill;	/* partly filled chunk */
 	unsigned writes;		/* in flight */
 	int write_err;			/* first failed write, -errno */
+	int fail_err;			/* the client could not go on, -errno */
 	bool cancel;			/* rp_future_cancel() or rp_http_free() */
 	bool stalled;			/* no body byte for stall_timeout_ns */
 	int64_t moving_at;		/* last body byte or start; 0: pending */
@@ -190,6 +191,7 @@ struct rp_http_transfer {
 	_Atomic int64_t progress_total;
 
 	/* From the headers of the current response. */
+	int64_t range_start;		/* Content-Range's first byte, or -1 */
 	int64_t range_total;		/* Content-Range's total, or -1 */
 	int64_t retry_after_s;		/* Retry-After, or -1 */
 

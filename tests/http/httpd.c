@@ -134,6 +134,12 @@ static bool answer(struct th_server *s, int fd, const char *path,
 			       send_body(s, fd, n, (uint64_t)range_from, n,
 					 65536, 0);
 		}
+		if (range_from >= 0) {
+			snprintf(extra, sizeof(extra),
+				 "Content-Range: bytes */%llu\r\n", n);
+			return send_head(fd, 416, "Range Not Satisfiable",
+					 extra, 0);
+		}
 		return send_head(fd, 200, "OK", "", (int64_t)n) &&
 		       send_body(s, fd, n, 0, n, 65536, 0);
 	}
@@ -177,10 +183,13 @@ static bool answer(struct th_server *s, int fd, const char *path,
 		else
 			snprintf(extra, sizeof(extra),
 				 "Location: /redir/%llu\r\n", n - 1);
-		return send_head(fd, 302, "Found", extra, 0);
+		/* A body of its own, which must not reach the file. */
+		return send_head(fd, 302, "Found", extra, 6) &&
+		       send_all(fd, "moved\n", 6);
 	}
 	if (!strcmp(path, "/loop"))
-		return send_head(fd, 302, "Found", "Location: /loop\r\n", 0);
+		return send_head(fd, 302, "Found", "Location: /loop\r\n", 6) &&
+		       send_all(fd, "moved\n", 6);
 	return send_status(fd, 404);
 }
 

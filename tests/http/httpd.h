@@ -4,7 +4,8 @@
  * port, a thread per connection, canned responses chosen by the path.
  *
  *   /body/N          200, N bytes of it_fill(seed N); "Range: bytes=K-"
- *                    gives 206 with Content-Range
+ *                    gives 206 with Content-Range, K >= N a 416 that
+ *                    tells the length
  *   /norange/N       200 and the whole body, whatever the Range
  *   /nolen/N         200 without Content-Length; the body ends at close
  *   /slow/N/MS       200, N bytes in 4 KiB pieces MS ms apart

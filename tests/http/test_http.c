@@ -310,6 +310,25 @@ static void test_resume_206_at_offset(void)
 	env_down(&e);
 }
 
+/* Resuming a file that is already whole: 416, and the length. */
+static void test_resume_past_end_416(void)
+{
+	struct rp_http_info info;
+	struct env e;
+	int fd;
+
+	env_up(&e, NULL);
+	fd = dest(&e, "whole");
+	CU_ASSERT_EQUAL(fetch(&e, "/body/5000", fd, 5000, NULL, &info),
+			-EREMOTEIO);
+	CU_ASSERT_EQUAL(info.status, 416);
+	CU_ASSERT_EQUAL(info.size, 5000);
+	CU_ASSERT_FALSE(info.resumed);
+	CU_ASSERT_EQUAL(file_size(fd), 0);
+	close(fd);
+	env_down(&e);
+}
+
 static void test_range_ignored_writes_from_0(void)
 {
 	const uint64_t size = 150000;
@@ -823,6 +842,7 @@ static const struct tu_test tests[] = {
 	{ "server_error_500", test_server_error_500, false },
 	{ "retry_after_503", test_retry_after_503, false },
 	{ "resume_206_at_offset", test_resume_206_at_offset, false },
+	{ "resume_past_end_416", test_resume_past_end_416, false },
 	{ "range_ignored_writes_from_0", test_range_ignored_writes_from_0,
 	  false },
 	{ "short_body_is_eproto", test_short_body_is_eproto, false },
