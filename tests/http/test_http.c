@@ -526,6 +526,38 @@ static void test_stall_timeout(void)
 	env_down(&e);
 }
 
+/* Waiting for a connection (max_per_host) is no stall. */
+static void test_queued_transfer_is_not_stalled(void)
+{
+	struct rp_http_config cfg;
+	rp_http_transfer *slow, *queued;
+	int64_t value = -1;
+	struct env e;
+	int fd1, fd2;
+
+	rp_http_config_init(&cfg);
+	cfg.max_per_host = 1;
+	cfg.stall_timeout_ns = 400000000;
+	env_up(&e, &cfg);
+	fd1 = dest(&e, "slow");
+	fd2 = dest(&e, "queued");
+	/* 16 pieces 50 ms apart: 800 ms on the only connection. */
+	slow = start(&e, "/slow/65536/50", fd1, 0);
+	queued = start(&e, "/body/1000", fd2, 0);
+	CU_ASSERT_EQUAL(it_result(rp_http_transfer_future(slow), &value), 0);
+	CU_ASSERT_EQUAL(value, 65536);
+	CU_ASSERT_EQUAL(it_result(rp_http_transfer_future(queued), &value),
+			0);
+	CU_ASSERT_EQUAL(value, 1000);
+	CU_ASSERT(holds(fd1, 65536, 0, 65536));
+	CU_ASSERT(holds(fd2, 1000, 0, 1000));
+	rp_http_transfer_free(slow);
+	rp_http_transfer_free(queued);
+	close(fd1);
+	close(fd2);
+	env_down(&e);
+}
+
 static void test_back_pressure_tiny_buffer(void)
 {
 	const uint64_t size = tu_under_valgrind() ? 512 << 10 : 6 << 20;
@@ -853,6 +885,8 @@ static const struct tu_test tests[] = {
 	{ "bad_url_is_einval", test_bad_url_is_einval, false },
 	{ "write_error_is_eio", test_write_error_is_eio, false },
 	{ "stall_timeout", test_stall_timeout, false },
+	{ "queued_transfer_is_not_stalled",
+	  test_queued_transfer_is_not_stalled, false },
 	{ "back_pressure_tiny_buffer", test_back_pressure_tiny_buffer, false },
 	{ "back_pressure_many_transfers", test_back_pressure_many_transfers,
 	  false },
