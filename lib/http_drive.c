@@ -322,40 +322,49 @@ struct snapshot {
 	size_t n, cap;
 };
 
+/* Room for one more socket and the eventfd after it. */
+static bool snap_reserve(struct snapshot *sn)
+{
+	size_t cap = sn->cap ? 2 * sn->cap : 16;
+	struct pollfd *p;
+	uint64_t *ids;
+
+	if (sn->n + 1 < sn->cap)
+		return true;
+	p = realloc(sn->pfd, cap * sizeof(*p));
+	if (!p)
+		return false;
+	sn->pfd = p;
+	ids = realloc(sn->ids, cap * sizeof(*ids));
+	if (!ids)
+		return false;
+	sn->ids = ids;
+	sn->cap = cap;
+	return true;
+}
+
 /* The watched sockets, then the eventfd; false when memory ran out. */
 static bool take_snapshot(rp_http *h, struct snapshot *sn)
 {
 	struct rp__list *n;
-	bool complete = true;
 
 	sn->n = 0;
+	if (!snap_reserve(sn))
+		return false;
 	for (n = h->socks.next; n != &h->socks; n = n->next) {
 		struct rp__http_sock *s = rp__container_of(n,
 				struct rp__http_sock, link);
 
 		if (s->removed || !s->want)
 			continue;
-		if (sn->n + 1 >= sn->cap) {
-			size_t cap = sn->cap ? 2 * sn->cap : 16;
-			struct pollfd *p = realloc(sn->pfd, cap * sizeof(*p));
-			uint64_t *ids;
-
-			if (p)
-				sn->pfd = p;
-			ids = p ? realloc(sn->ids, cap * sizeof(*ids)) : NULL;
-			if (!ids) {
-				complete = false;
-				break;
-			}
-			sn->ids = ids;
-			sn->cap = cap;
-		}
+		if (!snap_reserve(sn))
+			return false;
 		sn->pfd[sn->n].fd = s->fd;
 		sn->pfd[sn->n].events = (short)s->want;
 		sn->pfd[sn->n].revents = 0;
 		sn->ids[sn->n++] = s->id;
 	}
-	return complete;
+	return true;
 }
 
 /* The events of the snapshot's sockets that still exist. */
@@ -396,11 +405,8 @@ static void *loop_main(void *arg)
 	(void)rp__http_enter(h);
 	while (!h->loop_stop) {
 		rp__http_drain(h);
-		complete = take_snapshot(h, &sn);
-		if (!sn.pfd) {
-			/* Not even room for the eventfd: look again soon. */
-			complete = false;
-		}
+		/* Out of memory: poll what fits, look again soon. */
+		complete = take_snapshot(h, &sn) && sn.pfd;
 		due = complete ? -1 : rp__now_ns() + 10000000;
 		for (i = 0; i < RP__HTTP_N_TIMERS; i++)
 			if (h->timers[i].at >= 0 &&
