@@ -59,6 +59,7 @@ struct slot {
 	uint64_t received;	/* body bytes over all attempts */
 	unsigned retries;
 	bool resumed, restarted;
+	bool truncate;		/* the .part may hold bytes past the end */
 	rp_http_transfer *t;
 	rp_future *f;		/* the backoff sleep or the finish task */
 	struct slot *next;	/* on the ready queue, or the free list */
@@ -139,6 +140,8 @@ static void begin_get(struct run *r, struct slot *s)
 	char why[128];
 	int ret;
 
+	if (s->offset > 0)
+		s->truncate = true;
 	ret = rp_http_get(r->http, &req, &s->t);
 	if (ret < 0) {
 		snprintf(why, sizeof(why), "cannot start the transfer: %s",
@@ -183,7 +186,7 @@ static int finish_task(void *arg, int64_t *value)
 
 	(void)value;
 	s->fin_why[0] = '\0';
-	if (ftruncate(s->fd, (off_t)s->final_len) < 0) {
+	if (s->truncate && ftruncate(s->fd, (off_t)s->final_len) < 0) {
 		ret = -errno;
 		snprintf(s->fin_why, sizeof(s->fin_why), "cannot truncate %s: %s",
 			 s->part, strerror(errno));
@@ -232,12 +235,24 @@ static int finish_task(void *arg, int64_t *value)
 	return 0;
 }
 
+static void finish_done(struct run *r, struct slot *s, int err);
+
 static void begin_finish(struct run *r, struct slot *s)
 {
+	int64_t value = 0;
 	char why[128];
 	int ret;
 
 	s->sha_hex[0] = '\0';
+	/*
+	 * Without a checksum or a sync the finish is a rename (and maybe a
+	 * truncate): two quick system calls, cheaper here than a hand-off to
+	 * a worker and back.
+	 */
+	if (!s->e.has_sha && !r->o->fsync) {
+		finish_done(r, s, finish_task(s, &value));
+		return;
+	}
 	ret = rp_submit(r->ex, finish_task, s, &s->f);
 	if (ret < 0) {
 		snprintf(why, sizeof(why), "cannot finish: %s", strerror(-ret));
@@ -375,14 +390,8 @@ static void transfer_ended(struct run *r, struct slot *s)
 	}
 }
 
-static void finish_ended(struct run *r, struct slot *s)
+static void finish_done(struct run *r, struct slot *s, int err)
 {
-	int err = 0;
-
-	if (rp_future_result(s->f, 0, NULL, &err) == -ECANCELED)
-		err = -ECANCELED;
-	rp_future_unref(s->f);
-	s->f = NULL;
 	close(s->fd);
 	s->fd = -1;
 	if (err) {
@@ -393,6 +402,17 @@ static void finish_ended(struct run *r, struct slot *s)
 			  s->received, s->resumed, s->retries,
 			  s->e.has_sha ? s->sha_hex : NULL);
 	release(r, s);
+}
+
+static void finish_ended(struct run *r, struct slot *s)
+{
+	int err = 0;
+
+	if (rp_future_result(s->f, 0, NULL, &err) == -ECANCELED)
+		err = -ECANCELED;
+	rp_future_unref(s->f);
+	s->f = NULL;
+	finish_done(r, s, err);
 }
 
 static void slot_ready(struct run *r, struct slot *s)
@@ -425,7 +445,7 @@ static void start_entry(struct run *r, struct slot *s)
 	s->fd = -1;
 	s->offset = s->received = 0;
 	s->retries = 0;
-	s->resumed = s->restarted = false;
+	s->resumed = s->restarted = s->truncate = false;
 	s->t = NULL;
 	s->f = NULL;
 	snprintf(s->part, sizeof(s->part), "%s%s", s->e.name, PART_SUFFIX);
@@ -440,7 +460,7 @@ static void start_entry(struct run *r, struct slot *s)
 	if (!r->o->cont)
 		flags |= O_TRUNC;
 	s->fd = openat(r->dirfd, s->part, flags, 0644);
-	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+	if (s->fd < 0 || (r->o->cont && fstat(s->fd, &st) < 0)) {
 		snprintf(why, sizeof(why), "cannot open %s/%s: %s", r->o->dir,
 			 s->part, strerror(errno));
 		fail_slot(r, s, 0, why);
@@ -774,6 +794,11 @@ static int setup(struct run *r, const struct get_opts *o, char *why,
 	/* Workers only finish files (hash, rename): a few are plenty. */
 	cfg.workers = ncpu > 4 ? 4 : ncpu > 0 ? (unsigned)ncpu : 1;
 	cfg.thread_name_prefix = "rp-get";
+	/*
+	 * Completions come a few per millisecond at most: spinning for the
+	 * next one would only burn the CPU that the downloads should save.
+	 */
+	cfg.spin_ns = 0;
 	ret = rp_executor_new(&cfg, &r->ex);
 	if (ret < 0) {
 		snprintf(why, len, "cannot start the executor: %s",
