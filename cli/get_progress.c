@@ -28,6 +28,9 @@ struct get_progress {
 	uint64_t bytes;		/* of finished files, received this run */
 	double t0;
 	int drawn;		/* lines of the live display on screen */
+	/* The rate shown: a moving average over the redraws. */
+	double rate, last_t;
+	uint64_t last_bytes;
 	struct failure *fail_head, **fail_tail;
 };
 
@@ -64,6 +67,7 @@ struct get_progress *get_progress_new(const struct get_progress_opts *o)
 	p->o = *o;
 	p->total = -1;
 	p->t0 = now_s();
+	p->last_t = p->t0;
 	p->fail_tail = &p->fail_head;
 	return p;
 }
@@ -230,9 +234,10 @@ void get_progress_failed(struct get_progress *p, const char *url,
 void get_progress_tick(struct get_progress *p, const struct get_active *a,
 		       size_t n)
 {
-	uint64_t bytes = p->bytes;
+	uint64_t bytes = p->bytes, left_bytes = 0;
 	unsigned long finished = p->done + p->failed + p->skipped;
-	double el = now_s() - p->t0, rate;
+	double now = now_s(), el = now - p->t0, left = -1;
+	bool sizes_known = true;
 	char b[32], r[32], eta[32] = "--:--", tot[32] = "?";
 	size_t i, shown = n < 5 ? n : 5;
 	const char *bold = p->o.color ? "\033[1m" : "";
@@ -241,20 +246,38 @@ void get_progress_tick(struct get_progress *p, const struct get_active *a,
 
 	if (!p->o.tty || p->o.quiet)
 		return;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		bytes += a[i].done;
-	rate = el > 0 ? bytes / el : 0;
-	if (p->total >= 0) {
-		snprintf(tot, sizeof(tot), "%ld", p->total);
-		if (finished > 0 && (long)finished <= p->total) {
-			double left = el / finished * (p->total - (long)finished);
+		if (a[i].total >= 0 && (uint64_t)a[i].total >= a[i].done)
+			left_bytes += (uint64_t)a[i].total - a[i].done;
+		else
+			sizes_known = false;
+	}
+	if (now > p->last_t && bytes >= p->last_bytes) {
+		double inst = (bytes - p->last_bytes) / (now - p->last_t);
 
+		p->rate = p->rate > 0 ? 0.7 * p->rate + 0.3 * inst : inst;
+	}
+	p->last_t = now;
+	p->last_bytes = bytes;
+	if (p->total >= 0) {
+		long rest = p->total - (long)finished;
+
+		snprintf(tot, sizeof(tot), "%ld", p->total);
+		/*
+		 * The last files are all in flight with known sizes: count
+		 * bytes.  Otherwise count files at the pace so far.
+		 */
+		if (rest == (long)n && sizes_known && p->rate > 0)
+			left = left_bytes / p->rate;
+		else if (finished > 0 && rest >= 0)
+			left = el / finished * rest;
+		if (left >= 0)
 			snprintf(eta, sizeof(eta), "%d:%02d", (int)left / 60,
 				 (int)left % 60);
-		}
 	}
 	get_format_bytes(bytes, b, sizeof(b));
-	get_format_bytes((uint64_t)rate, r, sizeof(r));
+	get_format_bytes((uint64_t)p->rate, r, sizeof(r));
 	clear_display(p);
 	fprintf(stderr, "%s%lu/%s done%s, %s%lu failed%s, %s, %s/s, ETA %s",
 		bold, p->done + p->skipped, tot, reset,

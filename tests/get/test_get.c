@@ -423,6 +423,40 @@ static void test_output_name_for_one_url(void)
 	h_free(&r);
 }
 
+static void test_fsync_finish(void)
+{
+	char *dir = h_dir("fsync");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, true, "-d", dir, "--fsync", fu("/file/s1.bin?size=70000"),
+		  fu("/norange/s2.bin?size=10"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_body(dir, "s1.bin", "s1.bin", 70000);
+	assert_body(dir, "s2.bin", "s2.bin", 10);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 2);
+	h_free(&r);
+}
+
+static void test_limit_rate_is_aggregate(void)
+{
+	char *dir = h_dir("rate");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	/* 1.2 MB at 1 MiB/s in all: over a second, whatever the split. */
+	r = h_get(NULL, false, "-d", dir, "--limit-rate", "1M",
+		  fu("/file/r1.bin?size=600000"), fu("/file/r2.bin?size=600000"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT(r.seconds > 0.8);
+	assert_body(dir, "r1.bin", "r1.bin", 600000);
+	assert_body(dir, "r2.bin", "r2.bin", 600000);
+	h_free(&r);
+}
+
 /* Counts the NDJSON events of each type on `out`; all lines must parse. */
 static void count_events(const char *out, unsigned *start, unsigned *done,
 			 unsigned *failed, unsigned *skipped,
@@ -614,6 +648,8 @@ static const struct tu_test tests[] = {
 	{ "continue_resumes_part_files", test_continue_resumes_part_files, false },
 	{ "continue_with_a_whole_part_file", test_continue_with_a_whole_part_file, false },
 	{ "output_name_for_one_url", test_output_name_for_one_url, false },
+	{ "fsync_finish", test_fsync_finish, false },
+	{ "limit_rate_is_aggregate", test_limit_rate_is_aggregate, false },
 	{ "json_events", test_json_events, false },
 	{ "ten_thousand_files_then_rerun_transfers_nothing", test_ten_thousand_files_then_rerun_transfers_nothing, false },
 	{ "shards_split_the_work", test_shards_split_the_work, false },
