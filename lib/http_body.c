@@ -361,6 +361,11 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *arg)
 
 void rp__http_body_setopt(rp_http_transfer *t)
 {
+	/*
+	 * libcurl reads one buffer per event on a plain socket: a chunk's
+	 * worth makes one event, one chunk and one write of it.
+	 */
+	curl_easy_setopt(t->easy, CURLOPT_BUFFERSIZE, (long)t->h->chunk_cap);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, header_cb);
