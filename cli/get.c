@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +83,54 @@ struct run {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct slot *ready;
+	int signal;		/* SIGINT or SIGTERM once received */
+	bool stopping;		/* main thread only */
 };
+
+/*
+ * SIGINT and SIGTERM are blocked in every thread and taken here, so that
+ * the main thread hears of them through the ready queue's condition
+ * variable.  After the first one the signal is unblocked in this thread
+ * only and set back to its default: a second Ctrl-C ends the process at
+ * once (the .part files stay for -c).
+ */
+static void *signal_main(void *arg)
+{
+	struct run *r = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigwait(&set, &sig) != 0)
+		return NULL;
+	pthread_mutex_lock(&r->lock);
+	r->signal = sig;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	signal(sig, SIG_DFL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	for (;;)
+		pause();	/* until cancelled, or killed by a second signal */
+	return NULL;
+}
+
+/* Stops every transfer and backoff; the slots come back -ECANCELED. */
+static void stop_all(struct run *r)
+{
+	size_t i;
+
+	r->stopping = true;
+	for (i = 0; i < r->o->jobs; i++) {
+		struct slot *s = &r->slots[i];
+
+		if (s->state == SLOT_GET)
+			rp_future_cancel(rp_http_transfer_future(s->t));
+		else if (s->state == SLOT_BACKOFF)
+			rp_future_cancel(s->f);
+	}
+}
 
 static void on_done(rp_future *f, void *arg)
 {
@@ -330,6 +378,10 @@ static void transfer_ended(struct run *r, struct slot *s)
 	s->t = NULL;
 	s->received += info.bytes;
 
+	if (err && r->stopping) {
+		fail_slot(r, s, info.status, "interrupted");
+		return;
+	}
 	if (err == 0) {
 		s->final_len = (info.resumed ? s->offset : 0) + info.bytes;
 		s->resumed |= info.resumed;
@@ -424,7 +476,10 @@ static void slot_ready(struct run *r, struct slot *s)
 	case SLOT_BACKOFF:
 		rp_future_unref(s->f);
 		s->f = NULL;
-		begin_get(r, s);
+		if (r->stopping)
+			fail_slot(r, s, 0, "interrupted");
+		else
+			begin_get(r, s);
 		break;
 	case SLOT_FINISH:
 		finish_ended(r, s);
@@ -517,8 +572,9 @@ static int run_loop(struct run *r, bool tty, char *why, size_t why_len)
 
 	for (;;) {
 		struct slot *ready, *s;
+		int sig;
 
-		while (!input_done && r->free_slots) {
+		while (!input_done && !r->stopping && r->free_slots) {
 			int ret;
 
 			s = r->free_slots;
@@ -535,7 +591,7 @@ static int run_loop(struct run *r, bool tty, char *why, size_t why_len)
 		if (!r->active)
 			break;
 		pthread_mutex_lock(&r->lock);
-		while (!r->ready) {
+		while (!r->ready && !(r->signal && !r->stopping)) {
 			struct timespec ts;
 
 			if (!tty) {
@@ -553,7 +609,11 @@ static int run_loop(struct run *r, bool tty, char *why, size_t why_len)
 		}
 		ready = r->ready;
 		r->ready = NULL;
+		sig = r->signal;
 		pthread_mutex_unlock(&r->lock);
+		/* Cancelling may run done-callbacks here: not under the lock. */
+		if (sig && !r->stopping)
+			stop_all(r);
 		while (ready) {
 			s = ready;
 			ready = s->next;
@@ -842,7 +902,11 @@ int cli_get(int argc, char **argv)
 	};
 	struct get_progress_opts po;
 	pthread_condattr_t ca;
+	pthread_t sig_thread;
+	sigset_t sigs, old_sigs;
+	bool sig_started;
 	struct run r;
+	int sig;
 	char why[600];
 	long total;
 	int status, ret;
@@ -882,6 +946,13 @@ int cli_get(int argc, char **argv)
 	po.color = po.tty && !getenv("NO_COLOR");
 	r.prog = get_progress_new(&po);
 
+	/* Before the executor starts, so that its threads inherit the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old_sigs);
+	sig_started = pthread_create(&sig_thread, NULL, signal_main, &r) == 0;
+
 	status = r.prog ? setup(&r, &o, why, sizeof(why)) : 1;
 	if (status) {
 		fprintf(stderr, "ringpool get: %s\n", r.prog ? why : "out of memory");
@@ -889,6 +960,15 @@ int cli_get(int argc, char **argv)
 		get_progress_set_total(r.prog, total);
 		ret = run_loop(&r, po.tty && !o.quiet, why, sizeof(why));
 		status = get_progress_finish(r.prog) ? 1 : 0;
+		pthread_mutex_lock(&r.lock);
+		sig = r.signal;
+		pthread_mutex_unlock(&r.lock);
+		if (sig) {
+			fprintf(stderr, "ringpool get: interrupted by %s; run "
+				"again with -c to finish\n",
+				sig == SIGINT ? "SIGINT" : "SIGTERM");
+			status = 1;
+		}
 		if (ret < 0) {
 			fprintf(stderr, "ringpool get: %s\n", why);
 			status = 2;
@@ -896,6 +976,11 @@ int cli_get(int argc, char **argv)
 	}
 	rp_http_free(r.http);
 	rp_executor_free(r.ex);
+	if (sig_started) {
+		pthread_cancel(sig_thread);
+		pthread_join(sig_thread, NULL);
+	}
+	pthread_sigmask(SIG_SETMASK, &old_sigs, NULL);
 	if (r.dirfd >= 0)
 		close(r.dirfd);
 	free(r.slots);

@@ -267,6 +267,12 @@ static char *slurp(const char *path)
 struct h_result h_getv(const char *stdin_path, bool vg,
 		       const char *const *args)
 {
+	return h_getv_signal(stdin_path, vg, args, 0, 0);
+}
+
+struct h_result h_getv_signal(const char *stdin_path, bool vg,
+			      const char *const *args, double after_s, int sig)
+{
 	static const char *const vg_args[] = {
 		"valgrind", "--error-exitcode=99", "--leak-check=full",
 		"--show-leak-kinds=definite,indirect,possible",
@@ -306,6 +312,10 @@ struct h_result h_getv(const char *stdin_path, bool vg,
 		dup2(e, 2);
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
+	}
+	if (pid > 0 && sig) {
+		usleep((useconds_t)(after_s * 1e6));
+		kill(pid, sig);
 	}
 	if (pid > 0 && waitpid(pid, &st, 0) == pid)
 		r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

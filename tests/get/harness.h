@@ -45,6 +45,9 @@ struct h_result {
 struct h_result h_get(const char *stdin_path, bool vg, ...);
 struct h_result h_getv(const char *stdin_path, bool vg,
 		       const char *const *args);
+/* As h_getv(), sending `sig` to the CLI `after_s` seconds in. */
+struct h_result h_getv_signal(const char *stdin_path, bool vg,
+			      const char *const *args, double after_s, int sig);
 void h_free(struct h_result *r);
 
 /* Makes a fresh folder `h_root`/NAME and returns its path (static buffer

@@ -11,6 +11,7 @@
  * cases, and the large ones are scaled down.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,6 +458,32 @@ static void test_limit_rate_is_aggregate(void)
 	h_free(&r);
 }
 
+static void test_sigint_stops_and_keeps_parts(void)
+{
+	const char *args[] = { "-d", NULL, "--retry-delay", "30",
+			       NULL, NULL, NULL, NULL };
+	char *dir = h_dir("sigint");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	args[1] = dir;
+	args[4] = fu("/stall/i1.bin");		/* in flight */
+	args[5] = fu("/flaky/i2.bin?fail=1");	/* in its backoff */
+	args[6] = fu("/drop/i3.bin?size=300000");	/* half, then backoff */
+	r = h_getv_signal(NULL, false, args, tu_under_valgrind() ? 5 : 1,
+			  SIGINT);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(has(r.err, "interrupted by SIGINT"));
+	CU_ASSERT(has(r.err, "/stall/i1.bin: interrupted"));
+	CU_ASSERT(has(r.err, "/flaky/i2.bin?fail=1: interrupted"));
+	CU_ASSERT(r.seconds < 10);
+	/* Nothing under a final name; the half file stays for -c. */
+	CU_ASSERT_EQUAL(h_count_entries(dir), 1);
+	CU_ASSERT(h_exists(h_path(dir, "i3.bin.part")));
+	h_free(&r);
+}
+
 /* Counts the NDJSON events of each type on `out`; all lines must parse. */
 static void count_events(const char *out, unsigned *start, unsigned *done,
 			 unsigned *failed, unsigned *skipped,
@@ -650,6 +677,7 @@ static const struct tu_test tests[] = {
 	{ "output_name_for_one_url", test_output_name_for_one_url, false },
 	{ "fsync_finish", test_fsync_finish, false },
 	{ "limit_rate_is_aggregate", test_limit_rate_is_aggregate, false },
+	{ "sigint_stops_and_keeps_parts", test_sigint_stops_and_keeps_parts, false },
 	{ "json_events", test_json_events, false },
 	{ "ten_thousand_files_then_rerun_transfers_nothing", test_ten_thousand_files_then_rerun_transfers_nothing, false },
 	{ "shards_split_the_work", test_shards_split_the_work, false },
