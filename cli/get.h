@@ -2,7 +2,8 @@
 /*
  * `ringpool get`: the pieces shared by its files.
  *
- * get.c        options, the transfer loop, retries, the atomic finish
+ * get.c        the transfer loop, retries, the atomic finish, signals
+ * get_opts.c   options and --help
  * get_input.c  the URL list, streamed line by line, and sharding
  * get_names.c  file names from URLs, and collision suffixes
  * get_sha.c    SHA-256 of a finished file
@@ -167,6 +168,27 @@ int get_parse_rate(const char *s, uint64_t *out);
  * Returns 0 or a negative errno.
  */
 int get_sha256_fd(int fd, unsigned char out[32]);
+
+/* ---- options (get_opts.c) -------------------------------------------- */
+
+struct get_opts {
+	const char *dir, *out_name, *input;
+	unsigned long jobs, per_host, retries, shard_k, shard_n;
+	long max_redirs;
+	int64_t connect_ns, stall_ns, retry_delay_ns;
+	uint64_t rate;
+	bool cont, fsync, json, quiet;
+};
+
+/*
+ * Parses `ringpool get`'s argv into `o`, which holds the defaults.
+ * Returns -1 to go on (the URLs start at argv[optind]), else the exit
+ * status: 0 after --help, 2 after a usage error, which it has printed.
+ */
+int get_parse_opts(int argc, char **argv, struct get_opts *o);
+
+/* mkdir -p.  Returns 0 or -errno. */
+int get_make_dirs(const char *dir);
 
 /* ---- progress and reports (get_progress.c) ---------------------------- */
 
