@@ -19,10 +19,11 @@
  *
  * Here the files really come over HTTP, from a small server this program
  * starts on 127.0.0.1 (http_server.h) that answers the files one after the
- * other, 100 ms apart, in an order of its own.  rp_http drives the sockets from the executor's ring and writes
- * each body to its file with positioned writes: no thread waits on the
- * network.  `max_workers=3` becomes three connections at most to the host,
- * so file4.txt waits for the first connection to come free.
+ * other, 100 ms apart, in an order of its own.  rp_http drives the sockets
+ * from the executor's ring and writes each body to its file with positioned
+ * writes: no thread waits on the network.  `max_workers=3` becomes three
+ * connections at most to the host, so file4.txt waits for the first
+ * connection to come free.
  *
  * Output (completion order, which the server sets):
  *

@@ -122,7 +122,7 @@ void rp__http_unlock(rp_http *h)
 		ended.next->prev = &ended;
 		ended.prev->next = &ended;
 		rp__list_init(&h->ended);
-		http_ref(h);		/* finish_ended() touches h after unlock */
+		http_ref(h);	/* finish_ended() touches h after unlock */
 	}
 	/* The loop thread polls a snapshot of the sockets: tell it. */
 	if (h->mode == RP__HTTP_LOOP && h->loop_wake && h->loop_polling) {

@@ -333,7 +333,7 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *arg)
 	memcpy(line, buf, len);
 	line[len] = '\0';
 	if (!strncmp(line, "HTTP/", 5)) {
-		/* A new response (after a redirect or a 100): forget the last. */
+		/* A new response (redirect, after a 100): forget the last. */
 		t->range_start = -1;
 		t->range_total = -1;
 		t->retry_after_s = -1;

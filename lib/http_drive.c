@@ -33,7 +33,7 @@
 
 /* ---- events ----------------------------------------------------------- */
 
-/* poll(2) events as libcurl's CURL_CSELECT bits, for a socket wanting `want`. */
+/* poll(2) events as CURL_CSELECT bits, for a socket wanting `want`. */
 static int cselect(unsigned revents, unsigned want)
 {
 	int ev = 0;

@@ -123,7 +123,7 @@ struct rp_http {
 	struct rp_http_config cfg;
 	char *user_agent;
 	int mode;			/* RP__HTTP_RING or RP__HTTP_LOOP */
-	CURLM *multi;			/* NULL once rp_http_free() cleaned up */
+	CURLM *multi;			/* NULL once rp_http_free() is done */
 	bool shutting;			/* rp_http_free() began */
 
 	/* Transfers. */
@@ -132,7 +132,7 @@ struct rp_http {
 	struct rp__list dirty;		/* holding a partly filled chunk */
 	struct rp__list paused;		/* paused by back-pressure or rate */
 	struct rp__list ended;		/* futures to end after unlocking */
-	unsigned unfinished;		/* transfers whose future has not ended */
+	unsigned unfinished;		/* transfers whose future is to end */
 	/* Futures in flight whose done-callback will touch the client. */
 	unsigned ops;
 
@@ -142,7 +142,7 @@ struct rp_http {
 	struct rp__list todo;		/* sockets to arm again or free */
 	uint64_t next_sock_id;
 	struct rp__http_timer timers[RP__HTTP_N_TIMERS];
-	int drive_err;			/* a poll or sleep could not be queued */
+	int drive_err;			/* a poll or sleep was not queued */
 	/* RP__HTTP_LOOP: the thread, its wake-up eventfd. */
 	pthread_t loop;
 	bool loop_started, loop_stop, loop_polling, loop_wake;
@@ -184,9 +184,9 @@ struct rp_http_transfer {
 	unsigned writes;		/* in flight */
 	int write_err;			/* first failed write, -errno */
 	int fail_err;			/* the client could not go on, -errno */
-	bool cancel;			/* rp_future_cancel() or rp_http_free() */
+	bool cancel;			/* rp_future_cancel, rp_http_free */
 	bool stalled;			/* no body byte for stall_timeout_ns */
-	int64_t moving_at;		/* last body byte or start; 0: pending */
+	int64_t moving_at;		/* last body byte, start; 0: pending */
 	_Atomic uint64_t progress_done;
 	_Atomic int64_t progress_total;
 
