@@ -700,10 +700,15 @@ int main(int argc, char **argv)
 	if (!http_ok) {
 		printf("rp_http is not available in this build: the download "
 		       "tests are skipped\n");
-	} else if ((ret = h_start_nginx()) < 0 ||
-		   (ret = h_start_faultd()) < 0) {
-		fprintf(stderr, "test_get: cannot start the servers: %s\n",
+	} else if ((ret = h_start_nginx()) < 0) {
+		fprintf(stderr, "test_get: cannot start nginx (%s); "
+			"scripts/quickstart installs it, $NGINX names another\n",
 			strerror(-ret));
+		h_cleanup();
+		return 1;
+	} else if ((ret = h_start_faultd()) < 0) {
+		fprintf(stderr, "test_get: cannot start %s: %s\n",
+			getenv("FAULTD"), strerror(-ret));
 		h_cleanup();
 		return 1;
 	}
