@@ -705,6 +705,70 @@ static void test_cancel_mid_transfer(void)
 	env_down(&e);
 }
 
+/*
+ * Cancels transfers at random points of their lives: each ends exactly once,
+ * either cancelled or with its whole body, never anything else.
+ */
+static void test_cancel_race_ends_once(void)
+{
+	const unsigned n = tu_under_valgrind() ? 8 : 48;
+	unsigned i, cancelled = 0, whole = 0;
+	struct rp_http_config cfg;
+	rp_http_transfer **t;
+	struct it_rng rng;
+	struct env e;
+	int *fd;
+
+	rp_http_config_init(&cfg);
+	cfg.max_per_host = 16;
+	env_up(&e, &cfg);
+	it_rng_seed(&rng, 42);
+	atomic_store(&ends, 0);
+	t = calloc(n, sizeof(*t));
+	fd = calloc(n, sizeof(*fd));
+	CU_ASSERT_FATAL(t && fd);
+	for (i = 0; i < n; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "race%u", i);
+		fd[i] = dest(&e, name);
+		t[i] = start(&e, "/body/200000", fd[i], 0);
+		CU_ASSERT_EQUAL(rp_future_add_done_callback(
+			rp_http_transfer_future(t[i]), count_end, NULL), 0);
+		if (it_rng_below(&rng, 4) == 0)
+			usleep(it_rng_below(&rng, 2000));
+		if (i % 2 == 0) {
+			int ret = rp_future_cancel(rp_http_transfer_future(t[i]));
+
+			CU_ASSERT(ret == 0 || ret == -EINPROGRESS ||
+				  ret == -EALREADY);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		int64_t value = -1;
+		int err = it_result(rp_http_transfer_future(t[i]), &value);
+
+		if (err == -ECANCELED) {
+			cancelled++;
+		} else {
+			CU_ASSERT_EQUAL(err, 0);
+			CU_ASSERT_EQUAL(value, 200000);
+			CU_ASSERT(holds(fd[i], 200000, 0, 200000));
+			whole++;
+		}
+		rp_http_transfer_free(t[i]);
+		close(fd[i]);
+	}
+	CU_ASSERT_EQUAL(cancelled + whole, n);
+	CU_ASSERT(cancelled <= (n + 1) / 2);
+	for (i = 0; i < 5000 && atomic_load(&ends) < n; i++)
+		usleep(1000);
+	CU_ASSERT_EQUAL(atomic_load(&ends), n);
+	free(t);
+	free(fd);
+	env_down(&e);
+}
+
 static void test_free_running_transfer(void)
 {
 	rp_http_transfer *t;
@@ -896,6 +960,7 @@ static const struct tu_test tests[] = {
 	  false },
 	{ "rate_limit", test_rate_limit, false },
 	{ "cancel_mid_transfer", test_cancel_mid_transfer, false },
+	{ "cancel_race_ends_once", test_cancel_race_ends_once, false },
 	{ "free_running_transfer", test_free_running_transfer, false },
 	{ "client_free_cancels_transfers", test_client_free_cancels_transfers,
 	  false },
