@@ -609,6 +609,9 @@ static int run_loop(struct run *r, bool tty, char *why, size_t why_len)
 			ready = s->next;
 			slot_ready(r, s);
 		}
+		/* NDJSON readers (| jq) see events as they happen, a batch a write. */
+		if (r->o->json)
+			fflush(stdout);
 		if (tty && mono_s() - last_tick >= 0.2) {
 			tick(r);
 			last_tick = mono_s();
