@@ -197,62 +197,109 @@ bool rp__http_drive_rearm(rp_http *h)
 	return rp__http_drive_pending(h);
 }
 
+static int timer_arm(rp_http *h, struct rp__http_timer *tm, int64_t now);
+
+/*
+ * A sleep ended.  Timers are lazy (see rp__http_timer_set()): the deadline
+ * may have moved later meanwhile, and then the timer sleeps again for the
+ * rest instead of firing.
+ */
 static void timer_done(rp_future *f, void *arg)
 {
 	struct rp__http_timer *tm = arg;
 	rp_http *h = tm->h;
 	bool locked = rp__http_enter(h);
+	int64_t now;
+	int ret;
 
 	h->ops--;
 	if (f == tm->f) {
 		tm->f = NULL;
-		tm->at = -1;
-		if (rp_future_result(f, 0, NULL, NULL) == 0)
-			tm->fired = true;
-		else
+		if (rp_future_result(f, 0, NULL, NULL) != 0) {
 			h->drive_err = -ESHUTDOWN;	/* rp_executor_free */
+		} else if (tm->at >= 0) {
+			now = rp__now_ns();
+			if (now >= tm->at) {
+				tm->at = -1;
+				tm->fired = true;
+			} else if ((ret = timer_arm(h, tm, now))) {
+				h->drive_err = ret;
+			}
+		}
 	}
 	rp_future_unref(f);
 	rp__http_leave(h, locked);
 }
 
-int rp__http_timer_set(rp_http *h, int which, int64_t at)
+/* Starts the sleep of `tm` until tm->at. */
+static int timer_arm(rp_http *h, struct rp__http_timer *tm, int64_t now)
 {
-	struct rp__http_timer *tm = &h->timers[which];
-	rp_future *f = tm->f;
-	int64_t now;
+	rp_future *f;
 	int ret;
 
-	if (h->mode == RP__HTTP_LOOP) {
-		tm->at = at;
-		tm->fired = false;
-		h->loop_wake = true;
-		return 0;
-	}
-	if (f && at == tm->at)
-		return 0;
-	tm->f = NULL;
-	tm->at = -1;
-	tm->fired = false;
-	if (f)
-		(void)rp_future_cancel(f);	/* its callback sees it stale */
-	if (at < 0)
-		return 0;
-	now = rp__now_ns();
-	ret = rp_sleep(h->ex, at > now ? at - now : 0, &f);
+	ret = rp_sleep(h->ex, tm->at - now, &f);
 	if (ret)
 		return ret;
 	tm->f = f;
-	tm->at = at;
+	tm->armed = tm->at;
 	h->ops++;
 	ret = rp_future_add_done_callback(f, timer_done, tm);
 	if (ret) {
 		tm->f = NULL;
-		tm->at = -1;
 		h->ops--;
 		(void)rp_future_cancel(f);
 		rp_future_unref(f);
 	}
+	return ret;
+}
+
+/* Stops the sleep of `tm`, if any; its callback then sees it stale. */
+static void timer_stop(struct rp__http_timer *tm)
+{
+	rp_future *f = tm->f;
+
+	if (f) {
+		tm->f = NULL;
+		(void)rp_future_cancel(f);
+	}
+}
+
+/*
+ * libcurl moves its timer on nearly every event, mostly later.  A ring
+ * timeout armed and cancelled each time costs two kernel operations, so the
+ * sleep is lazy: one that ends no later than the new deadline is kept (when
+ * it ends early, timer_done() sleeps again for the rest), and a deadline
+ * already due fires without the ring, from rp__http_drain(), which runs once
+ * the libcurl call in progress has returned.
+ */
+int rp__http_timer_set(rp_http *h, int which, int64_t at)
+{
+	struct rp__http_timer *tm = &h->timers[which];
+	int64_t now;
+	int ret;
+
+	tm->at = at;
+	tm->fired = false;
+	if (h->mode == RP__HTTP_LOOP) {
+		h->loop_wake = true;
+		return 0;
+	}
+	if (at < 0) {
+		timer_stop(tm);
+		return 0;
+	}
+	now = rp__now_ns();
+	if (at <= now) {
+		tm->at = -1;
+		tm->fired = true;
+		return 0;
+	}
+	if (tm->f && tm->armed <= at)
+		return 0;
+	timer_stop(tm);
+	ret = timer_arm(h, tm, now);
+	if (ret)
+		tm->at = -1;
 	return ret;
 }
 

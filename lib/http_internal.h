@@ -85,7 +85,8 @@ enum {
 struct rp__http_timer {
 	rp_http *h;
 	int64_t at;		/* absolute CLOCK_MONOTONIC ns; -1: disarmed */
-	rp_future *f;		/* ring: the sleep for `at`, or NULL */
+	rp_future *f;		/* ring: a sleep ending at `armed` <= `at` */
+	int64_t armed;		/* when `f` ends */
 	bool fired;		/* due, not yet acted on */
 };
 
