@@ -543,6 +543,15 @@ int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
 	}
 	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 			  (long)h->cfg.max_per_host);
+	/*
+	 * libcurl sizes its cache of idle connections from the transfers in
+	 * the multi handle at the moment; between one transfer ending and the
+	 * next being added that is too few, and a connection is closed only
+	 * to be opened again.
+	 */
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
+			  h->cfg.max_per_host > 64 ?
+			  4L * (long)h->cfg.max_per_host : 256L);
 	rp__http_body_init(h);
 	ret = rp__http_drive_init(h);
 	if (ret) {
