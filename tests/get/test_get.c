@@ -175,6 +175,11 @@ static void test_nginx_files_arrive_whole(void)
 	assert_body(dir, "zero", "two.bin", 0);
 	assert_body(dir, "three.bin", "three.bin", 3000000);
 	CU_ASSERT_EQUAL(h_count_entries(dir), 3);
+	/* Not a terminal: one plain line per file, then the totals. */
+	CU_ASSERT(has(r.err, "done one.bin ("));
+	CU_ASSERT(has(r.err, "done zero (0 B)"));
+	CU_ASSERT(has(r.err, "3 done, 0 skipped, 0 failed"));
+	CU_ASSERT_STRING_EQUAL(r.out, "");
 	h_free(&r);
 }
 
@@ -421,6 +426,23 @@ static void test_output_name_for_one_url(void)
 	CU_ASSERT_EQUAL(r.status, 0);
 	assert_body(dir, "chosen.dat", "o.bin", 321);
 	CU_ASSERT_EQUAL(h_count_entries(dir), 1);
+	h_free(&r);
+}
+
+static void test_quiet_prints_only_failures(void)
+{
+	char *dir = h_dir("quiet");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, false, "-q", "-d", dir, fu("/file/q1.bin"),
+		  fu("/status/403?q"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT_PTR_NULL(strstr(r.err, "done"));
+	CU_ASSERT(has(r.err, "1 failed:\n  "));
+	CU_ASSERT(has(r.err, "/status/403?q: HTTP 403"));
+	assert_body(dir, "q1.bin", "q1.bin", 1000);
 	h_free(&r);
 }
 
@@ -675,6 +697,7 @@ static const struct tu_test tests[] = {
 	{ "continue_resumes_part_files", test_continue_resumes_part_files, false },
 	{ "continue_with_a_whole_part_file", test_continue_with_a_whole_part_file, false },
 	{ "output_name_for_one_url", test_output_name_for_one_url, false },
+	{ "quiet_prints_only_failures", test_quiet_prints_only_failures, false },
 	{ "fsync_finish", test_fsync_finish, false },
 	{ "limit_rate_is_aggregate", test_limit_rate_is_aggregate, false },
 	{ "sigint_stops_and_keeps_parts", test_sigint_stops_and_keeps_parts, false },
