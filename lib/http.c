@@ -303,7 +303,10 @@ void rp__http_detach(rp_http_transfer *t)
 		rp__list_del(&t->paused);
 	if (rp__list_linked(&t->stop))
 		rp__list_del(&t->stop);
-	curl_multi_remove_handle(h->multi, t->easy);
+	if (rp__list_linked(&t->incoming))
+		rp__list_del(&t->incoming);	/* never added: nothing to remove */
+	else
+		curl_multi_remove_handle(h->multi, t->easy);
 	curl_easy_cleanup(t->easy);
 	t->easy = NULL;
 	t->state = RP__HTTP_DRAINING;
@@ -431,6 +434,25 @@ static void fail_all(rp_http *h)
 	}
 }
 
+/* Hands the transfers rp_http_get() queued to libcurl. */
+static bool adopt(rp_http *h)
+{
+	bool any = false;
+
+	while (!rp__list_empty(&h->incoming)) {
+		rp_http_transfer *t = rp__container_of(h->incoming.next,
+				rp_http_transfer, incoming);
+
+		rp__list_del(&t->incoming);
+		if (curl_multi_add_handle(h->multi, t->easy) != CURLM_OK) {
+			t->code = CURLE_OUT_OF_MEMORY;
+			rp__http_detach(t);
+		}
+		any = true;
+	}
+	return any;
+}
+
 void rp__http_drain(rp_http *h)
 {
 	bool more;
@@ -438,7 +460,8 @@ void rp__http_drain(rp_http *h)
 	if (!h->multi)
 		return;
 	do {
-		more = rp__http_drive_dispatch(h);
+		more = adopt(h);
+		more |= rp__http_drive_dispatch(h);
 		more |= stop_requested(h);
 		more |= rp__http_unpause(h);
 		read_done(h);
@@ -453,7 +476,8 @@ void rp__http_drain(rp_http *h)
 			more = true;
 		}
 		/* Callbacks that ran inline may have recorded more. */
-	} while (more || h->kick || rp__http_drive_pending(h));
+	} while (more || h->kick || rp__http_drive_pending(h) ||
+		 !rp__list_empty(&h->incoming));
 }
 
 /* ---- cancellation ----------------------------------------------------- */
@@ -537,6 +561,7 @@ int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
 	rp__list_init(&h->socks);
 	rp__list_init(&h->ready);
 	rp__list_init(&h->todo);
+	rp__list_init(&h->incoming);
 	for (i = 0; i < RP__HTTP_N_TIMERS; i++) {
 		h->timers[i].h = h;
 		h->timers[i].at = -1;
@@ -662,6 +687,54 @@ static void transfer_release(rp_http_transfer *t)
 	free(t);
 }
 
+static void adopt_done(rp_future *f, void *arg)
+{
+	rp_http *h = arg;
+	bool locked = rp__http_enter(h);
+
+	h->ops--;
+	h->adopting = false;
+	rp_future_unref(f);
+	rp__http_leave(h, locked);	/* the drain adopts */
+}
+
+/*
+ * Unlocks after rp_http_get() queued a transfer, leaving the work of
+ * starting it to the thread that drives libcurl: with io_uring the ring's
+ * (a NOP's done-callback; one for any number of transfers queued before it
+ * runs), else the client's loop thread.  The caller, typically the thread
+ * that opens and finishes files, is then free for that, and the two
+ * overlap.  When the NOP cannot be queued, the caller drains.
+ */
+static void hand_over(rp_http *h)
+{
+	rp_future *f;
+
+	if (h->mode == RP__HTTP_LOOP) {
+		h->loop_wake = true;
+		rp__http_unlock(h);
+		return;
+	}
+	if (!h->adopting) {
+		h->adopting = true;
+		h->ops++;
+		if (rp_nop(h->ex, NULL, &f) < 0) {
+			h->adopting = false;
+			h->ops--;
+		} else if (rp_future_add_done_callback(f, adopt_done, h) < 0) {
+			/* The NOP runs, unwatched. */
+			rp_future_unref(f);
+			h->adopting = false;
+			h->ops--;
+		}
+	}
+	/* adopt_done() may have run here already, with nothing to drain. */
+	if (h->adopting)
+		rp__http_unlock(h);
+	else
+		rp__http_leave(h, true);
+}
+
 int rp_http_get(rp_http *h, const struct rp_http_request *req,
 		rp_http_transfer **out)
 {
@@ -691,6 +764,7 @@ int rp_http_get(rp_http *h, const struct rp_http_request *req,
 	rp__list_init(&t->dirty);
 	rp__list_init(&t->paused);
 	rp__list_init(&t->ended);
+	rp__list_init(&t->incoming);
 	t->url = strdup(req->url);
 	t->easy = curl_easy_init();
 	if (!t->url || !t->easy) {
@@ -717,19 +791,18 @@ int rp_http_get(rp_http *h, const struct rp_http_request *req,
 	t->f = f;
 
 	locked = rp__http_enter(h);
-	ret = h->shutting ? -ESHUTDOWN :
-	      curl_multi_add_handle(h->multi, t->easy) ? -ENOMEM : 0;
-	if (ret == 0) {
-		rp__list_add_tail(&h->live, &t->live);
-		h->unfinished++;
-		http_ref(h);		/* dropped by rp_http_transfer_free */
-	}
-	rp__http_leave(h, locked);
-	if (ret) {
+	if (h->shutting) {
+		rp__http_leave(h, locked);
 		rp__future_release(f);
 		transfer_release(t);
-		return ret;
+		return -ESHUTDOWN;
 	}
+	rp__list_add_tail(&h->live, &t->live);
+	rp__list_add_tail(&h->incoming, &t->incoming);
+	h->unfinished++;
+	http_ref(h);		/* dropped by rp_http_transfer_free */
+	if (locked)
+		hand_over(h);
 	*out = t;
 	return 0;
 }

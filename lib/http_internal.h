@@ -133,6 +133,8 @@ struct rp_http {
 	struct rp__list dirty;		/* holding a partly filled chunk */
 	struct rp__list paused;		/* paused by back-pressure or rate */
 	struct rp__list ended;		/* futures to end after unlocking */
+	struct rp__list incoming;	/* from rp_http_get(), not yet added */
+	bool adopting;			/* ring: a NOP will add `incoming` */
 	unsigned unfinished;		/* transfers whose future is to end */
 	/* Futures in flight whose done-callback will touch the client. */
 	unsigned ops;
@@ -170,7 +172,7 @@ struct rp_http_transfer {
 	rp_http *h;
 	rp_future *f;
 	CURL *easy;			/* NULL once out of the multi handle */
-	struct rp__list live, stop, dirty, paused, ended;
+	struct rp__list live, stop, dirty, paused, ended, incoming;
 	int state;
 	int fd;
 	uint64_t offset;		/* asked for (Range) */
