@@ -9,7 +9,8 @@
  *
  * where GET is an rp_http transfer into NAME.part, BACKOFF an rp_sleep()
  * before a retry, and FINISH a task on the CPU pool that truncates, checks
- * the SHA-256, syncs and renames NAME.part to NAME.  Every future's
+ * the SHA-256, syncs and renames NAME.part to NAME (done on the main thread
+ * when there is nothing to hash or sync).  Every future's
  * done-callback only pushes its slot on a queue under a mutex; the main
  * thread pops the queue and moves the slot on, so no slot is ever touched by
  * two threads at once.  The input is read one entry each time a slot frees
@@ -33,7 +34,6 @@
 #define PART_SUFFIX ".part"
 #define MAX_BACKOFF_NS (60 * 1000000000LL)
 #define MAX_RETRY_AFTER_NS (300 * 1000000000LL)
-
 
 enum slot_state { SLOT_FREE, SLOT_GET, SLOT_BACKOFF, SLOT_FINISH };
 
@@ -636,7 +636,7 @@ static int setup(struct run *r, const struct get_opts *o, char *why,
 		ret = r->dirfd < 0 ? -errno : 0;
 	}
 	if (ret < 0) {
-		snprintf(why, len, "cannot use folder %s: %s", o->dir,
+		snprintf(why, len, "cannot use folder '%s': %s", o->dir,
 			 strerror(-ret));
 		return 2;
 	}

@@ -187,16 +187,18 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 
 int get_make_dirs(const char *dir)
 {
-	char *p, *copy = strdup(dir);
+	char *p, *copy, c;
 	int ret = 0;
 
+	if (!*dir)
+		return -ENOENT;
+	copy = strdup(dir);
 	if (!copy)
 		return -ENOMEM;
-	for (p = copy + 1; ; p++) {
+	for (p = copy + 1;; p++) {
 		if (*p != '/' && *p)
 			continue;
-		char c = *p;
-
+		c = *p;
 		*p = '\0';
 		if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
 			ret = -errno;
