@@ -27,6 +27,8 @@ static void usage(FILE *out)
 "  bench tasks [OPTIONS]  the CPU pool: throughput of empty tasks and the\n"
 "                         submit-to-result round trip\n"
 "  bench http             downloads from a local server (not available yet)\n"
+"  get [OPTIONS] URL...   download URLs into a folder, many at once, with\n"
+"                         retries, resume and checksums\n"
 "  help                   show this help\n"
 "\n"
 "Run 'ringpool COMMAND --help' for a command's options.\n");
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
 		return print_version();
 	if (!strcmp(argv[1], "bench"))
 		return cli_bench(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "get"))
+		return cli_get(argc - 1, argv + 1);
 	fprintf(stderr, "ringpool: unknown command '%s'\n"
 		"Run 'ringpool --help' for the list of commands.\n", argv[1]);
 	return 2;

@@ -656,20 +656,37 @@ RP_EXPORT int rp_recv_multishot(rp_executor *ex, int fd, rp_recv_fn fn,
  * (`CURL_WRITEFUNC_PAUSE`) until the buffered data is on its way to disk.
  *
  * One ::rp_http client holds one libcurl multi handle, so connections are
- * reused across transfers to the same host.  Both backends are supported.
+ * reused across transfers to the same host.  Both backends are supported:
+ * with ::RP_BACKEND_THREADS the client waits for its sockets on a thread of
+ * its own (an rp_poll() there would hold one of rp_config::io_threads for as
+ * long as a connection idles), and the body is still written with rp_write().
+ * The executor must outlive the client.
  *
  * The future of a transfer ends when the transfer does:
  * - **value**: body bytes written to the destination by this transfer;
  * - **error**: 0 when a 2xx response was received completely (its length
  *   matches Content-Length when the server sent one); otherwise a negative
  *   errno: `-EREMOTEIO` for an HTTP status >= 400 (see rp_http_info::status),
- *   `-ECONNREFUSED`, `-ECONNRESET`, `-EHOSTUNREACH`, `-ETIMEDOUT` (connect
+ *   `-ECONNREFUSED`, `-ECONNRESET`, `-EHOSTUNREACH` (also for a host name that
+ *   does not resolve), `-ETIMEDOUT` (connect
  *   timeout, or no progress for rp_http_config::stall_timeout_ns),
- *   `-EPROTO` (a body shorter than announced, a malformed response),
+ *   `-EPROTO` (a body shorter than announced, a malformed response, a TLS
+ *   failure),
  *   `-ELOOP` (more redirects than allowed), `-EINVAL` (a URL libcurl
  *   refuses), `-EIO` (the write to the destination failed; rp_http_info::error
- *   names the cause), `-ECANCELED` when cancelled.
+ *   names the cause; also any other libcurl failure), `-ENOMEM`,
+ *   `-ECANCELED` when cancelled.
  *   rp_http_info::error holds a message in words for any failure.
+ * - **Cancelling**: rp_future_cancel() on a running transfer returns
+ *   `-EINPROGRESS` (as for an I/O operation in flight): the transfer stops,
+ *   the body writes already queued complete, and then the future ends,
+ *   cancelled, exactly once.  A transfer that libcurl had already finished
+ *   ends with its result.
+ * - **Threads**: the future's done-callbacks run on the thread that ended
+ *   the transfer: the ring's thread, a blocking-I/O thread, the client's own
+ *   thread (fallback), or a thread that called into the client (rp_http_get(),
+ *   rp_future_cancel(), rp_http_free()).  They must not block, and must not
+ *   call rp_http_free() or free a transfer that has not ended.
  * @{
  */
 
@@ -680,22 +697,38 @@ typedef struct rp_http_transfer rp_http_transfer;
 
 /** Settings of a client.  Start from rp_http_config_init(). */
 struct rp_http_config {
-	/** Connections per host at once; more transfers wait.  Default 6. */
+	/**
+	 * Connections per host at once; more transfers wait (and are not
+	 * stalled while they wait).  Default 6; 0 for no limit.
+	 */
 	unsigned max_per_host;
-	/** Redirects followed per transfer; default 10, 0 follows none. */
+	/**
+	 * Redirects followed per transfer; default 10, 0 follows none (a
+	 * redirect then ends the transfer with `-ELOOP`).  Negative: -EINVAL.
+	 */
 	long max_redirs;
 	/** Limit on connecting (DNS, TCP, TLS), ns; 0 for libcurl's default. */
 	int64_t connect_timeout_ns;
 	/**
 	 * A transfer that moves no body byte for this long ends with
-	 * `-ETIMEDOUT`; 0 for no limit.  Default 0.
+	 * `-ETIMEDOUT`; 0 for no limit.  Default 0.  Counted from when the
+	 * transfer has a connection; time paused by back-pressure or
+	 * #max_rate does not count.  Checked every quarter of it (at most
+	 * every second), so it may be overshot by that much.
 	 */
 	int64_t stall_timeout_ns;
-	/** Aggregate receive rate of the client, bytes per second; 0: none. */
+	/**
+	 * Aggregate receive rate of the client, bytes per second; 0: none.
+	 * A token bucket holding an eighth of a second's worth; transfers
+	 * over it are paused.
+	 */
 	uint64_t max_rate;
 	/**
 	 * Body bytes received but not yet written, over the whole client,
-	 * before transfers are paused.  Default 16 MiB.
+	 * before transfers are paused.  Default 16 MiB; 0 means the default.
+	 * Counted in buffers of 16 to 64 KiB (an eighth of this, within
+	 * those bounds); one buffer is always allowed, so a smaller value
+	 * still makes progress, one buffer at a time.
 	 */
 	size_t buffer_bytes;
 	/** The User-Agent header; NULL for "ringpool/VERSION". */
@@ -707,17 +740,22 @@ RP_EXPORT int rp_http_config_init(struct rp_http_config *cfg);
 
 /**
  * Makes a client that runs its transfers on `ex`.  `cfg` may be NULL for the
- * defaults; it is copied.
+ * defaults; it is copied (the user agent string too).  The first call
+ * initializes libcurl (curl_global_init(), once per process).
  *
- * @return 0; -EINVAL; -ENOMEM; -ENOTSUP when libcurl could not be set up.
+ * @return 0; -EINVAL (NULL `ex` or `out`, a negative timeout or
+ *         rp_http_config::max_redirs); -ENOMEM; -EAGAIN when its thread
+ *         cannot be created (fallback backend); -ENOTSUP when libcurl could
+ *         not be set up.
  */
 RP_EXPORT int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
 			  rp_http **out);
 
 /**
  * Cancels the client's transfers that have not ended, waits until each has
- * ended, and frees the client.  Transfers still need rp_http_transfer_free().
- * Must not be called from a done-callback.  NULL-safe.
+ * ended (they end cancelled, once their queued writes are in), and frees the
+ * client.  Transfers still need rp_http_transfer_free(), which may come
+ * before or after.  Must not be called from a done-callback.  NULL-safe.
  */
 RP_EXPORT void rp_http_free(rp_http *h);
 
@@ -727,14 +765,18 @@ struct rp_http_request {
 	const char *url;
 	/**
 	 * Destination descriptor, open for writing; the body is written at
-	 * `offset + n` with positioned writes.  Owned by the caller, who must
-	 * keep it open until the transfer's future has ended.
+	 * `offset + n` with positioned writes (so not a pipe or socket).
+	 * Owned by the caller, who must keep it open until the transfer's
+	 * future has ended.  Several transfers may write to one descriptor.
 	 */
 	int fd;
 	/**
 	 * Resume: ask for the body from this byte on (`Range: bytes=OFFSET-`).
 	 * When the server ignores the range (200 instead of 206) the whole
-	 * body is written from 0, and rp_http_info::resumed is false.
+	 * body is written from 0, and rp_http_info::resumed is false; the
+	 * file is not truncated.  An offset at or past the end typically
+	 * gets a 416 (`-EREMOTEIO`), with rp_http_info::size telling the
+	 * length.  At most INT64_MAX.
 	 */
 	uint64_t offset;
 };
@@ -747,7 +789,8 @@ struct rp_http_info {
 	uint64_t bytes;
 	/**
 	 * The full length of the resource when the server told it
-	 * (Content-Length, or the total of Content-Range), else -1.
+	 * (Content-Length, plus the offset for a 206; or the total of
+	 * Content-Range, also on a 416), else -1.
 	 */
 	int64_t size;
 	/** The server honoured rp_http_request::offset (206). */
@@ -777,9 +820,13 @@ RP_EXPORT int rp_http_get(rp_http *h, const struct rp_http_request *req,
 RP_EXPORT rp_future *rp_http_transfer_future(rp_http_transfer *t);
 
 /**
- * Progress, at any time and from any thread: body bytes received so far, and
- * the total expected for this transfer (-1 while unknown).  Either pointer
- * may be NULL.
+ * Progress, at any time and from any thread, without blocking: `done`, the
+ * body bytes received so far by this transfer (taken from the network; they
+ * reach the file shortly after), never decreasing; and `total`, the body
+ * bytes this transfer expects, from the response's Content-Length (for a
+ * resumed transfer that is what remains, not rp_http_info::size), or -1
+ * while unknown; once the transfer succeeded it equals `done`.  Either
+ * pointer may be NULL; a NULL `t` gives 0 and -1.
  */
 RP_EXPORT void rp_http_transfer_progress(const rp_http_transfer *t,
 					 uint64_t *done, int64_t *total);
@@ -794,8 +841,8 @@ RP_EXPORT int rp_http_transfer_info(const rp_http_transfer *t,
 
 /**
  * Frees the transfer; one that has not ended is cancelled first and waited
- * for.  Must not be called from the transfer's own done-callback.
- * NULL-safe.
+ * for.  Must not be called from the transfer's own done-callback.  The
+ * future stays valid for whoever took a reference on it.  NULL-safe.
  */
 RP_EXPORT void rp_http_transfer_free(rp_http_transfer *t);
 

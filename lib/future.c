@@ -219,16 +219,23 @@ bool rp_future_cancelled(const rp_future *f)
 	return f && rp__future_state(f) == RP__CANCELLED;
 }
 
-/* A running CPU task cannot be stopped; an I/O operation can be asked to. */
+/*
+ * A running CPU task cannot be stopped; an I/O operation, or a future its
+ * owner ends (RP__F_HOOK), can be asked to.
+ */
 static int cancel_running(rp_future *f)
 {
 	uint32_t fl = atomic_load_explicit(&f->flags, memory_order_relaxed);
 
-	if (!(fl & RP__F_IO))
+	if (!(fl & (RP__F_IO | RP__F_HOOK)))
 		return -EBUSY;
 	fl = atomic_fetch_or_explicit(&f->flags, RP__F_CANCEL_REQ,
 				      memory_order_acq_rel);
-	if (!(fl & RP__F_CANCEL_REQ))
+	if (fl & RP__F_CANCEL_REQ)
+		return -EINPROGRESS;
+	if (fl & RP__F_HOOK)
+		f->u.hook.cancel(f);
+	else
 		f->ex->io->cancel(f->ex, f);
 	return -EINPROGRESS;
 }

@@ -89,6 +89,11 @@ enum {
 	RP__F_RESULT = 1u << 5,		/* final operation result recorded */
 	RP__F_MULTI = 1u << 6,		/* multishot: many CQEs, a callback each */
 	RP__F_CTRL = 1u << 7,		/* a ring command (registrations) */
+	/*
+	 * Ended by its owner, not by a backend (http.c): rp_future_cancel()
+	 * on it while RUNNING calls u.hook.cancel once, instead of a backend.
+	 */
+	RP__F_HOOK = 1u << 8,
 	/* Bits 16-19: CQEs the ring still owes this future (io_uring.c). */
 	RP__F_PENDING_SHIFT = 16,
 	RP__F_PENDING_ONE = 1u << 16,
@@ -125,6 +130,10 @@ struct rp_future {
 			} fn;
 			void *arg;
 		} multi;
+		struct {			/* RP__F_HOOK */
+			void (*cancel)(rp_future *f);
+			void *arg;
+		} hook;
 	} u;
 	int64_t value;
 	int32_t error;

@@ -1,0 +1,782 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `ringpool get`: download a list of URLs into a folder.
+ *
+ * One main thread owns all state.  It keeps at most -j transfers in flight
+ * in a fixed array of slots; each slot walks through
+ *
+ *   GET -> (BACKOFF -> GET)* -> FINISH -> free
+ *
+ * where GET is an rp_http transfer into NAME.part, BACKOFF an rp_sleep()
+ * before a retry, and FINISH a task on the CPU pool that truncates, checks
+ * the SHA-256, syncs and renames NAME.part to NAME (done on the main thread
+ * when there is nothing to hash or sync).  Every future's
+ * done-callback only pushes its slot on a queue under a mutex; the main
+ * thread pops the queue and moves the slot on, so no slot is ever touched by
+ * two threads at once.  The input is read one entry each time a slot frees
+ * up, so memory follows -j, not the length of the list.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ringpool.h"
+#include "cli.h"
+#include "get.h"
+
+#define PART_SUFFIX ".part"
+#define MAX_BACKOFF_NS (60 * 1000000000LL)
+#define MAX_RETRY_AFTER_NS (300 * 1000000000LL)
+
+enum slot_state { SLOT_FREE, SLOT_GET, SLOT_BACKOFF, SLOT_FINISH };
+
+struct run;
+
+struct slot {
+	struct run *run;
+	enum slot_state state;
+	struct get_entry e;
+	char part[GET_NAME_MAX + 16 + sizeof(PART_SUFFIX)];
+	int fd;
+	uint64_t offset;	/* where the current attempt starts */
+	uint64_t final_len;
+	uint64_t received;	/* body bytes over all attempts */
+	unsigned retries;
+	bool resumed, restarted;
+	bool truncate;		/* the .part may hold bytes past the end */
+	rp_http_transfer *t;
+	rp_future *f;		/* the backoff sleep or the finish task */
+	struct slot *next;	/* on the ready queue, or the free list */
+	/* Written by the finish task, read after its future ended. */
+	char fin_why[300];
+	char sha_hex[65];
+};
+
+struct run {
+	const struct get_opts *o;
+	rp_executor *ex;
+	rp_http *http;
+	int dirfd;
+	struct get_input in;
+	struct get_progress *prog;
+	struct slot *slots, *free_slots;
+	size_t active;
+	uint64_t rng;
+	/* The ready queue: filled by done-callbacks on any thread. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct slot *ready;
+	int signal;		/* SIGINT or SIGTERM once received */
+	bool stopping;		/* main thread only */
+};
+
+/*
+ * SIGINT and SIGTERM are blocked in every thread and taken here, so that
+ * the main thread hears of them through the ready queue's condition
+ * variable.  After the first one the signal is unblocked in this thread
+ * only and set back to its default: a second Ctrl-C ends the process at
+ * once (the .part files stay for -c).
+ */
+static void *signal_main(void *arg)
+{
+	struct run *r = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigwait(&set, &sig) != 0)
+		return NULL;
+	pthread_mutex_lock(&r->lock);
+	r->signal = sig;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	signal(sig, SIG_DFL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	for (;;)
+		pause();	/* until cancelled, or killed by a second signal */
+	return NULL;
+}
+
+/* Stops every transfer and backoff; the slots come back -ECANCELED. */
+static void stop_all(struct run *r)
+{
+	size_t i;
+
+	r->stopping = true;
+	for (i = 0; i < r->o->jobs; i++) {
+		struct slot *s = &r->slots[i];
+
+		if (s->state == SLOT_GET)
+			rp_future_cancel(rp_http_transfer_future(s->t));
+		else if (s->state == SLOT_BACKOFF)
+			rp_future_cancel(s->f);
+	}
+}
+
+static void on_done(rp_future *f, void *arg)
+{
+	struct slot *s = arg;
+	struct run *r = s->run;
+
+	(void)f;
+	pthread_mutex_lock(&r->lock);
+	s->next = r->ready;
+	r->ready = s;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static uint64_t next_rand(struct run *r)
+{
+	/* xorshift64*: jitter only, no need for more. */
+	r->rng ^= r->rng >> 12;
+	r->rng ^= r->rng << 25;
+	r->rng ^= r->rng >> 27;
+	return r->rng * 0x2545F4914F6CDD1DULL;
+}
+
+static void release(struct run *r, struct slot *s)
+{
+	get_entry_clear(&s->e);
+	s->state = SLOT_FREE;
+	s->next = r->free_slots;
+	r->free_slots = s;
+	r->active--;
+}
+
+/* Ends a slot as failed; an empty NAME.part is not worth keeping. */
+static void fail_slot(struct run *r, struct slot *s, long status,
+		      const char *why)
+{
+	struct stat st;
+
+	if (s->fd >= 0) {
+		if (fstat(s->fd, &st) == 0 && st.st_size == 0)
+			unlinkat(r->dirfd, s->part, 0);
+		close(s->fd);
+		s->fd = -1;
+	}
+	get_progress_failed(r->prog, s->e.url, s->e.name, status, s->retries,
+			    why);
+	release(r, s);
+}
+
+static void begin_get(struct run *r, struct slot *s)
+{
+	struct rp_http_request req = {
+		.url = s->e.url, .fd = s->fd, .offset = s->offset,
+	};
+	char why[128];
+	int ret;
+
+	if (s->offset > 0)
+		s->truncate = true;
+	ret = rp_http_get(r->http, &req, &s->t);
+	if (ret < 0) {
+		snprintf(why, sizeof(why), "cannot start the transfer: %s",
+			 strerror(-ret));
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	s->state = SLOT_GET;
+	ret = rp_future_add_done_callback(rp_http_transfer_future(s->t),
+					  on_done, s);
+	if (ret < 0) {
+		rp_http_transfer_free(s->t);
+		s->t = NULL;
+		fail_slot(r, s, 0, "out of memory");
+	}
+}
+
+static void hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/*
+ * The finish, on a CPU worker: cut NAME.part to its length (a server that
+ * ignored our Range wrote from 0), check the checksum, sync, rename.  Runs
+ * on the pool so that hashing a large file overlaps with the downloads.
+ */
+static int finish_task(void *arg, int64_t *value)
+{
+	struct slot *s = arg;
+	const struct get_opts *o = s->run->o;
+	int dirfd = s->run->dirfd;
+	unsigned char got[32];
+	int ret;
+
+	(void)value;
+	s->fin_why[0] = '\0';
+	if (s->truncate && ftruncate(s->fd, (off_t)s->final_len) < 0) {
+		ret = -errno;
+		snprintf(s->fin_why, sizeof(s->fin_why), "cannot truncate %s: %s",
+			 s->part, strerror(errno));
+		return ret;
+	}
+	if (s->e.has_sha) {
+		char want[65];
+
+		ret = get_sha256_fd(s->fd, got);
+		if (ret < 0) {
+			snprintf(s->fin_why, sizeof(s->fin_why),
+				 "cannot read %s back: %s", s->part,
+				 strerror(-ret));
+			return ret;
+		}
+		hex(got, 32, s->sha_hex);
+		if (memcmp(got, s->e.sha, 32)) {
+			hex(s->e.sha, 32, want);
+			/* A wrong body is not worth resuming: remove it. */
+			unlinkat(dirfd, s->part, 0);
+			snprintf(s->fin_why, sizeof(s->fin_why),
+				 "sha256 mismatch: expected %s, got %s", want,
+				 s->sha_hex);
+			return -EBADMSG;
+		}
+	}
+	if (o->fsync && fsync(s->fd) < 0) {
+		ret = -errno;
+		snprintf(s->fin_why, sizeof(s->fin_why), "cannot sync %s: %s",
+			 s->part, strerror(errno));
+		return ret;
+	}
+	if (renameat(dirfd, s->part, dirfd, s->e.name) < 0) {
+		ret = -errno;
+		snprintf(s->fin_why, sizeof(s->fin_why),
+			 "cannot rename %s to %s: %s", s->part, s->e.name,
+			 strerror(errno));
+		return ret;
+	}
+	if (o->fsync && fsync(dirfd) < 0) {
+		ret = -errno;
+		snprintf(s->fin_why, sizeof(s->fin_why),
+			 "cannot sync the folder: %s", strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+static void finish_done(struct run *r, struct slot *s, int err);
+
+static void begin_finish(struct run *r, struct slot *s)
+{
+	int64_t value = 0;
+	char why[128];
+	int ret;
+
+	s->sha_hex[0] = '\0';
+	/*
+	 * Without a checksum or a sync the finish is a rename (and maybe a
+	 * truncate): two quick system calls, cheaper here than a hand-off to
+	 * a worker and back.
+	 */
+	if (!s->e.has_sha && !r->o->fsync) {
+		finish_done(r, s, finish_task(s, &value));
+		return;
+	}
+	ret = rp_submit(r->ex, finish_task, s, &s->f);
+	if (ret < 0) {
+		snprintf(why, sizeof(why), "cannot finish: %s", strerror(-ret));
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	s->state = SLOT_FINISH;
+	if (rp_future_add_done_callback(s->f, on_done, s) < 0) {
+		rp_future_result(s->f, RP_FOREVER, NULL, NULL);
+		rp_future_unref(s->f);
+		s->f = NULL;
+		fail_slot(r, s, 0, "out of memory");
+	}
+}
+
+static bool retryable(int err, long status)
+{
+	switch (err) {
+	case -EREMOTEIO:
+		return status == 408 || status == 429 || status >= 500;
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -EHOSTUNREACH:
+	case -ETIMEDOUT:
+	case -EPROTO:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int64_t backoff_ns(struct run *r, unsigned retry, int64_t retry_after)
+{
+	int64_t d = r->o->retry_delay_ns;
+	unsigned i;
+
+	if (retry_after >= 0)
+		return retry_after < MAX_RETRY_AFTER_NS ? retry_after
+							: MAX_RETRY_AFTER_NS;
+	for (i = 1; i < retry && d < MAX_BACKOFF_NS; i++)
+		d *= 2;
+	if (d > MAX_BACKOFF_NS)
+		d = MAX_BACKOFF_NS;
+	/* Jitter: somewhere in [d/2, d], so that clients spread out. */
+	if (d > 1)
+		d = d / 2 + (int64_t)(next_rand(r) % (uint64_t)(d / 2 + 1));
+	return d;
+}
+
+static void describe(int err, const struct rp_http_info *info, char *why,
+		     size_t len)
+{
+	if (err == -EREMOTEIO && info->status)
+		snprintf(why, len, "HTTP %ld", info->status);
+	else if (info->error[0])
+		snprintf(why, len, "%s", info->error);
+	else
+		snprintf(why, len, "%s", strerror(-err));
+}
+
+static void transfer_ended(struct run *r, struct slot *s)
+{
+	struct rp_http_info info;
+	int64_t value = 0, delay;
+	char why[300];
+	int err = 0, ret;
+
+	memset(&info, 0, sizeof(info));
+	rp_http_transfer_info(s->t, &info);
+	ret = rp_future_result(rp_http_transfer_future(s->t), 0, &value, &err);
+	if (ret == -ECANCELED)
+		err = -ECANCELED;
+	describe(err, &info, why, sizeof(why));
+	rp_http_transfer_free(s->t);
+	s->t = NULL;
+	s->received += info.bytes;
+
+	if (err && r->stopping) {
+		fail_slot(r, s, info.status, "interrupted");
+		return;
+	}
+	if (err == 0) {
+		s->final_len = (info.resumed ? s->offset : 0) + info.bytes;
+		s->resumed |= info.resumed;
+		if (info.size >= 0 && (uint64_t)info.size != s->final_len) {
+			snprintf(why, sizeof(why), "length mismatch: %llu bytes "
+				 "for a resource of %lld",
+				 (unsigned long long)s->final_len,
+				 (long long)info.size);
+			fail_slot(r, s, info.status, why);
+			return;
+		}
+		begin_finish(r, s);
+		return;
+	}
+	/* 416 on a resume: either NAME.part is already whole, or it is junk. */
+	if (err == -EREMOTEIO && info.status == 416 && s->offset > 0) {
+		if (info.size >= 0 && (uint64_t)info.size == s->offset) {
+			s->final_len = s->offset;
+			s->resumed = true;
+			begin_finish(r, s);
+			return;
+		}
+		if (!s->restarted && ftruncate(s->fd, 0) == 0) {
+			s->restarted = true;
+			s->offset = 0;
+			begin_get(r, s);
+			return;
+		}
+	}
+	if (!retryable(err, info.status) || s->retries >= r->o->retries) {
+		if (s->retries)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 " (after %u retr%s)", s->retries,
+				 s->retries == 1 ? "y" : "ies");
+		fail_slot(r, s, info.status, why);
+		return;
+	}
+	/* Keep what arrived: the next attempt asks for the rest. */
+	if (info.bytes)
+		s->offset = (info.resumed ? s->offset : 0) + info.bytes;
+	s->retries++;
+	delay = backoff_ns(r, s->retries, info.retry_after_ns);
+	get_progress_retry(r->prog, s->e.url, s->e.name, s->retries, delay, why);
+	ret = rp_sleep(r->ex, delay, &s->f);
+	if (ret < 0) {
+		snprintf(why, sizeof(why), "cannot wait to retry: %s",
+			 strerror(-ret));
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	s->state = SLOT_BACKOFF;
+	if (rp_future_add_done_callback(s->f, on_done, s) < 0) {
+		rp_future_cancel(s->f);
+		rp_future_result(s->f, RP_FOREVER, NULL, NULL);
+		rp_future_unref(s->f);
+		s->f = NULL;
+		fail_slot(r, s, 0, "out of memory");
+	}
+}
+
+static void finish_done(struct run *r, struct slot *s, int err)
+{
+	close(s->fd);
+	s->fd = -1;
+	if (err) {
+		fail_slot(r, s, 0, s->fin_why[0] ? s->fin_why : strerror(-err));
+		return;
+	}
+	get_progress_done(r->prog, s->e.url, s->e.name, s->final_len,
+			  s->received, s->resumed, s->retries,
+			  s->e.has_sha ? s->sha_hex : NULL);
+	release(r, s);
+}
+
+static void finish_ended(struct run *r, struct slot *s)
+{
+	int err = 0;
+
+	if (rp_future_result(s->f, 0, NULL, &err) == -ECANCELED)
+		err = -ECANCELED;
+	rp_future_unref(s->f);
+	s->f = NULL;
+	finish_done(r, s, err);
+}
+
+static void slot_ready(struct run *r, struct slot *s)
+{
+	switch (s->state) {
+	case SLOT_GET:
+		transfer_ended(r, s);
+		break;
+	case SLOT_BACKOFF:
+		rp_future_unref(s->f);
+		s->f = NULL;
+		if (r->stopping)
+			fail_slot(r, s, 0, "interrupted");
+		else
+			begin_get(r, s);
+		break;
+	case SLOT_FINISH:
+		finish_ended(r, s);
+		break;
+	case SLOT_FREE:
+		break;
+	}
+}
+
+/* Takes a new entry into slot `s`: skip it, fail it, or start it. */
+static void start_entry(struct run *r, struct slot *s)
+{
+	/* Read too: the checksum is computed from the file itself. */
+	int flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	char why[400];
+	struct stat st;
+
+	s->fd = -1;
+	s->offset = s->received = 0;
+	s->retries = 0;
+	s->resumed = s->restarted = s->truncate = false;
+	s->t = NULL;
+	s->f = NULL;
+	snprintf(s->part, sizeof(s->part), "%s%s", s->e.name, PART_SUFFIX);
+	if (r->o->cont && fstatat(r->dirfd, s->e.name, &st,
+				  AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		get_progress_skipped(r->prog, s->e.url, s->e.name,
+				     (uint64_t)st.st_size);
+		release(r, s);
+		return;
+	}
+	if (!r->o->cont)
+		flags |= O_TRUNC;
+	s->fd = openat(r->dirfd, s->part, flags, 0644);
+	if (s->fd < 0 || (r->o->cont && fstat(s->fd, &st) < 0)) {
+		snprintf(why, sizeof(why), "cannot open %s/%s: %s", r->o->dir,
+			 s->part, strerror(errno));
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	s->offset = r->o->cont ? (uint64_t)st.st_size : 0;
+	get_progress_start(r->prog, s->e.url, s->e.name, s->offset);
+	begin_get(r, s);
+}
+
+static void tick(struct run *r)
+{
+	struct get_active a[8];
+	size_t n = 0, i, extra = 0;
+
+	for (i = 0; i < r->o->jobs; i++) {
+		struct slot *s = &r->slots[i];
+
+		if (s->state == SLOT_FREE)
+			continue;
+		if (n == 8) {
+			extra++;
+			continue;
+		}
+		a[n].name = s->e.name;
+		a[n].total = -1;
+		a[n].done = 0;
+		if (s->state == SLOT_GET)
+			rp_http_transfer_progress(s->t, &a[n].done, &a[n].total);
+		n++;
+	}
+	(void)extra;
+	get_progress_tick(r->prog, a, n);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * The loop: top the slots up from the input, wait for a ready slot (or the
+ * next redraw of the live display), move the ready slots on.  Returns 0, or
+ * the input's error with its message in `why`.
+ */
+static int run_loop(struct run *r, bool tty, char *why, size_t why_len)
+{
+	bool input_done = false;
+	int input_err = 0;
+	double last_tick = 0;
+
+	for (;;) {
+		struct slot *ready, *s;
+		int sig;
+
+		while (!input_done && !r->stopping && r->free_slots) {
+			int ret;
+
+			s = r->free_slots;
+			ret = get_input_next(&r->in, &s->e, why, why_len);
+			if (ret <= 0) {
+				input_done = true;
+				input_err = ret;
+				break;
+			}
+			r->free_slots = s->next;
+			r->active++;
+			start_entry(r, s);
+		}
+		if (!r->active)
+			break;
+		pthread_mutex_lock(&r->lock);
+		while (!r->ready && !(r->signal && !r->stopping)) {
+			struct timespec ts;
+
+			if (!tty) {
+				pthread_cond_wait(&r->cond, &r->lock);
+				continue;
+			}
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += 200000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_cond_timedwait(&r->cond, &r->lock, &ts))
+				break;
+		}
+		ready = r->ready;
+		r->ready = NULL;
+		sig = r->signal;
+		pthread_mutex_unlock(&r->lock);
+		/* Cancelling may run done-callbacks here: not under the lock. */
+		if (sig && !r->stopping)
+			stop_all(r);
+		while (ready) {
+			s = ready;
+			ready = s->next;
+			slot_ready(r, s);
+		}
+		/* NDJSON readers (| jq) see events as they happen, a batch a write. */
+		if (r->o->json)
+			fflush(stdout);
+		if (tty && mono_s() - last_tick >= 0.2) {
+			tick(r);
+			last_tick = mono_s();
+		}
+	}
+	return input_err;
+}
+
+static int setup(struct run *r, const struct get_opts *o, char *why,
+		 size_t len)
+{
+	struct rp_http_config hc;
+	struct rp_config cfg;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t i;
+	int ret;
+
+	r->dirfd = -1;
+	ret = get_make_dirs(o->dir);
+	if (ret == 0) {
+		r->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ret = r->dirfd < 0 ? -errno : 0;
+	}
+	if (ret < 0) {
+		snprintf(why, len, "cannot use folder '%s': %s", o->dir,
+			 strerror(-ret));
+		return 2;
+	}
+	rp_config_init(&cfg);
+	/* Workers only finish files (hash, rename): a few are plenty. */
+	cfg.workers = ncpu > 4 ? 4 : ncpu > 0 ? (unsigned)ncpu : 1;
+	cfg.thread_name_prefix = "rp-get";
+	/*
+	 * Completions come a few per millisecond at most: spinning for the
+	 * next one would only burn the CPU that the downloads should save.
+	 */
+	cfg.spin_ns = 0;
+	ret = rp_executor_new(&cfg, &r->ex);
+	if (ret < 0) {
+		snprintf(why, len, "cannot start the executor: %s",
+			 strerror(-ret));
+		return 1;
+	}
+	ret = rp_http_config_init(&hc);
+	if (ret == 0) {
+		hc.max_per_host = (unsigned)o->per_host;
+		hc.max_redirs = o->max_redirs;
+		hc.connect_timeout_ns = o->connect_ns;
+		hc.stall_timeout_ns = o->stall_ns;
+		hc.max_rate = o->rate;
+		ret = rp_http_new(r->ex, &hc, &r->http);
+	}
+	if (ret < 0) {
+		snprintf(why, len, "HTTP downloads are not available: %s",
+			 strerror(-ret));
+		return 1;
+	}
+	r->slots = calloc(o->jobs, sizeof(*r->slots));
+	if (!r->slots) {
+		snprintf(why, len, "out of memory");
+		return 1;
+	}
+	for (i = o->jobs; i-- > 0;) {
+		r->slots[i].run = r;
+		r->slots[i].fd = -1;
+		r->slots[i].next = r->free_slots;
+		r->free_slots = &r->slots[i];
+	}
+	return 0;
+}
+
+int cli_get(int argc, char **argv)
+{
+	struct get_opts o = {
+		.dir = ".", .jobs = 16, .per_host = 6, .retries = 3,
+		.max_redirs = 10, .retry_delay_ns = 1000000000LL,
+		.shard_n = 1,
+	};
+	struct get_progress_opts po;
+	pthread_condattr_t ca;
+	pthread_t sig_thread;
+	sigset_t sigs, old_sigs;
+	bool sig_started;
+	struct run r;
+	int sig;
+	char why[600];
+	long total;
+	int status, ret;
+
+	status = get_parse_opts(argc, argv, &o);
+	if (status >= 0)
+		return status;
+	memset(&r, 0, sizeof(r));
+	r.o = &o;
+	r.rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+	r.rng |= 1;
+	why[0] = '\0';
+
+	ret = get_input_open(&r.in, argv + optind, argc - optind, o.input,
+			     o.shard_k, o.shard_n, o.out_name, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, "ringpool get: %s\n", why);
+		return 2;
+	}
+	/* Check a list file up front, so a bad line stops us before any byte. */
+	total = get_input_precheck(&r.in, why, sizeof(why));
+	if (total < 0 && total != -ESPIPE) {
+		fprintf(stderr, "ringpool get: %s\n", why);
+		get_input_close(&r.in);
+		return 2;
+	}
+
+	pthread_mutex_init(&r.lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r.cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	po.json = o.json;
+	po.quiet = o.quiet;
+	po.tty = !o.json && isatty(STDERR_FILENO);
+	po.color = po.tty && !getenv("NO_COLOR");
+	r.prog = get_progress_new(&po);
+
+	/* Before the executor starts, so that its threads inherit the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old_sigs);
+	sig_started = pthread_create(&sig_thread, NULL, signal_main, &r) == 0;
+
+	status = r.prog ? setup(&r, &o, why, sizeof(why)) : 1;
+	if (status) {
+		fprintf(stderr, "ringpool get: %s\n", r.prog ? why : "out of memory");
+	} else {
+		get_progress_set_total(r.prog, total);
+		ret = run_loop(&r, po.tty && !o.quiet, why, sizeof(why));
+		status = get_progress_finish(r.prog) ? 1 : 0;
+		pthread_mutex_lock(&r.lock);
+		sig = r.signal;
+		pthread_mutex_unlock(&r.lock);
+		if (sig) {
+			fprintf(stderr, "ringpool get: interrupted by %s; run "
+				"again with -c to finish\n",
+				sig == SIGINT ? "SIGINT" : "SIGTERM");
+			status = 1;
+		}
+		if (ret < 0) {
+			fprintf(stderr, "ringpool get: %s\n", why);
+			status = 2;
+		}
+	}
+	rp_http_free(r.http);
+	rp_executor_free(r.ex);
+	if (sig_started) {
+		pthread_cancel(sig_thread);
+		pthread_join(sig_thread, NULL);
+	}
+	pthread_sigmask(SIG_SETMASK, &old_sigs, NULL);
+	if (r.dirfd >= 0)
+		close(r.dirfd);
+	free(r.slots);
+	get_progress_free(r.prog);
+	get_input_close(&r.in);
+	pthread_cond_destroy(&r.cond);
+	pthread_mutex_destroy(&r.lock);
+	return status;
+}

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The URL list of `ringpool get`, read one line at a time so that a list of
+ * a million URLs costs one line buffer, not a million entries; and the
+ * parsers of the command's option values.
+ *
+ * Sharding is by position: entry i (counting every URL of the input, in
+ * order, arguments first) belongs to shard i mod N.  Every shard reads the
+ * whole input and claims every entry's name, so a name and its collision
+ * suffix are the same whichever machine downloads it.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "get.h"
+
+void get_entry_clear(struct get_entry *e)
+{
+	free(e->url);
+	free(e->name);
+	e->url = NULL;
+	e->name = NULL;
+}
+
+int get_parse_sha256(const char *hex, unsigned char sha[32])
+{
+	size_t i;
+
+	if (strlen(hex) != 64)
+		return -EINVAL;
+	for (i = 0; i < 32; i++) {
+		unsigned v;
+
+		if (!isxdigit((unsigned char)hex[2 * i]) ||
+		    !isxdigit((unsigned char)hex[2 * i + 1]) ||
+		    sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -EINVAL;
+		sha[i] = (unsigned char)v;
+	}
+	return 0;
+}
+
+/* A URL has a scheme ("http", "https", ...) followed by "://" and a host. */
+static bool looks_like_url(const char *s)
+{
+	const char *p = s;
+
+	if (!isalpha((unsigned char)*p))
+		return false;
+	while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+		p++;
+	return strncmp(p, "://", 3) == 0 && p[3] && p[3] != '/';
+}
+
+int get_parse_line(char *line, char **url, char **name, bool *has_sha,
+		   unsigned char sha[32], char *why, size_t why_len)
+{
+	char *tok, *save = NULL;
+
+	*url = NULL;
+	*name = NULL;
+	*has_sha = false;
+	line[strcspn(line, "\r\n")] = '\0';
+	for (tok = strtok_r(line, " \t", &save); tok;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		if (tok[0] == '#')
+			break;
+		if (!*url) {
+			if (!looks_like_url(tok)) {
+				snprintf(why, why_len, "'%.80s' is not a URL", tok);
+				return -EINVAL;
+			}
+			*url = tok;
+		} else if (!strncmp(tok, "name=", 5)) {
+			if (*name) {
+				snprintf(why, why_len, "name= given twice");
+				return -EINVAL;
+			}
+			if (!get_name_is_safe(tok + 5)) {
+				snprintf(why, why_len,
+					 "name '%.80s' is not a plain file name "
+					 "(no '/', no leading dot, no control "
+					 "characters, at most %d bytes)",
+					 tok + 5, GET_NAME_MAX);
+				return -EINVAL;
+			}
+			*name = tok + 5;
+		} else if (!strncmp(tok, "sha256=", 7)) {
+			if (*has_sha) {
+				snprintf(why, why_len, "sha256= given twice");
+				return -EINVAL;
+			}
+			if (get_parse_sha256(tok + 7, sha) < 0) {
+				snprintf(why, why_len, "sha256 '%.80s' is not 64 "
+					 "hex digits", tok + 7);
+				return -EINVAL;
+			}
+			*has_sha = true;
+		} else {
+			snprintf(why, why_len, "unexpected '%.80s' (expected "
+				 "name=NAME or sha256=HEX after the URL)", tok);
+			return -EINVAL;
+		}
+	}
+	return *url ? 1 : 0;
+}
+
+int get_parse_shard(const char *s, unsigned long *k, unsigned long *n)
+{
+	unsigned long kk, nn;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	kk = strtoul(s, &end, 10);
+	if (errno || *end != '/' || !isdigit((unsigned char)end[1]))
+		return -EINVAL;
+	nn = strtoul(end + 1, &end, 10);
+	if (errno || *end || nn == 0 || kk >= nn)
+		return -EINVAL;
+	*k = kk;
+	*n = nn;
+	return 0;
+}
+
+int get_parse_seconds(const char *s, int64_t *ns)
+{
+	char *end;
+	double v;
+
+	if (!*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v < 0 || v > 1e9)
+		return -EINVAL;
+	*ns = (int64_t)(v * 1e9);
+	return 0;
+}
+
+int get_parse_rate(const char *s, uint64_t *out)
+{
+	unsigned long long v, mul = 1;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': mul = 1ULL << 10; end++; break;
+	case 'm': case 'M': mul = 1ULL << 20; end++; break;
+	case 'g': case 'G': mul = 1ULL << 30; end++; break;
+	}
+	if (*end || v == 0 || v > ~0ULL / mul)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
+/* ---- the input stream -------------------------------------------------- */
+
+/* How messages name the list. */
+static const char *label(const struct get_input *in)
+{
+	return strcmp(in->path, "-") ? in->path : "stdin";
+}
+
+int get_input_open(struct get_input *in, char **args, int n_args,
+		   const char *path, unsigned long shard_k,
+		   unsigned long shard_n, const char *out_name,
+		   char *why, size_t why_len)
+{
+	memset(in, 0, sizeof(*in));
+	in->args = args;
+	in->n_args = n_args;
+	in->path = path;
+	in->shard_k = shard_k;
+	in->shard_n = shard_n ? shard_n : 1;
+	in->out_name = out_name;
+	get_names_init(&in->names);
+	if (!path)
+		return 0;
+	if (!strcmp(path, "-")) {
+		in->fp = stdin;
+		return 0;
+	}
+	in->fp = fopen(path, "re");
+	if (!in->fp) {
+		int err = errno;
+
+		snprintf(why, why_len, "cannot read %s: %s", path, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+void get_input_close(struct get_input *in)
+{
+	if (in->fp && in->fp != stdin)
+		fclose(in->fp);
+	in->fp = NULL;
+	free(in->buf);
+	in->buf = NULL;
+	get_names_free(&in->names);
+}
+
+long get_input_precheck(struct get_input *in, char *why, size_t why_len)
+{
+	unsigned long index = 0, lineno = 0;
+	unsigned char sha[32];
+	long count = 0;
+	struct stat st;
+	char *url, *name, *line = NULL;
+	size_t cap = 0;
+	bool has_sha;
+	off_t start;
+	int i, ret = 0;
+
+	for (i = 0; i < in->n_args; i++, index++) {
+		if (!looks_like_url(in->args[i])) {
+			snprintf(why, why_len, "argument '%.200s' is not a URL "
+				 "(scheme://host/path)", in->args[i]);
+			return -EINVAL;
+		}
+		count += get_shard_has(index, in->shard_k, in->shard_n);
+	}
+	if (!in->fp)
+		return count;
+	if (fstat(fileno(in->fp), &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (start = ftello(in->fp)) < 0)
+		return -ESPIPE;
+	while (getline(&line, &cap, in->fp) >= 0) {
+		char reason[256];
+
+		lineno++;
+		ret = get_parse_line(line, &url, &name, &has_sha, sha, reason,
+				     sizeof(reason));
+		if (ret < 0) {
+			snprintf(why, why_len, "%s:%lu: %s", label(in), lineno,
+				 reason);
+			break;
+		}
+		if (ret > 0)
+			count += get_shard_has(index++, in->shard_k, in->shard_n);
+		ret = 0;
+	}
+	if (!ret && ferror(in->fp)) {
+		ret = -errno;
+		snprintf(why, why_len, "cannot read %s: %s", label(in),
+			 strerror(errno));
+	}
+	free(line);
+	clearerr(in->fp);
+	if (fseeko(in->fp, start, SEEK_SET) < 0 && !ret) {
+		ret = -errno;
+		snprintf(why, why_len, "cannot rewind %s: %s", in->path,
+			 strerror(errno));
+	}
+	return ret < 0 ? ret : count;
+}
+
+/* Fills `e` from the parsed pieces; claims its name. */
+static int make_entry(struct get_input *in, const char *url, const char *name,
+		      bool has_sha, const unsigned char sha[32],
+		      struct get_entry *e)
+{
+	char base[GET_NAME_MAX + 1], unique[GET_NAME_MAX + 16];
+	int ret;
+
+	if (name)
+		snprintf(base, sizeof(base), "%s", name);
+	else
+		get_name_from_url(url, base);
+	ret = get_names_claim(&in->names, base, unique);
+	if (ret < 0)
+		return ret;
+	e->index = in->next_index++;
+	if (!get_shard_has(e->index, in->shard_k, in->shard_n))
+		return 0;
+	e->url = strdup(url);
+	e->name = strdup(unique);
+	e->has_sha = has_sha;
+	if (has_sha)
+		memcpy(e->sha, sha, 32);
+	if (!e->url || !e->name) {
+		get_entry_clear(e);
+		return -ENOMEM;
+	}
+	return 1;
+}
+
+int get_input_next(struct get_input *in, struct get_entry *e,
+		   char *why, size_t why_len)
+{
+	unsigned char sha[32];
+	char *url, *name;
+	bool has_sha;
+	int ret;
+
+	memset(e, 0, sizeof(*e));
+	while (in->next_arg < in->n_args) {
+		url = in->args[in->next_arg++];
+		if (!looks_like_url(url)) {
+			snprintf(why, why_len, "argument '%.200s' is not a URL "
+				 "(scheme://host/path)", url);
+			return -EINVAL;
+		}
+		ret = make_entry(in, url, in->out_name, false, NULL, e);
+		if (ret)
+			goto out;
+	}
+	while (in->fp) {
+		char reason[256];
+
+		errno = 0;
+		if (getline(&in->buf, &in->buf_cap, in->fp) < 0) {
+			if (ferror(in->fp)) {
+				ret = errno ? -errno : -EIO;
+				snprintf(why, why_len, "cannot read %s: %s",
+					 label(in), strerror(-ret));
+				return ret;
+			}
+			return 0;
+		}
+		in->lineno++;
+		ret = get_parse_line(in->buf, &url, &name, &has_sha, sha,
+				     reason, sizeof(reason));
+		if (ret < 0) {
+			snprintf(why, why_len, "%s:%lu: %s", label(in),
+				 in->lineno, reason);
+			return ret;
+		}
+		if (ret == 0)
+			continue;
+		ret = make_entry(in, url, name, has_sha, sha, e);
+		if (ret)
+			goto out;
+	}
+	return 0;
+out:
+	if (ret == -ENOMEM)
+		snprintf(why, why_len, "out of memory");
+	return ret;
+}

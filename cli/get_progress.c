@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What `ringpool get` tells the user: a live display on a terminal, one
+ * plain line per finished file otherwise, NDJSON events on stdout with
+ * --json, and a summary that lists every failure.
+ *
+ * Only the main thread calls these functions, so nothing here is locked.
+ * Failures are kept (URL and cause) for the summary; successes are not.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "get.h"
+
+struct failure {
+	struct failure *next;
+	char text[];		/* "URL: cause" */
+};
+
+struct get_progress {
+	struct get_progress_opts o;
+	long total;
+	unsigned long done, failed, skipped;
+	uint64_t bytes;		/* of finished files, received this run */
+	double t0;
+	int drawn;		/* lines of the live display on screen */
+	/* The rate shown: a moving average over the redraws. */
+	double rate, last_t;
+	uint64_t last_bytes;
+	struct failure *fail_head, **fail_tail;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void get_format_bytes(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+struct get_progress *get_progress_new(const struct get_progress_opts *o)
+{
+	struct get_progress *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->o = *o;
+	p->total = -1;
+	p->t0 = now_s();
+	p->last_t = p->t0;
+	p->fail_tail = &p->fail_head;
+	return p;
+}
+
+void get_progress_free(struct get_progress *p)
+{
+	struct failure *f, *next;
+
+	if (!p)
+		return;
+	for (f = p->fail_head; f; f = next) {
+		next = f->next;
+		free(f);
+	}
+	free(p);
+}
+
+void get_progress_set_total(struct get_progress *p, long total)
+{
+	p->total = total;
+}
+
+/* Prints one NDJSON event and frees it. */
+static void emit(json_object *ev)
+{
+	fputs(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN),
+	      stdout);
+	fputc('\n', stdout);
+	json_object_put(ev);
+}
+
+static json_object *event(const char *type, const char *url, const char *name)
+{
+	json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "event", json_object_new_string(type));
+	if (url)
+		json_object_object_add(ev, "url", json_object_new_string(url));
+	if (name)
+		json_object_object_add(ev, "name", json_object_new_string(name));
+	return ev;
+}
+
+/* Wipes the live display so that a plain line can be printed above it. */
+static void clear_display(struct get_progress *p)
+{
+	if (!p->drawn)
+		return;
+	/* Up to the display's first line, then erase to the end of screen. */
+	if (p->drawn > 1)
+		fprintf(stderr, "\033[%dA", p->drawn - 1);
+	fputs("\r\033[J", stderr);
+	p->drawn = 0;
+}
+
+/* Whether per-file lines go to stderr. */
+static bool lines_on(const struct get_progress *p)
+{
+	return !p->o.quiet && !p->o.json && !p->o.tty;
+}
+
+void get_progress_start(struct get_progress *p, const char *url,
+			const char *name, uint64_t offset)
+{
+	json_object *ev;
+
+	if (!p->o.json)
+		return;
+	ev = event("start", url, name);
+	json_object_object_add(ev, "offset", json_object_new_int64((int64_t)offset));
+	emit(ev);
+}
+
+void get_progress_retry(struct get_progress *p, const char *url,
+			const char *name, unsigned attempt, int64_t delay_ns,
+			const char *why)
+{
+	json_object *ev;
+
+	if (p->o.json) {
+		ev = event("retry", url, name);
+		json_object_object_add(ev, "attempt", json_object_new_int((int)attempt));
+		json_object_object_add(ev, "delay", json_object_new_double(delay_ns / 1e9));
+		json_object_object_add(ev, "reason", json_object_new_string(why));
+		emit(ev);
+	}
+	if (lines_on(p))
+		fprintf(stderr, "retry %s in %.1f s (attempt %u): %s\n", url,
+			delay_ns / 1e9, attempt, why);
+}
+
+void get_progress_done(struct get_progress *p, const char *url,
+		       const char *name, uint64_t size, uint64_t received,
+		       bool resumed, unsigned retries, const char *sha_hex)
+{
+	char b[32];
+	json_object *ev;
+
+	p->done++;
+	p->bytes += received;
+	if (p->o.json) {
+		ev = event("done", url, name);
+		json_object_object_add(ev, "size", json_object_new_int64((int64_t)size));
+		json_object_object_add(ev, "received", json_object_new_int64((int64_t)received));
+		json_object_object_add(ev, "resumed", json_object_new_boolean(resumed));
+		json_object_object_add(ev, "retries", json_object_new_int((int)retries));
+		if (sha_hex)
+			json_object_object_add(ev, "sha256", json_object_new_string(sha_hex));
+		emit(ev);
+	}
+	if (lines_on(p)) {
+		get_format_bytes(size, b, sizeof(b));
+		fprintf(stderr, "done %s (%s%s)\n", name, b,
+			resumed ? ", resumed" : "");
+	}
+}
+
+void get_progress_skipped(struct get_progress *p, const char *url,
+			  const char *name, uint64_t size)
+{
+	json_object *ev;
+
+	p->skipped++;
+	if (p->o.json) {
+		ev = event("skipped", url, name);
+		json_object_object_add(ev, "size", json_object_new_int64((int64_t)size));
+		emit(ev);
+	}
+	if (lines_on(p))
+		fprintf(stderr, "skip %s (already complete)\n", name);
+}
+
+void get_progress_failed(struct get_progress *p, const char *url,
+			 const char *name, long status, unsigned retries,
+			 const char *why)
+{
+	size_t len = strlen(url) + strlen(why) + 3;
+	struct failure *f = malloc(sizeof(*f) + len);
+	json_object *ev;
+
+	p->failed++;
+	if (f) {
+		snprintf(f->text, len, "%s: %s", url, why);
+		f->next = NULL;
+		*p->fail_tail = f;
+		p->fail_tail = &f->next;
+	}
+	if (p->o.json) {
+		ev = event("failed", url, name);
+		json_object_object_add(ev, "reason", json_object_new_string(why));
+		if (status)
+			json_object_object_add(ev, "status", json_object_new_int64(status));
+		json_object_object_add(ev, "retries", json_object_new_int((int)retries));
+		emit(ev);
+	}
+	if (!p->o.quiet && !p->o.json) {
+		clear_display(p);
+		fprintf(stderr, "%sFAILED%s %s: %s\n",
+			p->o.color ? "\033[1;31m" : "",
+			p->o.color ? "\033[0m" : "", url, why);
+	}
+}
+
+void get_progress_tick(struct get_progress *p, const struct get_active *a,
+		       size_t n)
+{
+	uint64_t bytes = p->bytes, left_bytes = 0;
+	unsigned long finished = p->done + p->failed + p->skipped;
+	double now = now_s(), el = now - p->t0, left = -1;
+	bool sizes_known = true;
+	char b[32], r[32], eta[32] = "--:--", tot[32] = "?";
+	size_t i, shown = n < 5 ? n : 5;
+	const char *bold = p->o.color ? "\033[1m" : "";
+	const char *red = p->o.color ? "\033[31m" : "";
+	const char *reset = p->o.color ? "\033[0m" : "";
+
+	if (!p->o.tty || p->o.quiet)
+		return;
+	for (i = 0; i < n; i++) {
+		bytes += a[i].done;
+		if (a[i].total >= 0 && (uint64_t)a[i].total >= a[i].done)
+			left_bytes += (uint64_t)a[i].total - a[i].done;
+		else
+			sizes_known = false;
+	}
+	if (now > p->last_t && bytes >= p->last_bytes) {
+		double inst = (bytes - p->last_bytes) / (now - p->last_t);
+
+		p->rate = p->rate > 0 ? 0.7 * p->rate + 0.3 * inst : inst;
+	}
+	p->last_t = now;
+	p->last_bytes = bytes;
+	if (p->total >= 0) {
+		long rest = p->total - (long)finished;
+
+		snprintf(tot, sizeof(tot), "%ld", p->total);
+		/*
+		 * The last files are all in flight with known sizes: count
+		 * bytes.  Otherwise count files at the pace so far.
+		 */
+		if (rest == (long)n && sizes_known && p->rate > 0)
+			left = left_bytes / p->rate;
+		else if (finished > 0 && rest >= 0)
+			left = el / finished * rest;
+		if (left >= 0)
+			snprintf(eta, sizeof(eta), "%d:%02d", (int)left / 60,
+				 (int)left % 60);
+	}
+	get_format_bytes(bytes, b, sizeof(b));
+	get_format_bytes((uint64_t)p->rate, r, sizeof(r));
+	clear_display(p);
+	fprintf(stderr, "%s%lu/%s done%s, %s%lu failed%s, %s, %s/s, ETA %s",
+		bold, p->done + p->skipped, tot, reset,
+		p->failed ? red : "", p->failed, p->failed ? reset : "",
+		b, r, eta);
+	p->drawn = 1;
+	for (i = 0; i < shown; i++) {
+		char d[32], t[32] = "?";
+
+		get_format_bytes(a[i].done, d, sizeof(d));
+		if (a[i].total >= 0)
+			get_format_bytes((uint64_t)a[i].total, t, sizeof(t));
+		fprintf(stderr, "\n  %.50s  %s / %s", a[i].name, d, t);
+		p->drawn++;
+	}
+	if (n > shown) {
+		fprintf(stderr, "\n  ... and %zu more", n - shown);
+		p->drawn++;
+	}
+	fflush(stderr);
+}
+
+unsigned long get_progress_finish(struct get_progress *p)
+{
+	double el = now_s() - p->t0;
+	struct failure *f;
+	json_object *ev;
+	char b[32];
+
+	clear_display(p);
+	if (p->o.json) {
+		ev = event("summary", NULL, NULL);
+		json_object_object_add(ev, "done", json_object_new_int64((int64_t)p->done));
+		json_object_object_add(ev, "skipped", json_object_new_int64((int64_t)p->skipped));
+		json_object_object_add(ev, "failed", json_object_new_int64((int64_t)p->failed));
+		json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)p->bytes));
+		json_object_object_add(ev, "seconds", json_object_new_double(el));
+		emit(ev);
+		fflush(stdout);
+	}
+	if (!p->o.quiet && !p->o.json) {
+		get_format_bytes(p->bytes, b, sizeof(b));
+		fprintf(stderr, "%lu done, %lu skipped, %lu failed; %s in %.1f s\n",
+			p->done, p->skipped, p->failed, b, el);
+	}
+	if (p->failed) {
+		fprintf(stderr, "%s%lu failed:%s\n", p->o.color ? "\033[1;31m" : "",
+			p->failed, p->o.color ? "\033[0m" : "");
+		for (f = p->fail_head; f; f = f->next)
+			fprintf(stderr, "  %s\n", f->text);
+	}
+	return p->failed;
+}

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * download.c - Example 5 of the thread-pool tutorial, with real downloads.
+ *
+ * The Python original simulates four downloads with time.sleep() on a pool
+ * of three threads and prints each result as it completes:
+ *
+ *	def download_file(file_name):
+ *	    print(f"Downloading {file_name} started...")
+ *	    time.sleep(2)  # Simulate network delay
+ *	    print(f"Downloading {file_name} completed.")
+ *	    return f"{file_name} downloaded"
+ *
+ *	files = ["file1.txt", "file2.txt", "file3.txt", "file4.txt"]
+ *	with concurrent.futures.ThreadPoolExecutor(max_workers=3) as executor:
+ *	    futures = [executor.submit(download_file, file) for file in files]
+ *	    for future in concurrent.futures.as_completed(futures):
+ *	        print(future.result())
+ *
+ * Here the files really come over HTTP, from a small server this program
+ * starts on 127.0.0.1 (http_server.h) that answers the files one after the
+ * other, 100 ms apart, in an order of its own.  rp_http drives the sockets
+ * from the executor's ring and writes each body to its file with positioned
+ * writes: no thread waits on the network.  `max_workers=3` becomes three
+ * connections at most to the host, so file4.txt waits for the first
+ * connection to come free.
+ *
+ * Output (completion order, which the server sets):
+ *
+ *	Downloading file1.txt started...
+ *	Downloading file2.txt started...
+ *	Downloading file3.txt started...
+ *	Downloading file4.txt started...
+ *	Downloading file2.txt completed.
+ *	file2.txt downloaded (2000 bytes)
+ *	Downloading file4.txt completed.
+ *	file4.txt downloaded (4000 bytes)
+ *	Downloading file1.txt completed.
+ *	file1.txt downloaded (1000 bytes)
+ *	Downloading file3.txt completed.
+ *	file3.txt downloaded (3000 bytes)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ringpool.h>
+
+#include "http_server.h"
+
+#define N_FILES 4
+
+/*
+ * What the server serves: file N holds N * 1000 bytes.  file2.txt comes
+ * first, then each of the others 100 ms after the one before it was sent
+ * (file4.txt cannot be asked for before a connection is free).
+ */
+static char contents[N_FILES][4001];
+static const char *const names[N_FILES] = {
+	"/file1.txt", "/file2.txt", "/file3.txt", "/file4.txt",
+};
+static const int after[N_FILES] = { 3, -1, 0, 1 };
+static const int delays_ms[N_FILES] = { 100, 50, 100, 100 };
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "download: %s: %s\n", what, strerror(-err));
+	exit(1);
+}
+
+/* True when the file at `fd` holds exactly `expected`. */
+static int same(int fd, const char *expected)
+{
+	size_t len = strlen(expected);
+	char buf[4096];
+
+	return pread(fd, buf, sizeof(buf), 0) == (ssize_t)len &&
+	       !memcmp(buf, expected, len);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/ringpool-download-XXXXXX";
+	struct page pages[N_FILES];
+	rp_http_transfer *transfers[N_FILES];
+	rp_future *futures[N_FILES];
+	struct http_server server;
+	struct rp_http_config cfg;
+	char path[N_FILES][64];
+	int fds[N_FILES];
+	rp_as_completed *it;
+	rp_executor *ex;
+	rp_future *f;
+	rp_http *http;
+	int i, ret;
+
+	for (i = 0; i < N_FILES; i++) {
+		memset(contents[i], 'a' + i, (size_t)(i + 1) * 1000);
+		pages[i] = (struct page){ names[i], "text/plain", contents[i],
+					  after[i], delays_ms[i] };
+	}
+	if (http_server_start(&server, pages, N_FILES) < 0)
+		die("http_server_start", -errno);
+	if (!mkdtemp(dir))
+		die("mkdtemp", -errno);
+
+	/* with concurrent.futures.ThreadPoolExecutor(max_workers=3) */
+	ret = rp_executor_new(NULL, &ex);
+	if (ret < 0)
+		die("rp_executor_new", ret);
+	rp_http_config_init(&cfg);
+	cfg.max_per_host = 3;
+	ret = rp_http_new(ex, &cfg, &http);
+	if (ret < 0)
+		die("rp_http_new", ret);
+
+	/* futures = [executor.submit(download_file, file) for file in files] */
+	for (i = 0; i < N_FILES; i++) {
+		struct rp_http_request req = { 0 };
+		char url[128];
+
+		snprintf(path[i], sizeof(path[i]), "%s%s", dir, names[i]);
+		fds[i] = open(path[i], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+			      0644);
+		if (fds[i] < 0)
+			die(path[i], -errno);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u%s",
+			 server.port, names[i]);
+		req.url = url;
+		req.fd = fds[i];
+		printf("Downloading %s started...\n", names[i] + 1);
+		ret = rp_http_get(http, &req, &transfers[i]);
+		if (ret < 0)
+			die("rp_http_get", ret);
+		futures[i] = rp_http_transfer_future(transfers[i]);
+	}
+
+	/* for future in concurrent.futures.as_completed(futures): */
+	ret = rp_as_completed_new(futures, N_FILES, &it);
+	if (ret < 0)
+		die("rp_as_completed_new", ret);
+	while ((ret = rp_as_completed_next(it, RP_FOREVER, &f)) == 0) {
+		struct rp_http_info info;
+		int64_t bytes;
+		int err;
+
+		for (i = 0; futures[i] != f; i++)
+			;
+		ret = rp_future_result(f, RP_FOREVER, &bytes, &err);
+		if (ret < 0 || err < 0) {
+			rp_http_transfer_info(transfers[i], &info);
+			fprintf(stderr, "download: %s: %s\n", names[i] + 1,
+				info.error);
+			return 1;
+		}
+		if (!same(fds[i], contents[i]))
+			die(names[i] + 1, -EIO);
+		printf("Downloading %s completed.\n", names[i] + 1);
+		printf("%s downloaded (%lld bytes)\n", names[i] + 1,
+		       (long long)bytes);
+	}
+	if (ret != -ENODATA)
+		die("rp_as_completed_next", ret);
+	rp_as_completed_free(it);
+
+	for (i = 0; i < N_FILES; i++) {
+		rp_http_transfer_free(transfers[i]);
+		close(fds[i]);
+		unlink(path[i]);
+	}
+	rmdir(dir);
+	rp_http_free(http);		/* closes its connections */
+	rp_executor_free(ex);		/* leaving the with-block */
+	http_server_stop(&server);
+	return 0;
+}

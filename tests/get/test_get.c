@@ -1,0 +1,742 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `ringpool get` end to end: the built CLI against a real nginx and against
+ * faultd, which fails on purpose.  Each test checks the exit status, the
+ * report, which files exist under which names, and their SHA-256.
+ *
+ * Registered once per backend (RINGPOOL_BACKEND=uring / threads).  While the
+ * library's HTTP client is not built in (rp_http_* answer -ENOTSUP), only
+ * the tests that need no download run; the others say they are skipped.
+ * Under the valgrind setup the CLI itself runs under valgrind for the small
+ * cases, and the large ones are scaled down.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "testutil.h"
+#include "harness.h"
+
+static bool http_ok;
+
+/* False (and says so) when the test needs downloads and they cannot be. */
+static bool need_http(void)
+{
+	if (!http_ok)
+		printf("\n  skipped: rp_http is not available\n");
+	return http_ok;
+}
+
+static char url_buf[16][512];
+static unsigned url_next;
+
+/* A URL on faultd (rotating static buffers). */
+static const char *fu(const char *path)
+{
+	char *p = url_buf[url_next++ % 16];
+
+	snprintf(p, 512, "http://127.0.0.1:%d%s", h_fault_port, path);
+	return p;
+}
+
+/* A URL on nginx. */
+static const char *nu(const char *path)
+{
+	char *p = url_buf[url_next++ % 16];
+
+	snprintf(p, 512, "http://127.0.0.1:%d%s", h_nginx_port, path);
+	return p;
+}
+
+/* Asserts that `dir`/`name` holds body `key` of `size` bytes. */
+static void assert_body(const char *dir, const char *name, const char *key,
+			uint64_t size)
+{
+	char got[65], want[65];
+
+	h_sha_file(h_path(dir, name), got);
+	h_sha_body(key, size, want);
+	if (strcmp(got, want))
+		printf("\n  %s/%s: sha256 %s, expected %s\n", dir, name,
+		       got[0] ? got : "(missing)", want);
+	CU_ASSERT_STRING_EQUAL(got, want);
+}
+
+static bool has(const char *text, const char *needle)
+{
+	bool ok = strstr(text, needle) != NULL;
+
+	if (!ok)
+		printf("\n  expected to find '%s'\n", needle);
+	return ok;
+}
+
+/* ---- usage and input errors (no download) ------------------------------- */
+
+static void test_no_url_is_a_usage_error(void)
+{
+	struct h_result r = h_get(NULL, true, (char *)NULL);
+
+	CU_ASSERT_EQUAL(r.status, 2);
+	CU_ASSERT(has(r.err, "no URL"));
+	h_free(&r);
+}
+
+static void test_bad_option_values_are_named(void)
+{
+	static const char *const cases[][3] = {
+		{ "-j", "0", "-j '0'" },
+		{ "--shard", "2/2", "--shard '2/2'" },
+		{ "--limit-rate", "fast", "--limit-rate 'fast'" },
+		{ "--stall-timeout", "-3", "--stall-timeout '-3'" },
+		{ "-o", "../x", "-o '../x'" },
+		{ "--retry", "many", "--retry 'many'" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct h_result r = h_get(NULL, false, cases[i][0], cases[i][1],
+					  "http://127.0.0.1:1/x", (char *)NULL);
+
+		CU_ASSERT_EQUAL(r.status, 2);
+		CU_ASSERT(has(r.err, cases[i][2]));
+		h_free(&r);
+	}
+}
+
+static void test_bad_list_line_stops_before_any_download(void)
+{
+	char list[256];
+	char *dir = h_dir("badline");
+	struct h_result r;
+
+	snprintf(list, sizeof(list), "%s/badline.txt", h_root);
+	h_write_text(list, "http://127.0.0.1:1/a\n# ok\nhttp://127.0.0.1:1/b "
+		     "sha256=xyz\n");
+	r = h_get(NULL, true, "-d", dir, "-i", list, (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 2);
+	CU_ASSERT(has(r.err, "badline.txt:3:"));
+	CU_ASSERT(has(r.err, "sha256"));
+	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
+	h_free(&r);
+}
+
+static void test_missing_list_file_is_named(void)
+{
+	struct h_result r = h_get(NULL, false, "-i", "/nonexistent/urls.txt",
+				  (char *)NULL);
+
+	CU_ASSERT_EQUAL(r.status, 2);
+	CU_ASSERT(has(r.err, "/nonexistent/urls.txt"));
+	h_free(&r);
+}
+
+static void test_bad_stdin_line_is_an_input_error(void)
+{
+	char list[256];
+	struct h_result r;
+
+	snprintf(list, sizeof(list), "%s/stdin-bad.txt", h_root);
+	h_write_text(list, "\n\nnot a url\n");
+	r = h_get(list, false, "-d", h_dir("stdin-bad"), "-i", "-", (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 2);
+	CU_ASSERT(has(r.err, "stdin:3:"));
+	h_free(&r);
+}
+
+/* ---- downloads ------------------------------------------------------------ */
+
+static void test_nginx_files_arrive_whole(void)
+{
+	char list[256], text[2048], sha[65];
+	char *dir = h_dir("nginx-basic");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	h_write_body(h_path(h_root, "www/one.bin"), "one.bin", 123457);
+	h_write_body(h_path(h_root, "www/two.bin"), "two.bin", 0);
+	h_write_body(h_path(h_root, "www/three.bin"), "three.bin", 3000000);
+	h_sha_body("three.bin", 3000000, sha);
+	snprintf(list, sizeof(list), "%s/nginx-basic.txt", h_root);
+	snprintf(text, sizeof(text), "# three files\n%s\n\n%s name=zero\n"
+		 "%s sha256=%s\n", nu("/one.bin"), nu("/two.bin"),
+		 nu("/three.bin"), sha);
+	h_write_text(list, text);
+	r = h_get(NULL, true, "-d", dir, "-i", list, (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_body(dir, "one.bin", "one.bin", 123457);
+	assert_body(dir, "zero", "two.bin", 0);
+	assert_body(dir, "three.bin", "three.bin", 3000000);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 3);
+	/* Not a terminal: one plain line per file, then the totals. */
+	CU_ASSERT(has(r.err, "done one.bin ("));
+	CU_ASSERT(has(r.err, "done zero (0 B)"));
+	CU_ASSERT(has(r.err, "3 done, 0 skipped, 0 failed"));
+	CU_ASSERT_STRING_EQUAL(r.out, "");
+	h_free(&r);
+}
+
+static void test_404_and_500_fail_with_their_status(void)
+{
+	char *dir = h_dir("errors");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, true, "-d", dir, "--retry", "2", "--retry-delay", "0.01",
+		  fu("/status/404"), fu("/status/500"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(has(r.err, "2 failed"));
+	CU_ASSERT(has(r.err, "/status/404: HTTP 404"));
+	CU_ASSERT(has(r.err, "/status/500: HTTP 500"));
+	/* 404 is final; 500 is tried three times. */
+	CU_ASSERT_EQUAL(h_fault_requests("/status/404 "), 1);
+	CU_ASSERT_EQUAL(h_fault_requests("/status/500 "), 3);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
+	h_free(&r);
+}
+
+static void test_503_then_success_honours_retry_after(void)
+{
+	char *dir = h_dir("flaky");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, true, "-d", dir, "--retry-delay", "0.01",
+		  fu("/flaky/f1.bin?fail=1&retry_after=1&size=5000"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_body(dir, "f1.bin", "f1.bin", 5000);
+	CU_ASSERT_EQUAL(h_fault_requests("/flaky/f1.bin"), 2);
+	/* Retry-After: 1 wins over the 10 ms backoff. */
+	CU_ASSERT(r.seconds >= 0.9);
+	h_free(&r);
+}
+
+static void test_429_and_408_are_retried(void)
+{
+	char *dir = h_dir("429");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, false, "-d", dir, "--retry-delay", "0.01",
+		  fu("/flaky/t1.bin?fail=2&code=429"),
+		  fu("/flaky/t2.bin?fail=1&code=408"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_body(dir, "t1.bin", "t1.bin", 1000);
+	assert_body(dir, "t2.bin", "t2.bin", 1000);
+	h_free(&r);
+}
+
+static void test_dropped_connection_resumes_with_range(void)
+{
+	char *dir = h_dir("drop");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, true, "-d", dir, "--retry-delay", "0.01",
+		  fu("/drop/d.bin?size=400000"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_body(dir, "d.bin", "d.bin", 400000);
+	CU_ASSERT_EQUAL(h_fault_requests("/drop/d.bin"), 2);
+	/* The retry asked for the rest, not for all of it again. */
+	CU_ASSERT_EQUAL(h_fault_requests("/drop/d.bin?size=400000 -"), 1);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 1);
+	h_free(&r);
+}
+
+static void test_short_body_never_gets_its_name(void)
+{
+	char *dir = h_dir("short");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, true, "-d", dir, "--retry", "1", "--retry-delay", "0.01",
+		  fu("/short/s.bin?size=100000"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(has(r.err, "/short/s.bin?size=100000: "));
+	CU_ASSERT_FALSE(h_exists(h_path(dir, "s.bin")));
+	h_free(&r);
+}
+
+static void test_stall_after_headers_times_out(void)
+{
+	char *dir = h_dir("stall");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, true, "-d", dir, "--retry", "0", "--stall-timeout", "1",
+		  fu("/stall/st.bin"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(has(r.err, "/stall/st.bin: "));
+	CU_ASSERT(r.seconds < 15);
+	CU_ASSERT_FALSE(h_exists(h_path(dir, "st.bin")));
+	CU_ASSERT_FALSE(h_exists(h_path(dir, "st.bin.part")));
+	h_free(&r);
+}
+
+static void test_redirect_chain_is_followed(void)
+{
+	char *dir = h_dir("redir");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, true, "-d", dir, fu("/redir/4/r.bin?size=7777"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	/* Named after the URL asked for, not after where it led. */
+	assert_body(dir, "r.bin", "r.bin", 7777);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 1);
+	h_free(&r);
+}
+
+static void test_redirect_loop_fails(void)
+{
+	char *dir = h_dir("loop");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, true, "-d", dir, "--max-redirs", "5", fu("/loop/l.bin"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(has(r.err, "/loop/l.bin: "));
+	/* One request, five redirects followed, then it gives up. */
+	CU_ASSERT_EQUAL(h_fault_requests("/loop/l.bin"), 6);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
+	h_free(&r);
+}
+
+static void test_dangerous_names_stay_inside(void)
+{
+	char *dir = h_dir("evil/inside");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, true, "-d", dir, fu("/evil/safe.bin"),
+		  fu("/file/..%2F..%2Fescaped"), fu("/file/.hidden"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_body(dir, "safe.bin", "safe.bin", 1000);
+	/* faultd's body key is its last '/' segment: "..%2F..%2Fescaped". */
+	assert_body(dir, "_.._escaped", "..%2F..%2Fescaped", 1000);
+	assert_body(dir, "hidden", ".hidden", 1000);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 3);
+	CU_ASSERT_EQUAL(h_count_entries(h_path(h_root, "evil")), 1);
+	CU_ASSERT_FALSE(h_exists(h_path(h_root, "evil.sh")));
+	CU_ASSERT_FALSE(h_exists(h_path(h_root, "escaped")));
+	h_free(&r);
+}
+
+static void test_collisions_get_suffixes(void)
+{
+	char *dir = h_dir("collide");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, false, "-d", dir, "-j", "1", fu("/file/c.bin?size=10"),
+		  fu("/norange/c.bin?size=20"), fu("/redir/0/c.bin?size=30"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_body(dir, "c.bin", "c.bin", 10);
+	assert_body(dir, "c.bin.1", "c.bin", 20);
+	assert_body(dir, "c.bin.2", "c.bin", 30);
+	h_free(&r);
+}
+
+static void test_checksum_mismatch_leaves_nothing(void)
+{
+	char list[256], text[1024], sha[65];
+	char *dir = h_dir("badsum");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	h_sha_body("other", 1000, sha);
+	snprintf(list, sizeof(list), "%s/badsum.txt", h_root);
+	snprintf(text, sizeof(text), "%s sha256=%s\n", fu("/file/b.bin"), sha);
+	h_write_text(list, text);
+	r = h_get(NULL, true, "-d", dir, "-i", list, (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(has(r.err, "sha256 mismatch"));
+	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
+	h_free(&r);
+}
+
+static void test_continue_resumes_part_files(void)
+{
+	char *dir = h_dir("resume");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	h_write_body(h_path(dir, "p.bin.part"), "p.bin", 60000);
+	/* A server that ignores Range: the .part is rewritten from 0. */
+	h_write_body(h_path(dir, "q.bin.part"), "q.bin", 70000);
+	r = h_get(NULL, true, "-d", dir, "-c", fu("/file/p.bin?size=150001"),
+		  fu("/norange/q.bin?size=90000"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_body(dir, "p.bin", "p.bin", 150001);
+	assert_body(dir, "q.bin", "q.bin", 90000);
+	CU_ASSERT_EQUAL(h_fault_requests("/file/p.bin?size=150001 60000"), 1);
+	CU_ASSERT_EQUAL(h_count_suffix(dir, ".part"), 0);
+	h_free(&r);
+}
+
+static void test_continue_with_a_whole_part_file(void)
+{
+	char *dir = h_dir("whole-part");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	/* Complete but never renamed: the server answers 416. */
+	h_write_body(h_path(dir, "w.bin.part"), "w.bin", 5000);
+	r = h_get(NULL, false, "-d", dir, "-c", fu("/file/w.bin?size=5000"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_body(dir, "w.bin", "w.bin", 5000);
+	h_free(&r);
+}
+
+static void test_output_name_for_one_url(void)
+{
+	char *dir = h_dir("output");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, false, "-d", dir, "-o", "chosen.dat",
+		  fu("/file/o.bin?size=321"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_body(dir, "chosen.dat", "o.bin", 321);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 1);
+	h_free(&r);
+}
+
+static void test_quiet_prints_only_failures(void)
+{
+	char *dir = h_dir("quiet");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, false, "-q", "-d", dir, fu("/file/q1.bin"),
+		  fu("/status/403?q"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT_PTR_NULL(strstr(r.err, "done"));
+	CU_ASSERT(has(r.err, "1 failed:\n  "));
+	CU_ASSERT(has(r.err, "/status/403?q: HTTP 403"));
+	assert_body(dir, "q1.bin", "q1.bin", 1000);
+	h_free(&r);
+}
+
+static void test_fsync_finish(void)
+{
+	char *dir = h_dir("fsync");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, true, "-d", dir, "--fsync", fu("/file/s1.bin?size=70000"),
+		  fu("/norange/s2.bin?size=10"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_body(dir, "s1.bin", "s1.bin", 70000);
+	assert_body(dir, "s2.bin", "s2.bin", 10);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 2);
+	h_free(&r);
+}
+
+static void test_limit_rate_is_aggregate(void)
+{
+	char *dir = h_dir("rate");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	/* 1.2 MB at 1 MiB/s in all: over a second, whatever the split. */
+	r = h_get(NULL, false, "-d", dir, "--limit-rate", "1M",
+		  fu("/file/r1.bin?size=600000"), fu("/file/r2.bin?size=600000"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT(r.seconds > 0.8);
+	assert_body(dir, "r1.bin", "r1.bin", 600000);
+	assert_body(dir, "r2.bin", "r2.bin", 600000);
+	h_free(&r);
+}
+
+static void test_sigint_stops_and_keeps_parts(void)
+{
+	const char *args[] = { "-d", NULL, "--retry-delay", "30",
+			       NULL, NULL, NULL, NULL };
+	char *dir = h_dir("sigint");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	args[1] = dir;
+	args[4] = fu("/stall/i1.bin");		/* in flight */
+	args[5] = fu("/flaky/i2.bin?fail=1");	/* in its backoff */
+	args[6] = fu("/drop/i3.bin?size=300000");	/* half, then backoff */
+	r = h_getv_signal(NULL, false, args, tu_under_valgrind() ? 5 : 1,
+			  SIGINT);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(has(r.err, "interrupted by SIGINT"));
+	CU_ASSERT(has(r.err, "/stall/i1.bin: interrupted"));
+	CU_ASSERT(has(r.err, "/flaky/i2.bin?fail=1: interrupted"));
+	CU_ASSERT(r.seconds < 10);
+	/* Nothing under a final name; the half file stays for -c. */
+	CU_ASSERT_EQUAL(h_count_entries(dir), 1);
+	CU_ASSERT(h_exists(h_path(dir, "i3.bin.part")));
+	h_free(&r);
+}
+
+/* Counts the NDJSON events of each type on `out`; all lines must parse. */
+static void count_events(const char *out, unsigned *start, unsigned *done,
+			 unsigned *failed, unsigned *skipped,
+			 json_object **summary)
+{
+	char *copy = strdup(out), *line, *save = NULL;
+
+	*start = *done = *failed = *skipped = 0;
+	*summary = NULL;
+	for (line = strtok_r(copy, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		json_object *ev = json_tokener_parse(line), *t;
+		const char *type;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+		CU_ASSERT_FATAL(json_object_object_get_ex(ev, "event", &t));
+		type = json_object_get_string(t);
+		if (!strcmp(type, "start"))
+			(*start)++;
+		else if (!strcmp(type, "done"))
+			(*done)++;
+		else if (!strcmp(type, "failed"))
+			(*failed)++;
+		else if (!strcmp(type, "skipped"))
+			(*skipped)++;
+		if (!strcmp(type, "summary")) {
+			json_object_put(*summary);
+			*summary = ev;
+		} else {
+			json_object_put(ev);
+		}
+	}
+	free(copy);
+}
+
+static int64_t field(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v)
+		       ? json_object_get_int64(v) : -1;
+}
+
+static void test_json_events(void)
+{
+	char *dir = h_dir("json");
+	unsigned start, done, failed, skipped;
+	json_object *summary;
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, true, "-d", dir, "--json", "--retry", "0",
+		  fu("/file/j1.bin"), fu("/status/404?j"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	count_events(r.out, &start, &done, &failed, &skipped, &summary);
+	CU_ASSERT_EQUAL(start, 2);
+	CU_ASSERT_EQUAL(done, 1);
+	CU_ASSERT_EQUAL(failed, 1);
+	CU_ASSERT_EQUAL(field(summary, "done"), 1);
+	CU_ASSERT_EQUAL(field(summary, "failed"), 1);
+	CU_ASSERT(has(r.out, "\"reason\":\"HTTP 404\""));
+	/* The failure summary still goes to stderr. */
+	CU_ASSERT(has(r.err, "/status/404?j: HTTP 404"));
+	json_object_put(summary);
+	h_free(&r);
+}
+
+/* Writes a list of `n` nginx files "many/fI" (I from 0) and creates them. */
+static void make_many(const char *list, size_t n)
+{
+	FILE *f = fopen(list, "w");
+	char path[512];
+	size_t i;
+
+	mkdir(h_path(h_root, "www/many"), 0755);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/www/many/f%zu", h_root, i);
+		if (!h_exists(path)) {
+			char key[32];
+
+			snprintf(key, sizeof(key), "f%zu", i);
+			h_write_body(path, key, 64 + i % 512);
+		}
+		fprintf(f, "http://127.0.0.1:%d/many/f%zu\n", h_nginx_port, i);
+	}
+	fclose(f);
+}
+
+static void assert_many(const char *dir, size_t n)
+{
+	size_t i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		char name[32], got[65], want[65];
+
+		snprintf(name, sizeof(name), "f%zu", i);
+		h_sha_file(h_path(dir, name), got);
+		h_sha_body(name, 64 + i % 512, want);
+		bad += strcmp(got, want) != 0;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(h_count_entries(dir), n);
+}
+
+static void test_ten_thousand_files_then_rerun_transfers_nothing(void)
+{
+	size_t n = tu_scaled(10000);
+	char list[256];
+	char *dir = h_dir("many");
+	unsigned before;
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	snprintf(list, sizeof(list), "%s/many.txt", h_root);
+	make_many(list, n);
+	before = h_nginx_requests("/many/");
+	r = h_get(NULL, true, "-d", dir, "-q", "-j", "32", "-i", list,
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_EQUAL(h_nginx_requests("/many/") - before, n);
+	assert_many(dir, n);
+	h_free(&r);
+
+	r = h_get(NULL, true, "-d", dir, "-c", "--json", "-i", list,
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_EQUAL(h_nginx_requests("/many/") - before, n);
+	CU_ASSERT(has(r.out, "\"skipped\":"));
+	h_free(&r);
+}
+
+static void test_shards_split_the_work(void)
+{
+	size_t n = tu_scaled(3000), i;
+	unsigned long total = 0;
+	char list[256], shard[16], cmd[1024];
+	char *all = h_dir("shards-all");
+	unsigned before;
+
+	if (!need_http())
+		return;
+	snprintf(list, sizeof(list), "%s/shards.txt", h_root);
+	make_many(list, n);
+	before = h_nginx_requests("/many/");
+	for (i = 0; i < 3; i++) {
+		char name[32];
+		char *dir;
+		struct h_result r;
+
+		snprintf(name, sizeof(name), "shard%zu", i);
+		dir = h_dir(name);
+		snprintf(shard, sizeof(shard), "%zu/3", i);
+		r = h_get(NULL, i == 0, "-d", dir, "-q", "--shard", shard,
+			  "-i", list, (char *)NULL);
+		CU_ASSERT_EQUAL(r.status, 0);
+		CU_ASSERT_EQUAL(h_count_entries(dir), n / 3 + (i < n % 3));
+		total += h_count_entries(dir);
+		h_free(&r);
+		/* Gather the shards as a job's outputs would be gathered. */
+		snprintf(cmd, sizeof(cmd), "cp -n %s/* %s/", dir, all);
+		CU_ASSERT_EQUAL(system(cmd), 0);
+	}
+	/* Disjoint (each URL fetched once) and together complete. */
+	CU_ASSERT_EQUAL(total, n);
+	CU_ASSERT_EQUAL(h_nginx_requests("/many/") - before, n);
+	assert_many(all, n);
+}
+
+static const struct tu_test tests[] = {
+	{ "no_url_is_a_usage_error", test_no_url_is_a_usage_error, false },
+	{ "bad_option_values_are_named", test_bad_option_values_are_named, false },
+	{ "bad_list_line_stops_before_any_download", test_bad_list_line_stops_before_any_download, false },
+	{ "missing_list_file_is_named", test_missing_list_file_is_named, false },
+	{ "bad_stdin_line_is_an_input_error", test_bad_stdin_line_is_an_input_error, false },
+	{ "nginx_files_arrive_whole", test_nginx_files_arrive_whole, false },
+	{ "404_and_500_fail_with_their_status", test_404_and_500_fail_with_their_status, false },
+	{ "503_then_success_honours_retry_after", test_503_then_success_honours_retry_after, false },
+	{ "429_and_408_are_retried", test_429_and_408_are_retried, false },
+	{ "dropped_connection_resumes_with_range", test_dropped_connection_resumes_with_range, false },
+	{ "short_body_never_gets_its_name", test_short_body_never_gets_its_name, false },
+	{ "stall_after_headers_times_out", test_stall_after_headers_times_out, false },
+	{ "redirect_chain_is_followed", test_redirect_chain_is_followed, false },
+	{ "redirect_loop_fails", test_redirect_loop_fails, false },
+	{ "dangerous_names_stay_inside", test_dangerous_names_stay_inside, false },
+	{ "collisions_get_suffixes", test_collisions_get_suffixes, false },
+	{ "checksum_mismatch_leaves_nothing", test_checksum_mismatch_leaves_nothing, false },
+	{ "continue_resumes_part_files", test_continue_resumes_part_files, false },
+	{ "continue_with_a_whole_part_file", test_continue_with_a_whole_part_file, false },
+	{ "output_name_for_one_url", test_output_name_for_one_url, false },
+	{ "quiet_prints_only_failures", test_quiet_prints_only_failures, false },
+	{ "fsync_finish", test_fsync_finish, false },
+	{ "limit_rate_is_aggregate", test_limit_rate_is_aggregate, false },
+	{ "sigint_stops_and_keeps_parts", test_sigint_stops_and_keeps_parts, false },
+	{ "json_events", test_json_events, false },
+	{ "ten_thousand_files_then_rerun_transfers_nothing", test_ten_thousand_files_then_rerun_transfers_nothing, false },
+	{ "shards_split_the_work", test_shards_split_the_work, false },
+};
+
+int main(int argc, char **argv)
+{
+	int ret;
+
+	if (!getenv("RINGPOOL_BIN") || !getenv("FAULTD")) {
+		fprintf(stderr, "test_get: run through meson (RINGPOOL_BIN and "
+			"FAULTD name the programs under test)\n");
+		return 1;
+	}
+	if (h_setup() < 0) {
+		perror("test_get: scratch folder");
+		return 1;
+	}
+	http_ok = h_http_available();
+	if (!http_ok) {
+		printf("rp_http is not available in this build: the download "
+		       "tests are skipped\n");
+	} else if ((ret = h_start_nginx()) < 0) {
+		fprintf(stderr, "test_get: cannot start nginx (%s); "
+			"scripts/quickstart installs it, $NGINX names another\n",
+			strerror(-ret));
+		h_cleanup();
+		return 1;
+	} else if ((ret = h_start_faultd()) < 0) {
+		fprintf(stderr, "test_get: cannot start %s: %s\n",
+			getenv("FAULTD"), strerror(-ret));
+		h_cleanup();
+		return 1;
+	}
+	ret = tu_run_tests(argc, argv, "get", tests,
+			   sizeof(tests) / sizeof(tests[0]));
+	h_cleanup();
+	return ret;
+}
