@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -294,21 +295,31 @@ struct file_job {
  */
 int bench_file_run(const struct file_job *j, struct bench_run *r);
 
-/* ---- the echo server of bench net (bench_echo.c) ------------------------- */
+/* ---- the in-process server of bench net and http (bench_srv.c) ---------- */
 
 struct srv_conn;
 
-struct bench_echo {
-	struct srv_conn *head; /* only the server thread changes it */
+enum { SRV_ECHO, SRV_HTTP };
+
+struct bench_srv {
+	int kind; /* SRV_ECHO or SRV_HTTP: set before starting */
+	/* SRV_HTTP: the body of every response, set before starting. */
+	const char *body;
+	uint64_t body_len;
+	_Atomic uint64_t requests; /* HTTP requests answered */
+	struct srv_conn *head;	   /* only the server thread changes it */
 	int lfd, ep, efd;
 	unsigned port;
 	pthread_t thread;
 };
 
-/* Listens on 127.0.0.1 (a free port, in ->port) and starts.  0 or -errno. */
-int bench_echo_start(struct bench_echo *s);
+/*
+ * Listens on 127.0.0.1 (a free port, in ->port) and starts the thread.
+ * 0 or -errno (nothing is left open then).
+ */
+int bench_srv_start(struct bench_srv *s);
 /* Stops the thread and closes every connection it still has. */
-void bench_echo_stop(struct bench_echo *s);
+void bench_srv_stop(struct bench_srv *s);
 
 /* ---- subjects ------------------------------------------------------------ */
 
