@@ -269,19 +269,18 @@ int bench_srv_start(struct bench_srv *s)
 		goto fail;
 	}
 	return 0;
-fail:
-	{
-		int err = -errno;
+fail : {
+	int err = -errno;
 
-		if (s->lfd >= 0)
-			close(s->lfd);
-		if (s->ep >= 0)
-			close(s->ep);
-		if (s->efd >= 0)
-			close(s->efd);
-		s->lfd = s->ep = s->efd = -1;
-		return err;
-	}
+	if (s->lfd >= 0)
+		close(s->lfd);
+	if (s->ep >= 0)
+		close(s->ep);
+	if (s->efd >= 0)
+		close(s->efd);
+	s->lfd = s->ep = s->efd = -1;
+	return err;
+}
 }
 
 void bench_srv_stop(struct bench_srv *s)

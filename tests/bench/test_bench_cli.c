@@ -270,7 +270,7 @@ static void test_other_usage_errors(void)
 	static const struct bad_case cases[] = {
 		{{"bench", NULL}, "Usage"},
 		{{"bench", "disk", NULL}, "unknown subject"},
-		{{"bench", "http", NULL}, "not available yet"},
+		{{"bench", "http", "--engine", "sync", NULL}, "invalid engine"},
 		{{"bench", "net", "--conns", "0", NULL}, "invalid --conns"},
 		{{"bench", "net", "--conns", "5000", NULL}, "invalid --conns"},
 		{{"bench", "net", "--msg", "2M", NULL}, "invalid --msg"},
