@@ -616,7 +616,10 @@ static int parse(int argc, char **argv, struct http_opts *o,
 
 /* ---- the folder ---------------------------------------------------------- */
 
-/* Makes --out if missing, or a temporary folder.  0, or 1 after telling. */
+/*
+ * Makes --out if missing, or a temporary folder.  0; 2 when --out cannot
+ * be used, 1 when no temporary folder can be made (both told).
+ */
 static int dir_prepare(struct http_opts *o)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -633,7 +636,7 @@ static int dir_prepare(struct http_opts *o)
 			return 0;
 		bench_err(SUBJ, "cannot use '%s' for the downloads: %s", o->dir,
 			  errno == EEXIST ? "not a folder" : strerror(errno));
-		return 1;
+		return 2;
 	}
 	snprintf(o->dir, sizeof(o->dir), "%s/ringpool-bench-http.XXXXXX",
 		 tmp && *tmp ? tmp : "/tmp");
@@ -743,10 +746,11 @@ int bench_http(int argc, char **argv)
 		return 1;
 	}
 	o.port = srv.port;
-	if (dir_prepare(&o)) {
+	ret = dir_prepare(&o);
+	if (ret) {
 		bench_srv_stop(&srv);
 		free(body);
-		return 1;
+		return ret;
 	}
 	d.settings = doc_settings(&o, &c);
 	for (round = 1; round <= c.rounds && !bench_stop; round++)
