@@ -7,6 +7,7 @@
 #ifndef RINGPOOL_CLI_BENCH_H
 #define RINGPOOL_CLI_BENCH_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <json-c/json.h>
 
@@ -320,6 +322,27 @@ struct bench_srv {
 int bench_srv_start(struct bench_srv *s);
 /* Stops the thread and closes every connection it still has. */
 void bench_srv_stop(struct bench_srv *s);
+
+/* ---- nginx for bench http --server nginx (bench_nginx.c) ----------------- */
+
+struct bench_nginx {
+	pid_t pid;	    /* the master process, or -1 */
+	unsigned port;	    /* on 127.0.0.1 */
+	char dir[PATH_MAX]; /* its temporary folder; "" for none */
+};
+
+/* Where nginx is installed, or NULL when it is not. */
+const char *bench_nginx_path(void);
+
+/*
+ * Starts an nginx that answers every GET with `body` (`len` bytes, copied
+ * to a file in its folder), and waits until it listens.  Returns 0, or
+ * -errno with the reason in `why` (nothing is left behind then).
+ */
+int bench_nginx_start(struct bench_nginx *n, const char *body, uint64_t len,
+		      char *why, size_t why_len);
+/* Stops it and removes its folder.  Safe after a failed start. */
+void bench_nginx_stop(struct bench_nginx *n);
 
 /* ---- subjects ------------------------------------------------------------ */
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `ringpool bench http`: downloads through rp_http from a static HTTP/1.1
- * keep-alive server that the tool starts on 127.0.0.1 (bench_srv.c: one
- * epoll thread answering every GET with the same in-memory body).
+ * keep-alive server that the tool starts on 127.0.0.1: by default its own
+ * (bench_srv.c: one epoll thread answering every GET with the same
+ * in-memory body), with --server nginx an nginx (bench_nginx.c).
  *
  * The client is what is measured, on the library's io_uring backend or its
  * blocking-thread fallback: --conns slots each keep one transfer in flight,
@@ -281,6 +282,7 @@ struct http_opts {
 	char dir[PATH_MAX];
 	bool dir_made;
 	int engines[2], n_engines;
+	bool nginx; /* --server nginx */
 	unsigned port;
 };
 
@@ -449,9 +451,10 @@ static void usage(FILE *out)
 		"driven by the\n"
 		"executor) from a static HTTP/1.1 keep-alive server the tool "
 		"starts on\n"
-		"127.0.0.1 (an epoll thread in the same process).  Each "
-		"download's body\n"
-		"goes to a file of its slot, and its length is checked.\n"
+		"127.0.0.1 (an epoll thread in the same process, or nginx).  "
+		"Each\n"
+		"download's body goes to a file of its slot, and its length is "
+		"checked.\n"
 		"\n"
 		"  --engine LIST   comma list of uring, threads: the library's "
 		"backends\n"
@@ -465,6 +468,9 @@ static void usage(FILE *out)
 		"  --warmup S      seconds before measuring (default 0.5 "
 		"timed, 0 --files)\n"
 		"  --rounds N      runs of each engine (default 1)\n"
+		"  --server NAME   builtin (default) or nginx (installed; "
+		"run with a\n"
+		"                  temporary configuration of its own)\n"
 		"  --out DIR       write the files in DIR (made if missing; "
 		"the files, and\n"
 		"                  DIR if made, are removed after); default: "
@@ -507,7 +513,7 @@ static int parse_engines(struct http_opts *o, char *list)
 	return 0;
 }
 
-enum { OPT_ENGINE = 1, OPT_CONNS, OPT_SIZE, OPT_FILES, OPT_OUT };
+enum { OPT_ENGINE = 1, OPT_CONNS, OPT_SIZE, OPT_FILES, OPT_OUT, OPT_SERVER };
 
 /* 0 to run, -1 after --help, 2 after a usage error (told). */
 static int parse(int argc, char **argv, struct http_opts *o,
@@ -519,6 +525,7 @@ static int parse(int argc, char **argv, struct http_opts *o,
 		{"size", required_argument, NULL, OPT_SIZE},
 		{"files", required_argument, NULL, OPT_FILES},
 		{"out", required_argument, NULL, OPT_OUT},
+		{"server", required_argument, NULL, OPT_SERVER},
 		{"help", no_argument, NULL, 'h'},
 		BENCH_COMMON_OPTIONS,
 		{NULL, 0, NULL, 0},
@@ -564,6 +571,17 @@ static int parse(int argc, char **argv, struct http_opts *o,
 				return 2;
 			}
 			break;
+		case OPT_SERVER:
+			if (strcmp(optarg, "builtin") &&
+			    strcmp(optarg, "nginx")) {
+				bench_err(SUBJ,
+					  "invalid --server '%s': expected "
+					  "builtin or nginx",
+					  optarg);
+				return 2;
+			}
+			o->nginx = !strcmp(optarg, "nginx");
+			break;
 		case OPT_OUT:
 			if (!*optarg) {
 				bench_err(SUBJ, "--out needs a folder");
@@ -599,6 +617,10 @@ static int parse(int argc, char **argv, struct http_opts *o,
 	if (files && c->runtime > 0) {
 		bench_err(SUBJ, "--runtime and --files exclude each other: a "
 				"run ends after a time or after a count");
+		return 2;
+	}
+	if (o->nginx && !bench_nginx_path()) {
+		bench_err(SUBJ, "--server nginx: nginx is not installed");
 		return 2;
 	}
 	if (files)
@@ -674,8 +696,11 @@ static json_object *doc_settings(const struct http_opts *o,
 	json_object_object_add(s, "rounds", json_object_new_int64(c->rounds));
 	json_object_object_add(
 		s, "server",
-		json_object_new_string("built-in epoll thread, 127.0.0.1, "
-				       "HTTP/1.1 keep-alive, body in memory"));
+		json_object_new_string(
+			o->nginx ? "nginx, 127.0.0.1, HTTP/1.1 keep-alive, "
+				   "sendfile from a file"
+				 : "built-in epoll thread, 127.0.0.1, "
+				   "HTTP/1.1 keep-alive, body in memory"));
 	json_object_object_add(s, "out", json_object_new_string(o->dir));
 	json_object_object_add(s, "out_made",
 			       json_object_new_boolean(o->dir_made));
@@ -713,13 +738,61 @@ static int run_one(struct bench_doc *d, const struct http_opts *o,
 	return 1;
 }
 
+/* The server the run needs, one or the other. */
+struct http_server {
+	struct bench_srv srv;
+	struct bench_nginx ng;
+	char *body;
+};
+
+/* Starts the server; 0, or 1 after telling why. */
+static int server_start(struct http_opts *o, struct http_server *hs)
+{
+	char why[200];
+	int ret;
+
+	hs->body = malloc(o->size);
+	if (!hs->body) {
+		bench_err(SUBJ, "out of memory for a body of %llu bytes",
+			  (unsigned long long)o->size);
+		return 1;
+	}
+	memset(hs->body, 'r', o->size);
+	if (o->nginx) {
+		ret = bench_nginx_start(&hs->ng, hs->body, o->size, why,
+					sizeof(why));
+		o->port = hs->ng.port;
+	} else {
+		hs->srv.kind = SRV_HTTP;
+		hs->srv.body = hs->body;
+		hs->srv.body_len = o->size;
+		ret = bench_srv_start(&hs->srv);
+		snprintf(why, sizeof(why), "%s", strerror(-ret));
+		o->port = hs->srv.port;
+	}
+	if (ret < 0) {
+		bench_err(SUBJ, "cannot start the HTTP server: %s", why);
+		free(hs->body);
+		return 1;
+	}
+	return 0;
+}
+
+static void server_stop(const struct http_opts *o, struct http_server *hs)
+{
+	if (o->nginx)
+		bench_nginx_stop(&hs->ng);
+	else
+		bench_srv_stop(&hs->srv);
+	free(hs->body);
+}
+
 int bench_http(int argc, char **argv)
 {
 	struct http_opts o = {.conns = 16, .size = 16384, .n_engines = 1};
 	struct bench_common c = {.warmup = -1};
 	struct bench_doc d = {.subject = SUBJ, .ops_unit = "files/s"};
-	struct bench_srv srv = {.kind = SRV_HTTP};
-	char *body = NULL;
+	struct http_server hs;
 	unsigned round;
 	int ret, k, status = 0;
 
@@ -727,29 +800,14 @@ int bench_http(int argc, char **argv)
 	ret = parse(argc, argv, &o, &c);
 	if (ret)
 		return ret < 0 ? 0 : ret;
-	/* Signals first: ^C while the folder is made removes it too. */
+	/* Signals first: ^C while the folders are made removes them too. */
 	bench_catch_signals();
-	body = malloc(o.size);
-	if (!body) {
-		bench_err(SUBJ, "out of memory for a body of %llu bytes",
-			  (unsigned long long)o.size);
+	memset(&hs, 0, sizeof(hs));
+	if (server_start(&o, &hs))
 		return 1;
-	}
-	memset(body, 'r', o.size);
-	srv.body = body;
-	srv.body_len = o.size;
-	ret = bench_srv_start(&srv);
-	if (ret < 0) {
-		bench_err(SUBJ, "cannot start the HTTP server: %s",
-			  strerror(-ret));
-		free(body);
-		return 1;
-	}
-	o.port = srv.port;
 	ret = dir_prepare(&o);
 	if (ret) {
-		bench_srv_stop(&srv);
-		free(body);
+		server_stop(&o, &hs);
 		return ret;
 	}
 	d.settings = doc_settings(&o, &c);
@@ -757,8 +815,7 @@ int bench_http(int argc, char **argv)
 		for (k = 0; k < o.n_engines && !bench_stop; k++)
 			if (run_one(&d, &o, &c, round, o.engines[k]))
 				status = 1;
-	bench_srv_stop(&srv);
-	free(body);
+	server_stop(&o, &hs);
 	if (o.dir_made && rmdir(o.dir) < 0) {
 		bench_err(SUBJ, "cannot remove %s: %s", o.dir, strerror(errno));
 		status = 1;

@@ -310,6 +310,8 @@ static void test_http_usage_errors(void)
 		{{"bench", "http", "--ops", "10", "--runtime", "1", NULL},
 		 "exclude each other"},
 		{{"bench", "http", "--warmup", "-1", NULL}, "invalid --warmup"},
+		{{"bench", "http", "--server", "apache", NULL},
+		 "invalid --server"},
 		{{"bench", "http", "--out", "", NULL}, "--out needs a folder"},
 		{{"bench", "http", "--out", "/nonexistent/dir/x", "--files",
 		  "1", NULL},
@@ -588,6 +590,37 @@ static void test_http_temp_folder(void)
 	d = parse_doc(&o, "http");
 	check_run(json_object_array_get_idx(get(d, "runs"), 0), 20);
 	CU_ASSERT(json_object_get_boolean(get(get(d, "settings"), "out_made")));
+	json_object_put(d);
+	out_free(&o);
+	CU_ASSERT(dir_empty(tmpdir));
+}
+
+/* The same against nginx, when installed; its folder goes too. */
+static void test_http_nginx(void)
+{
+	json_object *d, *r;
+	struct out o;
+
+	if (access("/usr/sbin/nginx", X_OK) &&
+	    access("/usr/local/sbin/nginx", X_OK) &&
+	    access("/usr/bin/nginx", X_OK)) {
+		printf("skipped: nginx is not installed\n");
+		return;
+	}
+	setenv("TMPDIR", tmpdir, 1);
+	o = RUN("bench", "http", "--server", "nginx", "--engine", engine,
+		"--files", "50", "--conns", "4", "--size", "100k", "--json");
+	unsetenv("TMPDIR");
+	CU_ASSERT_EQUAL(o.status, 0);
+	if (o.status)
+		printf("stderr: %s\n", o.err);
+	d = parse_doc(&o, "http");
+	CU_ASSERT_PTR_NOT_NULL(strstr(
+		json_object_get_string(get(get(d, "settings"), "server")),
+		"nginx"));
+	r = json_object_array_get_idx(get(d, "runs"), 0);
+	check_run(r, 50);
+	CU_ASSERT_EQUAL(num(r, "bytes"), 50 * 102400);
 	json_object_put(d);
 	out_free(&o);
 	CU_ASSERT(dir_empty(tmpdir));
@@ -882,6 +915,7 @@ int main(int argc, char **argv)
 		{"tasks_run", test_tasks_run, false},
 		{"http_run", test_http_run, false},
 		{"http_temp_folder", test_http_temp_folder, false},
+		{"http_nginx", test_http_nginx, false},
 		{"http_report", test_http_report, false},
 		{"http_interrupt", test_http_interrupt, false},
 		{"table_output", test_table_output, false},
