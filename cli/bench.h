@@ -323,6 +323,26 @@ int bench_srv_start(struct bench_srv *s);
 /* Stops the thread and closes every connection it still has. */
 void bench_srv_stop(struct bench_srv *s);
 
+/* ---- the downloads of bench http (bench_http_run.c) ---------------------- */
+
+/* One measured run of downloads. */
+struct http_job {
+	int engine;		      /* ENG_URING or ENG_THREADS */
+	unsigned conns;		      /* downloads in flight, a file each */
+	uint64_t size;		      /* every body's length, checked */
+	const char *dir;	      /* where the files are made and removed */
+	unsigned port;		      /* of the server on 127.0.0.1 */
+	const struct bench_common *c; /* --files, --runtime, --warmup */
+};
+
+/*
+ * Runs `j` and fills `r` (tool, engine, backend, counts, times, histogram,
+ * series).  A failed download ends the run; one of the wrong length is
+ * counted in r->errors and the run goes on; either is told in r->error.
+ * Returns 0, or -errno for the first failure.
+ */
+int bench_http_run(const struct http_job *j, struct bench_run *r);
+
 /* ---- nginx for bench http --server nginx (bench_nginx.c) ----------------- */
 
 struct bench_nginx {
