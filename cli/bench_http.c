@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -341,6 +342,34 @@ static int run_one(struct bench_doc *d, const struct http_opts *o,
 	return 1;
 }
 
+/*
+ * Each slot holds its file and both ends of its connection (the built-in
+ * server is in this process).  Raises the soft limit on descriptors when
+ * that is needed and allowed; otherwise says so up front, rather than the
+ * run failing on connections the server could not accept.  0, or 1 after
+ * telling.
+ */
+static int check_fds(unsigned conns)
+{
+	rlim_t need = 3 * (rlim_t)conns + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need) {
+		rl.rlim_cur = need;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			return 0;
+	}
+	bench_err(SUBJ,
+		  "--conns %u needs about %llu descriptors (a file and "
+		  "both ends of a connection each); the limit is %llu: "
+		  "raise ulimit -n",
+		  conns, (unsigned long long)need,
+		  (unsigned long long)rl.rlim_max);
+	return 1;
+}
+
 /* The server the run needs, one or the other. */
 struct http_server {
 	struct bench_srv srv;
@@ -403,6 +432,8 @@ int bench_http(int argc, char **argv)
 	ret = parse(argc, argv, &o, &c);
 	if (ret)
 		return ret < 0 ? 0 : ret;
+	if (check_fds(o.conns))
+		return 1;
 	/* Signals first: ^C while the folders are made removes them too. */
 	bench_catch_signals();
 	memset(&hs, 0, sizeof(hs));
