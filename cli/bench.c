@@ -2,7 +2,8 @@
 /*
  * `ringpool bench`: measurements a user can run on their own machine.  This
  * file dispatches to the subjects and holds the CPU-pool one (`tasks`);
- * file I/O is in bench_file.c, the loopback echo in bench_net.c.
+ * file I/O is in bench_file.c, the loopback echo in bench_net.c, the
+ * downloads in bench_http.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -273,15 +274,6 @@ int bench_tasks(int argc, char **argv)
 	return bench_stop ? 130 : status;
 }
 
-int bench_http(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	bench_err("http", "not available yet: the download client "
-		  "(rp_http_*) is still being implemented");
-	return 2;
-}
-
 static void bench_usage(FILE *out)
 {
 	fprintf(out,
@@ -291,7 +283,7 @@ static void bench_usage(FILE *out)
 "  file    file I/O: io_uring vs blocking threads vs pread/pwrite (and fio)\n"
 "  net     loopback TCP echo: connections x message size\n"
 "  tasks   the CPU pool: task throughput and round-trip latency\n"
-"  http    downloads from a local server (not available yet)\n"
+"  http    downloads through rp_http from a local server it starts\n"
 "\n"
 "Every subject takes --json (one JSON document on stdout) and --report\n"
 "FILE.html (a self-contained page with charts).  Run 'ringpool bench\n"

@@ -7,12 +7,15 @@
 #ifndef RINGPOOL_CLI_BENCH_H
 #define RINGPOOL_CLI_BENCH_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <json-c/json.h>
 
@@ -294,21 +297,72 @@ struct file_job {
  */
 int bench_file_run(const struct file_job *j, struct bench_run *r);
 
-/* ---- the echo server of bench net (bench_echo.c) ------------------------- */
+/* ---- the in-process server of bench net and http (bench_srv.c) ---------- */
 
 struct srv_conn;
 
-struct bench_echo {
-	struct srv_conn *head; /* only the server thread changes it */
+enum { SRV_ECHO, SRV_HTTP };
+
+struct bench_srv {
+	int kind; /* SRV_ECHO or SRV_HTTP: set before starting */
+	/* SRV_HTTP: the body of every response, set before starting. */
+	const char *body;
+	uint64_t body_len;
+	_Atomic uint64_t requests; /* HTTP requests answered */
+	struct srv_conn *head;	   /* only the server thread changes it */
 	int lfd, ep, efd;
 	unsigned port;
 	pthread_t thread;
 };
 
-/* Listens on 127.0.0.1 (a free port, in ->port) and starts.  0 or -errno. */
-int bench_echo_start(struct bench_echo *s);
+/*
+ * Listens on 127.0.0.1 (a free port, in ->port) and starts the thread.
+ * 0 or -errno (nothing is left open then).
+ */
+int bench_srv_start(struct bench_srv *s);
 /* Stops the thread and closes every connection it still has. */
-void bench_echo_stop(struct bench_echo *s);
+void bench_srv_stop(struct bench_srv *s);
+
+/* ---- the downloads of bench http (bench_http_run.c) ---------------------- */
+
+/* One measured run of downloads. */
+struct http_job {
+	int engine;		      /* ENG_URING or ENG_THREADS */
+	unsigned conns;		      /* downloads in flight, a file each */
+	uint64_t size;		      /* every body's length, checked */
+	const char *dir;	      /* where the files are made and removed */
+	unsigned port;		      /* of the server on 127.0.0.1 */
+	const struct bench_common *c; /* --files, --runtime, --warmup */
+};
+
+/*
+ * Runs `j` and fills `r` (tool, engine, backend, counts, times, histogram,
+ * series).  A failed download ends the run; one of the wrong length is
+ * counted in r->errors and the run goes on; either is told in r->error.
+ * Returns 0, or -errno for the first failure.
+ */
+int bench_http_run(const struct http_job *j, struct bench_run *r);
+
+/* ---- nginx for bench http --server nginx (bench_nginx.c) ----------------- */
+
+struct bench_nginx {
+	pid_t pid;	    /* the master process, or -1 */
+	unsigned port;	    /* on 127.0.0.1 */
+	char dir[PATH_MAX]; /* its temporary folder; "" for none */
+};
+
+/* Where nginx is installed, or NULL when it is not. */
+const char *bench_nginx_path(void);
+
+/*
+ * Starts an nginx that answers every GET with `body` (`len` bytes, copied
+ * to a file in its folder), and waits until it listens.  Returns 0, or
+ * -errno with the reason in `why` (nothing is left behind then).
+ */
+int bench_nginx_start(struct bench_nginx *n, const char *body, uint64_t len,
+		      char *why, size_t why_len);
+/* Stops it and removes its folder.  Safe after a failed start. */
+void bench_nginx_stop(struct bench_nginx *n);
 
 /* ---- subjects ------------------------------------------------------------ */
 

@@ -3,8 +3,8 @@
  * `ringpool bench net`: round trips of a loopback TCP echo, for each
  * combination of connection count and message size.
  *
- * The server is the same for every engine (bench_echo.c: one epoll
- * thread).  The client is what is measured:
+ * The server is the same for every engine (bench_srv.c: one epoll
+ * thread, echoing).  The client is what is measured:
  * - uring, threads: the library on its io_uring backend or its blocking-
  *   thread fallback; each connection is a chain of rp_send() then rp_recv()
  *   until the whole message is back, driven from done-callbacks;
@@ -508,7 +508,7 @@ int bench_net(int argc, char **argv)
 	int n_engines = 1, opt, e, k, ci, mi, status = 0, ret;
 	struct bench_common c = {.warmup = -1};
 	struct bench_doc d = {.subject = SUBJ, .ops_unit = "msg/s"};
-	struct bench_echo srv = {.lfd = -1};
+	struct bench_srv srv = {.kind = SRV_ECHO};
 	char *tok, *save;
 	unsigned round;
 
@@ -592,7 +592,7 @@ int bench_net(int argc, char **argv)
 		c.rounds = 1;
 
 	bench_catch_signals();
-	ret = bench_echo_start(&srv);
+	ret = bench_srv_start(&srv);
 	if (ret < 0) {
 		bench_err(SUBJ, "cannot start the echo server: %s",
 			  strerror(-ret));
@@ -632,7 +632,7 @@ int bench_net(int argc, char **argv)
 						    conns[ci], msgs[mi],
 						    srv.port))
 						status = 1;
-	bench_echo_stop(&srv);
+	bench_srv_stop(&srv);
 	d.interrupted = bench_stop != 0;
 	if (bench_output(&d, &c))
 		status = 1;

@@ -270,7 +270,7 @@ static void test_other_usage_errors(void)
 	static const struct bad_case cases[] = {
 		{{"bench", NULL}, "Usage"},
 		{{"bench", "disk", NULL}, "unknown subject"},
-		{{"bench", "http", NULL}, "not available yet"},
+		{{"bench", "http", "--engine", "sync", NULL}, "invalid engine"},
 		{{"bench", "net", "--conns", "0", NULL}, "invalid --conns"},
 		{{"bench", "net", "--conns", "5000", NULL}, "invalid --conns"},
 		{{"bench", "net", "--msg", "2M", NULL}, "invalid --msg"},
@@ -284,6 +284,47 @@ static void test_other_usage_errors(void)
 		{{"bench", "tasks", "--workers", "2000", NULL},
 		 "invalid --workers"},
 		{{"bench", "tasks", "--tasks", "x", NULL}, "invalid --tasks"},
+	};
+
+	expect_usage_errors(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_http_usage_errors(void)
+{
+	static const struct bad_case cases[] = {
+		{{"bench", "http", "--engine", "sync", NULL}, "invalid engine"},
+		{{"bench", "http", "--engine", "uring,uring", NULL},
+		 "once each"},
+		{{"bench", "http", "--engine", ",", NULL},
+		 "at least one engine"},
+		{{"bench", "http", "--conns", "0", NULL}, "invalid --conns"},
+		{{"bench", "http", "--conns", "2000", NULL}, "invalid --conns"},
+		{{"bench", "http", "--size", "0", NULL}, "invalid --size"},
+		{{"bench", "http", "--size", "2G", NULL}, "invalid --size"},
+		{{"bench", "http", "--size", "16q", NULL}, "invalid --size"},
+		{{"bench", "http", "--files", "0", NULL}, "invalid --files"},
+		{{"bench", "http", "--files", "10", "--runtime", "1", NULL},
+		 "exclude each other"},
+		{{"bench", "http", "--files", "10", "--ops", "10", NULL},
+		 "give one"},
+		{{"bench", "http", "--ops", "10", "--runtime", "1", NULL},
+		 "exclude each other"},
+		{{"bench", "http", "--warmup", "-1", NULL}, "invalid --warmup"},
+		{{"bench", "http", "--server", "apache", NULL},
+		 "invalid --server"},
+		{{"bench", "http", "--out", "", NULL}, "--out needs a folder"},
+		{{"bench", "http", "--out", "/nonexistent/dir/x", "--files",
+		  "1", NULL},
+		 "cannot use '/nonexistent/dir/x'"},
+		{{"bench", "http", "--out", "/dev/null", "--files", "1", NULL},
+		 "not a folder"},
+		{{"bench", "http", "--json", "--report", "-", NULL},
+		 "name a file"},
+		{{"bench", "http", "--bs", "4k", NULL},
+		 "unknown option '--bs'"},
+		{{"bench", "http", "--size", NULL}, "--size needs a value"},
+		{{"bench", "http", "extra", NULL},
+		 "unexpected argument 'extra'"},
 	};
 
 	expect_usage_errors(cases, sizeof(cases) / sizeof(cases[0]));
@@ -501,6 +542,151 @@ static void test_tasks_run(void)
 	out_free(&o);
 }
 
+/*
+ * Downloads from the tool's own server: every one counted, checked and
+ * as long as --size; the files (and --out, which the tool made) are gone.
+ */
+static void test_http_run(void)
+{
+	const char *files = tu_under_valgrind() ? "40" : "400";
+	json_object *d, *runs, *r;
+	char out[256];
+	struct out o;
+
+	snprintf(out, sizeof(out), "%s/http", tmpdir);
+	o = RUN("bench", "http", "--engine", engine, "--files", files,
+		"--conns", "4", "--size", "8k", "--out", out, "--json");
+	CU_ASSERT_EQUAL(o.status, 0);
+	d = parse_doc(&o, "http");
+	CU_ASSERT_EQUAL(num(get(d, "settings"), "size"), 8192);
+	runs = get(d, "runs");
+	CU_ASSERT_EQUAL_FATAL(json_object_array_length(runs), 1);
+	r = json_object_array_get_idx(runs, 0);
+	check_run(r, strtoull(files, NULL, 10));
+	CU_ASSERT_STRING_EQUAL(json_object_get_string(get(r, "engine")),
+			       engine);
+	CU_ASSERT_STRING_EQUAL(json_object_get_string(get(r, "backend")),
+			       !strcmp(engine, "uring") ? "io_uring"
+							: "threads");
+	CU_ASSERT_EQUAL(num(r, "bytes"), num(r, "ops") * 8192);
+	CU_ASSERT_EQUAL(num(r, "short_or_failed"), 0);
+	json_object_put(d);
+	out_free(&o);
+	CU_ASSERT_EQUAL(access(out, F_OK), -1);
+	CU_ASSERT(dir_empty(tmpdir));
+}
+
+/* Without --out: a temporary folder under $TMPDIR, removed after. */
+static void test_http_temp_folder(void)
+{
+	json_object *d;
+	struct out o;
+
+	setenv("TMPDIR", tmpdir, 1);
+	o = RUN("bench", "http", "--engine", engine, "--files", "20", "--conns",
+		"2", "--size", "1", "--json");
+	unsetenv("TMPDIR");
+	CU_ASSERT_EQUAL(o.status, 0);
+	d = parse_doc(&o, "http");
+	check_run(json_object_array_get_idx(get(d, "runs"), 0), 20);
+	CU_ASSERT(json_object_get_boolean(get(get(d, "settings"), "out_made")));
+	json_object_put(d);
+	out_free(&o);
+	CU_ASSERT(dir_empty(tmpdir));
+}
+
+/* The same against nginx, when installed; its folder goes too. */
+static void test_http_nginx(void)
+{
+	json_object *d, *r;
+	struct out o;
+
+	if (access("/usr/sbin/nginx", X_OK) &&
+	    access("/usr/local/sbin/nginx", X_OK) &&
+	    access("/usr/bin/nginx", X_OK)) {
+		printf("skipped: nginx is not installed\n");
+		return;
+	}
+	setenv("TMPDIR", tmpdir, 1);
+	o = RUN("bench", "http", "--server", "nginx", "--engine", engine,
+		"--files", "50", "--conns", "4", "--size", "100k", "--json");
+	unsetenv("TMPDIR");
+	CU_ASSERT_EQUAL(o.status, 0);
+	if (o.status)
+		printf("stderr: %s\n", o.err);
+	d = parse_doc(&o, "http");
+	CU_ASSERT_PTR_NOT_NULL(strstr(
+		json_object_get_string(get(get(d, "settings"), "server")),
+		"nginx"));
+	r = json_object_array_get_idx(get(d, "runs"), 0);
+	check_run(r, 50);
+	CU_ASSERT_EQUAL(num(r, "bytes"), 50 * 102400);
+	json_object_put(d);
+	out_free(&o);
+	CU_ASSERT(dir_empty(tmpdir));
+}
+
+/* A timed run: the table, and the page with both charts. */
+static void test_http_report(void)
+{
+	char path[256];
+	struct out o;
+	char *page;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s-http.html", tmpdir);
+	setenv("TMPDIR", tmpdir, 1);
+	o = RUN("bench", "http", "--engine", engine, "--runtime",
+		tu_under_valgrind() ? "1" : "0.3", "--warmup", "0", "--conns",
+		"2", "--size", "4k", "--report", path);
+	unsetenv("TMPDIR");
+	CU_ASSERT_EQUAL(o.status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "files/s"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "p99.9"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "libcurl"));
+	out_free(&o);
+	CU_ASSERT(dir_empty(tmpdir));
+	fd = open(path, O_RDONLY);
+	CU_ASSERT_FATAL(fd >= 0);
+	page = slurp(fd);
+	close(fd);
+	unlink(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(page);
+	CU_ASSERT_PTR_NOT_NULL(strstr(page, "Throughput over time"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(page, "Latency distribution"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(page, "<polyline"));
+	CU_ASSERT_PTR_NULL(strstr(page, "<script"));
+	free(page);
+}
+
+/* ^C: the downloads stop, the files go, what was measured is printed. */
+static void test_http_interrupt(void)
+{
+	json_object *d, *r;
+	struct out o;
+
+	setenv("TMPDIR", tmpdir, 1);
+	o = run_sig(SIGINT, tu_under_valgrind() ? 5000 : 700,
+		    (const char *const[]){"bench", "http", "--engine", engine,
+					  "--runtime", "30", "--warmup", "0",
+					  "--conns", "4", "--json", NULL});
+	unsetenv("TMPDIR");
+	CU_ASSERT_EQUAL(o.status, 130);
+	d = json_tokener_parse(o.out);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT(json_object_get_boolean(get(d, "interrupted")));
+	r = json_object_array_get_idx(get(d, "runs"), 0);
+	CU_ASSERT_PTR_NOT_NULL(r);
+	if (r) {
+		CU_ASSERT(num(r, "ops") > 0);
+		CU_ASSERT_EQUAL(num(r, "ops"), num(r, "ops_issued"));
+		CU_ASSERT(num(r, "seconds") < 20);
+	}
+	json_object_put(d);
+	out_free(&o);
+	CU_ASSERT(dir_empty(tmpdir));
+}
+
 static void test_table_output(void)
 {
 	struct out o = RUN("bench", "file", "--dir", tmpdir, "--size", "1M",
@@ -716,6 +902,7 @@ int main(int argc, char **argv)
 	static const struct tu_test tests[] = {
 		{"file_usage_errors", test_file_usage_errors, false},
 		{"other_usage_errors", test_other_usage_errors, false},
+		{"http_usage_errors", test_http_usage_errors, false},
 		{"file_refuses_overwrite", test_file_refuses_overwrite, false},
 		{"file_randread", test_file_randread, false},
 		{"file_randwrite", test_file_randwrite, false},
@@ -726,6 +913,11 @@ int main(int argc, char **argv)
 		{"net_run", test_net_run, false},
 		{"net_sync_run", test_net_sync_run, false},
 		{"tasks_run", test_tasks_run, false},
+		{"http_run", test_http_run, false},
+		{"http_temp_folder", test_http_temp_folder, false},
+		{"http_nginx", test_http_nginx, false},
+		{"http_report", test_http_report, false},
+		{"http_interrupt", test_http_interrupt, false},
 		{"table_output", test_table_output, false},
 		{"html_report", test_html_report, false},
 		{"direct_refused", test_direct_refused, false},
