@@ -180,19 +180,30 @@ static void print_table(FILE *out, const struct bench_doc *d)
 		"sys s", "CPU us/op", "p50 us", "p90 us", "p99 us", "p99.9 us");
 	for (i = 0; i < d->n_runs; i++) {
 		const struct bench_run *r = &d->runs[i];
-
-		char eng[72];
+		char eng[72], mb[16], lat[64];
 
 		snprintf(eng, sizeof(eng), "%s%s%s", r->engine,
 			 r->variant[0] ? " " : "", r->variant);
+		/* A run that moves no bytes or times no operation shows "-". */
+		if (r->bytes)
+			snprintf(mb, sizeof(mb), "%.1f", mbps(r));
+		else
+			snprintf(mb, sizeof(mb), "-");
+		if (r->pct_ns[4] > 0)
+			snprintf(lat, sizeof(lat),
+				 "%8.1f %8.1f %8.1f %9.1f  max %.1f",
+				 r->pct_ns[0] / 1e3, r->pct_ns[1] / 1e3,
+				 r->pct_ns[2] / 1e3, r->pct_ns[3] / 1e3,
+				 r->pct_ns[4] / 1e3);
+		else
+			snprintf(lat, sizeof(lat), "%8s %8s %8s %9s", "-",
+				 "-", "-", "-");
 		fprintf(out,
-			"%-8s %-16s %-8s %2u %11.0f %9.1f %8llu %7.3f "
-			"%7.3f %8.2f %8.1f %8.1f %8.1f %9.1f  max %.1f%s%s\n",
-			r->tool, eng, r->backend, r->round, iops(r), mbps(r),
+			"%-8s %-16s %-8s %2u %11.0f %9s %8llu %7.3f "
+			"%7.3f %8.2f %s%s%s\n",
+			r->tool, eng, r->backend, r->round, iops(r), mb,
 			(unsigned long long)r->ops, r->user_s, r->sys_s,
-			cpu_per_op_us(r), r->pct_ns[0] / 1e3,
-			r->pct_ns[1] / 1e3, r->pct_ns[2] / 1e3,
-			r->pct_ns[3] / 1e3, r->pct_ns[4] / 1e3,
+			cpu_per_op_us(r), lat,
 			r->interrupted ? " (interrupted)" : "",
 			r->error[0] ? " ERROR" : "");
 		if (r->error[0])
