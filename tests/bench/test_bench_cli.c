@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -696,7 +697,55 @@ static void test_table_output(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "IOPS"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "p99.9"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "kernel"));
+	CU_ASSERT_PTR_NULL(strchr(o.err, '\r'));	/* no progress on a pipe */
 	out_free(&o);
+}
+
+/*
+ * The progress line is for a person at a terminal: with stderr on a
+ * pseudo-terminal a run of a second redraws it ("\r" ... "ops" ... "/s")
+ * and clears it at the end; test_table_output() checks that a pipe gets
+ * none of it.
+ */
+static void test_progress_on_terminal(void)
+{
+	const char *argv[] = { bin, "bench", "file", "--dir", tmpdir, "--size",
+			       "1M", "--runtime", "1", "--engine", engine,
+			       "--json", NULL };
+	char buf[65536];
+	size_t len = 0;
+	int master, slave, status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	CU_ASSERT_FATAL(openpty(&master, &slave, NULL, NULL, NULL) == 0);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		close(master);
+		dup2(null, STDOUT_FILENO);
+		dup2(slave, STDERR_FILENO);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(slave);
+	/* Read until the child's end closes the terminal (EIO). */
+	while (len < sizeof(buf) - 1 &&
+	       ((n = read(master, buf + len, sizeof(buf) - 1 - len)) > 0 ||
+		(n < 0 && errno == EINTR)))
+		if (n > 0)
+			len += (size_t)n;
+	buf[len] = '\0';
+	close(master);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CU_ASSERT_PTR_NOT_NULL(strchr(buf, '\r'));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, " ops "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "/s"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "/1.0 s"));
 }
 
 static void test_html_report(void)
@@ -919,6 +968,7 @@ int main(int argc, char **argv)
 		{"http_report", test_http_report, false},
 		{"http_interrupt", test_http_interrupt, false},
 		{"table_output", test_table_output, false},
+		{"progress_on_terminal", test_progress_on_terminal, false},
 		{"html_report", test_html_report, false},
 		{"direct_refused", test_direct_refused, false},
 		{"disk_full_while_laying_out", test_disk_full_while_laying_out,
