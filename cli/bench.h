@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -269,6 +270,35 @@ void bench_window_start(struct bench_window *w);
 void bench_measure(const struct bench_common *c, const char *what,
 		   double runtime, double warmup, struct bench_window *w,
 		   const struct bench_meter *m, struct bench_run *r);
+
+/*
+ * The chains of a net or http run: each connection or slot starts its next
+ * operation from the done-callback of the last, until the run stops them or
+ * `ops` (--ops) operations were issued.  Zero it, set `ops`, sem_init
+ * `drained`, set `active` to the number of chains before starting them.
+ */
+struct bench_chains {
+	uint64_t ops; /* --ops, or 0 for --runtime */
+	atomic_bool measuring, stopping;
+	atomic_uint active; /* chains not ended */
+	_Atomic uint64_t ended_ns; /* when active reached 0 */
+	_Atomic uint64_t issued_total;
+	_Atomic int first_error;
+	sem_t drained; /* posted when the last chain ends */
+};
+
+/* Records the run's first error and stops every chain. */
+void bench_chains_error(struct bench_chains *ch, int err);
+/* One chain has ended. */
+void bench_chains_end(struct bench_chains *ch);
+/*
+ * Whether a chain may issue one more operation; *counted tells whether it
+ * counts (past the warm-up).
+ */
+bool bench_chains_next(struct bench_chains *ch, bool *counted);
+/* The meter of bench_measure() over `ch`; `done` counts completions. */
+void bench_chains_meter(struct bench_chains *ch, uint64_t (*done)(void *),
+			struct bench_meter *m);
 
 /* ---- file engines (bench_engine.c) --------------------------------------- */
 

@@ -42,20 +42,15 @@ struct slot {
 } __attribute__((aligned(64)));
 
 static struct {
-	uint64_t size, ops;
+	uint64_t size;
 	char url[64];
 	rp_executor *ex;
 	rp_http *http;
 	struct slot *slots;
 	unsigned n;
-	atomic_bool measuring, stopping;
-	atomic_uint active;
-	_Atomic uint64_t ended_ns; /* when active reached 0 */
-	_Atomic uint64_t issued_total;
-	_Atomic int first_error;
+	struct bench_chains ch;
 	pthread_mutex_t why_lock;
 	char why[160]; /* the first failure, in words; under why_lock */
-	sem_t drained;
 } ht;
 
 /* Recursion guard of the callback, as in bench_engine.c. */
@@ -77,31 +72,10 @@ static void tell(const char *fmt, ...)
 	pthread_mutex_unlock(&ht.why_lock);
 }
 
-static void set_error(int err)
-{
-	int zero = 0;
-
-	atomic_compare_exchange_strong(&ht.first_error, &zero, err);
-	atomic_store(&ht.stopping, true);
-}
-
-static void chain_end(void)
-{
-	if (atomic_fetch_sub(&ht.active, 1) == 1) {
-		atomic_store(&ht.ended_ns, bench_now_ns());
-		sem_post(&ht.drained);
-	}
-}
-
 /* Takes the slot's next download; false when the chain should end. */
 static bool next_dl(struct slot *s)
 {
-	if (atomic_load_explicit(&ht.stopping, memory_order_relaxed))
-		return false;
-	s->counted = atomic_load_explicit(&ht.measuring, memory_order_relaxed);
-	if (s->counted && ht.ops &&
-	    atomic_fetch_add_explicit(&ht.issued_total, 1,
-				      memory_order_relaxed) >= ht.ops)
+	if (!bench_chains_next(&ht.ch, &s->counted))
 		return false;
 	if (s->counted)
 		s->issued++;
@@ -117,7 +91,7 @@ static void issue(struct slot *s)
 	int ret;
 
 	if (!next_dl(s)) {
-		chain_end();
+		bench_chains_end(&ht.ch);
 		return;
 	}
 	s->t0 = bench_now_ns();
@@ -125,8 +99,8 @@ static void issue(struct slot *s)
 	if (ret < 0) {
 		s->t = NULL;
 		tell("cannot start a download: %s", strerror(-ret));
-		set_error(ret);
-		chain_end();
+		bench_chains_error(&ht.ch, ret);
+		bench_chains_end(&ht.ch);
 		return;
 	}
 	ret = rp_future_add_done_callback(rp_http_transfer_future(s->t),
@@ -134,8 +108,8 @@ static void issue(struct slot *s)
 	if (ret < 0) {
 		/* It goes on unwatched; freeing it at the end waits for it. */
 		tell("cannot watch a download: %s", strerror(-ret));
-		set_error(ret);
-		chain_end();
+		bench_chains_error(&ht.ch, ret);
+		bench_chains_end(&ht.ch);
 	}
 }
 
@@ -163,7 +137,7 @@ static bool finish(struct slot *s, uint64_t t1)
 	if (err < 0) {
 		tell("a download failed: %s",
 		     info.error[0] ? info.error : strerror(-err));
-		set_error(err);
+		bench_chains_error(&ht.ch, err);
 		return false;
 	}
 	if (fstat(s->fd, &st) < 0)
@@ -189,7 +163,7 @@ static bool finish(struct slot *s, uint64_t t1)
 	/* A short syscall on a file the slot alone uses: fine here. */
 	if (ftruncate(s->fd, 0) < 0) {
 		tell("cannot truncate a download's file: %s", strerror(errno));
-		set_error(-errno);
+		bench_chains_error(&ht.ch, -errno);
 		return false;
 	}
 	return true;
@@ -207,7 +181,7 @@ static void on_done(rp_future *f, void *arg)
 
 	(void)f;
 	if (!finish(s, t1)) {
-		chain_end();
+		bench_chains_end(&ht.ch);
 		return;
 	}
 	if (cb_depth) {
@@ -235,33 +209,6 @@ static uint64_t meter_done(void *arg)
 		sum += atomic_load_explicit(&ht.slots[i].done,
 					    memory_order_relaxed);
 	return sum;
-}
-
-static bool meter_ended(void *arg)
-{
-	(void)arg;
-	return atomic_load(&ht.first_error) ||
-	       (ht.ops && atomic_load(&ht.active) == 0);
-}
-
-static void meter_measure(void *arg)
-{
-	(void)arg;
-	atomic_store(&ht.measuring, true);
-}
-
-static uint64_t meter_ended_at(void *arg)
-{
-	(void)arg;
-	/* Only an end the chains reached by themselves (--files). */
-	return ht.ops ? atomic_load(&ht.ended_ns) : 0;
-}
-
-static void meter_stop(void *arg)
-{
-	(void)arg;
-	atomic_store(&ht.stopping, true);
-	sem_wait(&ht.drained);
 }
 
 /* ---- one run ------------------------------------------------------------- */
@@ -297,7 +244,7 @@ static void http_cleanup(const struct http_job *j)
 	}
 	free(ht.slots);
 	ht.slots = NULL;
-	sem_destroy(&ht.drained);
+	sem_destroy(&ht.ch.drained);
 	pthread_mutex_destroy(&ht.why_lock);
 }
 
@@ -340,13 +287,7 @@ int bench_http_run(const struct http_job *j, struct bench_run *r)
 {
 	const struct bench_common *c = j->c;
 	int engine = j->engine;
-	const struct bench_meter m = {
-		.done = meter_done,
-		.ended = meter_ended,
-		.measure = meter_measure,
-		.stop_and_drain = meter_stop,
-		.ended_at = meter_ended_at,
-	};
+	struct bench_meter m;
 	char path[PATH_MAX + 64];
 	struct bench_window win;
 	uint64_t bad = 0;
@@ -355,7 +296,7 @@ int bench_http_run(const struct http_job *j, struct bench_run *r)
 
 	memset(&ht, 0, sizeof(ht));
 	ht.size = j->size;
-	ht.ops = c->ops;
+	ht.ch.ops = c->ops;
 	ht.n = j->conns;
 	snprintf(ht.url, sizeof(ht.url), "http://127.0.0.1:%u/body", j->port);
 	snprintf(r->tool, sizeof(r->tool), "ringpool");
@@ -366,7 +307,7 @@ int bench_http_run(const struct http_job *j, struct bench_run *r)
 	snprintf(r->backend, sizeof(r->backend), "none");
 	r->lat = calloc(1, sizeof(*r->lat));
 	ht.slots = calloc(j->conns, sizeof(*ht.slots));
-	if (!r->lat || !ht.slots || sem_init(&ht.drained, 0, 0)) {
+	if (!r->lat || !ht.slots || sem_init(&ht.ch.drained, 0, 0)) {
 		free(ht.slots);
 		ht.slots = NULL;
 		snprintf(r->error, sizeof(r->error), "out of memory");
@@ -393,12 +334,13 @@ int bench_http_run(const struct http_job *j, struct bench_run *r)
 	ret = http_client(engine, r);
 	if (ret < 0)
 		goto out;
-	atomic_store(&ht.active, j->conns);
+	atomic_store(&ht.ch.active, j->conns);
 	if (c->warmup <= 0)
-		atomic_store(&ht.measuring, true);
+		atomic_store(&ht.ch.measuring, true);
 	bench_window_start(&win);
 	for (i = 0; i < j->conns; i++)
 		issue(&ht.slots[i]);
+	bench_chains_meter(&ht.ch, meter_done, &m);
 	bench_measure(c, r->engine, c->ops ? 0 : c->runtime, c->warmup, &win,
 		      &m, r);
 	for (i = 0; i < j->conns; i++) {
@@ -409,7 +351,7 @@ int bench_http_run(const struct http_job *j, struct bench_run *r)
 		bad += ht.slots[i].bad;
 	}
 	r->errors = bad;
-	ret = atomic_load(&ht.first_error);
+	ret = atomic_load(&ht.ch.first_error);
 	if (ret || bad)
 		snprintf(r->error, sizeof(r->error), "%.140s%s", ht.why,
 			 bad > 1 ? " (and more)" : "");

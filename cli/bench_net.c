@@ -55,46 +55,19 @@ struct conn {
 static struct {
 	int engine;
 	unsigned msg;
-	uint64_t ops;
 	rp_executor *ex;
 	struct conn *conns;
 	unsigned n;
-	atomic_bool measuring, stopping;
-	atomic_uint active;
-	_Atomic uint64_t ended_ns; /* when active reached 0 */
-	_Atomic uint64_t issued_total;
-	_Atomic int first_error;
-	sem_t drained;
+	struct bench_chains ch;
 } nt;
 
 static _Thread_local unsigned cb_depth;
 static _Thread_local struct conn *pending_head;
 
-static void set_error(int err)
-{
-	int zero = 0;
-
-	atomic_compare_exchange_strong(&nt.first_error, &zero, err);
-	atomic_store(&nt.stopping, true);
-}
-
-static void chain_end(void)
-{
-	if (atomic_fetch_sub(&nt.active, 1) == 1) {
-		atomic_store(&nt.ended_ns, bench_now_ns());
-		sem_post(&nt.drained);
-	}
-}
-
 /* Starts the next round trip; false when the chain should end. */
 static bool next_msg(struct conn *c)
 {
-	if (atomic_load_explicit(&nt.stopping, memory_order_relaxed))
-		return false;
-	c->counted = atomic_load_explicit(&nt.measuring, memory_order_relaxed);
-	if (c->counted && nt.ops &&
-	    atomic_fetch_add_explicit(&nt.issued_total, 1,
-				      memory_order_relaxed) >= nt.ops)
+	if (!bench_chains_next(&nt.ch, &c->counted))
 		return false;
 	if (c->counted)
 		c->issued++;
@@ -122,7 +95,7 @@ static void step(struct conn *c)
 	int ret;
 
 	if (c->phase == PH_SEND && c->moved == 0 && !next_msg(c)) {
-		chain_end();
+		bench_chains_end(&nt.ch);
 		return;
 	}
 	if (c->phase == PH_SEND)
@@ -132,15 +105,15 @@ static void step(struct conn *c)
 		ret = rp_recv(nt.ex, c->fd, c->rbuf + c->moved,
 			      nt.msg - c->moved, 0, NULL, &f);
 	if (ret < 0) {
-		set_error(ret);
-		chain_end();
+		bench_chains_error(&nt.ch, ret);
+		bench_chains_end(&nt.ch);
 		return;
 	}
 	ret = rp_future_add_done_callback(f, on_done, c);
 	rp_future_unref(f);
 	if (ret < 0) {
-		set_error(ret);
-		chain_end();
+		bench_chains_error(&nt.ch, ret);
+		bench_chains_end(&nt.ch);
 	}
 }
 
@@ -148,8 +121,9 @@ static void step(struct conn *c)
 static bool advance(struct conn *c)
 {
 	if (c->res < 0 || (c->res == 0 && c->phase == PH_RECV)) {
-		set_error(c->res < 0 ? (int)c->res : -ECONNRESET);
-		chain_end();
+		bench_chains_error(&nt.ch,
+				   c->res < 0 ? (int)c->res : -ECONNRESET);
+		bench_chains_end(&nt.ch);
 		return false;
 	}
 	c->moved += (unsigned)c->res;
@@ -212,11 +186,11 @@ static void *sync_conn(void *arg)
 		}
 		finish_msg(c);
 	}
-	chain_end();
+	bench_chains_end(&nt.ch);
 	return NULL;
 fail:
-	set_error(n < 0 ? -errno : -ECONNRESET);
-	chain_end();
+	bench_chains_error(&nt.ch, n < 0 ? -errno : -ECONNRESET);
+	bench_chains_end(&nt.ch);
 	return NULL;
 }
 
@@ -230,33 +204,6 @@ static uint64_t meter_done(void *arg)
 		sum += atomic_load_explicit(&nt.conns[i].done,
 					    memory_order_relaxed);
 	return sum;
-}
-
-static bool meter_ended(void *arg)
-{
-	(void)arg;
-	return atomic_load(&nt.first_error) ||
-	       (nt.ops && atomic_load(&nt.active) == 0);
-}
-
-static void meter_measure(void *arg)
-{
-	(void)arg;
-	atomic_store(&nt.measuring, true);
-}
-
-static uint64_t meter_ended_at(void *arg)
-{
-	(void)arg;
-	/* Only an end the chains reached by themselves (--ops). */
-	return nt.ops ? atomic_load(&nt.ended_ns) : 0;
-}
-
-static void meter_stop(void *arg)
-{
-	(void)arg;
-	atomic_store(&nt.stopping, true);
-	sem_wait(&nt.drained);
 }
 
 static int connect_all(unsigned port, struct bench_run *r)
@@ -300,19 +247,13 @@ static void net_cleanup(void)
 	}
 	free(nt.conns);
 	nt.conns = NULL;
-	sem_destroy(&nt.drained);
+	sem_destroy(&nt.ch.drained);
 }
 
 static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 		   const struct bench_common *c, struct bench_run *r)
 {
-	const struct bench_meter m = {
-		.done = meter_done,
-		.ended = meter_ended,
-		.measure = meter_measure,
-		.stop_and_drain = meter_stop,
-		.ended_at = meter_ended_at,
-	};
+	struct bench_meter m;
 	struct bench_window win;
 	struct rp_config cfg;
 	unsigned i;
@@ -321,7 +262,7 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 	memset(&nt, 0, sizeof(nt));
 	nt.engine = engine;
 	nt.msg = msg;
-	nt.ops = c->ops;
+	nt.ch.ops = c->ops;
 	nt.n = conns;
 	snprintf(r->tool, sizeof(r->tool), "ringpool");
 	snprintf(r->engine, sizeof(r->engine), "%s",
@@ -330,7 +271,7 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 	snprintf(r->backend, sizeof(r->backend), "none");
 	r->lat = calloc(1, sizeof(*r->lat));
 	nt.conns = calloc(conns, sizeof(*nt.conns));
-	if (!r->lat || !nt.conns || sem_init(&nt.drained, 0, 0)) {
+	if (!r->lat || !nt.conns || sem_init(&nt.ch.drained, 0, 0)) {
 		free(nt.conns);
 		nt.conns = NULL;
 		snprintf(r->error, sizeof(r->error), "out of memory");
@@ -376,9 +317,9 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 		snprintf(r->backend, sizeof(r->backend), "%s",
 			 backend == RP_BACKEND_URING ? "io_uring" : "threads");
 	}
-	atomic_store(&nt.active, conns);
+	atomic_store(&nt.ch.active, conns);
 	if (c->warmup <= 0)
-		atomic_store(&nt.measuring, true);
+		atomic_store(&nt.ch.measuring, true);
 	bench_window_start(&win);
 	for (i = 0; i < conns; i++) {
 		if (engine != ENG_SYNC) {
@@ -389,14 +330,15 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 				 "cannot start "
 				 "thread %u of %u",
 				 i + 1, conns);
-			atomic_store(&nt.stopping, true);
-			atomic_fetch_sub(&nt.active, conns - i);
+			atomic_store(&nt.ch.stopping, true);
+			atomic_fetch_sub(&nt.ch.active, conns - i);
 			while (i--)
 				pthread_join(nt.conns[i].thread, NULL);
 			ret = -EAGAIN;
 			goto out;
 		}
 	}
+	bench_chains_meter(&nt.ch, meter_done, &m);
 	bench_measure(c, r->engine, c->ops ? 0 : c->runtime, c->warmup, &win,
 		      &m, r);
 	for (i = 0; i < conns; i++) {
@@ -407,7 +349,7 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 		r->ops_issued += nt.conns[i].issued;
 	}
 	r->bytes = 2 * r->ops * msg;
-	ret = atomic_load(&nt.first_error);
+	ret = atomic_load(&nt.ch.first_error);
 	if (ret)
 		snprintf(r->error, sizeof(r->error), "%s", strerror(-ret));
 	bench_run_finish(r);

@@ -370,3 +370,73 @@ void bench_measure(const struct bench_common *c, const char *what,
 	r->have_cpu = true;
 	r->interrupted = bench_stop != 0;
 }
+
+/* ---- chains of net and http runs ----------------------------------------- */
+
+void bench_chains_error(struct bench_chains *ch, int err)
+{
+	int zero = 0;
+
+	atomic_compare_exchange_strong(&ch->first_error, &zero, err);
+	atomic_store(&ch->stopping, true);
+}
+
+void bench_chains_end(struct bench_chains *ch)
+{
+	if (atomic_fetch_sub(&ch->active, 1) == 1) {
+		atomic_store(&ch->ended_ns, bench_now_ns());
+		sem_post(&ch->drained);
+	}
+}
+
+bool bench_chains_next(struct bench_chains *ch, bool *counted)
+{
+	if (atomic_load_explicit(&ch->stopping, memory_order_relaxed))
+		return false;
+	*counted = atomic_load_explicit(&ch->measuring, memory_order_relaxed);
+	return !(*counted && ch->ops &&
+		 atomic_fetch_add_explicit(&ch->issued_total, 1,
+					   memory_order_relaxed) >= ch->ops);
+}
+
+static bool chains_ended(void *arg)
+{
+	struct bench_chains *ch = arg;
+
+	return atomic_load(&ch->first_error) ||
+	       (ch->ops && atomic_load(&ch->active) == 0);
+}
+
+static void chains_measure(void *arg)
+{
+	struct bench_chains *ch = arg;
+
+	atomic_store(&ch->measuring, true);
+}
+
+static uint64_t chains_ended_at(void *arg)
+{
+	struct bench_chains *ch = arg;
+
+	/* Only an end the chains reached by themselves (--ops). */
+	return ch->ops ? atomic_load(&ch->ended_ns) : 0;
+}
+
+static void chains_stop(void *arg)
+{
+	struct bench_chains *ch = arg;
+
+	atomic_store(&ch->stopping, true);
+	sem_wait(&ch->drained);
+}
+
+void bench_chains_meter(struct bench_chains *ch, uint64_t (*done)(void *),
+			struct bench_meter *m)
+{
+	m->arg = ch;
+	m->done = done;
+	m->ended = chains_ended;
+	m->measure = chains_measure;
+	m->stop_and_drain = chains_stop;
+	m->ended_at = chains_ended_at;
+}
