@@ -193,20 +193,13 @@ int bench_tasks(int argc, char **argv)
 		case 'h':
 			tasks_usage(stdout);
 			return 0;
-		case ':':
-			bench_err(SUBJ, "%s needs a value", argv[optind - 1]);
-			return 2;
-		case '?':
-			bench_err(SUBJ, "unknown option '%s' (see --help)",
-				  argv[optind - 1]);
-			return 2;
 		case BO_RUNTIME:
 		case BO_WARMUP:
 			bench_err(SUBJ, "--runtime and --warmup do not apply: "
 				  "tasks counts (--tasks, --rtt, --ops)");
 			return 2;
 		default:
-			if (bench_common_opt(&c, SUBJ, opt, optarg) == 2)
+			if (bench_common_opt(&c, SUBJ, opt, optarg, argv) == 2)
 				return 2;
 			break;
 		}

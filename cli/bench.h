@@ -217,11 +217,13 @@ enum {
 	}
 
 /*
- * Handles one of those options (`opt` is its code).  Returns 1 when it was
- * one (stored in `c`), 0 when it was not, 2 after printing a usage error.
+ * Handles one of those options (`opt` is its code), and getopt_long's ':'
+ * (a missing value) and '?' (an unknown option) for the subject's argv.
+ * Returns 1 when it was one (stored in `c`), 0 when it was not, 2 after
+ * printing a usage error.
  */
 int bench_common_opt(struct bench_common *c, const char *subject, int opt,
-		     const char *arg);
+		     const char *arg, char **argv);
 /* Checks the combination; 0, or 2 after printing why. */
 int bench_common_check(struct bench_common *c, const char *subject);
 

@@ -266,15 +266,8 @@ static int parse(int argc, char **argv, struct file_opts *o,
 		case 'h':
 			usage(stdout);
 			return -1;
-		case ':':
-			bench_err(SUBJ, "%s needs a value", argv[optind - 1]);
-			return 2;
-		case '?':
-			bench_err(SUBJ, "unknown option '%s' (see --help)",
-				  argv[optind - 1]);
-			return 2;
 		default:
-			ret = bench_common_opt(c, SUBJ, opt, optarg);
+			ret = bench_common_opt(c, SUBJ, opt, optarg, argv);
 			if (ret == 2)
 				return 2;
 			break;

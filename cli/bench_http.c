@@ -189,15 +189,8 @@ static int parse(int argc, char **argv, struct http_opts *o,
 		case 'h':
 			usage(stdout);
 			return -1;
-		case ':':
-			bench_err(SUBJ, "%s needs a value", argv[optind - 1]);
-			return 2;
-		case '?':
-			bench_err(SUBJ, "unknown option '%s' (see --help)",
-				  argv[optind - 1]);
-			return 2;
 		default:
-			if (bench_common_opt(c, SUBJ, opt, optarg) == 2)
+			if (bench_common_opt(c, SUBJ, opt, optarg, argv) == 2)
 				return 2;
 			break;
 		}

@@ -500,15 +500,8 @@ int bench_net(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
-		case ':':
-			bench_err(SUBJ, "%s needs a value", argv[optind - 1]);
-			return 2;
-		case '?':
-			bench_err(SUBJ, "unknown option '%s' (see --help)",
-				  argv[optind - 1]);
-			return 2;
 		default:
-			if (bench_common_opt(&c, SUBJ, opt, optarg) == 2)
+			if (bench_common_opt(&c, SUBJ, opt, optarg, argv) == 2)
 				return 2;
 			break;
 		}

@@ -5,6 +5,7 @@
  * what the report says about the system.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <liburing.h>
 #include <math.h>
 #include <stdarg.h>
@@ -153,11 +154,18 @@ void bench_err(const char *subject, const char *fmt, ...)
 }
 
 int bench_common_opt(struct bench_common *c, const char *subject, int opt,
-		     const char *arg)
+		     const char *arg, char **argv)
 {
 	unsigned long long n;
 
 	switch (opt) {
+	case ':':
+		bench_err(subject, "%s needs a value", argv[optind - 1]);
+		return 2;
+	case '?':
+		bench_err(subject, "unknown option '%s' (see --help)",
+			  argv[optind - 1]);
+		return 2;
 	case BO_JSON:
 		c->json = true;
 		return 1;
