@@ -145,6 +145,13 @@ struct rp_config {
 	 * cross-core wake-up costs tens of them.  Default 50000; 0 disables.
 	 */
 	uint32_t spin_ns;
+	/**
+	 * Who may drive the io_uring rings: ::RP_RINGS_AUTO (default) is
+	 * ::RP_RINGS_OWNED unless the environment variable
+	 * `RINGPOOL_RINGS=owned|shared` says otherwise.  Ignored by the
+	 * fallback backend.
+	 */
+	int ring_mode;
 };
 
 /** I/O backends, see rp_config::backend and rp_executor_backend(). */
@@ -154,6 +161,35 @@ enum rp_backend {
 	RP_BACKEND_URING = 1,
 	/** Blocking system calls on the blocking-I/O pool. */
 	RP_BACKEND_THREADS = 2,
+};
+
+/**
+ * Who submits to and reaps a ring, see rp_config::ring_mode.
+ *
+ * Owned rings are the better choice for servers and for work that completes
+ * asynchronously; shared rings for a thread that submits batches of short
+ * operations and waits for them (see rp_io_batch_begin()), where the two
+ * crossings between cores of an owned ring cost more than the operations.
+ */
+enum rp_ring_mode {
+	RP_RINGS_AUTO = 0,
+	/**
+	 * Each ring is driven by a thread of its own, which alone submits and
+	 * reaps, so the ring is set up with `IORING_SETUP_SINGLE_ISSUER` and
+	 * `DEFER_TASKRUN` where the kernel has them.  Every operation crosses
+	 * to that thread and its completion crosses back.
+	 */
+	RP_RINGS_OWNED = 1,
+	/**
+	 * A ring is driven by whichever thread holds its lock: a thread that
+	 * submits, or that ends a batch, takes the lock when it is free and
+	 * submits (and reaps what is ready) itself, with no wake-up and no
+	 * crossing to another core; otherwise the ring's thread does it, as
+	 * with owned rings, and it still reaps completions that come later.
+	 * The ring is set up without `SINGLE_ISSUER` and `DEFER_TASKRUN`.
+	 * Done-callbacks may then run on the submitting thread (see @ref io).
+	 */
+	RP_RINGS_SHARED = 2,
 };
 
 /** Fills `cfg` with the defaults. Returns 0, or -EINVAL if `cfg` is NULL. */
@@ -219,6 +255,14 @@ RP_EXPORT int rp_executor_free(rp_executor *ex);
  */
 RP_EXPORT int rp_executor_backend(const rp_executor *ex, int *backend,
 				  const char **why);
+
+/**
+ * Tells who drives the executor's rings (see rp_config::ring_mode).
+ *
+ * @return ::RP_RINGS_OWNED or ::RP_RINGS_SHARED; -ENOTSUP with the fallback
+ *         backend; -EINVAL for a NULL `ex`.
+ */
+RP_EXPORT int rp_executor_ring_mode(const rp_executor *ex);
 
 /** Number of CPU worker threads, or -EINVAL for NULL. */
 RP_EXPORT int rp_executor_workers(const rp_executor *ex);
@@ -429,7 +473,9 @@ RP_EXPORT void rp_map_free(rp_map *m);
  * - **Buffers and paths** passed to an operation belong to it until its
  *   future is done: do not free, reuse or let them go out of scope before.
  * - **Threads.**  With io_uring, done-callbacks of I/O futures run on the
- *   ring's thread; with the fallback, on a blocking-I/O thread.  Either way a
+ *   ring's thread, or with ::RP_RINGS_SHARED on the thread that drives the
+ *   ring at that moment (one that submits or ends a batch, from inside that
+ *   call); with the fallback, on a blocking-I/O thread.  Either way a
  *   callback may queue the next operation (a pipeline needs no extra thread)
  *   but must not block: waiting there on a future that is not done is an
  *   error the library cannot always detect.
@@ -474,6 +520,32 @@ struct rp_io_opts {
 	/** With ::RP_IO_FIXED_BUF: which registered buffer. */
 	unsigned buf_index;
 };
+
+/**
+ * Starts a batch on the calling thread: the operations it submits to `ex`
+ * until rp_io_batch_end() are queued without waking the ring's thread, and
+ * go to the kernel together, in one `io_uring_enter()`, at the end (the
+ * equivalent of preparing many SQEs and submitting once).  Batches nest; the
+ * outermost end submits.  Waiting on a future (rp_future_result(),
+ * rp_wait()...) inside a batch submits what was queued first, so it cannot
+ * wait on an operation that was never sent.  With the fallback backend
+ * operations start at once and a batch changes nothing.
+ *
+ * @return 0; -EINVAL for a NULL `ex`; -EBUSY when the thread is inside a
+ *         batch of another executor.
+ */
+RP_EXPORT int rp_io_batch_begin(rp_executor *ex);
+
+/**
+ * Ends a batch started by rp_io_batch_begin().  At the outermost end, with
+ * ::RP_RINGS_SHARED the calling thread submits the batch itself when the
+ * ring is free (and reaps, running the done-callbacks of what has already
+ * completed, such as NOPs); otherwise it wakes the ring's thread once.
+ *
+ * @return 0; -EINVAL for a NULL `ex` or one with no batch open on this
+ *         thread.
+ */
+RP_EXPORT int rp_io_batch_end(rp_executor *ex);
 
 /**
  * Registers descriptors with every ring, so operations given

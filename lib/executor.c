@@ -351,7 +351,9 @@ static bool config_ok(const struct rp_config *cfg)
 	       cfg->ring_entries <= 32768 && cfg->io_threads <= 1024 &&
 	       (cfg->ring_entries & (cfg->ring_entries - 1)) == 0 &&
 	       cfg->backend >= RP_BACKEND_AUTO &&
-	       cfg->backend <= RP_BACKEND_THREADS;
+	       cfg->backend <= RP_BACKEND_THREADS &&
+	       cfg->ring_mode >= RP_RINGS_AUTO &&
+	       cfg->ring_mode <= RP_RINGS_SHARED;
 }
 
 int rp__executor_create(const struct rp_config *cfg, bool internal,
@@ -593,6 +595,8 @@ int rp_executor_shutdown(rp_executor *ex, unsigned flags)
 					RP_SHUTDOWN_CANCEL_PENDING)))
 		return -EINVAL;
 	wait = (flags & RP_SHUTDOWN_WAIT) && !on_own_thread(ex);
+	if (rp__plug.ex == ex && rp__plug.pending)
+		rp__io_flush_plug();
 	shutdown_flags(ex, flags);
 	if (ex->io)
 		ex->io->stop(ex, flags & RP_SHUTDOWN_CANCEL_PENDING, false,
@@ -611,6 +615,12 @@ int rp_executor_free(rp_executor *ex)
 		return 0;
 	if (on_own_thread(ex))
 		return -EDEADLK;
+	/* A batch still open on this thread is sent, then ended. */
+	if (rp__plug.ex == ex) {
+		rp__io_flush_plug();
+		rp__plug.depth = 0;
+		rp__plug.ex = NULL;
+	}
 	shutdown_flags(ex, 0);
 	/* I/O that may never end (a recv on an idle socket) is cancelled. */
 	if (ex->io)

@@ -325,7 +325,29 @@ struct rp__io_backend {
 	void (*destroy)(rp_executor *ex);
 	/* True when the calling thread is one of the backend's. */
 	bool (*on_own_thread)(const rp_executor *ex);
+	/*
+	 * Sends what the calling thread queued inside a batch (the rings in
+	 * rp__plug.pending) to the kernel; NULL when batches change nothing.
+	 */
+	void (*flush)(rp_executor *ex);
 };
+
+/*
+ * The calling thread's batch (rp_io_batch_begin): operations it submits to
+ * `ex` while `depth` > 0 are queued without a wake-up; `pending` has a bit
+ * per ring they went to.  Flushed at the outermost end and before the thread
+ * waits on a future (rp__io_flush_plug).
+ */
+struct rp__plug {
+	rp_executor *ex;
+	unsigned depth;
+	uint64_t pending;
+};
+
+extern _Thread_local struct rp__plug rp__plug;
+
+/* Sends the calling thread's queued batch, if any (io.c). */
+void rp__io_flush_plug(void);
 
 enum { RP__REG_FILES = 1, RP__REG_BUFFERS = 2 };
 

@@ -86,6 +86,41 @@ int rp_executor_backend(const rp_executor *ex, int *backend, const char **why)
 	return 0;
 }
 
+/* ---- batches ---------------------------------------------------------- */
+
+_Thread_local struct rp__plug rp__plug;
+
+int rp_io_batch_begin(rp_executor *ex)
+{
+	if (!ex || !ex->io)
+		return -EINVAL;
+	if (rp__plug.depth && rp__plug.ex != ex)
+		return -EBUSY;
+	rp__plug.ex = ex;
+	rp__plug.depth++;
+	return 0;
+}
+
+void rp__io_flush_plug(void)
+{
+	rp_executor *ex = rp__plug.ex;
+
+	if (rp__plug.pending && ex->io->flush)
+		ex->io->flush(ex);
+	rp__plug.pending = 0;
+}
+
+int rp_io_batch_end(rp_executor *ex)
+{
+	if (!ex || !rp__plug.depth || rp__plug.ex != ex)
+		return -EINVAL;
+	if (--rp__plug.depth == 0) {
+		rp__io_flush_plug();
+		rp__plug.ex = NULL;
+	}
+	return 0;
+}
+
 /* ---- completion ------------------------------------------------------- */
 
 void rp__io_complete(rp_future *f, int64_t res)

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The io_uring backend: one or more rings, each owned by a thread of its own.
+ * The io_uring backend: one or more rings, each with a thread of its own.
+ *
+ * Owned rings (the default) are driven by that thread alone.  Shared rings
+ * (RP_RINGS_SHARED) are driven by whichever thread holds the ring's lock: a
+ * submitter, or the end of a batch, takes it when it is free and submits and
+ * reaps itself (kick(), drive()); the ring thread does the rest.  The
+ * comments below describe owned rings; drive() says what differs.
  *
  * Why a dedicated thread per ring: the flags that cut the kernel's overhead
  * most (IORING_SETUP_SINGLE_ISSUER with DEFER_TASKRUN) require one thread to
@@ -60,8 +66,11 @@
 struct ring {
 	struct rp__queue q;			/* submissions, cancel requests */
 	_Atomic uint32_t sleeping RP_ALIGNED;
+	/* Shared rings: held by whichever thread drives the ring. */
+	pthread_mutex_t lock;
 	struct io_uring ring RP_ALIGNED;
 	rp_executor *ex;
+	bool shared;
 	unsigned index;
 	int efd;
 	bool files_registered, bufs_registered;
@@ -83,6 +92,7 @@ struct uring_state {
 	struct ring *rings;
 	unsigned setup_flags, entries, iowq[2];
 	uint32_t spin_ns;
+	bool shared;				/* RP_RINGS_SHARED */
 	bool joined;
 };
 
@@ -522,18 +532,41 @@ static void resubmit(struct ring *r)
 /* Moves queued work into SQEs while there is room.  Returns how many. */
 static unsigned fill(struct ring *r)
 {
-	unsigned n = 0;
-	rp_future *f;
+	rp_future *fs[32];
+	unsigned n = 0, got, i, fit;
 
 	resubmit(r);
-	while (room(r) && rp__q_pop_many(&r->q, &f, 1)) {
-		take(r, f);
-		n++;
+	/* Popped in batches: the queue's lock is taken once per batch. */
+	while (room(r)) {
+		fit = (r->max_owed - r->owed) / 2;
+		got = rp__q_pop_many(&r->q, fs, fit < 32 ? fit : 32);
+		for (i = 0; i < got; i++)
+			take(r, fs[i]);
+		n += got;
+		if (got < 32)
+			break;
 	}
 	return n;
 }
 
 /* ---- the ring thread -------------------------------------------------- */
+
+/*
+ * A shared ring's state (SQ, CQ, `owed`, the retry vector, registrations) is
+ * touched only under `lock`; an owned ring's only by its thread, which needs
+ * no lock.
+ */
+static void ring_lock(struct ring *r)
+{
+	if (r->shared)
+		pthread_mutex_lock(&r->lock);
+}
+
+static void ring_unlock(struct ring *r)
+{
+	if (r->shared)
+		pthread_mutex_unlock(&r->lock);
+}
 
 static void cancel_all_inflight(struct ring *r)
 {
@@ -580,8 +613,10 @@ static void sleep_until_woken(struct ring *r)
 	(void)io_uring_cq_eventfd_toggle(&r->ring, true);
 	enter(r);
 	if (!io_uring_cq_ready(&r->ring)) {
+		ring_unlock(r);
 		while (ppoll(&pfd, 1, NULL, NULL) < 0 && errno == EINTR)
 			;
+		ring_lock(r);
 	}
 	(void)eventfd_read(r->efd, &v);
 	(void)io_uring_cq_eventfd_toggle(&r->ring, false);
@@ -590,6 +625,20 @@ static void sleep_until_woken(struct ring *r)
 static bool has_work(struct ring *r)
 {
 	return room(r) && (r->n_retry || !rp__q_empty(&r->q));
+}
+
+/*
+ * What the ring thread watches while it spins.  A shared ring is unlocked
+ * then, so only what other threads may touch is read, atomically: the queue
+ * and the CQ (work waiting for room comes back with a completion).
+ */
+static bool worth_waking(struct ring *r)
+{
+	if (!r->shared)
+		return has_work(r) || kernel_has_work(r);
+	return !rp__q_empty(&r->q) ||
+	       __atomic_load_n(r->ring.cq.khead, __ATOMIC_ACQUIRE) !=
+	       __atomic_load_n(r->ring.cq.ktail, __ATOMIC_ACQUIRE);
 }
 
 static bool finished(struct ring *r)
@@ -610,6 +659,7 @@ static void *ring_main(void *p)
 	pthread_setname_np(pthread_self(), name);
 	cur_ring = r;
 
+	ring_lock(r);
 	for (;;) {
 		fill(r);
 		if (atomic_load(&r->cancel_inflight) && !cancelled_inflight &&
@@ -624,14 +674,19 @@ static void *ring_main(void *p)
 		if (finished(r))
 			break;
 
-		/* Spin a little: new work often follows a completion. */
+		/*
+		 * Spin a little: new work often follows a completion.  A
+		 * shared ring is free meanwhile for submitters to drive.
+		 */
+		ring_unlock(r);
 		spin_until = rp__now_ns() + st->spin_ns;
-		while (!has_work(r) && !kernel_has_work(r) &&
+		while (!worth_waking(r) &&
 		       !atomic_load_explicit(&r->stopping,
 					     memory_order_relaxed) &&
 		       rp__now_ns() < spin_until)
 			rp__cpu_relax();
-		if (has_work(r) || kernel_has_work(r))
+		ring_lock(r);
+		if (has_work(r) || kernel_has_work(r) || finished(r))
 			continue;
 
 		/* Pairs with the submitter's push, then load of `sleeping`. */
@@ -644,6 +699,7 @@ static void *ring_main(void *p)
 		sleep_until_woken(r);
 		atomic_store_explicit(&r->sleeping, 0, memory_order_relaxed);
 	}
+	ring_unlock(r);
 	cur_ring = NULL;
 	rp__magazine_flush();
 	return NULL;
@@ -654,6 +710,62 @@ static void wake(struct ring *r)
 	if (atomic_load_explicit(&r->sleeping, memory_order_seq_cst) &&
 	    atomic_exchange(&r->sleeping, 0))
 		(void)eventfd_write(r->efd, 1);
+}
+
+/*
+ * A shared ring driven by the calling thread, which holds its lock: submit
+ * what is queued, reap what is ready, until the queue is empty.  Callbacks
+ * run here see `cur_ring` set, as on the ring thread: what they submit is
+ * queued and taken by this loop, and they may not wait.
+ *
+ * While the ring thread sleeps, the kernel's signal on the eventfd is on, so
+ * the completions this thread causes would wake it for nothing: the signal
+ * is off while this thread drives and back on before it lets go, then a
+ * last look catches a completion that came in between.  `sleeping` cannot
+ * go from 0 to 1 meanwhile (the ring thread sets it under the lock); a
+ * submitter's wake() may clear it, and then the ring thread is woken anyway.
+ */
+static void drive(struct ring *r)
+{
+	struct ring *prev = cur_ring;
+	bool asleep = atomic_load_explicit(&r->sleeping, memory_order_relaxed);
+
+	cur_ring = r;
+	if (asleep)
+		(void)io_uring_cq_eventfd_toggle(&r->ring, false);
+	for (;;) {
+		fill(r);
+		enter(r);
+		reap(r);
+		if (has_work(r))
+			continue;
+		if (!asleep)
+			break;
+		(void)io_uring_cq_eventfd_toggle(&r->ring, true);
+		if (!io_uring_cq_ready(&r->ring))
+			break;
+		(void)io_uring_cq_eventfd_toggle(&r->ring, false);
+	}
+	cur_ring = prev;
+}
+
+/*
+ * Gets queued work of `r` going: on a shared ring that is free, the calling
+ * thread drives it; otherwise the ring thread is woken if it sleeps.  Work
+ * pushed while another thread drives is not lost: that thread's last look at
+ * the queue comes after the push, or the pusher's wake() sees the ring
+ * thread asleep, or the ring thread is awake and sees the queue.
+ */
+static void kick(struct ring *r)
+{
+	if (r->shared && !atomic_load_explicit(&r->stopping,
+					       memory_order_relaxed) &&
+	    pthread_mutex_trylock(&r->lock) == 0) {
+		drive(r);
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	wake(r);
 }
 
 /* ---- setup ------------------------------------------------------------ */
@@ -680,7 +792,7 @@ static const char *setup_hint(int err)
  * newest first: probing by trying, never by kernel version.
  */
 static int ring_init(struct io_uring *ring, unsigned entries,
-		     unsigned *flags_inout, bool probe_flags)
+		     unsigned *flags_inout, bool probe_flags, bool shared)
 {
 	static const unsigned tries[] = {
 		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
@@ -696,6 +808,14 @@ static int ring_init(struct io_uring *ring, unsigned entries,
 
 	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
 		if (!probe_flags && tries[i] != *flags_inout)
+			continue;
+		/*
+		 * Shared rings have more than one issuer, and completions of
+		 * what a user thread submitted must not wait for that thread
+		 * to enter the kernel (COOP_TASKRUN).
+		 */
+		if (shared && (tries[i] & (IORING_SETUP_SINGLE_ISSUER |
+					   IORING_SETUP_COOP_TASKRUN)))
 			continue;
 		memset(&p, 0, sizeof(p));
 		p.flags = tries[i] | IORING_SETUP_CQSIZE;
@@ -715,7 +835,8 @@ static int ring_setup(struct ring *r, struct uring_state *st)
 {
 	int ret;
 
-	ret = ring_init(&r->ring, st->entries, &st->setup_flags, false);
+	ret = ring_init(&r->ring, st->entries, &st->setup_flags, false,
+			st->shared);
 	if (ret < 0)
 		return ret;
 	if (st->iowq[0] || st->iowq[1]) {
@@ -762,6 +883,7 @@ static void free_rings(struct uring_state *st, unsigned n)
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
+		pthread_mutex_destroy(&st->rings[i].lock);
 		if (st->rings[i].efd >= 0)
 			close(st->rings[i].efd);
 		free(st->rings[i].retry);
@@ -772,6 +894,20 @@ static void free_rings(struct uring_state *st, unsigned n)
 	free(st);
 }
 
+/* rp_config::ring_mode, or RINGPOOL_RINGS for AUTO; -1 if that is bad. */
+static int ring_mode(const struct rp_config *cfg)
+{
+	const char *v = getenv("RINGPOOL_RINGS");
+
+	if (cfg->ring_mode != RP_RINGS_AUTO)
+		return cfg->ring_mode;
+	if (!v || !*v || !strcmp(v, "auto") || !strcmp(v, "owned"))
+		return RP_RINGS_OWNED;
+	if (!strcmp(v, "shared"))
+		return RP_RINGS_SHARED;
+	return -1;
+}
+
 static int uring_start(rp_executor *ex, const struct rp_config *cfg,
 		       char *why, size_t whylen)
 {
@@ -779,10 +915,14 @@ static int uring_start(rp_executor *ex, const struct rp_config *cfg,
 	struct io_uring probe;
 	unsigned i, flags = 0;
 	const char *hint;
-	int ret;
+	int ret, mode = ring_mode(cfg);
 
+	if (mode < 0) {
+		snprintf(why, whylen, "RINGPOOL_RINGS: not owned or shared");
+		return -EINVAL;
+	}
 	/* Can this process have a ring at all, and with which flags? */
-	ret = ring_init(&probe, 8, &flags, true);
+	ret = ring_init(&probe, 8, &flags, true, mode == RP_RINGS_SHARED);
 	if (ret < 0) {
 		hint = setup_hint(ret);
 		if (hint)
@@ -803,6 +943,7 @@ static int uring_start(rp_executor *ex, const struct rp_config *cfg,
 	st->iowq[0] = cfg->iowq_bounded;
 	st->iowq[1] = cfg->iowq_unbounded;
 	st->spin_ns = cfg->spin_ns;
+	st->shared = mode == RP_RINGS_SHARED;
 	st->rings = aligned_alloc(RP_CACHELINE, st->n * sizeof(*st->rings));
 	if (!st->rings) {
 		free(st);
@@ -811,6 +952,8 @@ static int uring_start(rp_executor *ex, const struct rp_config *cfg,
 	memset(st->rings, 0, st->n * sizeof(*st->rings));
 	for (i = 0; i < st->n; i++) {
 		st->rings[i].efd = -1;
+		st->rings[i].shared = st->shared;
+		pthread_mutex_init(&st->rings[i].lock, NULL);
 		rp__q_init(&st->rings[i].q);
 	}
 	for (i = 0; i < st->n; i++) {
@@ -883,17 +1026,103 @@ static struct ring *pick_ring(struct uring_state *st)
 	return &st->rings[mine % st->n];
 }
 
+/*
+ * The calling thread's batch for one ring (threads keep to one ring): a list
+ * of its own, linked through `next`, so a batch costs no atomic operation on
+ * the ring's queue until it is sent.
+ */
+static _Thread_local struct {
+	struct ring *r;
+	rp_future *head, *tail;
+} batch;
+
 static void uring_submit(rp_executor *ex, rp_future *f)
 {
 	struct uring_state *st = state_of(ex);
 	struct ring *r = pick_ring(st);
 
-	atomic_fetch_or_explicit(&f->flags, r->index << RP__F_SLOT_SHIFT,
-				 memory_order_relaxed);
+	/* Nobody else sees `f` yet: no locked instruction needed. */
+	atomic_store_explicit(&f->flags,
+			      atomic_load_explicit(&f->flags,
+						   memory_order_relaxed) |
+			      r->index << RP__F_SLOT_SHIFT,
+			      memory_order_relaxed);
+	if (rp__plug.depth && rp__plug.ex == ex && cur_ring != r &&
+	    (!batch.r || batch.r == r)) {
+		atomic_store_explicit(&f->next, NULL, memory_order_relaxed);
+		if (batch.tail)
+			atomic_store_explicit(&batch.tail->next, f,
+					      memory_order_relaxed);
+		else
+			batch.head = f;
+		batch.tail = f;
+		batch.r = r;
+		rp__plug.pending |= 1ull << r->index;
+		return;
+	}
 	rp__q_push(&r->q, f);
-	/* From the ring thread itself (a callback), no wake-up is needed. */
-	if (cur_ring != r)
+	/*
+	 * From the thread driving the ring (a callback), no wake-up is needed:
+	 * its loop takes the queue next.  Inside a batch, the end sends it.
+	 */
+	if (cur_ring == r)
+		return;
+	if (rp__plug.depth && rp__plug.ex == ex) {
+		rp__plug.pending |= 1ull << r->index;
+		return;
+	}
+	kick(r);
+}
+
+/*
+ * Sends the thread's batch list: straight into the SQ when the shared ring
+ * is free (as far as there is room; the rest goes through the queue), else
+ * through the ring's queue.  Then the ring is driven or its thread woken.
+ */
+static void send_batch(void)
+{
+	struct ring *r = batch.r;
+	rp_future *f = batch.head, *next;
+	bool locked;
+	struct ring *prev;
+
+	batch.r = NULL;
+	batch.head = batch.tail = NULL;
+	locked = r->shared && !atomic_load_explicit(&r->stopping,
+						    memory_order_relaxed) &&
+		 pthread_mutex_trylock(&r->lock) == 0;
+	prev = cur_ring;
+	if (locked)
+		cur_ring = r;		/* for callbacks take() may run */
+	for (; f; f = next) {
+		next = atomic_load_explicit(&f->next, memory_order_relaxed);
+		if (locked && room(r))
+			take(r, f);
+		else
+			rp__q_push(&r->q, f);
+	}
+	cur_ring = prev;
+	if (locked) {
+		drive(r);
+		pthread_mutex_unlock(&r->lock);
+	} else {
 		wake(r);
+	}
+}
+
+static void uring_flush(rp_executor *ex)
+{
+	struct uring_state *st = state_of(ex);
+	uint64_t pending = rp__plug.pending;
+	unsigned i;
+
+	if (batch.r) {
+		pending &= ~(1ull << batch.r->index);
+		send_batch();
+	}
+	for (i = 0; pending; i++, pending >>= 1)
+		if (pending & 1)
+			kick(&st->rings[i]);
 }
 
 static void uring_cancel(rp_executor *ex, rp_future *f)
@@ -907,7 +1136,7 @@ static void uring_cancel(rp_executor *ex, rp_future *f)
 	rp_future_ref(f);
 	rp__q_push(&r->q, f);
 	if (cur_ring != r)
-		wake(r);
+		kick(r);
 }
 
 static void uring_stop(rp_executor *ex, bool cancel_pending,
@@ -988,6 +1217,15 @@ static int uring_reg(rp_executor *ex, int kind, const void *ptr, unsigned n)
 	return ret;
 }
 
+int rp_executor_ring_mode(const rp_executor *ex)
+{
+	if (!ex)
+		return -EINVAL;
+	if (ex->io != &rp__io_uring_backend)
+		return -ENOTSUP;
+	return state_of(ex)->shared ? RP_RINGS_SHARED : RP_RINGS_OWNED;
+}
+
 static bool uring_on_own_thread(const rp_executor *ex)
 {
 	return cur_ring && cur_ring->ex == ex;
@@ -1002,4 +1240,5 @@ const struct rp__io_backend rp__io_uring_backend = {
 	.reg = uring_reg,
 	.destroy = uring_destroy,
 	.on_own_thread = uring_on_own_thread,
+	.flush = uring_flush,
 };

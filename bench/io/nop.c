@@ -9,24 +9,29 @@
  *             try), the same 256 SQEs and 512 CQEs; per batch: get `batch`
  *             SQEs, prep NOP, io_uring_submit_and_wait(batch), reap the
  *             CQEs and advance the CQ.
- *   ringpool  per batch, from the benchmark's thread: rp_nop() x batch,
+ *   owned     an executor with owned rings (the default), per batch,
+ *             from the benchmark's thread: rp_nop() x batch,
  *             rp_wait(RP_ALL_COMPLETED), rp_future_unref() x batch.  That is
  *             the whole path: allocation, the ring's queue, the ring
  *             thread, the kernel, completion, and the waiter seeing it.
+ *   shared    an executor with shared rings (RP_RINGS_SHARED): the same
+ *             calls, with the rp_nop()s between rp_io_batch_begin() and
+ *             rp_io_batch_end(), so the benchmark's thread submits the
+ *             batch and reaps it itself, as a liburing program would.
  *
  * Each (implementation, batch) pass runs whole batches for --ms milliseconds
- * after a short untimed warm-up; the passes alternate raw / ringpool, for
+ * after a short untimed warm-up; the passes rotate raw / owned / shared, for
  * --rounds rounds.  Reported: ns per operation, best and median of the
- * rounds, and ringpool / raw.  Also the round trip of one cache line between
- * two threads, before and after: each ringpool operation crosses cores twice,
- * and on a VM that cost depends on where the vCPUs land (measured here from
- * 160 ns to 500 ns on the same VM), so it explains most of the spread.  The
- * last line is
+ * rounds, and each ringpool side / raw.  Also the round trip of one cache
+ * line between two threads, before and after: each operation on an owned
+ * ring crosses cores twice, and on a VM that cost depends on where the vCPUs
+ * land (measured here from 160 ns to 23 us on the same VM), so it explains
+ * most of the spread of the owned side.  The last line is
  *
- *   RESULT nop raw_ns_b1=.. rp_ns_b1=.. ... c2c_rtt_ns=.. vs_raw=<ratio at
- *   batch 32>
+ *   RESULT nop raw_ns_b1=.. rp_ns_b1=.. rps_ns_b1=.. ... c2c_rtt_ns=..
+ *   vs_raw_owned=<owned/raw at batch 32> vs_raw=<shared/raw at batch 32>
  *
- * built from the best rounds.
+ * built from the best rounds (rp_ns: owned rings, rps_ns: shared rings).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -50,9 +55,9 @@
 #define MAX_BATCH	256U	/* the ring has 256 SQEs */
 #define RING_ENTRIES	256U
 
-enum impl { RAW, RP, N_IMPL };
+enum impl { RAW, RP, RPS, N_IMPL };
 
-static const char *const impl_name[N_IMPL] = { "raw", "ringpool" };
+static const char *const impl_name[N_IMPL] = { "raw", "owned", "shared" };
 
 struct opts {
 	unsigned batches[MAX_BATCHES];
@@ -170,14 +175,14 @@ static void raw_batch(unsigned batch)
 
 /* ---- ringpool --------------------------------------------------------- */
 
-static rp_executor *ex;
+static rp_executor *ex_impl[N_IMPL];
 static rp_future *fs[MAX_BATCH];
 
 /* --breakdown: time spent in each phase of rp_batch(), in ns. */
 static bool breakdown;
 static uint64_t ph_submit, ph_wait, ph_unref;
 
-static void rp_batch(unsigned batch)
+static void rp_batch_on(rp_executor *ex, bool batched, unsigned batch)
 {
 	uint64_t t0 = 0, t1 = 0, t2 = 0;
 	unsigned i;
@@ -186,11 +191,15 @@ static void rp_batch(unsigned batch)
 
 	if (breakdown)
 		t0 = now_ns();
+	if (batched && rp_io_batch_begin(ex) < 0)
+		die("rp_io_batch_begin failed");
 	for (i = 0; i < batch; i++) {
 		ret = rp_nop(ex, NULL, &fs[i]);
 		if (ret < 0)
 			die("rp_nop: %s", strerror(-ret));
 	}
+	if (batched && rp_io_batch_end(ex) < 0)
+		die("rp_io_batch_end failed");
 	if (breakdown)
 		t1 = now_ns();
 	ret = rp_wait(fs, batch, RP_ALL_COMPLETED, RP_FOREVER, NULL, NULL);
@@ -213,6 +222,16 @@ static void rp_batch(unsigned batch)
 		ph_wait += t2 - t1;
 		ph_unref += t3 - t2;
 	}
+}
+
+static void rp_batch(unsigned batch)
+{
+	rp_batch_on(ex_impl[RP], false, batch);
+}
+
+static void rps_batch(unsigned batch)
+{
+	rp_batch_on(ex_impl[RPS], true, batch);
 }
 
 /* ---- core-to-core latency ---------------------------------------------- */
@@ -273,7 +292,8 @@ struct pass {
 
 static struct pass run_pass(enum impl im, unsigned batch)
 {
-	void (*fn)(unsigned) = im == RAW ? raw_batch : rp_batch;
+	void (*fn)(unsigned) = im == RAW ? raw_batch :
+			       im == RP ? rp_batch : rps_batch;
 	uint64_t t0, t1, c0, c1, ops = 0, end;
 	struct pass p;
 	unsigned i;
@@ -365,14 +385,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bench-nop [--batches 1,8,32,128] [--rounds N] [--ms N]\n"
-		"                 [--spin-ns N] [--only raw|ringpool] [--breakdown]\n"
+		"                 [--spin-ns N] [--only raw|owned|shared] [--breakdown]\n"
 		"  --batches L  batch sizes, comma-separated, each <= %u\n"
 		"  --rounds N   timed passes per implementation and batch (default 3)\n"
 		"  --ms N       length of one pass in ms (default 400)\n"
 		"  --spin-ns N  rp_config.spin_ns (default: the library's)\n"
 		"  --only I     run one side only (for perf); no RESULT line\n"
 		"  --breakdown  time ringpool's submit / wait / unref phases (adds\n"
-		"               three clock reads per batch to ringpool's side)\n",
+		"               three clock reads per batch to ringpool's sides)\n",
 		MAX_BATCH);
 }
 
@@ -409,10 +429,12 @@ static void parse_args(int argc, char **argv)
 		case 'o':
 			if (!strcmp(optarg, "raw"))
 				o.only = RAW;
-			else if (!strcmp(optarg, "ringpool"))
+			else if (!strcmp(optarg, "owned"))
 				o.only = RP;
+			else if (!strcmp(optarg, "shared"))
+				o.only = RPS;
 			else
-				die("--only: 'raw' or 'ringpool'");
+				die("--only: 'raw', 'owned' or 'shared'");
 			break;
 		case 'B':
 			breakdown = true;
@@ -448,23 +470,27 @@ int main(int argc, char **argv)
 	static double cpu[N_IMPL][MAX_BATCHES][MAX_ROUNDS];
 	struct rp_config cfg;
 	unsigned b, r, k, b32 = MAX_BATCHES;
-	double ratio = 0, pp_before, pp_after;
+	double pp_before, pp_after;
 	int backend, ret;
 
 	parse_args(argc, argv);
 
 	raw_setup();
-	rp_config_init(&cfg);
-	cfg.backend = RP_BACKEND_URING;
-	cfg.workers = 1;	/* the CPU pool is not used */
-	if (o.spin_ns >= 0)
-		cfg.spin_ns = (uint32_t)o.spin_ns;
-	ret = rp_executor_new(&cfg, &ex);
-	if (ret < 0)
-		die("rp_executor_new (io_uring): %s", strerror(-ret));
-	rp_executor_backend(ex, &backend, NULL);
-	if (backend != RP_BACKEND_URING)
-		die("the executor did not get io_uring");
+	for (k = RP; k < N_IMPL; k++) {
+		rp_config_init(&cfg);
+		cfg.backend = RP_BACKEND_URING;
+		cfg.ring_mode = k == RP ? RP_RINGS_OWNED : RP_RINGS_SHARED;
+		cfg.workers = 1;	/* the CPU pool is not used */
+		if (o.spin_ns >= 0)
+			cfg.spin_ns = (uint32_t)o.spin_ns;
+		ret = rp_executor_new(&cfg, &ex_impl[k]);
+		if (ret < 0)
+			die("rp_executor_new (io_uring, %s rings): %s",
+			    impl_name[k], strerror(-ret));
+		rp_executor_backend(ex_impl[k], &backend, NULL);
+		if (backend != RP_BACKEND_URING)
+			die("the executor did not get io_uring");
+	}
 
 	printf("bench-nop: ringpool %s, raw ring flags %s, %u round(s) of "
 	       "%u ms per implementation and batch\n",
@@ -476,7 +502,7 @@ int main(int argc, char **argv)
 	for (r = 0; r < o.rounds; r++) {
 		for (b = 0; b < o.n_batches; b++) {
 			for (k = 0; k < N_IMPL; k++) {
-				/* Alternate which side goes first. */
+				/* Rotate which side goes first. */
 				enum impl im = (enum impl)((k + r + b) % N_IMPL);
 				struct pass p;
 
@@ -488,7 +514,7 @@ int main(int argc, char **argv)
 				printf("  round %u batch %3u %-8s %8.1f ns/op  "
 				       "CPU %3.0f%%", r + 1, o.batches[b],
 				       impl_name[im], p.ns_op, p.cpu_pct);
-				if (breakdown && im == RP)
+				if (breakdown && im != RAW)
 					printf("  (rp_nop %.0f + rp_wait %.0f + "
 					       "unref %.0f ns/op)", p.ph[0],
 					       p.ph[1], p.ph[2]);
@@ -510,14 +536,13 @@ int main(int argc, char **argv)
 			       median(ns[k][b], o.rounds),
 			       median(cpu[k][b], o.rounds));
 		}
-		if (o.only < 0) {
+		for (k = RP; o.only < 0 && k < N_IMPL; k++)
 			printf("%-6u %-8s %10.2fx %9.2fx\n", o.batches[b],
-			       "rp/raw",
-			       best(ns[RP][b], o.rounds) /
+			       k == RP ? "owned/raw" : "shared/raw",
+			       best(ns[k][b], o.rounds) /
 			       best(ns[RAW][b], o.rounds),
-			       median(ns[RP][b], o.rounds) /
+			       median(ns[k][b], o.rounds) /
 			       median(ns[RAW][b], o.rounds));
-		}
 		if (o.batches[b] == 32)
 			b32 = b;
 	}
@@ -526,22 +551,26 @@ int main(int argc, char **argv)
 	printf("\ncore-to-core cache-line round trip: %.0f ns before, %.0f ns "
 	       "after\n", pp_before, pp_after);
 
-	ret = rp_executor_free(ex);
-	if (ret < 0)
-		die("rp_executor_free: %s", strerror(-ret));
+	for (k = RP; k < N_IMPL; k++) {
+		ret = rp_executor_free(ex_impl[k]);
+		if (ret < 0)
+			die("rp_executor_free: %s", strerror(-ret));
+	}
 	io_uring_queue_exit(&raw_ring);
 
 	if (o.only >= 0)
 		return 0;
 	if (b32 == MAX_BATCHES)
 		b32 = o.n_batches - 1;	/* no batch 32: the last one */
-	ratio = best(ns[RP][b32], o.rounds) / best(ns[RAW][b32], o.rounds);
 	printf("\nRESULT nop");
 	for (b = 0; b < o.n_batches; b++)
-		printf(" raw_ns_b%u=%.1f rp_ns_b%u=%.1f", o.batches[b],
-		       best(ns[RAW][b], o.rounds), o.batches[b],
-		       best(ns[RP][b], o.rounds));
-	printf(" c2c_rtt_ns=%.0f vs_raw=%.2f\n", (pp_before + pp_after) / 2,
-	       ratio);
+		printf(" raw_ns_b%u=%.1f rp_ns_b%u=%.1f rps_ns_b%u=%.1f",
+		       o.batches[b], best(ns[RAW][b], o.rounds),
+		       o.batches[b], best(ns[RP][b], o.rounds),
+		       o.batches[b], best(ns[RPS][b], o.rounds));
+	printf(" c2c_rtt_ns=%.0f vs_raw_owned=%.2f vs_raw=%.2f\n",
+	       (pp_before + pp_after) / 2,
+	       best(ns[RP][b32], o.rounds) / best(ns[RAW][b32], o.rounds),
+	       best(ns[RPS][b32], o.rounds) / best(ns[RAW][b32], o.rounds));
 	return 0;
 }

@@ -28,6 +28,13 @@ int it_expected_backend(void)
 	return RP_BACKEND_AUTO;
 }
 
+int it_expected_ring_mode(void)
+{
+	const char *v = getenv("RINGPOOL_RINGS");
+
+	return v && !strcmp(v, "shared") ? RP_RINGS_SHARED : RP_RINGS_OWNED;
+}
+
 const char *it_backend_name(int backend)
 {
 	switch (backend) {
@@ -67,6 +74,12 @@ rp_executor *it_executor_new(const struct rp_config *cfg)
 			why ? why : "(null)");
 	if (want != RP_BACKEND_AUTO)
 		CU_ASSERT_EQUAL_FATAL(backend, want);
+	if (backend == RP_BACKEND_URING && cfg->ring_mode == RP_RINGS_AUTO) {
+		CU_ASSERT_EQUAL_FATAL(rp_executor_ring_mode(ex),
+				      it_expected_ring_mode());
+	} else if (backend == RP_BACKEND_THREADS) {
+		CU_ASSERT_EQUAL(rp_executor_ring_mode(ex), -ENOTSUP);
+	}
 	return ex;
 }
 

@@ -22,6 +22,8 @@
  * RP_BACKEND_AUTO (any will do) when it is unset.
  */
 int it_expected_backend(void);
+/* RP_RINGS_SHARED when RINGPOOL_RINGS=shared, else RP_RINGS_OWNED. */
+int it_expected_ring_mode(void);
 
 /* "uring", "threads" or "auto". */
 const char *it_backend_name(int backend);
