@@ -5,12 +5,15 @@
  * One main thread owns all state.  It keeps at most -j transfers in flight
  * in a fixed array of slots; each slot walks through
  *
- *   GET -> (BACKOFF -> GET)* -> FINISH -> free
+ *   [VERIFY ->] GET -> (BACKOFF -> GET)* -> FINISH -> free
  *
- * where GET is an rp_http transfer into NAME.part, BACKOFF an rp_sleep()
- * before a retry, and FINISH a task on the CPU pool that truncates, checks
- * the SHA-256, syncs and renames NAME.part to NAME (done on the main thread
- * when there is nothing to hash or sync).  Every future's
+ * where VERIFY (with -c, when NAME exists and the line gives its sha256) is
+ * a task on the CPU pool that hashes the existing NAME, which either ends
+ * the slot as skipped or lets it download again, GET is an rp_http transfer
+ * into NAME.part, BACKOFF an rp_sleep() before a retry, and FINISH a task on
+ * the CPU pool that truncates, checks the SHA-256, syncs and renames
+ * NAME.part to NAME (done on the main thread when there is nothing to hash
+ * or sync).  Every future's
  * done-callback only pushes its slot on a queue under a mutex; the main
  * thread pops the queue and moves the slot on, so no slot is ever touched by
  * two threads at once.  The input is read one entry each time a slot frees
@@ -35,7 +38,8 @@
 #define MAX_BACKOFF_NS (60 * 1000000000LL)
 #define MAX_RETRY_AFTER_NS (300 * 1000000000LL)
 
-enum slot_state { SLOT_FREE, SLOT_GET, SLOT_BACKOFF, SLOT_FINISH };
+enum slot_state { SLOT_FREE, SLOT_VERIFY, SLOT_GET, SLOT_BACKOFF,
+		  SLOT_FINISH };
 
 struct run;
 
@@ -51,10 +55,11 @@ struct slot {
 	unsigned retries;
 	bool resumed, restarted;
 	bool truncate;		/* the .part may hold bytes past the end */
+	bool replacing;		/* NAME is there but failed its sha256 */
 	rp_http_transfer *t;
-	rp_future *f;		/* the backoff sleep or the finish task */
+	rp_future *f;		/* the verify or finish task, or the sleep */
 	struct slot *next;	/* on the ready queue, or the free list */
-	/* Written by the finish task, read after its future ended. */
+	/* Written by the verify and finish tasks, read after they ended. */
 	char fin_why[300];
 	char sha_hex[65];
 };
@@ -117,8 +122,8 @@ static void stop_all(struct run *r)
 
 		if (s->state == SLOT_GET)
 			rp_future_cancel(rp_http_transfer_future(s->t));
-		else if (s->state == SLOT_BACKOFF)
-			rp_future_cancel(s->f);
+		else if (s->state == SLOT_BACKOFF || s->state == SLOT_VERIFY)
+			rp_future_cancel(s->f);	/* a running hash ends anyway */
 	}
 }
 
@@ -157,13 +162,20 @@ static void release(struct run *r, struct slot *s)
 static void fail_slot(struct run *r, struct slot *s, long status,
 		      const char *why)
 {
+	char more[700];
 	struct stat st;
 
+	/* Only ever the .part here: verify_ended() closes NAME itself. */
 	if (s->fd >= 0) {
 		if (fstat(s->fd, &st) == 0 && st.st_size == 0)
 			unlinkat(r->dirfd, s->part, 0);
 		close(s->fd);
 		s->fd = -1;
+	}
+	if (s->replacing) {
+		snprintf(more, sizeof(more), "%s (%s, which failed its sha256 "
+			 "check, is left as it was)", why, s->e.name);
+		why = more;
 	}
 	get_progress_failed(r->prog, s->e.url, s->e.name, status, s->retries,
 			    why);
@@ -274,6 +286,7 @@ static int finish_task(void *arg, int64_t *value)
 }
 
 static void finish_done(struct run *r, struct slot *s, int err);
+static void verify_ended(struct run *r, struct slot *s);
 
 static void begin_finish(struct run *r, struct slot *s)
 {
@@ -345,6 +358,10 @@ static void describe(int err, const struct rp_http_info *info, char *why,
 {
 	if (err == -EREMOTEIO && info->status)
 		snprintf(why, len, "HTTP %ld", info->status);
+	else if (err == -EKEYREJECTED)
+		snprintf(why, len, "%s (the server's certificate is not "
+			 "trusted; --cacert FILE names the CA that signed it)",
+			 info->error[0] ? info->error : strerror(-err));
 	else if (info->error[0])
 		snprintf(why, len, "%s", info->error);
 	else
@@ -355,7 +372,7 @@ static void transfer_ended(struct run *r, struct slot *s)
 {
 	struct rp_http_info info;
 	int64_t value = 0, delay;
-	char why[300];
+	char why[400];
 	int err = 0, ret;
 
 	memset(&info, 0, sizeof(info));
@@ -441,7 +458,7 @@ static void finish_done(struct run *r, struct slot *s, int err)
 		return;
 	}
 	get_progress_done(r->prog, s->e.url, s->e.name, s->final_len,
-			  s->received, s->resumed, s->retries,
+			  s->received, s->resumed, s->replacing, s->retries,
 			  s->e.has_sha ? s->sha_hex : NULL);
 	release(r, s);
 }
@@ -471,6 +488,9 @@ static void slot_ready(struct run *r, struct slot *s)
 		else
 			begin_get(r, s);
 		break;
+	case SLOT_VERIFY:
+		verify_ended(r, s);
+		break;
 	case SLOT_FINISH:
 		finish_ended(r, s);
 		break;
@@ -479,29 +499,14 @@ static void slot_ready(struct run *r, struct slot *s)
 	}
 }
 
-/* Takes a new entry into slot `s`: skip it, fail it, or start it. */
-static void start_entry(struct run *r, struct slot *s)
+/* Opens NAME.part (continued with -c, else emptied) and starts the GET. */
+static void open_part(struct run *r, struct slot *s)
 {
 	/* Read too: the checksum is computed from the file itself. */
 	int flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
 	char why[400];
 	struct stat st;
 
-	s->fd = -1;
-	s->offset = s->received = 0;
-	s->retries = 0;
-	s->resumed = s->restarted = s->truncate = false;
-	s->t = NULL;
-	s->f = NULL;
-	snprintf(s->part, sizeof(s->part), "%s%s", s->e.name, PART_SUFFIX);
-	if (r->o->cont && fstatat(r->dirfd, s->e.name, &st,
-				  AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode)) {
-		get_progress_skipped(r->prog, s->e.url, s->e.name,
-				     (uint64_t)st.st_size);
-		release(r, s);
-		return;
-	}
 	if (!r->o->cont)
 		flags |= O_TRUNC;
 	s->fd = openat(r->dirfd, s->part, flags, 0644);
@@ -514,6 +519,129 @@ static void start_entry(struct run *r, struct slot *s)
 	s->offset = r->o->cont ? (uint64_t)st.st_size : 0;
 	get_progress_start(r->prog, s->e.url, s->e.name, s->offset);
 	begin_get(r, s);
+}
+
+/* Hashes the existing NAME, open in s->fd, on a CPU worker. */
+static int verify_task(void *arg, int64_t *value)
+{
+	struct slot *s = arg;
+	unsigned char got[32];
+	int ret;
+
+	(void)value;
+	ret = get_sha256_fd(s->fd, got);
+	if (ret < 0)
+		return ret;
+	hex(got, 32, s->sha_hex);
+	return memcmp(got, s->e.sha, 32) ? -EBADMSG : 0;
+}
+
+/*
+ * -c found NAME, and the line gives its sha256: a file of that name is not
+ * taken on trust (a run that was stopped cannot have left it half written,
+ * but the disk, another program or a new checksum in the list can make it
+ * wrong).  Hashing runs on the pool, as the finish's does.
+ */
+static void begin_verify(struct run *r, struct slot *s)
+{
+	char why[400];
+	int ret;
+
+	s->fd = openat(r->dirfd, s->e.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (s->fd < 0) {
+		snprintf(why, sizeof(why), "cannot open %s/%s to check it: %s",
+			 r->o->dir, s->e.name, strerror(errno));
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	ret = rp_submit(r->ex, verify_task, s, &s->f);
+	if (ret < 0) {
+		close(s->fd);
+		s->fd = -1;
+		snprintf(why, sizeof(why), "cannot check %s: %s", s->e.name,
+			 strerror(-ret));
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	s->state = SLOT_VERIFY;
+	if (rp_future_add_done_callback(s->f, on_done, s) < 0) {
+		rp_future_result(s->f, RP_FOREVER, NULL, NULL);
+		rp_future_unref(s->f);
+		s->f = NULL;
+		close(s->fd);
+		s->fd = -1;
+		fail_slot(r, s, 0, "out of memory");
+	}
+}
+
+/*
+ * The check of an existing NAME ended: skip it when it matches, else
+ * download it again through NAME.part, whose rename replaces the bad file
+ * in one step (a failed download leaves it as it was).
+ */
+static void verify_ended(struct run *r, struct slot *s)
+{
+	char want[65], why[400];
+	struct stat st;
+	int err = 0;
+
+	if (rp_future_result(s->f, 0, NULL, &err) == -ECANCELED)
+		err = -ECANCELED;
+	rp_future_unref(s->f);
+	s->f = NULL;
+	if (fstat(s->fd, &st) < 0)
+		st.st_size = 0;
+	close(s->fd);
+	s->fd = -1;
+	if (err == 0) {
+		get_progress_skipped(r->prog, s->e.url, s->e.name,
+				     (uint64_t)st.st_size, s->sha_hex);
+		release(r, s);
+		return;
+	}
+	if (err == -ECANCELED || (err == -EBADMSG && r->stopping)) {
+		fail_slot(r, s, 0, "interrupted");
+		return;
+	}
+	if (err != -EBADMSG) {
+		snprintf(why, sizeof(why), "cannot read %s/%s to check it: %s",
+			 r->o->dir, s->e.name, strerror(-err));
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	hex(s->e.sha, 32, want);
+	snprintf(why, sizeof(why), "sha256 mismatch in the existing file: "
+		 "expected %s, got %s", want, s->sha_hex);
+	get_progress_replacing(r->prog, s->e.url, s->e.name, why);
+	s->replacing = true;
+	open_part(r, s);
+}
+
+/* Takes a new entry into slot `s`: skip it, check it, fail it, or start it. */
+static void start_entry(struct run *r, struct slot *s)
+{
+	struct stat st;
+
+	s->fd = -1;
+	s->offset = s->received = 0;
+	s->retries = 0;
+	s->resumed = s->restarted = s->truncate = s->replacing = false;
+	s->t = NULL;
+	s->f = NULL;
+	snprintf(s->part, sizeof(s->part), "%s%s", s->e.name, PART_SUFFIX);
+	if (r->o->cont && fstatat(r->dirfd, s->e.name, &st,
+				  AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		if (s->e.has_sha) {
+			begin_verify(r, s);
+			return;
+		}
+		get_progress_skipped(r->prog, s->e.url, s->e.name,
+				     (uint64_t)st.st_size, NULL);
+		release(r, s);
+		return;
+	}
+	open_part(r, s);
 }
 
 static void tick(struct run *r)
@@ -640,6 +768,17 @@ static int setup(struct run *r, const struct get_opts *o, char *why,
 			 strerror(-ret));
 		return 2;
 	}
+	/* rp_http_new() would refuse it too, but as "not available". */
+	if (o->cacert) {
+		int fd = open(o->cacert, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			snprintf(why, len, "cannot read --cacert '%s': %s",
+				 o->cacert, strerror(errno));
+			return 2;
+		}
+		close(fd);
+	}
 	rp_config_init(&cfg);
 	/* Workers only finish files (hash, rename): a few are plenty. */
 	cfg.workers = ncpu > 4 ? 4 : ncpu > 0 ? (unsigned)ncpu : 1;
@@ -662,6 +801,7 @@ static int setup(struct run *r, const struct get_opts *o, char *why,
 		hc.connect_timeout_ns = o->connect_ns;
 		hc.stall_timeout_ns = o->stall_ns;
 		hc.max_rate = o->rate;
+		hc.ca_file = o->cacert;
 		ret = rp_http_new(r->ex, &hc, &r->http);
 	}
 	if (ret < 0) {

@@ -173,6 +173,7 @@ int get_sha256_fd(int fd, unsigned char out[32]);
 
 struct get_opts {
 	const char *dir, *out_name, *input;
+	const char *cacert;	/* --cacert: NULL for the system's CAs */
 	unsigned long jobs, per_host, retries, shard_k, shard_n;
 	long max_redirs;
 	int64_t connect_ns, stall_ns, retry_delay_ns;
@@ -220,11 +221,17 @@ void get_progress_start(struct get_progress *p, const char *url,
 void get_progress_retry(struct get_progress *p, const char *url,
 			const char *name, unsigned attempt, int64_t delay_ns,
 			const char *why);
+/* `replaced`: the file took the place of one that failed its sha256=. */
 void get_progress_done(struct get_progress *p, const char *url,
 		       const char *name, uint64_t size, uint64_t received,
-		       bool resumed, unsigned retries, const char *sha_hex);
+		       bool resumed, bool replaced, unsigned retries,
+		       const char *sha_hex);
+/* `sha_hex`: the checksum the existing file was found to have, or NULL. */
 void get_progress_skipped(struct get_progress *p, const char *url,
-			  const char *name, uint64_t size);
+			  const char *name, uint64_t size, const char *sha_hex);
+/* -c found `name` with the wrong sha256 (`why`): it is downloaded again. */
+void get_progress_replacing(struct get_progress *p, const char *url,
+			    const char *name, const char *why);
 /* Keeps the URL and cause for the summary; `status` 0 when no HTTP one. */
 void get_progress_failed(struct get_progress *p, const char *url,
 			 const char *name, long status, unsigned retries,

@@ -33,7 +33,10 @@ static void get_usage(FILE *out)
 "      --limit-rate RATE  aggregate bytes/s (k, M, G suffixes)\n"
 "      --retry N          retries of a failed transfer (default 3)\n"
 "      --retry-delay S    first backoff, doubled per retry (default 1)\n"
+"      --cacert FILE      trust only the CA certificates (PEM) in FILE for\n"
+"                         HTTPS, e.g. a private CA; servers are always verified\n"
 "  -c, --continue         resume NAME.part files; skip files already there\n"
+"                         (after checking their sha256= when the line has one)\n"
 "      --fsync            sync data and folder before a file gets its name\n"
 "Output:\n"
 "      --json             NDJSON events on stdout\n"
@@ -78,7 +81,7 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 	enum {
 		OPT_PER_HOST = 256, OPT_MAX_REDIRS, OPT_CONNECT, OPT_STALL,
 		OPT_RATE, OPT_RETRY, OPT_RETRY_DELAY, OPT_FSYNC, OPT_SHARD,
-		OPT_JSON,
+		OPT_JSON, OPT_CACERT,
 	};
 	static const struct option opts[] = {
 		{ "input", required_argument, NULL, 'i' },
@@ -92,6 +95,7 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 		{ "limit-rate", required_argument, NULL, OPT_RATE },
 		{ "retry", required_argument, NULL, OPT_RETRY },
 		{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
+		{ "cacert", required_argument, NULL, OPT_CACERT },
 		{ "continue", no_argument, NULL, 'c' },
 		{ "fsync", no_argument, NULL, OPT_FSYNC },
 		{ "shard", required_argument, NULL, OPT_SHARD },
@@ -156,6 +160,11 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 			if (get_parse_seconds(optarg, &o->retry_delay_ns))
 				return usage_error("--retry-delay '%s': not a number "
 						   "of seconds", optarg);
+			break;
+		case OPT_CACERT:
+			if (!*optarg)
+				return usage_error("--cacert needs a file name");
+			o->cacert = optarg;
 			break;
 		case 'c': o->cont = true; break;
 		case OPT_FSYNC: o->fsync = true; break;

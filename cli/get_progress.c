@@ -25,6 +25,7 @@ struct get_progress {
 	struct get_progress_opts o;
 	long total;
 	unsigned long done, failed, skipped;
+	unsigned long replaced;	/* done, over a file that failed its check */
 	uint64_t bytes;		/* of finished files, received this run */
 	double t0;
 	int drawn;		/* lines of the live display on screen */
@@ -161,18 +162,23 @@ void get_progress_retry(struct get_progress *p, const char *url,
 
 void get_progress_done(struct get_progress *p, const char *url,
 		       const char *name, uint64_t size, uint64_t received,
-		       bool resumed, unsigned retries, const char *sha_hex)
+		       bool resumed, bool replaced, unsigned retries,
+		       const char *sha_hex)
 {
 	char b[32];
 	json_object *ev;
 
 	p->done++;
+	p->replaced += replaced;
 	p->bytes += received;
 	if (p->o.json) {
 		ev = event("done", url, name);
 		json_object_object_add(ev, "size", json_object_new_int64((int64_t)size));
 		json_object_object_add(ev, "received", json_object_new_int64((int64_t)received));
 		json_object_object_add(ev, "resumed", json_object_new_boolean(resumed));
+		if (replaced)
+			json_object_object_add(ev, "replaced",
+					       json_object_new_boolean(true));
 		json_object_object_add(ev, "retries", json_object_new_int((int)retries));
 		if (sha_hex)
 			json_object_object_add(ev, "sha256", json_object_new_string(sha_hex));
@@ -180,13 +186,14 @@ void get_progress_done(struct get_progress *p, const char *url,
 	}
 	if (lines_on(p)) {
 		get_format_bytes(size, b, sizeof(b));
-		fprintf(stderr, "done %s (%s%s)\n", name, b,
-			resumed ? ", resumed" : "");
+		fprintf(stderr, "done %s (%s%s%s)\n", name, b,
+			resumed ? ", resumed" : "",
+			replaced ? ", replaced the file that failed its check" : "");
 	}
 }
 
 void get_progress_skipped(struct get_progress *p, const char *url,
-			  const char *name, uint64_t size)
+			  const char *name, uint64_t size, const char *sha_hex)
 {
 	json_object *ev;
 
@@ -194,10 +201,31 @@ void get_progress_skipped(struct get_progress *p, const char *url,
 	if (p->o.json) {
 		ev = event("skipped", url, name);
 		json_object_object_add(ev, "size", json_object_new_int64((int64_t)size));
+		if (sha_hex)
+			json_object_object_add(ev, "sha256", json_object_new_string(sha_hex));
 		emit(ev);
 	}
 	if (lines_on(p))
-		fprintf(stderr, "skip %s (already complete)\n", name);
+		fprintf(stderr, "skip %s (already complete%s)\n", name,
+			sha_hex ? ", sha256 checked" : "");
+}
+
+void get_progress_replacing(struct get_progress *p, const char *url,
+			    const char *name, const char *why)
+{
+	json_object *ev;
+
+	if (p->o.json) {
+		ev = event("replacing", url, name);
+		json_object_object_add(ev, "reason", json_object_new_string(why));
+		emit(ev);
+	}
+	/* Shown on a terminal too: a file on disk was not what it should be. */
+	if (!p->o.quiet && !p->o.json) {
+		clear_display(p);
+		fprintf(stderr, "replace %s: %s; downloading it again\n", name,
+			why);
+	}
 }
 
 void get_progress_failed(struct get_progress *p, const char *url,
@@ -313,6 +341,7 @@ unsigned long get_progress_finish(struct get_progress *p)
 		json_object_object_add(ev, "done", json_object_new_int64((int64_t)p->done));
 		json_object_object_add(ev, "skipped", json_object_new_int64((int64_t)p->skipped));
 		json_object_object_add(ev, "failed", json_object_new_int64((int64_t)p->failed));
+		json_object_object_add(ev, "replaced", json_object_new_int64((int64_t)p->replaced));
 		json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)p->bytes));
 		json_object_object_add(ev, "seconds", json_object_new_double(el));
 		emit(ev);
@@ -320,8 +349,14 @@ unsigned long get_progress_finish(struct get_progress *p)
 	}
 	if (!p->o.quiet && !p->o.json) {
 		get_format_bytes(p->bytes, b, sizeof(b));
-		fprintf(stderr, "%lu done, %lu skipped, %lu failed; %s in %.1f s\n",
-			p->done, p->skipped, p->failed, b, el);
+		if (p->replaced)
+			fprintf(stderr, "%lu done (%lu replaced), %lu skipped, "
+				"%lu failed; %s in %.1f s\n", p->done,
+				p->replaced, p->skipped, p->failed, b, el);
+		else
+			fprintf(stderr, "%lu done, %lu skipped, %lu failed; "
+				"%s in %.1f s\n", p->done, p->skipped,
+				p->failed, b, el);
 	}
 	if (p->failed) {
 		fprintf(stderr, "%s%lu failed:%s\n", p->o.color ? "\033[1;31m" : "",

@@ -743,9 +743,12 @@ RP_EXPORT int rp_recv_multishot(rp_executor *ex, int fd, rp_recv_fn fn,
  *   does not resolve), `-ETIMEDOUT` (connect
  *   timeout, or no progress for rp_http_config::stall_timeout_ns),
  *   `-EPROTO` (a body shorter than announced, a malformed response, a TLS
- *   failure),
+ *   handshake that failed), `-EKEYREJECTED` (the server's certificate is
+ *   not trusted: an unknown authority, see rp_http_config::ca_file, an
+ *   expired certificate, or one for another host name; never retried by
+ *   `ringpool get`),
  *   `-ELOOP` (more redirects than allowed), `-EINVAL` (a URL libcurl
- *   refuses), `-EIO` (the write to the destination failed; rp_http_info::error
+ *   refuses, or a CA file it cannot use), `-EIO` (the write to the destination failed; rp_http_info::error
  *   names the cause; also any other libcurl failure), `-ENOMEM`,
  *   `-ECANCELED` when cancelled.
  *   rp_http_info::error holds a message in words for any failure.
@@ -805,6 +808,17 @@ struct rp_http_config {
 	size_t buffer_bytes;
 	/** The User-Agent header; NULL for "ringpool/VERSION". */
 	const char *user_agent;
+	/**
+	 * A file of PEM certificates, the only authorities HTTPS servers are
+	 * checked against (`CURLOPT_CAINFO`; libcurl's CA directory is
+	 * turned off with it): for servers whose certificate comes from a
+	 * private CA.  To trust public servers too, name a file holding the
+	 * system's bundle and yours.  NULL for the system's default.  The
+	 * path is copied; libcurl reads the file when it connects.  Servers
+	 * are always verified (certificate and host name): there is no
+	 * setting to turn that off.
+	 */
+	const char *ca_file;
 };
 
 /** Fills `cfg` with the defaults.  @return 0; -EINVAL for NULL. */
@@ -812,11 +826,13 @@ RP_EXPORT int rp_http_config_init(struct rp_http_config *cfg);
 
 /**
  * Makes a client that runs its transfers on `ex`.  `cfg` may be NULL for the
- * defaults; it is copied (the user agent string too).  The first call
- * initializes libcurl (curl_global_init(), once per process).
+ * defaults; it is copied (the user agent and CA file strings too).  The
+ * first call initializes libcurl (curl_global_init(), once per process).
  *
  * @return 0; -EINVAL (NULL `ex` or `out`, a negative timeout or
- *         rp_http_config::max_redirs); -ENOMEM; -EAGAIN when its thread
+ *         rp_http_config::max_redirs); the error of opening
+ *         rp_http_config::ca_file for reading (-ENOENT, -EACCES...);
+ *         -ENOMEM; -EAGAIN when its thread
  *         cannot be created (fallback backend); -ENOTSUP when libcurl could
  *         not be set up.
  */

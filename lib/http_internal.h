@@ -123,6 +123,7 @@ struct rp_http {
 	rp_executor *ex;
 	struct rp_http_config cfg;
 	char *user_agent;
+	char *ca_file;			/* NULL: libcurl's default */
 	int mode;			/* RP__HTTP_RING or RP__HTTP_LOOP */
 	CURLM *multi;			/* NULL once rp_http_free() is done */
 	bool shutting;			/* rp_http_free() began */

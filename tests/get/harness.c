@@ -25,7 +25,9 @@
 #include "get.h"
 
 char h_root[64];
-int h_nginx_port, h_fault_port;
+int h_nginx_port, h_fault_port, h_nginx_tls_port;
+char h_ca_file[256];
+static bool tls_made;
 static pid_t nginx_pid = -1, fault_pid = -1;
 
 int h_setup(void)
@@ -78,6 +80,109 @@ int h_write_text(const char *path, const char *text)
 	return ret;
 }
 
+/* Runs `argv` with its output appended to `log`; returns its exit status. */
+static int run_logged(const char *const *argv, const char *log)
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (in < 0 || out < 0)
+			_exit(126);
+		dup2(in, 0);
+		dup2(out, 1);
+		dup2(out, 2);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) != pid)
+		return -ECHILD;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int h_make_tls(void)
+{
+	const char *ossl = getenv("OPENSSL") ? getenv("OPENSSL") : "openssl";
+	char dir[128], log[160], ca_key[160], srv_key[160], srv_csr[160];
+	char srv_pem[160], ext[160], other_key[160], other_pem[160];
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s/tls", h_root);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(log, sizeof(log), "%s/openssl.log", dir);
+	snprintf(ca_key, sizeof(ca_key), "%s/ca.key", dir);
+	snprintf(srv_key, sizeof(srv_key), "%s/srv.key", dir);
+	snprintf(srv_csr, sizeof(srv_csr), "%s/srv.csr", dir);
+	snprintf(srv_pem, sizeof(srv_pem), "%s/srv.pem", dir);
+	snprintf(ext, sizeof(ext), "%s/ext.cnf", dir);
+	snprintf(h_ca_file, sizeof(h_ca_file), "%s/ca.pem", dir);
+	snprintf(other_key, sizeof(other_key), "%s/other-ca.key", dir);
+	snprintf(other_pem, sizeof(other_pem), "%s/other-ca.pem", dir);
+	{
+		/* P-256 keys: quick to make, and fine at any security level. */
+		const char *const ca[] = {
+			ossl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+			"ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key,
+			"-out", h_ca_file, "-days", "2",
+			"-subj", "/CN=ringpool test CA",
+			"-addext", "basicConstraints=critical,CA:TRUE",
+			"-addext", "keyUsage=critical,keyCertSign,cRLSign",
+			NULL,
+		};
+		/* A CA that signed nothing here, for "wrong CA" tests. */
+		const char *const other[] = {
+			ossl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+			"ec_paramgen_curve:P-256", "-nodes", "-keyout",
+			other_key, "-out", other_pem, "-days", "2",
+			"-subj", "/CN=ringpool other CA",
+			"-addext", "basicConstraints=critical,CA:TRUE",
+			"-addext", "keyUsage=critical,keyCertSign,cRLSign",
+			NULL,
+		};
+		const char *const csr[] = {
+			ossl, "req", "-new", "-newkey", "ec", "-pkeyopt",
+			"ec_paramgen_curve:P-256", "-nodes", "-keyout",
+			srv_key, "-out", srv_csr, "-subj", "/CN=127.0.0.1",
+			NULL,
+		};
+		const char *const sign[] = {
+			ossl, "x509", "-req", "-in", srv_csr, "-CA", h_ca_file,
+			"-CAkey", ca_key, "-set_serial", "2", "-days", "2",
+			"-extfile", ext, "-out", srv_pem, NULL,
+		};
+
+		ret = h_write_text(ext, "subjectAltName=IP:127.0.0.1\n"
+				   "extendedKeyUsage=serverAuth\n");
+		if (ret < 0)
+			return ret;
+		ret = run_logged(ca, log);
+		if (ret == 127) {
+			h_ca_file[0] = '\0';
+			return -ENOENT;
+		}
+		if (ret == 0)
+			ret = run_logged(csr, log);
+		if (ret == 0)
+			ret = run_logged(sign, log);
+		if (ret == 0)
+			ret = run_logged(other, log);
+	}
+	if (ret != 0) {
+		h_ca_file[0] = '\0';
+		return -EIO;
+	}
+	tls_made = true;
+	return 0;
+}
+
 /* A port that was free a moment ago (nginx cannot be told to pick one). */
 static int free_port(void)
 {
@@ -111,7 +216,7 @@ static bool port_open(int port)
 int h_start_nginx(void)
 {
 	const char *nginx = getenv("NGINX") ? getenv("NGINX") : "nginx";
-	char conf[4096], path[256], www[128];
+	char conf[4096], path[256], www[128], tls[1024] = "";
 	int tries, ret;
 	pid_t pid;
 
@@ -121,6 +226,21 @@ int h_start_nginx(void)
 	h_nginx_port = free_port();
 	if (h_nginx_port < 0)
 		return -EADDRNOTAVAIL;
+	if (tls_made) {
+		int n = 0;
+
+		do
+			h_nginx_tls_port = free_port();
+		while (h_nginx_tls_port == h_nginx_port && ++n < 10);
+		if (h_nginx_tls_port < 0 || h_nginx_tls_port == h_nginx_port)
+			return -EADDRNOTAVAIL;
+		snprintf(tls, sizeof(tls),
+			 " server {\n  listen 127.0.0.1:%d ssl;\n"
+			 "  ssl_certificate %s/tls/srv.pem;\n"
+			 "  ssl_certificate_key %s/tls/srv.key;\n"
+			 "  root %s;\n }\n",
+			 h_nginx_tls_port, h_root, h_root, www);
+	}
 	/*
 	 * Every path nginx would write to is inside the scratch folder, so it
 	 * runs unprivileged or as root alike ("user root" is ignored, with a
@@ -139,10 +259,10 @@ int h_start_nginx(void)
 		 " scgi_temp_path %s/tmp_scgi;\n"
 		 " default_type application/octet-stream;\n"
 		 " keepalive_requests 100000;\n"
-		 " server {\n  listen 127.0.0.1:%d;\n  root %s;\n }\n}\n",
+		 " server {\n  listen 127.0.0.1:%d;\n  root %s;\n }\n%s}\n",
 		 geteuid() == 0 ? "user root;\n" : "",
 		 h_root, h_root, h_root, h_root, h_root, h_root, h_root,
-		 h_root, h_nginx_port, www);
+		 h_root, h_nginx_port, www, tls);
 	snprintf(path, sizeof(path), "%s/nginx.conf", h_root);
 	ret = h_write_text(path, conf);
 	if (ret < 0)
@@ -164,7 +284,8 @@ int h_start_nginx(void)
 	for (tries = 0; tries < 500; tries++) {
 		int st;
 
-		if (port_open(h_nginx_port))
+		if (port_open(h_nginx_port) &&
+		    (!h_nginx_tls_port || port_open(h_nginx_tls_port)))
 			return 0;
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			nginx_pid = -1;
@@ -479,4 +600,26 @@ bool h_http_available(void)
 	rp_http_free(h);
 	rp_executor_free(ex);
 	return ret == 0;
+}
+
+void h_assert_body(const char *dir, const char *name, const char *key,
+		   uint64_t size)
+{
+	char got[65], want[65];
+
+	h_sha_file(h_path(dir, name), got);
+	h_sha_body(key, size, want);
+	if (strcmp(got, want))
+		printf("\n  %s/%s: sha256 %s, expected %s\n", dir, name,
+		       got[0] ? got : "(missing)", want);
+	CU_ASSERT_STRING_EQUAL(got, want);
+}
+
+bool h_has(const char *text, const char *needle)
+{
+	bool ok = strstr(text, needle) != NULL;
+
+	if (!ok)
+		printf("\n  expected to find '%s'\n", needle);
+	return ok;
 }

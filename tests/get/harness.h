@@ -21,6 +21,19 @@ int h_setup(void);
 /* Stops the servers and removes the scratch folder. */
 void h_cleanup(void);
 
+/*
+ * Makes a throwaway CA and a server certificate for 127.0.0.1 signed by it
+ * under `h_root`/tls (and other-ca.pem there, a CA that signed nothing), with the `openssl` command ($OPENSSL names another).
+ * Call before h_start_nginx(), which then serves HTTPS on h_nginx_tls_port
+ * too.  Returns 0, -ENOENT when there is no openssl command, or -EIO with
+ * the reason in `h_root`/tls/openssl.log.
+ */
+int h_make_tls(void);
+/* The CA's certificate (PEM) once h_make_tls() succeeded, else "". */
+extern char h_ca_file[];
+/* The HTTPS port of nginx; 0 when it serves no HTTPS. */
+extern int h_nginx_tls_port;
+
 /* Starts nginx serving `h_root`/www.  Returns 0 or -errno. */
 int h_start_nginx(void);
 /* Starts tests/get/faultd.  Returns 0 or -errno. */
@@ -69,6 +82,12 @@ void h_sha_file(const char *path, char out[65]);
 void h_sha_body(const char *key, uint64_t size, char out[65]);
 /* Writes the first `len` bytes of body `key` to `path`. */
 int h_write_body(const char *path, const char *key, uint64_t len);
+
+/* Asserts (CUnit) that `dir`/`name` holds body `key` of `size` bytes. */
+void h_assert_body(const char *dir, const char *name, const char *key,
+		   uint64_t size);
+/* Whether `needle` is in `text`; says which was missing when not. */
+bool h_has(const char *text, const char *needle);
 
 /* Writes `text` to `path`.  Returns 0 or -errno. */
 int h_write_text(const char *path, const char *text);

@@ -54,29 +54,6 @@ static const char *nu(const char *path)
 	return p;
 }
 
-/* Asserts that `dir`/`name` holds body `key` of `size` bytes. */
-static void assert_body(const char *dir, const char *name, const char *key,
-			uint64_t size)
-{
-	char got[65], want[65];
-
-	h_sha_file(h_path(dir, name), got);
-	h_sha_body(key, size, want);
-	if (strcmp(got, want))
-		printf("\n  %s/%s: sha256 %s, expected %s\n", dir, name,
-		       got[0] ? got : "(missing)", want);
-	CU_ASSERT_STRING_EQUAL(got, want);
-}
-
-static bool has(const char *text, const char *needle)
-{
-	bool ok = strstr(text, needle) != NULL;
-
-	if (!ok)
-		printf("\n  expected to find '%s'\n", needle);
-	return ok;
-}
-
 /* ---- usage and input errors (no download) ------------------------------- */
 
 static void test_no_url_is_a_usage_error(void)
@@ -84,7 +61,7 @@ static void test_no_url_is_a_usage_error(void)
 	struct h_result r = h_get(NULL, true, (char *)NULL);
 
 	CU_ASSERT_EQUAL(r.status, 2);
-	CU_ASSERT(has(r.err, "no URL"));
+	CU_ASSERT(h_has(r.err, "no URL"));
 	h_free(&r);
 }
 
@@ -105,7 +82,7 @@ static void test_bad_option_values_are_named(void)
 					  "http://127.0.0.1:1/x", (char *)NULL);
 
 		CU_ASSERT_EQUAL(r.status, 2);
-		CU_ASSERT(has(r.err, cases[i][2]));
+		CU_ASSERT(h_has(r.err, cases[i][2]));
 		h_free(&r);
 	}
 }
@@ -121,8 +98,8 @@ static void test_bad_list_line_stops_before_any_download(void)
 		     "sha256=xyz\n");
 	r = h_get(NULL, true, "-d", dir, "-i", list, (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 2);
-	CU_ASSERT(has(r.err, "badline.txt:3:"));
-	CU_ASSERT(has(r.err, "sha256"));
+	CU_ASSERT(h_has(r.err, "badline.txt:3:"));
+	CU_ASSERT(h_has(r.err, "sha256"));
 	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
 	h_free(&r);
 }
@@ -133,7 +110,7 @@ static void test_missing_list_file_is_named(void)
 				  (char *)NULL);
 
 	CU_ASSERT_EQUAL(r.status, 2);
-	CU_ASSERT(has(r.err, "/nonexistent/urls.txt"));
+	CU_ASSERT(h_has(r.err, "/nonexistent/urls.txt"));
 	h_free(&r);
 }
 
@@ -146,7 +123,7 @@ static void test_bad_stdin_line_is_an_input_error(void)
 	h_write_text(list, "\n\nnot a url\n");
 	r = h_get(list, false, "-d", h_dir("stdin-bad"), "-i", "-", (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 2);
-	CU_ASSERT(has(r.err, "stdin:3:"));
+	CU_ASSERT(h_has(r.err, "stdin:3:"));
 	h_free(&r);
 }
 
@@ -171,14 +148,14 @@ static void test_nginx_files_arrive_whole(void)
 	h_write_text(list, text);
 	r = h_get(NULL, true, "-d", dir, "-i", list, (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
-	assert_body(dir, "one.bin", "one.bin", 123457);
-	assert_body(dir, "zero", "two.bin", 0);
-	assert_body(dir, "three.bin", "three.bin", 3000000);
+	h_assert_body(dir, "one.bin", "one.bin", 123457);
+	h_assert_body(dir, "zero", "two.bin", 0);
+	h_assert_body(dir, "three.bin", "three.bin", 3000000);
 	CU_ASSERT_EQUAL(h_count_entries(dir), 3);
 	/* Not a terminal: one plain line per file, then the totals. */
-	CU_ASSERT(has(r.err, "done one.bin ("));
-	CU_ASSERT(has(r.err, "done zero (0 B)"));
-	CU_ASSERT(has(r.err, "3 done, 0 skipped, 0 failed"));
+	CU_ASSERT(h_has(r.err, "done one.bin ("));
+	CU_ASSERT(h_has(r.err, "done zero (0 B)"));
+	CU_ASSERT(h_has(r.err, "3 done, 0 skipped, 0 failed"));
 	CU_ASSERT_STRING_EQUAL(r.out, "");
 	h_free(&r);
 }
@@ -193,9 +170,9 @@ static void test_404_and_500_fail_with_their_status(void)
 	r = h_get(NULL, true, "-d", dir, "--retry", "2", "--retry-delay", "0.01",
 		  fu("/status/404"), fu("/status/500"), (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 1);
-	CU_ASSERT(has(r.err, "2 failed"));
-	CU_ASSERT(has(r.err, "/status/404: HTTP 404"));
-	CU_ASSERT(has(r.err, "/status/500: HTTP 500"));
+	CU_ASSERT(h_has(r.err, "2 failed"));
+	CU_ASSERT(h_has(r.err, "/status/404: HTTP 404"));
+	CU_ASSERT(h_has(r.err, "/status/500: HTTP 500"));
 	/* 404 is final; 500 is tried three times. */
 	CU_ASSERT_EQUAL(h_fault_requests("/status/404 "), 1);
 	CU_ASSERT_EQUAL(h_fault_requests("/status/500 "), 3);
@@ -214,7 +191,7 @@ static void test_503_then_success_honours_retry_after(void)
 		  fu("/flaky/f1.bin?fail=1&retry_after=1&size=5000"),
 		  (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
-	assert_body(dir, "f1.bin", "f1.bin", 5000);
+	h_assert_body(dir, "f1.bin", "f1.bin", 5000);
 	CU_ASSERT_EQUAL(h_fault_requests("/flaky/f1.bin"), 2);
 	/* Retry-After: 1 wins over the 10 ms backoff. */
 	CU_ASSERT(r.seconds >= 0.9);
@@ -232,8 +209,8 @@ static void test_429_and_408_are_retried(void)
 		  fu("/flaky/t1.bin?fail=2&code=429"),
 		  fu("/flaky/t2.bin?fail=1&code=408"), (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
-	assert_body(dir, "t1.bin", "t1.bin", 1000);
-	assert_body(dir, "t2.bin", "t2.bin", 1000);
+	h_assert_body(dir, "t1.bin", "t1.bin", 1000);
+	h_assert_body(dir, "t2.bin", "t2.bin", 1000);
 	h_free(&r);
 }
 
@@ -247,7 +224,7 @@ static void test_dropped_connection_resumes_with_range(void)
 	r = h_get(NULL, true, "-d", dir, "--retry-delay", "0.01",
 		  fu("/drop/d.bin?size=400000"), (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
-	assert_body(dir, "d.bin", "d.bin", 400000);
+	h_assert_body(dir, "d.bin", "d.bin", 400000);
 	CU_ASSERT_EQUAL(h_fault_requests("/drop/d.bin"), 2);
 	/* The retry asked for the rest, not for all of it again. */
 	CU_ASSERT_EQUAL(h_fault_requests("/drop/d.bin?size=400000 -"), 1);
@@ -265,7 +242,7 @@ static void test_short_body_never_gets_its_name(void)
 	r = h_get(NULL, true, "-d", dir, "--retry", "1", "--retry-delay", "0.01",
 		  fu("/short/s.bin?size=100000"), (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 1);
-	CU_ASSERT(has(r.err, "/short/s.bin?size=100000: "));
+	CU_ASSERT(h_has(r.err, "/short/s.bin?size=100000: "));
 	CU_ASSERT_FALSE(h_exists(h_path(dir, "s.bin")));
 	h_free(&r);
 }
@@ -280,7 +257,7 @@ static void test_stall_after_headers_times_out(void)
 	r = h_get(NULL, true, "-d", dir, "--retry", "0", "--stall-timeout", "1",
 		  fu("/stall/st.bin"), (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 1);
-	CU_ASSERT(has(r.err, "/stall/st.bin: "));
+	CU_ASSERT(h_has(r.err, "/stall/st.bin: "));
 	CU_ASSERT(r.seconds < 15);
 	CU_ASSERT_FALSE(h_exists(h_path(dir, "st.bin")));
 	CU_ASSERT_FALSE(h_exists(h_path(dir, "st.bin.part")));
@@ -298,7 +275,7 @@ static void test_redirect_chain_is_followed(void)
 		  (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
 	/* Named after the URL asked for, not after where it led. */
-	assert_body(dir, "r.bin", "r.bin", 7777);
+	h_assert_body(dir, "r.bin", "r.bin", 7777);
 	CU_ASSERT_EQUAL(h_count_entries(dir), 1);
 	h_free(&r);
 }
@@ -313,7 +290,7 @@ static void test_redirect_loop_fails(void)
 	r = h_get(NULL, true, "-d", dir, "--max-redirs", "5", fu("/loop/l.bin"),
 		  (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 1);
-	CU_ASSERT(has(r.err, "/loop/l.bin: "));
+	CU_ASSERT(h_has(r.err, "/loop/l.bin: "));
 	/* One request, five redirects followed, then it gives up. */
 	CU_ASSERT_EQUAL(h_fault_requests("/loop/l.bin"), 6);
 	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
@@ -331,10 +308,10 @@ static void test_dangerous_names_stay_inside(void)
 		  fu("/file/..%2F..%2Fescaped"), fu("/file/.hidden"),
 		  (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
-	assert_body(dir, "safe.bin", "safe.bin", 1000);
+	h_assert_body(dir, "safe.bin", "safe.bin", 1000);
 	/* faultd's body key is its last '/' segment: "..%2F..%2Fescaped". */
-	assert_body(dir, "_.._escaped", "..%2F..%2Fescaped", 1000);
-	assert_body(dir, "hidden", ".hidden", 1000);
+	h_assert_body(dir, "_.._escaped", "..%2F..%2Fescaped", 1000);
+	h_assert_body(dir, "hidden", ".hidden", 1000);
 	CU_ASSERT_EQUAL(h_count_entries(dir), 3);
 	CU_ASSERT_EQUAL(h_count_entries(h_path(h_root, "evil")), 1);
 	CU_ASSERT_FALSE(h_exists(h_path(h_root, "evil.sh")));
@@ -353,9 +330,9 @@ static void test_collisions_get_suffixes(void)
 		  fu("/norange/c.bin?size=20"), fu("/redir/0/c.bin?size=30"),
 		  (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
-	assert_body(dir, "c.bin", "c.bin", 10);
-	assert_body(dir, "c.bin.1", "c.bin", 20);
-	assert_body(dir, "c.bin.2", "c.bin", 30);
+	h_assert_body(dir, "c.bin", "c.bin", 10);
+	h_assert_body(dir, "c.bin.1", "c.bin", 20);
+	h_assert_body(dir, "c.bin.2", "c.bin", 30);
 	h_free(&r);
 }
 
@@ -373,7 +350,7 @@ static void test_checksum_mismatch_leaves_nothing(void)
 	h_write_text(list, text);
 	r = h_get(NULL, true, "-d", dir, "-i", list, (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 1);
-	CU_ASSERT(has(r.err, "sha256 mismatch"));
+	CU_ASSERT(h_has(r.err, "sha256 mismatch"));
 	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
 	h_free(&r);
 }
@@ -391,8 +368,8 @@ static void test_continue_resumes_part_files(void)
 	r = h_get(NULL, true, "-d", dir, "-c", fu("/file/p.bin?size=150001"),
 		  fu("/norange/q.bin?size=90000"), (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
-	assert_body(dir, "p.bin", "p.bin", 150001);
-	assert_body(dir, "q.bin", "q.bin", 90000);
+	h_assert_body(dir, "p.bin", "p.bin", 150001);
+	h_assert_body(dir, "q.bin", "q.bin", 90000);
 	CU_ASSERT_EQUAL(h_fault_requests("/file/p.bin?size=150001 60000"), 1);
 	CU_ASSERT_EQUAL(h_count_suffix(dir, ".part"), 0);
 	h_free(&r);
@@ -410,7 +387,7 @@ static void test_continue_with_a_whole_part_file(void)
 	r = h_get(NULL, false, "-d", dir, "-c", fu("/file/w.bin?size=5000"),
 		  (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
-	assert_body(dir, "w.bin", "w.bin", 5000);
+	h_assert_body(dir, "w.bin", "w.bin", 5000);
 	h_free(&r);
 }
 
@@ -424,7 +401,7 @@ static void test_output_name_for_one_url(void)
 	r = h_get(NULL, false, "-d", dir, "-o", "chosen.dat",
 		  fu("/file/o.bin?size=321"), (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
-	assert_body(dir, "chosen.dat", "o.bin", 321);
+	h_assert_body(dir, "chosen.dat", "o.bin", 321);
 	CU_ASSERT_EQUAL(h_count_entries(dir), 1);
 	h_free(&r);
 }
@@ -440,9 +417,9 @@ static void test_quiet_prints_only_failures(void)
 		  fu("/status/403?q"), (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 1);
 	CU_ASSERT_PTR_NULL(strstr(r.err, "done"));
-	CU_ASSERT(has(r.err, "1 failed:\n  "));
-	CU_ASSERT(has(r.err, "/status/403?q: HTTP 403"));
-	assert_body(dir, "q1.bin", "q1.bin", 1000);
+	CU_ASSERT(h_has(r.err, "1 failed:\n  "));
+	CU_ASSERT(h_has(r.err, "/status/403?q: HTTP 403"));
+	h_assert_body(dir, "q1.bin", "q1.bin", 1000);
 	h_free(&r);
 }
 
@@ -456,8 +433,8 @@ static void test_fsync_finish(void)
 	r = h_get(NULL, true, "-d", dir, "--fsync", fu("/file/s1.bin?size=70000"),
 		  fu("/norange/s2.bin?size=10"), (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
-	assert_body(dir, "s1.bin", "s1.bin", 70000);
-	assert_body(dir, "s2.bin", "s2.bin", 10);
+	h_assert_body(dir, "s1.bin", "s1.bin", 70000);
+	h_assert_body(dir, "s2.bin", "s2.bin", 10);
 	CU_ASSERT_EQUAL(h_count_entries(dir), 2);
 	h_free(&r);
 }
@@ -475,8 +452,8 @@ static void test_limit_rate_is_aggregate(void)
 		  (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
 	CU_ASSERT(r.seconds > 0.8);
-	assert_body(dir, "r1.bin", "r1.bin", 600000);
-	assert_body(dir, "r2.bin", "r2.bin", 600000);
+	h_assert_body(dir, "r1.bin", "r1.bin", 600000);
+	h_assert_body(dir, "r2.bin", "r2.bin", 600000);
 	h_free(&r);
 }
 
@@ -496,9 +473,9 @@ static void test_sigint_stops_and_keeps_parts(void)
 	r = h_getv_signal(NULL, false, args, tu_under_valgrind() ? 5 : 1,
 			  SIGINT);
 	CU_ASSERT_EQUAL(r.status, 1);
-	CU_ASSERT(has(r.err, "interrupted by SIGINT"));
-	CU_ASSERT(has(r.err, "/stall/i1.bin: interrupted"));
-	CU_ASSERT(has(r.err, "/flaky/i2.bin?fail=1: interrupted"));
+	CU_ASSERT(h_has(r.err, "interrupted by SIGINT"));
+	CU_ASSERT(h_has(r.err, "/stall/i1.bin: interrupted"));
+	CU_ASSERT(h_has(r.err, "/flaky/i2.bin?fail=1: interrupted"));
 	CU_ASSERT(r.seconds < 10);
 	/* Nothing under a final name; the half file stays for -c. */
 	CU_ASSERT_EQUAL(h_count_entries(dir), 1);
@@ -567,9 +544,9 @@ static void test_json_events(void)
 	CU_ASSERT_EQUAL(failed, 1);
 	CU_ASSERT_EQUAL(field(summary, "done"), 1);
 	CU_ASSERT_EQUAL(field(summary, "failed"), 1);
-	CU_ASSERT(has(r.out, "\"reason\":\"HTTP 404\""));
+	CU_ASSERT(h_has(r.out, "\"reason\":\"HTTP 404\""));
 	/* The failure summary still goes to stderr. */
-	CU_ASSERT(has(r.err, "/status/404?j: HTTP 404"));
+	CU_ASSERT(h_has(r.err, "/status/404?j: HTTP 404"));
 	json_object_put(summary);
 	h_free(&r);
 }
@@ -635,7 +612,7 @@ static void test_ten_thousand_files_then_rerun_transfers_nothing(void)
 		  (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
 	CU_ASSERT_EQUAL(h_nginx_requests("/many/") - before, n);
-	CU_ASSERT(has(r.out, "\"skipped\":"));
+	CU_ASSERT(h_has(r.out, "\"skipped\":"));
 	h_free(&r);
 }
 

@@ -175,6 +175,38 @@ static void test_config_and_bad_arguments(void)
 	env_down(&e);
 }
 
+static void test_ca_file_is_checked_and_copied(void)
+{
+	struct rp_http_config cfg;
+	struct rp_http_info info;
+	char ca[512];
+	int64_t value;
+	struct env e;
+	int fd;
+
+	env_up(&e, NULL);
+	CU_ASSERT_EQUAL(rp_http_config_init(&cfg), 0);
+	CU_ASSERT_PTR_NULL(cfg.ca_file);
+	/* Said once, by the client, rather than by every HTTPS transfer. */
+	cfg.ca_file = "/nonexistent/ca.pem";
+	rp_http_free(e.h);
+	e.h = NULL;
+	CU_ASSERT_EQUAL(rp_http_new(e.ex, &cfg, &e.h), -ENOENT);
+	CU_ASSERT_PTR_NULL(e.h);
+	/* Any readable file will do here; the client keeps its own copy. */
+	it_path(&e.dir, "ca.pem", ca, sizeof(ca));
+	close(dest(&e, "ca.pem"));
+	cfg.ca_file = ca;
+	CU_ASSERT_EQUAL_FATAL(rp_http_new(e.ex, &cfg, &e.h), 0);
+	memset(ca, 'x', sizeof(ca) - 1);
+	/* Plain HTTP does not read it. */
+	fd = dest(&e, "out");
+	CU_ASSERT_EQUAL(fetch(&e, "/body/1000", fd, 0, &value, &info), 0);
+	CU_ASSERT_EQUAL(value, 1000);
+	close(fd);
+	env_down(&e);
+}
+
 static void test_body_200(void)
 {
 	struct rp_http_info info;
@@ -935,6 +967,7 @@ static void test_idle_connections_do_not_stall(void)
 
 static const struct tu_test tests[] = {
 	{ "config_and_bad_arguments", test_config_and_bad_arguments, false },
+	{ "ca_file_is_checked_and_copied", test_ca_file_is_checked_and_copied, false },
 	{ "body_200", test_body_200, false },
 	{ "empty_body", test_empty_body, false },
 	{ "body_without_length", test_body_without_length, false },
