@@ -344,7 +344,8 @@ struct rp__plug {
 	uint64_t pending;
 };
 
-extern _Thread_local struct rp__plug rp__plug;
+extern _Thread_local struct rp__plug rp__plug
+	__attribute__((tls_model("initial-exec")));
 
 /* Sends the calling thread's queued batch, if any (io.c). */
 void rp__io_flush_plug(void);

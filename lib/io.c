@@ -88,7 +88,8 @@ int rp_executor_backend(const rp_executor *ex, int *backend, const char **why)
 
 /* ---- batches ---------------------------------------------------------- */
 
-_Thread_local struct rp__plug rp__plug;
+_Thread_local struct rp__plug rp__plug
+	__attribute__((tls_model("initial-exec")));
 
 int rp_io_batch_begin(rp_executor *ex)
 {

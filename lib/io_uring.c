@@ -96,7 +96,9 @@ struct uring_state {
 	bool joined;
 };
 
-static _Thread_local struct ring *cur_ring;
+/* initial-exec: a plain %fs-relative access, not a __tls_get_addr call. */
+static _Thread_local struct ring *cur_ring
+	__attribute__((tls_model("initial-exec")));
 
 static struct uring_state *state_of(const rp_executor *ex)
 {
@@ -1014,7 +1016,8 @@ static int uring_start(rp_executor *ex, const struct rp_config *cfg,
 static struct ring *pick_ring(struct uring_state *st)
 {
 	static _Atomic unsigned next;
-	static _Thread_local unsigned mine = UINT_MAX;
+	static _Thread_local unsigned mine
+		__attribute__((tls_model("initial-exec"))) = UINT_MAX;
 
 	if (st->n == 1)
 		return &st->rings[0];
@@ -1034,7 +1037,7 @@ static struct ring *pick_ring(struct uring_state *st)
 static _Thread_local struct {
 	struct ring *r;
 	rp_future *head, *tail;
-} batch;
+} batch __attribute__((tls_model("initial-exec")));
 
 static void uring_submit(rp_executor *ex, rp_future *f)
 {
