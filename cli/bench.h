@@ -424,7 +424,9 @@ bool bench_fio_available(void);
 
 /*
  * Runs `f` with fio and fills `r` from its JSON output (IOPS, bytes, CPU,
- * total-latency percentiles; the command line goes into r->settings).
+ * and the percentiles of the latency fio measures the way the matching
+ * engine does: total latency for io_uring, completion latency for psync;
+ * the command line goes into r->settings).
  * Returns 0, or -errno with the reason in r->error.
  */
 int bench_fio_run(const struct fio_job *f, struct bench_run *r);
