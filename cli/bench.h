@@ -146,6 +146,12 @@ struct bench_pair {
 	double rp_best, fio_best; /* IOPS, best round of each */
 	double rp_mbps, fio_mbps;
 	double rp_median, fio_median; /* IOPS, median round of each */
+	/*
+	 * The median over the rounds of ringpool's IOPS over fio's in the
+	 * same round: the two runs of a round are back to back, so a load
+	 * that comes and goes on a shared machine falls on both.
+	 */
+	double paired;
 };
 
 struct bench_doc {
