@@ -187,6 +187,13 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 		ARG("--lat_percentiles=1");
 	else
 		ARG("--disable_lat=1");
+	/*
+	 * Page-aligned buffers, as the engines' (aligned_alloc(4096)): fio
+	 * aligns them by default only for O_DIRECT, and its buffered psync
+	 * buffer otherwise starts mid-page, so each 4 KiB read would be
+	 * copied across two pages where the engine's is copied into one.
+	 */
+	ARG("--iomem_align=4096");
 	ARG("--randrepeat=0");
 	/* Uniformly random blocks, as the engines pick them: no coverage map.
 	 */
