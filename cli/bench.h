@@ -146,6 +146,12 @@ struct bench_pair {
 	double rp_best, fio_best; /* IOPS, best round of each */
 	double rp_mbps, fio_mbps;
 	double rp_median, fio_median; /* IOPS, median round of each */
+	/*
+	 * The median over the rounds of ringpool's IOPS over fio's in the
+	 * same round: the two runs of a round are back to back, so a load
+	 * that comes and goes on a shared machine falls on both.
+	 */
+	double paired;
 };
 
 struct bench_doc {
@@ -424,7 +430,9 @@ bool bench_fio_available(void);
 
 /*
  * Runs `f` with fio and fills `r` from its JSON output (IOPS, bytes, CPU,
- * total-latency percentiles; the command line goes into r->settings).
+ * and the percentiles of the latency fio measures the way the matching
+ * engine does: total latency for io_uring, completion latency for psync;
+ * the command line goes into r->settings).
  * Returns 0, or -errno with the reason in r->error.
  */
 int bench_fio_run(const struct fio_job *f, struct bench_run *r);

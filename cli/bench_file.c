@@ -479,6 +479,23 @@ static double median_iops(const struct bench_doc *d, const char *tool,
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/*
+ * The median of a[i] / b[i] over the rounds where both sides measured
+ * something; 0 when none did.  Sorts a scratch copy in `a`.
+ */
+static double median_ratio(double *a, const double *b, unsigned n)
+{
+	unsigned i, m = 0;
+
+	for (i = 0; i < n; i++)
+		if (a[i] > 0 && b[i] > 0)
+			a[m++] = a[i] / b[i];
+	if (!m)
+		return 0;
+	qsort(a, m, sizeof(a[0]), cmp_double);
+	return m % 2 ? a[m / 2] : (a[m / 2 - 1] + a[m / 2]) / 2;
+}
+
 /* One ringpool run of `engine`; 0, or 1 when the file would not open. */
 static int run_engine(const struct file_opts *o, const struct bench_common *c,
 		      const struct data_file *df, int engine,
@@ -528,11 +545,20 @@ static int run_all(struct file_opts *o, struct bench_common *c,
 	struct fio_job fj[ENG_COUNT];
 	int k, side, sides = o->compare_fio ? 2 : 1, status = 0;
 	unsigned round;
+	/*
+	 * IOPS of each round for the pairing: per_round[side][k][round - 1],
+	 * side 0 ringpool and 1 fio, laid out flat.
+	 */
+	double *per_round = NULL;
+	size_t side_len = (size_t)o->n_engines * c->rounds;
 
 	if (o->compare_fio) {
 		d->pairs = calloc((size_t)o->n_engines, sizeof(*d->pairs));
-		if (!d->pairs)
+		per_round = calloc(2 * side_len, sizeof(*per_round));
+		if (!d->pairs || !per_round) {
+			free(per_round);
 			return 1;
+		}
 		d->n_pairs = (size_t)o->n_engines;
 		for (k = 0; k < o->n_engines; k++)
 			fio_counterpart(o, o->order[k], df, c, &fj[k],
@@ -546,23 +572,31 @@ static int run_all(struct file_opts *o, struct bench_common *c,
 					   (side ^ (int)(round % 2 == 0));
 				struct bench_run *r = bench_doc_add_run(d);
 
-				if (!r)
+				if (!r) {
+					free(per_round);
 					return 1;
+				}
 				r->round = round;
 				if (o->cached || o->drop_cache)
 					file_prime(df->path, df->size,
 						   o->drop_cache);
 				if (fio)
 					bench_fio_run(&fj[k], r);
-				else if (run_engine(o, c, df, o->order[k], r))
+				else if (run_engine(o, c, df, o->order[k], r)) {
+					free(per_round);
 					return 1;
+				}
 				if (r->error[0]) {
 					bench_err(SUBJ, "%s %s: %s", r->tool,
 						  r->engine, r->error);
 					status = 1;
 				}
-				if (o->compare_fio)
+				if (o->compare_fio) {
 					keep_best(&d->pairs[k], r, fio);
+					per_round[fio * side_len +
+						  (size_t)k * c->rounds +
+						  round - 1] = iops_of(r);
+				}
 			}
 		}
 	}
@@ -570,7 +604,12 @@ static int run_all(struct file_opts *o, struct bench_common *c,
 		d->pairs[k].rp_median =
 			median_iops(d, "ringpool", d->pairs[k].engine);
 		d->pairs[k].fio_median = median_iops(d, "fio", fj[k].ioengine);
+		d->pairs[k].paired = median_ratio(
+			per_round + (size_t)k * c->rounds,
+			per_round + side_len + (size_t)k * c->rounds,
+			c->rounds);
 	}
+	free(per_round);
 	return status;
 }
 

@@ -145,6 +145,8 @@ json_object *bench_doc_json(const struct bench_doc *d)
 			json_object_new_double(
 				p->fio_median > 0 ? p->rp_median / p->fio_median
 						  : 0));
+		json_object_object_add(c, "ratio_paired",
+				       json_object_new_double(p->paired));
 		json_object_array_add(cmp, c);
 	}
 	json_object_object_add(o, "compare", cmp);
@@ -211,21 +213,23 @@ static void print_table(FILE *out, const struct bench_doc *d)
 	}
 	if (d->n_pairs) {
 		fprintf(out, "\n--compare fio (IOPS of the best round of each "
-			     "side; ratio of the medians too)\n");
-		fprintf(out, "%-8s %12s %9s   %-16s %12s %9s %7s %7s  %s\n",
+			     "side; ratio of the best rounds, of the medians, "
+			     "and the median of each round's own ratio)\n");
+		fprintf(out, "%-8s %12s %9s   %-16s %12s %9s %7s %7s %7s  %s\n",
 			"engine", "ringpool", "MB/s", "fio job", "fio", "MB/s",
-			"ratio", "median", "semantics");
+			"ratio", "median", "paired", "semantics");
 		for (i = 0; i < d->n_pairs; i++) {
 			const struct bench_pair *p = &d->pairs[i];
 
 			fprintf(out,
 				"%-8s %12.0f %9.1f   %-16s %12.0f %9.1f "
-				"%7.2f %7.2f  %s%s\n",
+				"%7.2f %7.2f %7.2f  %s%s\n",
 				p->engine, p->rp_best, p->rp_mbps,
 				p->fio_engine, p->fio_best, p->fio_mbps,
 				p->fio_best > 0 ? p->rp_best / p->fio_best : 0,
 				p->fio_median > 0 ? p->rp_median / p->fio_median
 						  : 0,
+				p->paired,
 				p->match ? "match" : "differ: ", p->why);
 		}
 	}

@@ -879,19 +879,48 @@ static void test_interrupt(void)
 	CU_ASSERT(dir_empty(tmpdir));
 }
 
+/* The lowest p50 latency of fio's runs in the document, in us. */
+static double fio_p50_us(json_object *d)
+{
+	json_object *runs = get(d, "runs");
+	double low = 0;
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(runs); i++) {
+		json_object *r = json_object_array_get_idx(runs, i);
+		const char *tool = json_object_get_string(get(r, "tool"));
+		double p50 = num(get(r, "latency_us"), "p50");
+
+		if (tool && !strcmp(tool, "fio") && (low == 0 || p50 < low))
+			low = p50;
+	}
+	return low;
+}
+
 /*
  * Where the semantics match, the tool and fio agree: sync against psync,
- * one thread, 4k random reads, within 10% (best or median of 5 alternating
- * rounds per side; the machine may be shared, so up to three tries).
- * O_DIRECT where the file system takes it: the kernel and the device then
- * dominate, so the check is about measuring the same thing the same way,
- * not about whose loop is thinner (on cached reads the tool's pread loop
- * costs less CPU per operation than fio's, see the README).
+ * one thread, 4k random reads, within 10%.  O_DIRECT where the file system
+ * takes it, so the device dominates and the check is about measuring the
+ * same thing the same way.
+ *
+ * The figure checked is the median over 10 rounds of each round's own
+ * ratio: the two runs of a round are back to back (each side first in
+ * half of them), so load from other jobs on a shared machine falls on both
+ * and one lucky or unlucky round cannot decide.  Up to three tries, each
+ * judged on that one figure alone (not on whichever of several figures
+ * happened to land inside), so a tool that is a quarter off fails every
+ * try.
+ *
+ * Where the reads run at memory speed (no O_DIRECT here, or O_DIRECT on
+ * tmpfs), a read costs about 2 us and fio's own per-I/O work shows: the
+ * tool's pread loop comes out 10-15% ahead on a calm machine and more
+ * under load (README, "sync against fio's psync"), so there the bound is
+ * 40%, which still catches a tool that counts or times the wrong thing.
  */
 static void test_sync_agrees_with_fio_psync(void)
 {
 	const char *cache = "--direct";
-	double ratio = 0;
+	double ratio = 0, hi = 1.1;
 	int attempt;
 
 	if (access("/usr/bin/fio", X_OK) &&
@@ -903,10 +932,10 @@ static void test_sync_agrees_with_fio_psync(void)
 		struct out o =
 			RUN("bench", "file", "--dir", tmpdir, "--size", "16M",
 			    "--engine", "sync", cache, "--compare", "fio",
-			    "--runtime", "0.3", "--warmup", "0.1", "--rounds",
-			    "5", "--json");
+			    "--runtime", "0.2", "--warmup", "0.1", "--rounds",
+			    "10", "--json");
 		json_object *d, *p;
-		double median;
+		double p50;
 
 		if (o.status == 1 && strstr(o.err, "refuses O_DIRECT") &&
 		    !strcmp(cache, "--direct")) {
@@ -920,30 +949,29 @@ static void test_sync_agrees_with_fio_psync(void)
 		d = json_tokener_parse(o.out);
 		CU_ASSERT_EQUAL(o.status, 0);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-		CU_ASSERT_EQUAL(json_object_array_length(get(d, "runs")), 10);
+		CU_ASSERT_EQUAL(json_object_array_length(get(d, "runs")), 20);
 		p = json_object_array_get_idx(get(d, "compare"), 0);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 		CU_ASSERT(json_object_get_boolean(get(p, "semantics_match")));
-		ratio = num(p, "ratio");
-		median = num(p, "ratio_median");
-		printf("sync/psync %s: best %.3f, median %.3f (try %d)\n",
-		       cache, ratio, median, attempt + 1);
+		ratio = num(p, "ratio_paired");
+		p50 = fio_p50_us(d);
+		hi = p50 > 0 && p50 < 20 ? 1.4 : 1.1;
+		printf("sync/psync %s: paired %.3f (best %.3f, medians "
+		       "%.3f), fio p50 %.1f us, bound %.2f (try %d)\n",
+		       cache, ratio, num(p, "ratio"), num(p, "ratio_median"),
+		       p50, hi, attempt + 1);
 		json_object_put(d);
 		out_free(&o);
-		/* A device has lucky and unlucky runs: either measure. */
-		if (!(ratio >= 0.9 && ratio <= 1.1) && median >= 0.9 &&
-		    median <= 1.1)
-			ratio = median;
-		if (ratio >= 0.9 && ratio <= 1.1)
+		if (ratio >= 0.9 && ratio <= hi)
 			break;
 	}
 	CU_ASSERT(dir_empty(tmpdir));
-	if (getenv("RINGPOOL_SANITIZED") && !strcmp(cache, "--cached")) {
+	if (getenv("RINGPOOL_SANITIZED") && hi > 1.1) {
 		printf("ratio not checked: a sanitizer slows ringpool's "
-		       "cached loop, not fio's\n");
+		       "memory-speed loop, not fio's\n");
 		return;
 	}
-	CU_ASSERT(ratio >= 0.9 && ratio <= 1.1);
+	CU_ASSERT(ratio >= 0.9 && ratio <= hi);
 }
 
 int main(int argc, char **argv)
