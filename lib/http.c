@@ -50,6 +50,7 @@ static void http_unref(rp_http *h)
 		return;
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->mu);
+	pthread_mutex_destroy(&h->in_mu);
 	free(h->user_agent);
 	free(h->ca_file);
 	free(h);
@@ -441,11 +442,34 @@ static void fail_all(rp_http *h)
 	}
 }
 
+/*
+ * Moves what rp_http_get() queued in ring mode to the client's lists, as
+ * the loop mode's rp_http_get() does under `mu` itself.  Lock held.
+ */
+static void take_queued(rp_http *h)
+{
+	struct rp__list *n;
+
+	pthread_mutex_lock(&h->in_mu);
+	h->in_sched = false;
+	while ((n = h->inq.next) != &h->inq) {
+		rp_http_transfer *t = rp__container_of(n, rp_http_transfer,
+						       incoming);
+
+		rp__list_del(&t->incoming);
+		rp__list_add_tail(&h->live, &t->live);
+		rp__list_add_tail(&h->incoming, &t->incoming);
+		h->unfinished++;
+	}
+	pthread_mutex_unlock(&h->in_mu);
+}
+
 /* Hands the transfers rp_http_get() queued to libcurl. */
 static bool adopt(rp_http *h)
 {
 	bool any = false;
 
+	take_queued(h);
 	while (!rp__list_empty(&h->incoming)) {
 		rp_http_transfer *t = rp__container_of(h->incoming.next,
 				rp_http_transfer, incoming);
@@ -504,6 +528,7 @@ static void cancel_hook(rp_future *f)
 	h = t->h;
 	http_ref(h);
 	locked = rp__http_enter(h);
+	take_queued(h);		/* `t` may still be on the way in */
 	/* Out of libcurl already: it ends with its result. */
 	if (t->state == RP__HTTP_ACTIVE && !t->cancel) {
 		t->cancel = true;
@@ -575,7 +600,9 @@ int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
 	h->ex = ex;
 	h->efd = -1;
 	pthread_mutex_init(&h->mu, NULL);
+	pthread_mutex_init(&h->in_mu, NULL);
 	pthread_cond_init(&h->cond, NULL);
+	rp__list_init(&h->inq);
 	rp__list_init(&h->live);
 	rp__list_init(&h->stop);
 	rp__list_init(&h->dirty);
@@ -627,6 +654,10 @@ void rp_http_free(rp_http *h)
 		return;
 	locked = rp__http_enter(h);
 	h->shutting = true;
+	pthread_mutex_lock(&h->in_mu);
+	h->in_closed = true;
+	pthread_mutex_unlock(&h->in_mu);
+	take_queued(h);
 	for (n = h->live.next; n != &h->live; n = n->next) {
 		rp_http_transfer *t = rp__container_of(n, rp_http_transfer,
 						       live);
@@ -722,52 +753,46 @@ static void transfer_release(rp_http_transfer *t)
 	free(t);
 }
 
+/* The NOP of hand_over(): on the ring's thread, the drain adopts. */
 static void adopt_done(rp_future *f, void *arg)
 {
 	rp_http *h = arg;
 	bool locked = rp__http_enter(h);
 
-	h->ops--;
-	h->adopting = false;
 	rp_future_unref(f);
-	rp__http_leave(h, locked);	/* the drain adopts */
+	rp__http_leave(h, locked);
+	http_unref(h);
 }
 
 /*
- * Unlocks after rp_http_get() queued a transfer, leaving the work of
- * starting it to the thread that drives libcurl: with io_uring the ring's
- * (a NOP's done-callback; one for any number of transfers queued before it
- * runs), else the client's loop thread.  The caller, typically the thread
- * that opens and finishes files, is then free for that, and the two
- * overlap.  When the NOP cannot be queued, the caller drains.
+ * Leaves the work of starting what rp_http_get() queued to the thread that
+ * drives libcurl: with io_uring the ring's (a NOP's done-callback; one for
+ * any number of transfers queued before it runs), else the client's loop
+ * thread.  The caller, typically the thread that opens and finishes files,
+ * is then free for that, and the two overlap.  With the loop it is called
+ * under `mu`, and unlocks; on the ring, without: the NOP holds a reference
+ * to the client, since it may run after rp_http_free() (finding nothing to
+ * do).  When the NOP cannot be queued, the caller drains.
  */
 static void hand_over(rp_http *h)
 {
 	rp_future *f;
+	bool locked;
 
 	if (h->mode == RP__HTTP_LOOP) {
 		h->loop_wake = true;
 		rp__http_unlock(h);
 		return;
 	}
-	if (!h->adopting) {
-		h->adopting = true;
-		h->ops++;
-		if (rp_nop(h->ex, NULL, &f) < 0) {
-			h->adopting = false;
-			h->ops--;
-		} else if (rp_future_add_done_callback(f, adopt_done, h) < 0) {
-			/* The NOP runs, unwatched. */
-			rp_future_unref(f);
-			h->adopting = false;
-			h->ops--;
-		}
+	http_ref(h);
+	if (rp_nop(h->ex, NULL, &f) == 0) {
+		if (rp_future_add_done_callback(f, adopt_done, h) == 0)
+			return;
+		rp_future_unref(f);	/* the NOP runs, unwatched */
 	}
-	/* adopt_done() may have run here already, with nothing to drain. */
-	if (h->adopting)
-		rp__http_unlock(h);
-	else
-		rp__http_leave(h, true);
+	locked = rp__http_enter(h);
+	rp__http_leave(h, locked);
+	http_unref(h);
 }
 
 int rp_http_get(rp_http *h, const struct rp_http_request *req,
@@ -825,6 +850,26 @@ int rp_http_get(rp_http *h, const struct rp_http_request *req,
 			      memory_order_relaxed);
 	t->f = f;
 
+	if (h->mode == RP__HTTP_RING) {
+		bool sched;
+
+		pthread_mutex_lock(&h->in_mu);
+		if (h->in_closed) {
+			pthread_mutex_unlock(&h->in_mu);
+			rp__future_release(f);
+			transfer_release(t);
+			return -ESHUTDOWN;
+		}
+		rp__list_add_tail(&h->inq, &t->incoming);
+		http_ref(h);	/* dropped by rp_http_transfer_free */
+		sched = !h->in_sched;
+		h->in_sched = true;
+		pthread_mutex_unlock(&h->in_mu);
+		*out = t;
+		if (sched)
+			hand_over(h);
+		return 0;
+	}
 	locked = rp__http_enter(h);
 	if (h->shutting) {
 		rp__http_leave(h, locked);

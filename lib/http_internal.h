@@ -135,7 +135,15 @@ struct rp_http {
 	struct rp__list paused;		/* paused by back-pressure or rate */
 	struct rp__list ended;		/* futures to end after unlocking */
 	struct rp__list incoming;	/* from rp_http_get(), not yet added */
-	bool adopting;			/* ring: a NOP will add `incoming` */
+	/*
+	 * Ring mode: rp_http_get() queues here under `in_mu` alone, so the
+	 * thread that starts transfers never waits for `mu` while libcurl
+	 * runs; the drain moves them to `live` and `incoming` (lock order:
+	 * mu, then in_mu).  `in_sched`: a NOP is on its way to do that.
+	 */
+	pthread_mutex_t in_mu;
+	struct rp__list inq;
+	bool in_sched, in_closed;
 	unsigned unfinished;		/* transfers whose future is to end */
 	/* Futures in flight whose done-callback will touch the client. */
 	unsigned ops;
