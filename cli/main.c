@@ -53,13 +53,21 @@ static int print_version(void)
 			"uring, threads, auto\n", getenv("RINGPOOL_BACKEND"));
 		return 2;
 	}
+	if (ret == -EINVAL && getenv("RINGPOOL_RINGS")) {
+		fprintf(stderr, "ringpool: RINGPOOL_RINGS='%s' is not one of "
+			"owned, shared, auto\n", getenv("RINGPOOL_RINGS"));
+		return 2;
+	}
 	if (ret < 0) {
 		printf("backend: unavailable (%s)\n", strerror(-ret));
 		return 0;
 	}
 	rp_executor_backend(ex, &backend, &why);
-	printf("backend: %s%s%s\n",
+	printf("backend: %s%s%s%s\n",
 	       backend == RP_BACKEND_URING ? "io_uring" : "threads",
+	       backend != RP_BACKEND_URING ? "" :
+	       rp_executor_ring_mode(ex) == RP_RINGS_SHARED ? " (shared rings)" :
+							     " (owned rings)",
 	       why ? " - " : "", why ? why : "");
 	rp_executor_free(ex);
 	return 0;

@@ -347,6 +347,13 @@ struct rp__plug {
 extern _Thread_local struct rp__plug rp__plug
 	__attribute__((tls_model("initial-exec")));
 
+/*
+ * The ring mode asked for: rp_config::ring_mode, or for RP_RINGS_AUTO the
+ * environment's RINGPOOL_RINGS (owned when unset); -1 when that names
+ * neither (io_uring.c).
+ */
+int rp__ring_mode(const struct rp_config *cfg);
+
 /* Sends the calling thread's queued batch, if any (io.c). */
 void rp__io_flush_plug(void);
 

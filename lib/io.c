@@ -37,6 +37,9 @@ int rp__io_start(rp_executor *ex, const struct rp_config *cfg)
 	int want = cfg->backend, ret;
 	bool from_env = false;
 
+	/* A misspelt RINGPOOL_RINGS is an error, not a reason to fall back. */
+	if (rp__ring_mode(cfg) < 0)
+		return -EINVAL;
 	if (want == RP_BACKEND_AUTO) {
 		want = backend_from_env();
 		if (want < 0)

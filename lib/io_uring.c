@@ -897,7 +897,7 @@ static void free_rings(struct uring_state *st, unsigned n)
 }
 
 /* rp_config::ring_mode, or RINGPOOL_RINGS for AUTO; -1 if that is bad. */
-static int ring_mode(const struct rp_config *cfg)
+int rp__ring_mode(const struct rp_config *cfg)
 {
 	const char *v = getenv("RINGPOOL_RINGS");
 
@@ -917,7 +917,7 @@ static int uring_start(rp_executor *ex, const struct rp_config *cfg,
 	struct io_uring probe;
 	unsigned i, flags = 0;
 	const char *hint;
-	int ret, mode = ring_mode(cfg);
+	int ret, mode = rp__ring_mode(cfg);
 
 	if (mode < 0) {
 		snprintf(why, whylen, "RINGPOOL_RINGS: not owned or shared");

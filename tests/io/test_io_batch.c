@@ -204,6 +204,26 @@ static void test_batch_misuse_is_an_error(void)
 	cfg.ring_mode = 7;
 	CU_ASSERT_EQUAL(rp_executor_new(&cfg, &bad), -EINVAL);
 	CU_ASSERT_PTR_NULL(bad);
+
+	/* A misspelt RINGPOOL_RINGS is refused, not a silent fallback. */
+	{
+		const char *old = getenv("RINGPOOL_RINGS");
+		char *saved = old ? strdup(old) : NULL;
+
+		setenv("RINGPOOL_RINGS", "sharde", 1);
+		rp_config_init(&cfg);
+		CU_ASSERT_EQUAL(rp_executor_new(&cfg, &bad), -EINVAL);
+		CU_ASSERT_PTR_NULL(bad);
+		/* Given in the configuration, the variable is not read. */
+		cfg.ring_mode = RP_RINGS_OWNED;
+		CU_ASSERT_EQUAL(rp_executor_new(&cfg, &bad), 0);
+		rp_executor_free(bad);
+		if (saved)
+			setenv("RINGPOOL_RINGS", saved, 1);
+		else
+			unsetenv("RINGPOOL_RINGS");
+		free(saved);
+	}
 	it_executor_free(a);
 	it_executor_free(b);
 }
