@@ -20,6 +20,8 @@
 
 #include <json-c/json.h>
 
+#include "ringpool.h"
+
 /* ---- latency histogram (bench_hist.c) ------------------------------------ */
 
 /*
@@ -183,6 +185,12 @@ json_object *bench_doc_json(const struct bench_doc *d);
 int bench_report_html(const struct bench_doc *d, const char *path);
 
 /* Kernel release and the ring features this kernel offers, for settings. */
+/*
+ * The executor's backend as runs report it: "io_uring" (owned rings),
+ * "io_uring/shared" (RINGPOOL_RINGS=shared) or "threads".
+ */
+void bench_backend_name(rp_executor *ex, char *buf, size_t len);
+
 void bench_add_system(json_object *settings);
 
 /* ---- helpers (bench_util.c) ---------------------------------------------- */

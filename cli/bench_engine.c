@@ -249,9 +249,8 @@ static int lib_start(struct bench_run *r)
 	const struct file_job *j = st.j;
 	struct rp_config cfg;
 	struct kick *kicks;
-	const char *why = NULL;
 	unsigned i, entries = 64;
-	int backend, ret;
+	int ret;
 
 	rp_config_init(&cfg);
 	cfg.workers = 1;
@@ -276,9 +275,7 @@ static int lib_start(struct bench_run *r)
 			 strerror(-ret));
 		return ret;
 	}
-	rp_executor_backend(st.ex, &backend, &why);
-	snprintf(r->backend, sizeof(r->backend), "%s",
-		 backend == RP_BACKEND_URING ? "io_uring" : "threads");
+	bench_backend_name(st.ex, r->backend, sizeof(r->backend));
 	st.op_fd = j->fd;
 	if (j->reg_files) {
 		ret = rp_register_files(st.ex, &j->fd, 1);

@@ -348,16 +348,20 @@ static void results_table(FILE *f, const struct bench_doc *d)
 		return;
 	fputs("<h2>Against fio (best round of each side)</h2>\n<table><tr>"
 	      "<th>engine</th><th>ringpool</th><th>fio job</th><th>fio</th>"
-	      "<th>ratio</th><th>semantics</th></tr>\n",
+	      "<th>ratio</th><th>median</th><th>paired</th>"
+	      "<th>semantics</th></tr>\n",
 	      f);
 	for (i = 0; i < d->n_pairs; i++) {
 		const struct bench_pair *p = &d->pairs[i];
 
 		fprintf(f,
 			"<tr><td>%s</td><td>%.0f</td><td>%s</td>"
-			"<td>%.0f</td><td>%.2f</td><td>",
+			"<td>%.0f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td>"
+			"<td>",
 			p->engine, p->rp_best, p->fio_engine, p->fio_best,
-			p->fio_best > 0 ? p->rp_best / p->fio_best : 0);
+			p->fio_best > 0 ? p->rp_best / p->fio_best : 0,
+			p->fio_median > 0 ? p->rp_median / p->fio_median : 0,
+			p->paired);
 		esc(f, p->match ? "match" : p->why);
 		fputs("</td></tr>\n", f);
 	}

@@ -253,7 +253,7 @@ static int http_client(int engine, struct bench_run *r)
 {
 	struct rp_http_config hc;
 	struct rp_config cfg;
-	int ret, backend;
+	int ret;
 
 	rp_config_init(&cfg);
 	/* No CPU tasks: the downloads run on the ring or the I/O threads. */
@@ -268,9 +268,7 @@ static int http_client(int engine, struct bench_run *r)
 			 strerror(-ret));
 		return ret;
 	}
-	rp_executor_backend(ht.ex, &backend, NULL);
-	snprintf(r->backend, sizeof(r->backend), "%s",
-		 backend == RP_BACKEND_URING ? "io_uring" : "threads");
+	bench_backend_name(ht.ex, r->backend, sizeof(r->backend));
 	rp_http_config_init(&hc);
 	hc.max_per_host = ht.n;
 	/* A server that hangs ends the run instead of the patience. */

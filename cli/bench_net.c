@@ -257,7 +257,7 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 	struct bench_window win;
 	struct rp_config cfg;
 	unsigned i;
-	int ret = 0, backend;
+	int ret = 0;
 
 	memset(&nt, 0, sizeof(nt));
 	nt.engine = engine;
@@ -313,9 +313,7 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 				 strerror(-ret));
 			goto out;
 		}
-		rp_executor_backend(nt.ex, &backend, NULL);
-		snprintf(r->backend, sizeof(r->backend), "%s",
-			 backend == RP_BACKEND_URING ? "io_uring" : "threads");
+		bench_backend_name(nt.ex, r->backend, sizeof(r->backend));
 	}
 	atomic_store(&nt.ch.active, conns);
 	if (c->warmup <= 0)

@@ -176,7 +176,7 @@ static void print_table(FILE *out, const struct bench_doc *d)
 		rp_version());
 	print_settings(out, d);
 	fprintf(out,
-		"\n%-8s %-16s %-8s %2s %11s %9s %8s %7s %7s %8s %8s %8s "
+		"\n%-8s %-16s %-15s %2s %11s %9s %8s %7s %7s %8s %8s %8s "
 		"%8s %9s\n",
 		"tool", "engine", "backend", "#", unit, "MB/s", "ops", "user s",
 		"sys s", "CPU us/op", "p50 us", "p90 us", "p99 us", "p99.9 us");
@@ -201,7 +201,7 @@ static void print_table(FILE *out, const struct bench_doc *d)
 			snprintf(lat, sizeof(lat), "%8s %8s %8s %9s", "-",
 				 "-", "-", "-");
 		fprintf(out,
-			"%-8s %-16s %-8s %2u %11.0f %9s %8llu %7.3f "
+			"%-8s %-16s %-15s %2u %11.0f %9s %8llu %7.3f "
 			"%7.3f %8.2f %s%s%s\n",
 			r->tool, eng, r->backend, r->round, iops(r), mb,
 			(unsigned long long)r->ops, r->user_s, r->sys_s,

@@ -297,6 +297,17 @@ static void add_ring_features(json_object *settings)
 	json_object_object_add(settings, "ring_features", arr);
 }
 
+void bench_backend_name(rp_executor *ex, char *buf, size_t len)
+{
+	int backend = RP_BACKEND_URING;
+
+	rp_executor_backend(ex, &backend, NULL);
+	snprintf(buf, len, "%s",
+		 backend != RP_BACKEND_URING ? "threads" :
+		 rp_executor_ring_mode(ex) == RP_RINGS_SHARED ?
+			"io_uring/shared" : "io_uring");
+}
+
 void bench_add_system(json_object *settings)
 {
 	struct utsname u;
