@@ -187,7 +187,10 @@ enum rp_ring_mode {
 	 * crossing to another core; otherwise the ring's thread does it, as
 	 * with owned rings, and it still reaps completions that come later.
 	 * The ring is set up without `SINGLE_ISSUER` and `DEFER_TASKRUN`.
-	 * Done-callbacks may then run on the submitting thread (see @ref io).
+	 * Done-callbacks of *any* operation on the ring may then run on a
+	 * thread that submits, cancels or ends a batch, inside that call (see
+	 * @ref io): do not make those calls while holding a lock that a
+	 * done-callback takes.  The HTTP client keeps to this itself.
 	 */
 	RP_RINGS_SHARED = 2,
 };

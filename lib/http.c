@@ -75,6 +75,7 @@ bool rp__http_enter(rp_http *h)
 		return false;
 	pthread_mutex_lock(&h->mu);
 	holder = h;
+	rp__no_drive++;		/* see internal.h */
 	return true;
 }
 
@@ -137,6 +138,7 @@ void rp__http_unlock(rp_http *h)
 	if (h->shutting)
 		pthread_cond_broadcast(&h->cond);
 	holder = NULL;
+	rp__no_drive--;
 	pthread_mutex_unlock(&h->mu);
 	if (!rp__list_empty(&ended))
 		finish_ended(h, &ended);
@@ -675,10 +677,12 @@ void rp_http_free(rp_http *h)
 		pthread_cond_wait(&h->cond, &h->mu);
 	/* Closing cached connections tells the socket callback. */
 	holder = h;
+	rp__no_drive++;
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, NULL);
 	curl_multi_cleanup(h->multi);
 	h->multi = NULL;
 	holder = NULL;
+	rp__no_drive--;
 	pthread_mutex_unlock(&h->mu);
 	rp__http_drive_stop(h);
 

@@ -354,6 +354,16 @@ extern _Thread_local struct rp__plug rp__plug
  */
 int rp__ring_mode(const struct rp_config *cfg);
 
+/*
+ * Nonzero while the calling thread holds a lock that done-callbacks of I/O
+ * may take (the HTTP client's `mu`).  A submit to a shared ring then wakes
+ * the ring's thread instead of driving the ring on this thread, since
+ * driving runs other operations' callbacks here, which could wait for a
+ * lock held by a thread that waits for this one (io_uring.c).
+ */
+extern _Thread_local unsigned rp__no_drive
+	__attribute__((tls_model("initial-exec")));
+
 /* Sends the calling thread's queued batch, if any (io.c). */
 void rp__io_flush_plug(void);
 

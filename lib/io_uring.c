@@ -758,11 +758,19 @@ static void drive(struct ring *r)
  * the queue comes after the push, or the pusher's wake() sees the ring
  * thread asleep, or the ring thread is awake and sees the queue.
  */
+_Thread_local unsigned rp__no_drive
+	__attribute__((tls_model("initial-exec")));
+
+/* May the calling thread drive the shared ring `r` now? */
+static bool may_drive(struct ring *r)
+{
+	return r->shared && !rp__no_drive &&
+	       !atomic_load_explicit(&r->stopping, memory_order_relaxed);
+}
+
 static void kick(struct ring *r)
 {
-	if (r->shared && !atomic_load_explicit(&r->stopping,
-					       memory_order_relaxed) &&
-	    pthread_mutex_trylock(&r->lock) == 0) {
+	if (may_drive(r) && pthread_mutex_trylock(&r->lock) == 0) {
 		drive(r);
 		pthread_mutex_unlock(&r->lock);
 		return;
@@ -1091,9 +1099,7 @@ static void send_batch(void)
 
 	batch.r = NULL;
 	batch.head = batch.tail = NULL;
-	locked = r->shared && !atomic_load_explicit(&r->stopping,
-						    memory_order_relaxed) &&
-		 pthread_mutex_trylock(&r->lock) == 0;
+	locked = may_drive(r) && pthread_mutex_trylock(&r->lock) == 0;
 	prev = cur_ring;
 	if (locked)
 		cur_ring = r;		/* for callbacks take() may run */
