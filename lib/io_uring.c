@@ -751,13 +751,6 @@ static void drive(struct ring *r)
 	cur_ring = prev;
 }
 
-/*
- * Gets queued work of `r` going: on a shared ring that is free, the calling
- * thread drives it; otherwise the ring thread is woken if it sleeps.  Work
- * pushed while another thread drives is not lost: that thread's last look at
- * the queue comes after the push, or the pusher's wake() sees the ring
- * thread asleep, or the ring thread is awake and sees the queue.
- */
 _Thread_local unsigned rp__no_drive
 	__attribute__((tls_model("initial-exec")));
 
@@ -768,6 +761,13 @@ static bool may_drive(struct ring *r)
 	       !atomic_load_explicit(&r->stopping, memory_order_relaxed);
 }
 
+/*
+ * Gets queued work of `r` going: on a shared ring that is free, the calling
+ * thread drives it; otherwise the ring thread is woken if it sleeps.  Work
+ * pushed while another thread drives is not lost: that thread's last look at
+ * the queue comes after the push, or the pusher's wake() sees the ring
+ * thread asleep, or the ring thread is awake and sees the queue.
+ */
 static void kick(struct ring *r)
 {
 	if (may_drive(r) && pthread_mutex_trylock(&r->lock) == 0) {
