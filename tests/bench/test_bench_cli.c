@@ -73,13 +73,17 @@ static struct out run_sig(int sig, int after_ms, const char *const *args)
 	unlink(e_path);
 	/*
 	 * Under the valgrind setup the tool itself runs under memcheck too:
-	 * the test program alone would say nothing about it.
+	 * the test program alone would say nothing about it.  Fair
+	 * scheduling: memcheck runs one thread at a time, and without it a
+	 * busy ring thread can keep the main thread from seeing ^C for
+	 * many seconds.
 	 */
 	if (tu_under_valgrind()) {
 		argv[n++] = "valgrind";
 		argv[n++] = "--error-exitcode=99";
 		argv[n++] = "--leak-check=full";
 		argv[n++] = "--errors-for-leak-kinds=definite,indirect";
+		argv[n++] = "--fair-sched=yes";
 		argv[n++] = "--quiet";
 	}
 	argv[n++] = bin;

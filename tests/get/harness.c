@@ -398,7 +398,7 @@ struct h_result h_getv_signal(const char *stdin_path, bool vg,
 		"valgrind", "--error-exitcode=99", "--leak-check=full",
 		"--show-leak-kinds=definite,indirect,possible",
 		"--errors-for-leak-kinds=definite,indirect,possible",
-		"--track-origins=yes", "--quiet",
+		"--track-origins=yes", "--fair-sched=yes", "--quiet",
 	};
 	const char *argv[64];
 	char out[256], err[256];
