@@ -739,6 +739,9 @@ RP_EXPORT int rp_recv_multishot(rp_executor *ex, int fd, rp_recv_fn fn,
  *
  * The future of a transfer ends when the transfer does:
  * - **value**: body bytes written to the destination by this transfer;
+ *   a transfer that fails partway (a reset connection, a short body, a
+ *   stall) still writes what it received before the failure, so a retry
+ *   can resume from there;
  * - **error**: 0 when a 2xx response was received completely (its length
  *   matches Content-Length when the server sent one); otherwise a negative
  *   errno: `-EREMOTEIO` for an HTTP status >= 400 (see rp_http_info::status),
@@ -804,7 +807,7 @@ struct rp_http_config {
 	/**
 	 * Body bytes received but not yet written, over the whole client,
 	 * before transfers are paused.  Default 16 MiB; 0 means the default.
-	 * Counted in buffers of 16 to 64 KiB (an eighth of this, within
+	 * Counted in buffers of 16 to 256 KiB (an eighth of this, within
 	 * those bounds); one buffer is always allowed, so a smaller value
 	 * still makes progress, one buffer at a time.
 	 */

@@ -304,8 +304,13 @@ void rp__http_detach(rp_http_transfer *t)
 		t->info.retry_after_ns = t->retry_after_s * 1000000000;
 	if (url && strcmp(url, t->url))
 		t->effective_url = strdup(url);	/* NULL: t->url will do */
-	/* A body that is all there goes to the file; any other is cut off. */
-	if (t->code == CURLE_OK && !t->cancel && !t->write_err)
+	/*
+	 * What arrived goes to the file, also when the transfer failed
+	 * partway: with FAILONERROR it is a prefix of the body, which a retry
+	 * resumes from.  A cancelled transfer, or one whose writes fail,
+	 * writes nothing more.
+	 */
+	if (!t->cancel && !t->write_err)
 		rp__http_flush(t);
 	else
 		rp__http_drop_fill(t);

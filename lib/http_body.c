@@ -25,7 +25,7 @@
 #include "http_internal.h"
 
 /* Chunks: at most this big, at least one write callback's worth. */
-#define CHUNK_MAX (64u << 10)
+#define CHUNK_MAX (256u << 10)
 #define CHUNK_MIN ((size_t)CURL_MAX_WRITE_SIZE)
 
 void rp__http_body_init(rp_http *h)
