@@ -35,8 +35,9 @@
  * off while the thread runs, so busy periods pay no eventfd signal per
  * completion.  valgrind (3.19) treats io_uring_enter as a system call that
  * cannot block and holds its scheduler lock through it, which would stop
- * every other thread.  A shared ring's ring thread sleeps while other threads
- * drive the ring, which a wait inside the kernel would not see.
+ * every other thread.  A shared ring's thread sleeps unlocked, so that other
+ * threads can drive the ring meanwhile, which they could not do safely while
+ * it waited inside io_uring_enter() on the same ring.
  * While it spins, it watches IORING_SQ_TASKRUN (IORING_SETUP_TASKRUN_FLAG),
  * which says that deferred completions wait to be run.
  *
