@@ -656,6 +656,15 @@ static void sleep_in_enter(struct ring *r)
 	if (!r->wake_armed) {
 		struct io_uring_sqe *sqe = get_sqe(r);
 
+		if (!sqe) {
+			/* No SQE for the poll: look again in a millisecond. */
+			struct __kernel_timespec ts = { 0, 1000000 };
+			struct io_uring_cqe *cqe;
+
+			(void)io_uring_submit_and_wait_timeout(&r->ring, &cqe,
+							       1, &ts, NULL);
+			return;
+		}
 		io_uring_prep_poll_multishot(sqe, r->efd, POLLIN);
 		sqe->user_data = UD_WAKE;
 		r->wake_armed = true;
