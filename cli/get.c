@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -844,6 +845,15 @@ int cli_get(int argc, char **argv)
 	status = get_parse_opts(argc, argv, &o);
 	if (status >= 0)
 		return status;
+	/*
+	 * Every transfer has receive and body buffers of 256 KiB.  glibc
+	 * would map each such block afresh and unmap it when freed, or, once
+	 * its adaptive threshold rose, keep trimming the heap's top and then
+	 * growing it again: either way fresh pages, faulted in on the next
+	 * receive.  Below 1 MiB from the heap, always: on 2,000 files of
+	 * 16 KiB a third less CPU (bench/run get_small).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	memset(&r, 0, sizeof(r));
 	r.o = &o;
 	r.rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();

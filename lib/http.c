@@ -48,9 +48,12 @@ static void http_unref(rp_http *h)
 {
 	if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	while (h->n_easy)
+		curl_easy_cleanup(h->easy_pool[--h->n_easy]);
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->mu);
 	pthread_mutex_destroy(&h->in_mu);
+	pthread_mutex_destroy(&h->easy_mu);
 	free(h->user_agent);
 	free(h->ca_file);
 	free(h);
@@ -283,6 +286,34 @@ void rp__http_start_body(rp_http_transfer *t)
 	}
 }
 
+/* An easy handle for a new transfer: a reset one if the client has one. */
+static CURL *easy_get(rp_http *h)
+{
+	CURL *e = NULL;
+
+	pthread_mutex_lock(&h->easy_mu);
+	if (h->n_easy)
+		e = h->easy_pool[--h->n_easy];
+	pthread_mutex_unlock(&h->easy_mu);
+	return e ? e : curl_easy_init();
+}
+
+/* `e` is out of the multi handle; kept (reset) or cleaned up. */
+static void easy_put(rp_http *h, CURL *e)
+{
+	bool kept = false;
+
+	curl_easy_reset(e);
+	pthread_mutex_lock(&h->easy_mu);
+	if (h->n_easy < RP__HTTP_EASY_POOL) {
+		h->easy_pool[h->n_easy++] = e;
+		kept = true;
+	}
+	pthread_mutex_unlock(&h->easy_mu);
+	if (!kept)
+		curl_easy_cleanup(e);
+}
+
 void rp__http_detach(rp_http_transfer *t)
 {
 	rp_http *h = t->h;
@@ -322,7 +353,7 @@ void rp__http_detach(rp_http_transfer *t)
 		rp__list_del(&t->incoming);	/* never added: nothing to remove */
 	else
 		curl_multi_remove_handle(h->multi, t->easy);
-	curl_easy_cleanup(t->easy);
+	easy_put(h, t->easy);
 	t->easy = NULL;
 	t->state = RP__HTTP_DRAINING;
 	rp__http_maybe_end(t);
@@ -608,6 +639,7 @@ int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
 	h->efd = -1;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_mutex_init(&h->in_mu, NULL);
+	pthread_mutex_init(&h->easy_mu, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	rp__list_init(&h->inq);
 	rp__list_init(&h->live);
@@ -835,7 +867,7 @@ int rp_http_get(rp_http *h, const struct rp_http_request *req,
 	rp__list_init(&t->ended);
 	rp__list_init(&t->incoming);
 	t->url = strdup(req->url);
-	t->easy = curl_easy_init();
+	t->easy = easy_get(h);
 	if (!t->url || !t->easy) {
 		transfer_release(t);
 		return -ENOMEM;

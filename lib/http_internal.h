@@ -24,6 +24,9 @@
 
 #include "internal.h"
 
+/* Reset easy handles a client keeps for its next transfers. */
+#define RP__HTTP_EASY_POOL 64
+
 /* ---- intrusive doubly linked lists ------------------------------------ */
 
 struct rp__list {
@@ -166,6 +169,15 @@ struct rp_http {
 	struct rp__http_chunk *pool;	/* free chunks */
 	size_t pooled;
 	bool kick;			/* a chunk came back: try unpausing */
+
+	/*
+	 * Easy handles of ended transfers, reset, for the next ones: a new
+	 * handle would allocate its receive buffer (a chunk's size) afresh,
+	 * and fresh pages fault in on the first receive.  A leaf lock.
+	 */
+	pthread_mutex_t easy_mu;
+	CURL *easy_pool[RP__HTTP_EASY_POOL];
+	unsigned n_easy;
 	int64_t tokens;			/* rate limiter, bytes */
 	int64_t tokens_at;		/* when last refilled */
 };
