@@ -850,10 +850,14 @@ int cli_get(int argc, char **argv)
 	 * would map each such block afresh and unmap it when freed, or, once
 	 * its adaptive threshold rose, keep trimming the heap's top and then
 	 * growing it again: either way fresh pages, faulted in on the next
-	 * receive.  Below 1 MiB from the heap, always: on 2,000 files of
-	 * 16 KiB a third less CPU (bench/run get_small).
+	 * receive.  Below 1 MiB from the heap, always, and the heap trimmed
+	 * only past 64 MiB free (a fixed mmap threshold would otherwise leave
+	 * the trim threshold at 128 KiB, which cost 4 x 128 MiB downloads a
+	 * third more CPU): on 2,000 files of 16 KiB a quarter to a third less
+	 * CPU, and half the page faults.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	memset(&r, 0, sizeof(r));
 	r.o = &o;
 	r.rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
