@@ -342,6 +342,34 @@ static void test_resume_206_at_offset(void)
 	env_down(&e);
 }
 
+/*
+ * Easy handles are reset and reused: a transfer after a ranged one on the
+ * same client asks for the whole body again.
+ */
+static void test_reused_handle_forgets_range(void)
+{
+	struct rp_http_info info;
+	int64_t value = -1;
+	struct env e;
+	int fd1, fd2;
+
+	env_up(&e, NULL);
+	fd1 = dest(&e, "ranged");
+	fd2 = dest(&e, "whole");
+	CU_ASSERT_EQUAL(fetch(&e, "/body/200000", fd1, 150000, &value, &info),
+			0);
+	CU_ASSERT_EQUAL(value, 50000);
+	CU_ASSERT(info.resumed);
+	CU_ASSERT_EQUAL(fetch(&e, "/body/200000", fd2, 0, &value, &info), 0);
+	CU_ASSERT_EQUAL(value, 200000);
+	CU_ASSERT_EQUAL(info.status, 200);
+	CU_ASSERT_FALSE(info.resumed);
+	CU_ASSERT(holds(fd2, 200000, 0, 200000));
+	close(fd1);
+	close(fd2);
+	env_down(&e);
+}
+
 /* Resuming a file that is already whole: 416, and the length. */
 static void test_resume_past_end_416(void)
 {
@@ -976,6 +1004,8 @@ static const struct tu_test tests[] = {
 	{ "server_error_500", test_server_error_500, false },
 	{ "retry_after_503", test_retry_after_503, false },
 	{ "resume_206_at_offset", test_resume_206_at_offset, false },
+	{ "reused_handle_forgets_range", test_reused_handle_forgets_range,
+	  false },
 	{ "resume_past_end_416", test_resume_past_end_416, false },
 	{ "range_ignored_writes_from_0", test_range_ignored_writes_from_0,
 	  false },
