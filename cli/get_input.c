@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "get.h"
@@ -45,16 +46,22 @@ int get_parse_sha256(const char *hex, unsigned char sha[32])
 	return 0;
 }
 
-/* A URL has a scheme ("http", "https", ...) followed by "://" and a host. */
+/*
+ * A URL to fetch: "http://" or "https://" (any case) and a host.  Nothing
+ * else is fetched (rp_http refuses other schemes too), so a list that names
+ * one is an input error, reported before anything is downloaded.
+ */
 static bool looks_like_url(const char *s)
 {
-	const char *p = s;
+	size_t n;
 
-	if (!isalpha((unsigned char)*p))
+	if (!strncasecmp(s, "http://", 7))
+		n = 7;
+	else if (!strncasecmp(s, "https://", 8))
+		n = 8;
+	else
 		return false;
-	while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
-		p++;
-	return strncmp(p, "://", 3) == 0 && p[3] && p[3] != '/';
+	return s[n] && s[n] != '/';
 }
 
 int get_parse_line(char *line, char **url, char **name, bool *has_sha,
@@ -72,7 +79,11 @@ int get_parse_line(char *line, char **url, char **name, bool *has_sha,
 			break;
 		if (!*url) {
 			if (!looks_like_url(tok)) {
-				snprintf(why, why_len, "'%.80s' is not a URL", tok);
+				snprintf(
+					why, why_len,
+					"'%.80s' is not an http:// or https:// "
+					"URL",
+					tok);
 				return -EINVAL;
 			}
 			*url = tok;
@@ -227,8 +238,10 @@ long get_input_precheck(struct get_input *in, char *why, size_t why_len)
 
 	for (i = 0; i < in->n_args; i++, index++) {
 		if (!looks_like_url(in->args[i])) {
-			snprintf(why, why_len, "argument '%.200s' is not a URL "
-				 "(scheme://host/path)", in->args[i]);
+			snprintf(why, why_len,
+				 "argument '%.200s' is not an http:// or "
+				 "https:// URL",
+				 in->args[i]);
 			return -EINVAL;
 		}
 		count += get_shard_has(index, in->shard_k, in->shard_n);
@@ -310,8 +323,10 @@ int get_input_next(struct get_input *in, struct get_entry *e,
 	while (in->next_arg < in->n_args) {
 		url = in->args[in->next_arg++];
 		if (!looks_like_url(url)) {
-			snprintf(why, why_len, "argument '%.200s' is not a URL "
-				 "(scheme://host/path)", url);
+			snprintf(why, why_len,
+				 "argument '%.200s' is not an http:// or "
+				 "https:// URL",
+				 url);
 			return -EINVAL;
 		}
 		ret = make_entry(in, url, in->out_name, false, NULL, e);

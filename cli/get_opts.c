@@ -15,8 +15,9 @@ static void get_usage(FILE *out)
 	fprintf(out,
 "Usage: ringpool get [OPTIONS] [URL...]\n"
 "\n"
-"Downloads URLs into a folder, many at once.  Each file is written to\n"
-"NAME.part and renamed to NAME only once it is complete and checked.\n"
+"Downloads http:// and https:// URLs into a folder, many at once.  Each\n"
+"file is written to NAME.part and renamed to NAME only once it is complete\n"
+"and checked.  Redirects are followed to http:// and https:// only.\n"
 "\n"
 "Input:\n"
 "  -i, --input FILE       read URLs from FILE ('-' for stdin), one per line:\n"

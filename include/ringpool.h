@@ -753,9 +753,12 @@ RP_EXPORT int rp_recv_multishot(rp_executor *ex, int fd, rp_recv_fn fn,
  *   not trusted: an unknown authority, see rp_http_config::ca_file, an
  *   expired certificate, or one for another host name; never retried by
  *   `ringpool get`),
- *   `-ELOOP` (more redirects than allowed), `-EINVAL` (a URL libcurl
- *   refuses, or a CA file it cannot use), `-EIO` (the write to the destination failed; rp_http_info::error
- *   names the cause; also any other libcurl failure), `-ENOMEM`,
+ *   `-ELOOP` (more redirects than allowed), `-EPROTONOSUPPORT` (a URL,
+ *   or a redirect's target, that is not `http://` or `https://`: no other
+ *   scheme is ever used), `-EINVAL` (a URL libcurl refuses, or a CA file it
+ *   cannot use), `-EIO` (the write to the destination failed;
+ *   rp_http_info::error names the cause; also any other libcurl failure),
+ *   `-ENOMEM`,
  *   `-ECANCELED` when cancelled.
  *   rp_http_info::error holds a message in words for any failure.
  * - **Cancelling**: rp_future_cancel() on a running transfer returns

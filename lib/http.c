@@ -179,8 +179,9 @@ static int map_code(const rp_http_transfer *t)
 	case CURLE_TOO_MANY_REDIRECTS:
 		return -ELOOP;
 	case CURLE_URL_MALFORMAT:
-	case CURLE_UNSUPPORTED_PROTOCOL:
 		return -EINVAL;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return -EPROTONOSUPPORT;
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 		return -ECONNRESET;
@@ -749,6 +750,22 @@ static int setup_easy(rp_http_transfer *t)
 	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, cfg->max_redirs);
+	/*
+	 * HTTP and HTTPS only, redirects included: libcurl would otherwise
+	 * take file://, ftp:// and a dozen more, so a URL from an untrusted
+	 * list, or a server's Location header, could read local files or
+	 * reach services the caller never meant to talk to.
+	 */
+#if LIBCURL_VERSION_NUM >= 0x075500
+	if (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
+	    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"))
+		return -ENOMEM;
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS,
+			 (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS,
+			 (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
 	if (curl_easy_setopt(e, CURLOPT_USERAGENT, t->h->user_agent))
 		return -ENOMEM;
 	/*

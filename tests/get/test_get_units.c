@@ -190,7 +190,16 @@ static void test_bad_list_lines_say_why(void)
 	bool has_sha;
 
 	CU_ASSERT_EQUAL(parse("not-a-url", &url, &name, &has_sha, why), -EINVAL);
-	CU_ASSERT_PTR_NOT_NULL(strstr(why, "not a URL"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "not an http:// or https:// URL"));
+	/* Only HTTP: other schemes and a URL without a host are refused. */
+	CU_ASSERT_EQUAL(parse("ftp://h/a", &url, &name, &has_sha, why),
+			-EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "ftp://h/a"));
+	CU_ASSERT_EQUAL(parse("file:///etc/passwd", &url, &name, &has_sha, why),
+			-EINVAL);
+	CU_ASSERT_EQUAL(parse("http:///a", &url, &name, &has_sha, why),
+			-EINVAL);
+	CU_ASSERT_EQUAL(parse("HTTPS://h/a", &url, &name, &has_sha, why), 1);
 	CU_ASSERT_EQUAL(parse("http://h/a sha256=12", &url, &name, &has_sha,
 			      why), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "sha256"));

@@ -187,6 +187,15 @@ static bool answer(struct th_server *s, int fd, const char *path,
 		return send_head(fd, 302, "Found", extra, 6) &&
 		       send_all(fd, "moved\n", 6);
 	}
+	/* Redirects off HTTP, which the client must refuse to follow. */
+	if (!strcmp(path, "/to-file"))
+		return send_head(fd, 302, "Found",
+				 "Location: file:///etc/hostname\r\n", 6) &&
+		       send_all(fd, "moved\n", 6);
+	if (!strcmp(path, "/to-ftp"))
+		return send_head(fd, 302, "Found",
+				 "Location: ftp://127.0.0.1:9/x\r\n", 6) &&
+		       send_all(fd, "moved\n", 6);
 	if (!strcmp(path, "/loop"))
 		return send_head(fd, 302, "Found", "Location: /loop\r\n", 6) &&
 		       send_all(fd, "moved\n", 6);
