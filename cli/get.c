@@ -354,10 +354,13 @@ static int64_t backoff_ns(struct run *r, unsigned retry, int64_t retry_after)
 	return d;
 }
 
-static void describe(int err, const struct rp_http_info *info, char *why,
-		     size_t len)
+static void describe(const struct run *r, const struct slot *s, int err,
+		     const struct rp_http_info *info, char *why, size_t len)
 {
-	if (err == -EREMOTEIO && info->status)
+	if (err == -EIO && info->write_error)
+		snprintf(why, len, "writing %s/%s: %s", r->o->dir, s->part,
+			 strerror(-info->write_error));
+	else if (err == -EREMOTEIO && info->status)
 		snprintf(why, len, "HTTP %ld", info->status);
 	else if (err == -EKEYREJECTED)
 		snprintf(why, len, "%s (the server's certificate is not "
@@ -381,7 +384,7 @@ static void transfer_ended(struct run *r, struct slot *s)
 	ret = rp_future_result(rp_http_transfer_future(s->t), 0, &value, &err);
 	if (ret == -ECANCELED)
 		err = -ECANCELED;
-	describe(err, &info, why, sizeof(why));
+	describe(r, s, err, &info, why, sizeof(why));
 	rp_http_transfer_free(s->t);
 	s->t = NULL;
 	s->received += info.bytes;

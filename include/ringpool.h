@@ -898,6 +898,12 @@ struct rp_http_info {
 	const char *effective_url;
 	/** Why it failed, in words; "" on success. */
 	char error[256];
+	/**
+	 * When the transfer failed with `-EIO` because a write to the
+	 * destination failed: that write's negative errno (`-ENOSPC`,
+	 * `-EDQUOT`, ...); otherwise 0.
+	 */
+	int write_error;
 };
 
 /**

@@ -223,6 +223,7 @@ static void settle(rp_http_transfer *t)
 		snprintf(info->error, sizeof(info->error), "%s", t->errbuf);
 	} else if (t->write_err) {
 		err = -EIO;
+		info->write_error = t->write_err;
 		snprintf(info->error, sizeof(info->error),
 			 "writing the body to descriptor %d: %s", t->fd,
 			 strerror(-t->write_err));

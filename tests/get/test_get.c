@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +63,27 @@ static void test_no_url_is_a_usage_error(void)
 
 	CU_ASSERT_EQUAL(r.status, 2);
 	CU_ASSERT(h_has(r.err, "no URL"));
+	h_free(&r);
+}
+
+/* Only http:// and https:// are fetched: anything else is an input error. */
+static void test_other_schemes_are_usage_errors(void)
+{
+	char list[256];
+	char *dir = h_dir("schemes");
+	struct h_result r;
+
+	r = h_get(NULL, true, "-d", dir, "file:///etc/hostname", (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 2);
+	CU_ASSERT(h_has(r.err, "'file:///etc/hostname' is not an http:// or "
+			       "https:// URL"));
+	h_free(&r);
+	snprintf(list, sizeof(list), "%s/schemes.txt", h_root);
+	h_write_text(list, "http://127.0.0.1:1/a\nftp://127.0.0.1:1/b\n");
+	r = h_get(NULL, true, "-d", dir, "-i", list, (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 2);
+	CU_ASSERT(h_has(r.err, "schemes.txt:2: 'ftp://127.0.0.1:1/b'"));
+	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
 	h_free(&r);
 }
 
@@ -245,6 +267,38 @@ static void test_short_body_never_gets_its_name(void)
 	CU_ASSERT(h_has(r.err, "/short/s.bin?size=100000: "));
 	CU_ASSERT_FALSE(h_exists(h_path(dir, "s.bin")));
 	h_free(&r);
+}
+
+/*
+ * A full file system: the report names the file being written and the
+ * cause, the write error is not retried, and nothing gets the final name.
+ * Needs a small tmpfs, so root; skipped otherwise.
+ */
+static void test_disk_full_names_the_file(void)
+{
+	char *dir = h_dir("full");
+	char want[600];
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	if (mount("none", dir, "tmpfs", 0, "size=64k")) {
+		printf("skipped: cannot mount a tmpfs (%s; needs root)\n",
+		       strerror(errno));
+		return;
+	}
+	r = h_get(NULL, true, "-d", dir, "--retry-delay", "0.01",
+		  fu("/file/big.bin?size=1000000"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	snprintf(want, sizeof(want), "writing %s/big.bin.part: %s", dir,
+		 strerror(ENOSPC));
+	CU_ASSERT(h_has(r.err, want));
+	if (!h_has(r.err, want))
+		printf("stderr: %s\n", r.err);
+	CU_ASSERT_EQUAL(h_fault_requests("/file/big.bin"), 1);
+	CU_ASSERT_FALSE(h_exists(h_path(dir, "big.bin")));
+	h_free(&r);
+	umount2(dir, MNT_DETACH);
 }
 
 static void test_stall_after_headers_times_out(void)
@@ -655,6 +709,8 @@ static void test_shards_split_the_work(void)
 
 static const struct tu_test tests[] = {
 	{ "no_url_is_a_usage_error", test_no_url_is_a_usage_error, false },
+	{ "other_schemes_are_usage_errors", test_other_schemes_are_usage_errors,
+	  false },
 	{ "bad_option_values_are_named", test_bad_option_values_are_named, false },
 	{ "bad_list_line_stops_before_any_download", test_bad_list_line_stops_before_any_download, false },
 	{ "missing_list_file_is_named", test_missing_list_file_is_named, false },
@@ -666,6 +722,7 @@ static const struct tu_test tests[] = {
 	{ "dropped_connection_resumes_with_range", test_dropped_connection_resumes_with_range, false },
 	{ "short_body_never_gets_its_name", test_short_body_never_gets_its_name, false },
 	{ "stall_after_headers_times_out", test_stall_after_headers_times_out, false },
+	{ "disk_full_names_the_file", test_disk_full_names_the_file, false },
 	{ "redirect_chain_is_followed", test_redirect_chain_is_followed, false },
 	{ "redirect_loop_fails", test_redirect_loop_fails, false },
 	{ "dangerous_names_stay_inside", test_dangerous_names_stay_inside, false },

@@ -522,6 +522,7 @@ static void test_other_schemes_refused(void)
 	CU_ASSERT_EQUAL(fetch(&e, "/to-file", fd, 0, NULL, &info),
 			-EPROTONOSUPPORT);
 	CU_ASSERT_EQUAL(info.status, 302);
+	CU_ASSERT_EQUAL(info.write_error, 0);
 	CU_ASSERT_EQUAL(fetch(&e, "/to-ftp", fd, 0, NULL, &info),
 			-EPROTONOSUPPORT);
 	/* Neither the redirect's own body nor the file reached the file. */
@@ -604,6 +605,7 @@ static void test_write_error_is_eio(void)
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(fetch(&e, "/body/100000", fd, 0, NULL, &info), -EIO);
 	CU_ASSERT(strstr(info.error, "descriptor") != NULL);
+	CU_ASSERT_EQUAL(info.write_error, -EBADF);
 	close(fd);
 	env_down(&e);
 }
