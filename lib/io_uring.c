@@ -88,6 +88,8 @@ struct ring {
 	int efd;
 	/* Sleeps in io_uring_enter(), woken through a poll on `efd`. */
 	bool wait_in_enter, wake_armed;
+	/* The CQEs to reap came while the thread was idle: see reap(). */
+	bool woke;
 	bool files_registered, bufs_registered;
 	struct io_uring_buf_ring *br;		/* provided buffers, or NULL */
 	char *bufs;
@@ -353,14 +355,54 @@ static void multi_done(struct ring *r, rp_future *f, int res, unsigned cflags)
 	maybe_finish(r, f);
 }
 
+static unsigned fill(struct ring *r);
+static bool has_work(struct ring *r);
+static void enter(struct ring *r);
+
+/*
+ * Completions that came while the thread was idle (spinning or asleep) are
+ * asynchronous ones (a device, the network): what their callbacks queue
+ * goes into the kernel every REAP_FLUSH_EVERY of them rather than after the
+ * whole batch, so the device is not left idle while the rest of the batch
+ * runs its callbacks, as fio's iodepth_batch_complete_max does: 3-6% more
+ * 4k O_DIRECT reads at QD 32 on a virtio disk (docs/DESIGN.md).  This stops
+ * as soon as a flush's operations complete inside the call (reads from the
+ * page cache, sends on loopback), where the extra system calls would only
+ * cost.
+ */
+#define REAP_FLUSH_EVERY 8
+
+/* Submits what the callbacks queued so far; false if it completed at once. */
+static bool flush_early(struct ring *r, unsigned reaped)
+{
+	unsigned queued, before;
+
+	/* Room in the CQ first: the enter may post CQEs. */
+	io_uring_cq_advance(&r->ring, reaped);
+	fill(r);
+	queued = io_uring_sq_ready(&r->ring);
+	before = io_uring_cq_ready(&r->ring);
+	enter(r);
+	return io_uring_cq_ready(&r->ring) - before < queued;
+}
+
 static unsigned reap(struct ring *r)
 {
 	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
+	unsigned head, n = 0, since = 0;
+	bool early = r->woke;
 
+	r->woke = false;
 	io_uring_for_each_cqe(&r->ring, head, cqe) {
 		uint64_t ud = cqe->user_data;
 
+		if (early && ++since > REAP_FLUSH_EVERY) {
+			since = 1;
+			if (has_work(r)) {
+				early = flush_early(r, n);
+				n = 0;
+			}
+		}
 		n++;
 		if (ud == UD_WAKE) {
 			uint64_t v;
@@ -725,6 +767,8 @@ static void *ring_main(void *p)
 			continue;
 		if (finished(r))
 			break;
+		/* What completes from now on does so asynchronously. */
+		r->woke = true;
 
 		/*
 		 * Spin a little: new work often follows a completion.  A
