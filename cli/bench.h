@@ -429,6 +429,7 @@ struct fio_job {
 	const char *ioengine; /* io_uring, psync */
 	unsigned iodepth, numjobs;
 	bool fixedbufs, registerfiles;
+	const char *cpus; /* --cpus_allowed, or NULL */
 	double runtime, warmup;
 	uint64_t ops;
 };

@@ -39,6 +39,7 @@ enum {
 	OPT_CACHED,
 	OPT_DROP,
 	OPT_COMPARE,
+	OPT_CPUS,
 	OPT_HELP,
 };
 
@@ -97,6 +98,9 @@ static void usage(FILE *out)
 		"--compare)\n"
 		"  --compare fio      run the equivalent fio job, alternating, "
 		"side by side\n"
+		"  --cpus LIST        run on these CPUs only (e.g. 1 or 0-3,6), "
+		"and fio too\n"
+		"                     (its --cpus_allowed)\n"
 		"Output:\n"
 		"  --json             one JSON document on stdout instead of "
 		"the table\n"
@@ -137,6 +141,36 @@ static int parse_engines(struct file_opts *o, char *list)
 	return 0;
 }
 
+/* A CPU list as taskset and fio take it: "1", "0-3,6". */
+static int parse_cpus(const char *list, cpu_set_t *set)
+{
+	const char *p = list;
+	unsigned long lo, hi;
+	char *end;
+
+	CPU_ZERO(set);
+	for (;;) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		lo = hi = strtoul(p, &end, 10);
+		if (*end == '-') {
+			p = end + 1;
+			if (*p < '0' || *p > '9')
+				return -EINVAL;
+			hi = strtoul(p, &end, 10);
+		}
+		if (lo > hi || hi >= CPU_SETSIZE)
+			return -EINVAL;
+		for (; lo <= hi; lo++)
+			CPU_SET(lo, set);
+		if (!*end)
+			return 0;
+		if (*end != ',')
+			return -EINVAL;
+		p = end + 1;
+	}
+}
+
 static int bad(const char *opt, const char *arg, const char *expected)
 {
 	bench_err(SUBJ, "invalid %s '%s': expected %s", opt, arg, expected);
@@ -164,6 +198,7 @@ static int parse(int argc, char **argv, struct file_opts *o,
 		{"cached", no_argument, NULL, OPT_CACHED},
 		{"drop-cache", no_argument, NULL, OPT_DROP},
 		{"compare", required_argument, NULL, OPT_COMPARE},
+		{"cpus", required_argument, NULL, OPT_CPUS},
 		{"help", no_argument, NULL, 'h'},
 		BENCH_COMMON_OPTIONS,
 		{NULL, 0, NULL, 0},
@@ -262,6 +297,13 @@ static int parse(int argc, char **argv, struct file_opts *o,
 			if (strcmp(optarg, "fio"))
 				return bad("--compare", optarg, "fio");
 			o->compare_fio = true;
+			break;
+		case OPT_CPUS:
+			if (parse_cpus(optarg, &o->cpu_set) < 0)
+				return bad("--cpus", optarg,
+					   "CPU numbers and ranges such as 1 "
+					   "or 0-3,6");
+			o->cpus = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -400,6 +442,8 @@ static json_object *doc_settings(const struct file_opts *o,
 	json_object_object_add(s, "compare",
 			       o->compare_fio ? json_object_new_string("fio")
 					      : NULL);
+	json_object_object_add(s, "cpus_allowed",
+			       o->cpus ? json_object_new_string(o->cpus) : NULL);
 	bench_add_system(s);
 	return s;
 }
@@ -417,6 +461,7 @@ static void fio_counterpart(const struct file_opts *o, int engine,
 	f->size = df->size;
 	f->direct = o->direct;
 	f->invalidate = o->drop_cache;
+	f->cpus = o->cpus;
 	f->runtime = c->runtime;
 	f->warmup = c->warmup;
 	f->ops = c->ops;
@@ -635,6 +680,12 @@ int bench_file(int argc, char **argv)
 		return ret < 0 ? 0 : ret;
 	if (o.rw == RW_RANDRW && o.mix < 0)
 		o.mix = 50;
+	/* Before any thread starts: every thread of the run inherits it. */
+	if (o.cpus && sched_setaffinity(0, sizeof(o.cpu_set), &o.cpu_set)) {
+		bench_err(SUBJ, "--cpus %s: %s (not CPUs this process may use)",
+			  o.cpus, strerror(errno));
+		return 2;
+	}
 	/* Signals first: ^C while the file is written removes it too. */
 	bench_catch_signals();
 	ret = file_prepare(&o, &df);

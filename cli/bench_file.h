@@ -7,6 +7,7 @@
 #define RINGPOOL_CLI_BENCH_FILE_H
 
 #include <limits.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,6 +25,8 @@ struct file_opts {
 	bool engines[ENG_COUNT];
 	int order[ENG_COUNT], n_engines;
 	bool compare_fio;
+	const char *cpus; /* --cpus LIST, or NULL */
+	cpu_set_t cpu_set;
 };
 
 extern const char *const file_rw_names[];

@@ -173,6 +173,8 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 	ARG("--numjobs=%u", f->numjobs);
 	ARG("--thread");
 	ARG("--group_reporting");
+	if (f->cpus)
+		ARG("--cpus_allowed=%s", f->cpus);
 	/*
 	 * The latency fio measures as the engine does, and only that one:
 	 * uring times an operation from just before it is queued, which is

@@ -232,6 +232,16 @@ static void test_file_usage_errors(void)
 		 "smaller than one block"},
 		{{"bench", "file", "--dir", "/tmp", "--engine", "posix", NULL},
 		 "unknown engine 'posix'"},
+		{{"bench", "file", "--dir", "/tmp", "--cpus", "x", NULL},
+		 "invalid --cpus 'x'"},
+		{{"bench", "file", "--dir", "/tmp", "--cpus", "3-1", NULL},
+		 "invalid --cpus '3-1'"},
+		{{"bench", "file", "--dir", "/tmp", "--cpus", "0,", NULL},
+		 "invalid --cpus '0,'"},
+		{{"bench", "file", "--dir", "/tmp", "--cpus", "99999", NULL},
+		 "invalid --cpus '99999'"},
+		{{"bench", "file", "--dir", "/tmp", "--cpus", "1023", NULL},
+		 "not CPUs this process may use"},
 		{{"bench", "file", "--dir", "/tmp", "--engine", "uring,uring",
 		  NULL},
 		 "listed twice"},
@@ -490,6 +500,51 @@ static void test_file_engine_list(void)
 		json_object_get_string(
 			get(json_object_array_get_idx(runs, 1), "engine")),
 		"sync");
+	json_object_put(d);
+	out_free(&o);
+	CU_ASSERT(dir_empty(tmpdir));
+}
+
+/* --cpus is recorded, and the fio job gets the same CPUs. */
+static void test_file_cpus(void)
+{
+	json_object *d, *runs, *cmd;
+	bool fio = !access("/usr/bin/fio", X_OK) ||
+		   !access("/usr/local/bin/fio", X_OK);
+	bool found = false;
+	struct out o;
+	size_t i, k;
+
+	if (fio)
+		o = RUN("bench", "file", "--dir", tmpdir, "--size", "2M",
+			"--cpus", "0", "--engine", "sync", "--ops", "2000",
+			"--rounds", "1", "--compare", "fio", "--json");
+	else
+		o = RUN("bench", "file", "--dir", tmpdir, "--size", "2M",
+			"--cpus", "0", "--engine", engine, "--ops", "2000",
+			"--json");
+	CU_ASSERT_EQUAL(o.status, 0);
+	d = parse_doc(&o, "file");
+	CU_ASSERT_STRING_EQUAL(
+		json_object_get_string(get(get(d, "settings"), "cpus_allowed")),
+		"0");
+	runs = get(d, "runs");
+	for (i = 0; i < json_object_array_length(runs); i++) {
+		json_object *r = json_object_array_get_idx(runs, i);
+
+		if (strcmp(json_object_get_string(get(r, "tool")), "fio")) {
+			check_run(r, 2000);
+			continue;
+		}
+		cmd = get(get(r, "settings"), "command");
+		for (k = 0; k < json_object_array_length(cmd); k++)
+			found |= !strcmp(json_object_get_string(
+						 json_object_array_get_idx(cmd, k)),
+					 "--cpus_allowed=0");
+	}
+	CU_ASSERT(found || !fio);
+	if (!fio)
+		printf("fio not installed: its command not checked\n");
 	json_object_put(d);
 	out_free(&o);
 	CU_ASSERT(dir_empty(tmpdir));
@@ -996,6 +1051,7 @@ int main(int argc, char **argv)
 		{"file_seq_write", test_file_seq_write, false},
 		{"file_randrw", test_file_randrw, false},
 		{"file_engine_list", test_file_engine_list, false},
+		{"file_cpus", test_file_cpus, false},
 		{"net_run", test_net_run, false},
 		{"net_sync_run", test_net_sync_run, false},
 		{"tasks_run", test_tasks_run, false},
