@@ -51,6 +51,12 @@ int rp__current_worker_index(void)
  * down) before it raises n_idle and looks once more, so "someone spins" also
  * means "someone will look at the queue after this push".
  *
+ * One look serves several submitters: all that saw the same spinner.  So a
+ * worker that stops looking because it found work, spinning or after the
+ * last look on its way to sleep, wakes a helper (maybe_wake()) before it
+ * takes its task; the helper looks again.  Without that, the second of two
+ * tasks submitted while one worker spun waited until some worker came back.
+ *
  * The waker moves the worker off the idle list, down from n_idle and up into
  * n_spinning under idle_lock, so a second submitter sees n_spinning > 0 and
  * makes no second wake-up for the same work.
@@ -239,6 +245,11 @@ static bool worker_idle(struct rp__worker *w)
 				pthread_mutex_unlock(&ex->idle_lock);
 				if (atomic_load(&ex->shutdown) && rp__runq_empty(&ex->rq))
 					return false;
+				/*
+				 * As a spinner that finds work: what we saw may
+				 * be two tasks whose submitters counted on us.
+				 */
+				maybe_wake(ex);
 				return true;
 			}
 			pthread_mutex_unlock(&ex->idle_lock);

@@ -180,6 +180,69 @@ static void test_task_submitted_during_a_pop_is_not_stranded(void)
 	CU_ASSERT_EQUAL(rp_executor_free(ex), 0);
 }
 
+/*
+ * Two tasks that can only end once both have started, submitted back to
+ * back while the workers are idle or spinning: the second must find a worker
+ * of its own even when the one that looked at the queue for both took the
+ * first.  A short spin makes the spinner give up often, in the middle of a
+ * pair of submits, which is the case where a wake-up used to be lost.
+ */
+struct pair {
+	struct tu_latch started;
+	atomic_uint alone;		/* tasks that never saw the other */
+};
+
+static int pair_task(void *arg, int64_t *value)
+{
+	struct pair *p = arg;
+
+	tu_latch_post(&p->started);
+	if (!tu_latch_wait_for(&p->started, 2, tu_stuck_timeout_ns()))
+		atomic_fetch_add(&p->alone, 1);
+	*value = 0;
+	return 0;
+}
+
+static void test_tasks_that_wait_for_each_other_both_start(void)
+{
+	static const int64_t spins[] = { 0, 1000, 20000 };
+	size_t n = tu_scaled(3000), i, k, alone = 0, errors = 0;
+
+	for (k = 0; k < sizeof(spins) / sizeof(spins[0]) && !alone; k++) {
+		struct rp_config cfg;
+		rp_executor *ex = NULL;
+
+		CU_ASSERT_EQUAL_FATAL(rp_config_init(&cfg), 0);
+		cfg.workers = 4;
+		cfg.spin_ns = spins[k];
+		CU_ASSERT_EQUAL_FATAL(rp_executor_new(&cfg, &ex), 0);
+		for (i = 0; i < n && !alone; i++) {
+			rp_future *a = NULL, *b = NULL;
+			struct pair p;
+
+			tu_latch_init(&p.started);
+			atomic_init(&p.alone, 0);
+			if (rp_submit(ex, pair_task, &p, &a) ||
+			    rp_submit(ex, pair_task, &p, &b))
+				errors++;
+			if ((a && rp_future_result(a, RP_FOREVER, NULL, NULL)) ||
+			    (b && rp_future_result(b, RP_FOREVER, NULL, NULL)))
+				errors++;
+			alone += atomic_load(&p.alone);
+			rp_future_unref(a);
+			rp_future_unref(b);
+			tu_latch_destroy(&p.started);
+			if (alone)
+				fprintf(stderr, "a task waited alone: spin %lld "
+					"ns, round %zu\n", (long long)spins[k],
+					i);
+		}
+		CU_ASSERT_EQUAL(rp_executor_free(ex), 0);
+	}
+	CU_ASSERT_EQUAL(alone, 0);
+	CU_ASSERT_EQUAL(errors, 0);
+}
+
 /* Four threads submit, add a callback, sometimes cancel, and release. */
 struct submitter {
 	rp_executor *ex;
@@ -611,6 +674,8 @@ static const struct tu_test tests[] = {
 	  test_cancel_racing_workers_ends_each_future_exactly_once, false },
 	{ "task_submitted_during_a_pop_is_not_stranded",
 	  test_task_submitted_during_a_pop_is_not_stranded, false },
+	{ "tasks_that_wait_for_each_other_both_start",
+	  test_tasks_that_wait_for_each_other_both_start, false },
 	{ "done_callbacks_run_exactly_once_with_four_submitters",
 	  test_done_callbacks_run_exactly_once_with_four_submitters, false },
 	{ "shutdown_without_cancel_runs_every_queued_task",
