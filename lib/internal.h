@@ -411,6 +411,15 @@ struct rp__worker {
 	rp_executor *ex;
 	pthread_t thread;
 	unsigned index;
+	/*
+	 * Blocking-I/O pools only, this thread only: the operation that a
+	 * done-callback queued while this thread ended the one before
+	 * (rp__executor_enqueue()), run next, before anything of the shared
+	 * queue; and how many ran that way in a row.
+	 */
+	rp_future *next;
+	unsigned next_runs;
+	bool completing;	/* inside rp__worker_completing(true/false) */
 };
 
 /* Size classes of the slab: CPU futures and I/O futures. */
@@ -495,8 +504,19 @@ int rp__executor_create(const struct rp_config *cfg, bool internal,
  */
 int rp__submit_enter(rp_executor *ex);
 void rp__submit_exit(rp_executor *ex);
-/* Queues `f` on `pool`'s run queue and wakes a worker if needed. */
+/*
+ * Queues `f` on `pool`'s run queue and wakes a worker if needed; or, from a
+ * worker of `pool` that is ending an operation (see rp__worker_completing),
+ * keeps it as that worker's next task.
+ */
 void rp__executor_enqueue(rp_executor *pool, rp_future *f);
+/*
+ * Brackets the done-callbacks of an operation that a blocking-I/O worker
+ * ended: what they queue on the same pool runs next on this thread.
+ */
+void rp__worker_completing(bool on);
+/* Hands this thread's next task to the shared queue (before it waits). */
+void rp__worker_flush_next(void);
 /* Index of the calling worker thread of its executor; -1 elsewhere. */
 int rp__current_worker_index(void);
 

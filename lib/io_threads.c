@@ -266,7 +266,9 @@ done:
 
 	if (res == -ETIMEDOUT && deadline != INT64_MAX)
 		atomic_fetch_or(&f->flags, RP__F_TIMED_OUT);
+	rp__worker_completing(true);
 	rp__io_complete(f, res);
+	rp__worker_completing(false);
 }
 
 const struct rp__io_backend rp__io_threads_backend = {

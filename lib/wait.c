@@ -97,6 +97,7 @@ static struct node *notifier_take(struct notifier *nt, int64_t deadline)
 
 	if (rp__plug.pending)
 		rp__io_flush_plug();
+	rp__worker_flush_next();
 	for (;;) {
 		list = atomic_exchange_explicit(&nt->ready, NULL,
 						memory_order_acquire);

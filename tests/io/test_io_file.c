@@ -1270,6 +1270,143 @@ static void test_copy_pipeline_in_done_callbacks(void)
 	it_dir_remove(&d);
 }
 
+/*
+ * A chain of reads, each queued by the last one's done-callback, never
+ * ends on its own; with one blocking-I/O thread it must still leave room for
+ * a read submitted from elsewhere.  The thread runs what a done-callback
+ * queues next, before the shared queue, but only so many in a row.
+ */
+struct chain {
+	rp_executor *ex;
+	int fd;
+	char byte;
+	atomic_bool stop;
+	atomic_uint links;
+	atomic_int error;
+	atomic_int step;		/* CHAIN_IDLE, _SUBMITTING or _AGAIN */
+	struct tu_latch ended;
+};
+
+enum { CHAIN_IDLE, CHAIN_SUBMITTING, CHAIN_AGAIN };
+
+static void chain_next(struct chain *c);
+
+static void chain_done(rp_future *f, void *arg)
+{
+	struct chain *c = arg;
+	int64_t v = 0;
+	int err = op_outcome(f, &v);
+
+	if (err || v != 1) {
+		atomic_store(&c->error, err ? err : -EIO);
+		tu_latch_post(&c->ended);
+		return;
+	}
+	atomic_fetch_add(&c->links, 1);
+	if (atomic_load(&c->stop)) {
+		tu_latch_post(&c->ended);
+		return;
+	}
+	/* Still inside chain_next()'s submit: it goes on from there. */
+	int expect = CHAIN_SUBMITTING;
+
+	if (atomic_compare_exchange_strong(&c->step, &expect, CHAIN_AGAIN))
+		return;
+	chain_next(c);
+}
+
+/*
+ * Submits the next read.  A trampoline: with shared rings the read can end
+ * inside rp_read(), and its callback then runs inside
+ * rp_future_add_done_callback(); calling chain_next() from there would nest
+ * one stack frame deeper per read.
+ */
+static void chain_next(struct chain *c)
+{
+	int expect;
+
+	do {
+		rp_future *f = NULL;
+		int ret;
+
+		atomic_store(&c->step, CHAIN_SUBMITTING);
+		ret = rp_read(c->ex, c->fd, &c->byte, 1, 0, NULL, &f);
+		if (!ret)
+			ret = rp_future_add_done_callback(f, chain_done, c);
+		rp_future_unref(f);
+		if (ret) {
+			atomic_store(&c->error, ret);
+			tu_latch_post(&c->ended);
+			return;
+		}
+		expect = CHAIN_SUBMITTING;
+	} while (!atomic_compare_exchange_strong(&c->step, &expect,
+						 CHAIN_IDLE));
+}
+
+/*
+ * Starts the chain.  With shared rings every read may end inside the
+ * submit, so the thread that starts the chain runs it until it stops: not
+ * the test's thread.
+ */
+static void *chain_main(void *arg)
+{
+	chain_next(arg);
+	return NULL;
+}
+
+static void test_endless_chain_leaves_room_for_others(void)
+{
+	pthread_t starter;
+	struct rp_config cfg;
+	struct chain c;
+	struct it_dir d;
+	rp_future *f = NULL;
+	int64_t v = 0;
+	char other = 0;
+	unsigned at;
+	int i;
+
+	CU_ASSERT_EQUAL_FATAL(rp_config_init(&cfg), 0);
+	cfg.io_threads = 1;
+	memset(&c, 0, sizeof(c));
+	c.ex = it_executor_new(&cfg);
+	it_dir_make(&d, NULL);
+	c.fd = open_rw(&d, "f");
+	CU_ASSERT_EQUAL_FATAL(pwrite(c.fd, "xy", 2, 0), 2);
+	atomic_init(&c.stop, false);
+	atomic_init(&c.links, 0);
+	atomic_init(&c.error, 0);
+	atomic_init(&c.step, CHAIN_IDLE);
+	tu_latch_init(&c.ended);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&starter, NULL, chain_main, &c),
+			      0);
+	for (i = 0; i < 10000 && atomic_load(&c.links) < 100; i++)
+		usleep(1000);
+	CU_ASSERT(atomic_load(&c.links) >= 100);
+
+	/* The chain runs on; a read from here must get its turn. */
+	CU_ASSERT_EQUAL_FATAL(rp_read(c.ex, c.fd, &other, 1, 1, NULL, &f), 0);
+	if (rp_future_result(f, tu_stuck_timeout_ns(), &v, NULL) == -ETIMEDOUT)
+		it_stuck("a read queued beside an endless chain");
+	CU_ASSERT_EQUAL(v, 1);
+	CU_ASSERT_EQUAL(other, 'y');
+	rp_future_unref(f);
+	at = atomic_load(&c.links);
+	atomic_store(&c.stop, true);
+	if (!tu_latch_wait_for(&c.ended, 1, tu_stuck_timeout_ns()))
+		it_stuck("the chain of reads");
+	pthread_join(starter, NULL);
+	CU_ASSERT_EQUAL(atomic_load(&c.error), 0);
+	CU_ASSERT(atomic_load(&c.links) >= at);
+	CU_ASSERT_EQUAL(c.byte, 'x');
+
+	it_executor_free(c.ex);
+	tu_latch_destroy(&c.ended);
+	close(c.fd);
+	it_dir_remove(&d);
+}
+
 /* More operations than a ring has entries, on small rings and pools. */
 static void test_small_rings_take_more_operations_than_entries(void)
 {
@@ -1360,6 +1497,8 @@ static const struct tu_test tests[] = {
 	  test_copy_pipeline_in_done_callbacks, false },
 	{ "small_rings_take_more_operations_than_entries",
 	  test_small_rings_take_more_operations_than_entries, false },
+	{ "endless_chain_leaves_room_for_others",
+	  test_endless_chain_leaves_room_for_others, false },
 };
 
 int main(int argc, char **argv)
