@@ -482,6 +482,13 @@ RP_EXPORT void rp_map_free(rp_map *m);
  *   callback may queue the next operation (a pipeline needs no extra thread)
  *   but must not block: waiting there on a future that is not done is an
  *   error the library cannot always detect.
+ * - **Which ring.**  With several rings (rp_config::rings), a thread's
+ *   operations go to one ring chosen for that thread, and operations queued
+ *   by a done-callback on a ring's thread go to that same ring, which needs
+ *   no wake-up.  ::RP_IO_RING places an operation on a ring of the caller's
+ *   choosing; since what its callback queues stays there, a server spreads
+ *   its connections over the rings by placing each connection's first
+ *   operation (bench/echo/rp_server.c does so).
  * - **Cancellation.**  rp_future_cancel() on an operation not yet handed to
  *   the kernel (or, with the fallback, not yet started) cancels it at once
  *   and returns 0.  On one in flight it asks the kernel to stop it and
@@ -513,15 +520,28 @@ struct statx;
  * rp_register_buffers()), which saves the kernel mapping it on every call.
  */
 #define RP_IO_FIXED_BUF 2u
+/**
+ * rp_io_opts::flags: run the operation on ring rp_io_opts::ring (an index
+ * below rp_config::rings) instead of the ring the library would pick (see
+ * "Which ring" above).  Its done-callback runs on that ring's thread.  With
+ * the fallback backend the index is checked and the operation runs as any
+ * other.  A multishot operation honours this flag alone of the flags.
+ */
+#define RP_IO_RING 4u
 
 /** Options common to every I/O operation.  Zero-initialize. */
 struct rp_io_opts {
 	/** Deadline relative to the call, in ns; 0 or negative for none. */
 	int64_t timeout_ns;
-	/** ::RP_IO_FIXED_FILE, ::RP_IO_FIXED_BUF; others give -EINVAL. */
+	/**
+	 * ::RP_IO_FIXED_FILE, ::RP_IO_FIXED_BUF, ::RP_IO_RING; others give
+	 * -EINVAL.
+	 */
 	unsigned flags;
 	/** With ::RP_IO_FIXED_BUF: which registered buffer. */
 	unsigned buf_index;
+	/** With ::RP_IO_RING: which ring; -EINVAL when out of range. */
+	unsigned ring;
 };
 
 /**

@@ -94,6 +94,9 @@ enum {
 	 * on it while RUNNING calls u.hook.cancel once, instead of a backend.
 	 */
 	RP__F_HOOK = 1u << 8,
+	/* Bits 9-15: the ring asked for with RP_IO_RING, plus one; 0: any. */
+	RP__F_RING_SHIFT = 9,
+	RP__F_RING_MASK = 0x7fu << 9,
 	/* Bits 16-19: CQEs the ring still owes this future (io_uring.c). */
 	RP__F_PENDING_SHIFT = 16,
 	RP__F_PENDING_ONE = 1u << 16,
@@ -475,6 +478,7 @@ struct rp_executor {
 	_Atomic(rp_executor *) pool;	/* blocking-I/O pool, or NULL */
 	uint32_t io_threads;		/* its size */
 	bool no_multishot_recv;		/* io_uring without buffer rings */
+	unsigned n_rings;		/* rp_config::rings, for RP_IO_RING */
 	/* Registered files and buffers (io.c), under io_lock. */
 	int *fixed_fds;
 	unsigned n_fixed_fds, n_fixed_bufs;

@@ -40,6 +40,7 @@ int rp__io_start(rp_executor *ex, const struct rp_config *cfg)
 	/* A misspelt RINGPOOL_RINGS is an error, not a reason to fall back. */
 	if (rp__ring_mode(cfg) < 0)
 		return -EINVAL;
+	ex->n_rings = cfg->rings ? cfg->rings : 1;
 	if (want == RP_BACKEND_AUTO) {
 		want = backend_from_env();
 		if (want < 0)
@@ -175,8 +176,9 @@ static int io_begin(rp_executor *ex, const struct rp_io_opts *opts,
 
 	if (!ex || !out || ex->internal || !ex->io)
 		return -EINVAL;
-	if ((oflags & ~(RP_IO_FIXED_FILE | RP_IO_FIXED_BUF)) ||
-	    ((oflags & RP_IO_FIXED_BUF) && !fixed_buf_ok))
+	if ((oflags & ~(RP_IO_FIXED_FILE | RP_IO_FIXED_BUF | RP_IO_RING)) ||
+	    ((oflags & RP_IO_FIXED_BUF) && !fixed_buf_ok) ||
+	    ((oflags & RP_IO_RING) && opts->ring >= ex->n_rings))
 		return -EINVAL;
 	ret = rp__submit_enter(ex);
 	if (ret)
@@ -187,7 +189,11 @@ static int io_begin(rp_executor *ex, const struct rp_io_opts *opts,
 		return -ENOMEM;
 	}
 	rp__future_init(f, ex, NULL, NULL);
-	atomic_store_explicit(&f->flags, RP__F_IO, memory_order_relaxed);
+	atomic_store_explicit(&f->flags,
+			      RP__F_IO | ((oflags & RP_IO_RING)
+					  ? (opts->ring + 1) << RP__F_RING_SHIFT
+					  : 0),
+			      memory_order_relaxed);
 	io = rp__iof(f);
 	memset(&io->sqe, 0, sizeof(io->sqe));
 	if (opts && opts->timeout_ns > 0) {
@@ -579,11 +585,16 @@ bool rp__io_multi_deliver(rp_future *f, int64_t res, const void *data)
 static int multi_begin(rp_executor *ex, const struct rp_io_opts *opts,
 		       rp_future **out, struct rp__iof **iop)
 {
+	struct rp_io_opts ring = {0};
 	int ret;
 
 	if (opts && opts->timeout_ns > 0)
 		return -EINVAL;
-	ret = io_begin(ex, NULL, false, out, iop);
+	if (opts && (opts->flags & RP_IO_RING)) {
+		ring.flags = RP_IO_RING;
+		ring.ring = opts->ring;
+	}
+	ret = io_begin(ex, &ring, false, out, iop);
 	if (ret)
 		return ret;
 	atomic_fetch_or_explicit(&(*iop)->f.flags, RP__F_MULTI,

@@ -1157,7 +1157,9 @@ static _Thread_local struct {
 static void uring_submit(rp_executor *ex, rp_future *f)
 {
 	struct uring_state *st = state_of(ex);
-	struct ring *r = pick_ring(st);
+	uint32_t want = (atomic_load_explicit(&f->flags, memory_order_relaxed) &
+			 RP__F_RING_MASK) >> RP__F_RING_SHIFT;
+	struct ring *r = want ? &st->rings[want - 1] : pick_ring(st);
 
 	/* Nobody else sees `f` yet: no locked instruction needed. */
 	atomic_store_explicit(&f->flags,

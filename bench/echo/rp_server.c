@@ -11,7 +11,8 @@
  * until the peer closes, then rp_close().  With io_uring the callbacks run on
  * the ring thread, which queues the next operation from inside the callback
  * (no wake-up, no other thread involved); with --backend threads they run on
- * the blocking-I/O threads.  The main thread only waits for SIGINT/SIGTERM.
+ * the blocking-I/O threads.  With --rings N the connections are dealt to the
+ * N rings in turn (RP_IO_RING on each one's first receive).  The main thread only waits for SIGINT/SIGTERM.
  *
  *   echo-rp [--port N] [--rings N] [--backend uring|threads]
  *           [--spin-ns NS] [--io-threads N] [--max-time S]
@@ -47,7 +48,7 @@ static atomic_bool stopping;
 /* recvs that returned data; relaxed (one ring thread bumps it, usually). */
 static _Atomic uint64_t echoes;
 
-static void arm_recv(struct conn *c);
+static void arm_recv(struct conn *c, const struct rp_io_opts *opts);
 static void arm_send(struct conn *c);
 
 /* A callback could not be registered: the chain would be lost. */
@@ -125,7 +126,7 @@ static void on_send(rp_future *f, void *arg)
 	if (c->off < c->len)
 		arm_send(c);		/* short send: the rest */
 	else
-		arm_recv(c);
+		arm_recv(c, NULL);
 }
 
 static void arm_send(struct conn *c)
@@ -154,20 +155,31 @@ static void on_recv(rp_future *f, void *arg)
 	arm_send(c);
 }
 
-static void arm_recv(struct conn *c)
+/*
+ * `opts` NULL: on the ring the library picks, which for a callback is its
+ * own; the first receive of a connection names its ring instead.
+ */
+static void arm_recv(struct conn *c, const struct rp_io_opts *opts)
 {
 	rp_future *f = NULL;
 	int ret;
 
-	ret = rp_recv(ex, c->fd, c->buf, sizeof(c->buf), 0, NULL, &f);
+	ret = rp_recv(ex, c->fd, c->buf, sizeof(c->buf), 0, opts, &f);
 	if (!chain(ret, f, on_recv, c))
 		conn_close(c);
 }
 
 static void arm_accept(void);
 
+/*
+ * Connections go to the rings in turn: each one's chain then stays on the
+ * ring of its first receive, so with --rings N, N ring threads serve.
+ */
+static unsigned n_rings = 1, next_ring;
+
 static void on_accept(rp_future *f, void *arg)
 {
+	struct rp_io_opts opts = { .flags = RP_IO_RING };
 	int64_t fd = io_result(f);
 	struct conn *c;
 
@@ -188,7 +200,8 @@ static void on_accept(rp_future *f, void *arg)
 		close((int)fd);
 	} else {
 		c->fd = (int)fd;
-		arm_recv(c);
+		opts.ring = next_ring++ % n_rings;
+		arm_recv(c, &opts);
 	}
 	arm_accept();
 	return;
@@ -300,6 +313,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "echo-rp: backend %s, rings %u%s%s\n",
 		backend == RP_BACKEND_URING ? "io_uring" : "threads",
 		cfg.rings, why ? ": " : "", why ? why : "");
+	n_rings = cfg.rings ? cfg.rings : 1;
 	arm_accept();
 
 	if (max_time)

@@ -15,6 +15,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -812,6 +814,139 @@ static void test_bulk_transfer(void)
 	it_executor_free(ex);
 }
 
+/* ---- placing connections on rings (RP_IO_RING) ------------------------ */
+
+#define PLACED_RINGS 3
+#define PLACED_CONNS 7
+
+struct placed {
+	rp_executor *ex;
+	int fd;
+	char buf[8];
+	char recv_thread[16], send_thread[16];
+	_Atomic int sent; /* 0 while in flight, then 1 or a negative errno */
+};
+
+static void on_placed_sent(rp_future *f, void *arg)
+{
+	struct placed *c = arg;
+	int64_t v = -1;
+	int err = -1;
+
+	pthread_getname_np(pthread_self(), c->send_thread,
+			   sizeof(c->send_thread));
+	CU_ASSERT_EQUAL(rp_future_result(f, 0, &v, &err), 0);
+	atomic_store(&c->sent, err < 0 ? err : v == 4 ? 1 : -EIO);
+}
+
+/*
+ * A server's callback: echoes what came, with no RP_IO_RING, so the send
+ * goes to the ring the library picks for a callback, its own.
+ */
+static void on_placed_recv(rp_future *f, void *arg)
+{
+	struct placed *c = arg;
+	rp_future *g = NULL;
+	int64_t v = -1;
+	int err = -1, ret;
+
+	pthread_getname_np(pthread_self(), c->recv_thread,
+			   sizeof(c->recv_thread));
+	CU_ASSERT_EQUAL(rp_future_result(f, 0, &v, &err), 0);
+	if (err < 0 || v != 4) {
+		atomic_store(&c->sent, err < 0 ? err : -EIO);
+		return;
+	}
+	ret = rp_send(c->ex, c->fd, c->buf, 4, 0, NULL, &g);
+	if (ret == 0)
+		ret = rp_future_add_done_callback(g, on_placed_sent, c);
+	if (g)
+		rp_future_unref(g);
+	if (ret < 0)
+		atomic_store(&c->sent, ret);
+}
+
+static void test_operations_placed_on_rings(void)
+{
+	struct rp_io_opts opts = { .flags = RP_IO_RING };
+	struct placed conns[PLACED_CONNS];
+	int clients[PLACED_CONNS];
+	struct rp_config cfg;
+	rp_executor *ex;
+	rp_future *f = NULL;
+	bool uring;
+	int backend = -1;
+	unsigned i;
+
+	rp_config_init(&cfg);
+	cfg.rings = PLACED_RINGS;
+	cfg.ring_mode = RP_RINGS_OWNED; /* callbacks on the rings' threads */
+	ex = it_executor_new(&cfg);
+	CU_ASSERT_EQUAL(rp_executor_backend(ex, &backend, NULL), 0);
+	uring = backend == RP_BACKEND_URING;
+
+	/* A ring that does not exist is refused on either backend. */
+	opts.ring = PLACED_RINGS;
+	CU_ASSERT_EQUAL(rp_nop(ex, &opts, &f), -EINVAL);
+	CU_ASSERT_EQUAL(rp_recv_multishot(ex, 0, NULL, NULL, &opts, &f),
+			-EINVAL);
+	opts.ring = UINT32_MAX;
+	CU_ASSERT_EQUAL(rp_nop(ex, &opts, &f), -EINVAL);
+
+	for (i = 0; i < PLACED_CONNS; i++) {
+		struct placed *c = &conns[i];
+
+		memset(c, 0, sizeof(*c));
+		c->ex = ex;
+		unix_pair(&clients[i], &c->fd);
+		opts.ring = i % PLACED_RINGS;
+		CU_ASSERT_EQUAL_FATAL(rp_recv(ex, c->fd, c->buf, sizeof(c->buf),
+					      0, &opts, &f), 0);
+		CU_ASSERT_EQUAL_FATAL(
+			rp_future_add_done_callback(f, on_placed_recv, c), 0);
+		rp_future_unref(f);
+		/*
+		 * Only now: a callback added to a future already done runs at
+		 * once, on this thread.
+		 */
+		CU_ASSERT_EQUAL_FATAL(write(clients[i], "ping", 4), 4);
+	}
+	for (i = 0; i < PLACED_CONNS; i++) {
+		struct placed *c = &conns[i];
+		struct pollfd p = { .fd = clients[i], .events = POLLIN };
+		char echo[8] = "";
+		char want[16];
+		int64_t until = tu_now_ns() + tu_stuck_timeout_ns();
+
+		if (poll(&p, 1, (int)(tu_stuck_timeout_ns() / MS)) != 1)
+			it_stuck("the echo of a placed connection");
+		CU_ASSERT_EQUAL(read(clients[i], echo, sizeof(echo)), 4);
+		CU_ASSERT(memcmp(echo, "ping", 4) == 0);
+		while (atomic_load(&c->sent) == 0 && tu_now_ns() < until)
+			usleep(1000);
+		CU_ASSERT_EQUAL(atomic_load(&c->sent), 1);
+		if (uring) {
+			/* Both callbacks ran on the ring it was placed on. */
+			snprintf(want, sizeof(want), "rp-ring%u",
+				 i % PLACED_RINGS);
+			CU_ASSERT_STRING_EQUAL(c->recv_thread, want);
+			CU_ASSERT_STRING_EQUAL(c->send_thread, want);
+		}
+		close(clients[i]);
+		close(c->fd);
+	}
+	it_executor_free(ex);
+
+	/* One ring by default: only index 0 exists. */
+	ex = it_executor_new(NULL);
+	opts.ring = 1;
+	CU_ASSERT_EQUAL(rp_nop(ex, &opts, &f), -EINVAL);
+	opts.ring = 0;
+	CU_ASSERT_EQUAL_FATAL(rp_nop(ex, &opts, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), 0);
+	it_executor_free(ex);
+}
+
 static const struct tu_test tests[] = {
 	{ "socket_connect_accept_echo", test_socket_connect_accept_echo,
 	  false },
@@ -831,6 +966,8 @@ static const struct tu_test tests[] = {
 	{ "sleep", test_sleep, false },
 	{ "nop", test_nop, false },
 	{ "bulk_transfer", test_bulk_transfer, false },
+	{ "operations_placed_on_rings", test_operations_placed_on_rings,
+	  false },
 };
 
 int main(int argc, char **argv)
