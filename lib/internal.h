@@ -423,6 +423,12 @@ struct rp__worker {
 	rp_future *next;
 	unsigned next_runs;
 	bool completing;	/* inside rp__worker_completing(true/false) */
+	/*
+	 * This worker stopped being the one that looks at the queue (it found
+	 * work): once it has taken its task, it wakes a helper if more is
+	 * queued (worker_main()).
+	 */
+	bool wake_if_more;
 };
 
 /* Size classes of the slab: CPU futures and I/O futures. */
