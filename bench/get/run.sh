@@ -101,7 +101,7 @@ fi
 # nginx on a free port, with a config of its own.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ngx="$work/nginx"
-rm -rf "$ngx" && mkdir -p "$ngx/logs"
+rm -rf "$ngx" && mkdir -p "$ngx/logs" "$ngx/tmp"
 cat >"$ngx/nginx.conf" <<NGINX
 worker_processes auto;
 error_log $ngx/logs/error.log warn;
@@ -109,6 +109,11 @@ pid $ngx/nginx.pid;
 events { worker_connections 1024; }
 http {
 	access_log off;
+	client_body_temp_path $ngx/tmp/body;
+	proxy_temp_path $ngx/tmp/proxy;
+	fastcgi_temp_path $ngx/tmp/fastcgi;
+	uwsgi_temp_path $ngx/tmp/uwsgi;
+	scgi_temp_path $ngx/tmp/scgi;
 	sendfile on;
 	tcp_nopush on;
 	keepalive_requests 1000000;
