@@ -523,9 +523,10 @@ struct statx;
 /**
  * rp_io_opts::flags: run the operation on ring rp_io_opts::ring (an index
  * below rp_config::rings) instead of the ring the library would pick (see
- * "Which ring" above).  Its done-callback runs on that ring's thread.  With
- * the fallback backend the index is checked and the operation runs as any
- * other.  A multishot operation honours this flag alone of the flags.
+ * "Which ring" above).  Its done-callback runs on that ring's thread (with
+ * ::RP_RINGS_SHARED, on whichever thread drives that ring).  With the
+ * fallback backend the index is checked and the operation runs as any
+ * other.  It is the one flag multishot operations take (others: -EINVAL).
  */
 #define RP_IO_RING 4u
 

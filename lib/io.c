@@ -588,7 +588,7 @@ static int multi_begin(rp_executor *ex, const struct rp_io_opts *opts,
 	struct rp_io_opts ring = {0};
 	int ret;
 
-	if (opts && opts->timeout_ns > 0)
+	if (opts && (opts->timeout_ns > 0 || (opts->flags & ~RP_IO_RING)))
 		return -EINVAL;
 	if (opts && (opts->flags & RP_IO_RING)) {
 		ring.flags = RP_IO_RING;

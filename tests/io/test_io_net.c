@@ -866,6 +866,13 @@ static void on_placed_recv(rp_future *f, void *arg)
 		atomic_store(&c->sent, ret);
 }
 
+static void never_accepts(void *arg, int fd)
+{
+	(void)arg;
+	(void)fd;
+	CU_FAIL("an operation that was refused delivered a connection");
+}
+
 static void test_operations_placed_on_rings(void)
 {
 	struct rp_io_opts opts = { .flags = RP_IO_RING };
@@ -888,10 +895,16 @@ static void test_operations_placed_on_rings(void)
 	/* A ring that does not exist is refused on either backend. */
 	opts.ring = PLACED_RINGS;
 	CU_ASSERT_EQUAL(rp_nop(ex, &opts, &f), -EINVAL);
-	CU_ASSERT_EQUAL(rp_recv_multishot(ex, 0, NULL, NULL, &opts, &f),
-			-EINVAL);
+	CU_ASSERT_EQUAL(rp_accept_multishot(ex, 0, 0, never_accepts, NULL,
+					    &opts, &f), -EINVAL);
 	opts.ring = UINT32_MAX;
 	CU_ASSERT_EQUAL(rp_nop(ex, &opts, &f), -EINVAL);
+	/* The ring is the only flag a multishot operation takes. */
+	opts.ring = 0;
+	opts.flags = RP_IO_RING | RP_IO_FIXED_FILE;
+	CU_ASSERT_EQUAL(rp_accept_multishot(ex, 0, 0, never_accepts, NULL,
+					    &opts, &f), -EINVAL);
+	opts.flags = RP_IO_RING;
 
 	for (i = 0; i < PLACED_CONNS; i++) {
 		struct placed *c = &conns[i];
