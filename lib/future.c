@@ -120,10 +120,7 @@ int rp__future_wait(rp_future *f, int64_t deadline)
 	unsigned iter = 0;
 	uint32_t s;
 
-	/* Operations this thread queued in a batch go out before it waits. */
-	if (rp__plug.pending)
-		rp__io_flush_plug();
-	rp__worker_flush_next();
+	rp__before_wait();
 	for (;;) {
 		s = atomic_load_explicit(&f->state, memory_order_acquire);
 		if ((s & RP__STATE_MASK) >= RP__DONE)

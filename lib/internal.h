@@ -527,6 +527,17 @@ void rp__executor_enqueue(rp_executor *pool, rp_future *f);
 void rp__worker_completing(bool on);
 /* Hands this thread's next task to the shared queue (before it waits). */
 void rp__worker_flush_next(void);
+/*
+ * Before a thread blocks on a future: sends out what it holds back (the
+ * operations of an open batch, a blocking-I/O worker's next task), which
+ * the future may be waiting for.
+ */
+static inline void rp__before_wait(void)
+{
+	if (rp__plug.pending)
+		rp__io_flush_plug();
+	rp__worker_flush_next();
+}
 /* Index of the calling worker thread of its executor; -1 elsewhere. */
 int rp__current_worker_index(void);
 

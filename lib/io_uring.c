@@ -1157,15 +1157,12 @@ static _Thread_local struct {
 static void uring_submit(rp_executor *ex, rp_future *f)
 {
 	struct uring_state *st = state_of(ex);
-	uint32_t want = (atomic_load_explicit(&f->flags, memory_order_relaxed) &
-			 RP__F_RING_MASK) >> RP__F_RING_SHIFT;
+	uint32_t flags = atomic_load_explicit(&f->flags, memory_order_relaxed);
+	uint32_t want = (flags & RP__F_RING_MASK) >> RP__F_RING_SHIFT;
 	struct ring *r = want ? &st->rings[want - 1] : pick_ring(st);
 
 	/* Nobody else sees `f` yet: no locked instruction needed. */
-	atomic_store_explicit(&f->flags,
-			      atomic_load_explicit(&f->flags,
-						   memory_order_relaxed) |
-			      r->index << RP__F_SLOT_SHIFT,
+	atomic_store_explicit(&f->flags, flags | r->index << RP__F_SLOT_SHIFT,
 			      memory_order_relaxed);
 	if (rp__plug.depth && rp__plug.ex == ex && cur_ring != r &&
 	    (!batch.r || batch.r == r)) {

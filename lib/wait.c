@@ -95,9 +95,7 @@ static struct node *notifier_take(struct notifier *nt, int64_t deadline)
 	struct node *list, *prev, *next;
 	int64_t until;
 
-	if (rp__plug.pending)
-		rp__io_flush_plug();
-	rp__worker_flush_next();
+	rp__before_wait();
 	for (;;) {
 		list = atomic_exchange_explicit(&nt->ready, NULL,
 						memory_order_acquire);
