@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared by the HTTP files only: http.c (clients, transfers, how a transfer
- * ends), http_drive.c (libcurl's sockets and timers on the ring or on the
- * client's own thread) and http_body.c (the body: pooled buffers, positioned
- * writes, back-pressure, the rate limit).
+ * Shared by the HTTP files only: http_client.c (clients and transfers as
+ * callers see them), http.c (the client's lock, how a transfer ends),
+ * http_drive.c (libcurl's sockets and timers on the ring or on the client's
+ * own thread) and http_body.c (the body: pooled buffers, positioned writes,
+ * back-pressure, the rate limit).
  *
  * Locking: everything in struct rp_http and the libcurl handles is guarded by
  * rp_http::mu, taken with rp__http_enter() and released with
@@ -249,6 +250,13 @@ void rp__http_start_body(rp_http_transfer *t);
 void rp__http_detach(rp_http_transfer *t);
 /* Ends `t` when it is out of libcurl and its writes are done. */
 void rp__http_maybe_end(rp_http_transfer *t);
+/* A reference to the client; the last rp__http_unref() frees it. */
+void rp__http_ref(rp_http *h);
+void rp__http_unref(rp_http *h);
+/* Moves what rp_http_get() queued in ring mode to the lists; lock held. */
+void rp__http_take_queued(rp_http *h);
+/* Frees the multi handle as the lock's holder; `mu` held (rp_http_free()). */
+void rp__http_multi_cleanup(rp_http *h);
 
 /* ---- http_drive.c ----------------------------------------------------- */
 

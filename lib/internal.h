@@ -292,7 +292,7 @@ int64_t rp__io_blocking_execute(const struct io_uring_sqe *sqe, int cancel_fd,
 				int64_t deadline, const _Atomic uint32_t *flags);
 
 /*
- * An I/O backend: io_uring.c or io_threads.c.  The executor holds one; the
+ * An I/O backend: io_uring*.c or io_threads.c.  The executor holds one; the
  * operations in io.c only build a future and hand it to `submit`.
  */
 struct rp__io_backend {
@@ -353,7 +353,7 @@ extern _Thread_local struct rp__plug rp__plug
 /*
  * The ring mode asked for: rp_config::ring_mode, or for RP_RINGS_AUTO the
  * environment's RINGPOOL_RINGS (owned when unset); -1 when that names
- * neither (io_uring.c).
+ * neither (io_uring_setup.c).
  */
 int rp__ring_mode(const struct rp_config *cfg);
 

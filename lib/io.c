@@ -633,7 +633,7 @@ int rp_recv_multishot(rp_executor *ex, int fd, rp_recv_fn fn, void *arg,
 	ret = multi_begin(ex, opts, out, &io);
 	if (ret)
 		return ret;
-	/* Buffer group 0: each ring's own buffer ring (io_uring.c). */
+	/* Buffer group 0: each ring's own buffer ring (io_uring_setup.c). */
 	io_uring_prep_recv_multishot(&io->sqe, fd, NULL, 0, 0);
 	io->sqe.flags |= IOSQE_BUFFER_SELECT;
 	io->sqe.buf_group = 0;

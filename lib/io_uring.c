@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The io_uring backend: one or more rings, each with a thread of its own.
+ * This file is a ring's thread: submissions into the SQ, completions,
+ * sleeping and waking.  io_uring_setup.c creates and frees the rings,
+ * io_uring_submit.c is what the executor calls.
  *
  * Owned rings (the default) are driven by that thread alone.  Shared rings
  * (RP_RINGS_SHARED) are driven by whichever thread holds the ring's lock: a
  * submitter, or the end of a batch, takes it when it is free and submits and
- * reaps itself (kick(), drive()); the ring thread does the rest.  The
- * comments below describe owned rings; drive() says what differs.
+ * reaps itself (kick(), rp__ring_drive()); the ring thread does the rest.
+ * The comments below describe owned rings; rp__ring_drive() says what
+ * differs.
  *
  * Why a dedicated thread per ring: the flags that cut the kernel's overhead
  * most (IORING_SETUP_SINGLE_ISSUER with DEFER_TASKRUN) require one thread to
@@ -50,7 +54,6 @@
  * the *_full helpers) without recomputing it; its future ends when both CQEs
  * have arrived (the count of owed CQEs per future is in its flags).
  */
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,65 +65,17 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "internal.h"
 
-#ifdef RP_HAVE_MEMCHECK_H
-#include <valgrind/memcheck.h>
-#else
-#define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void)(addr), (void)(len))
-#define RUNNING_ON_VALGRIND 0
-#endif
+#include "io_uring_internal.h"
 
 /* user_data of the ring's own requests; futures are 64-byte aligned. */
 #define UD_CANCEL 2u		/* an async cancel: its CQE is ignored */
 #define UD_WAKE 4u		/* the multishot poll on the wake-up eventfd */
 #define UD_TIMEOUT_BIT 1u	/* future | 1: its linked timeout */
 
-struct ring {
-	struct rp__queue q;			/* submissions, cancel requests */
-	_Atomic uint32_t sleeping RP_ALIGNED;
-	/* Shared rings: held by whichever thread drives the ring. */
-	pthread_mutex_t lock;
-	struct io_uring ring RP_ALIGNED;
-	rp_executor *ex;
-	bool shared;
-	unsigned index;
-	int efd;
-	/* Sleeps in io_uring_enter(), woken through a poll on `efd`. */
-	bool wait_in_enter, wake_armed;
-	/* The CQEs to reap came while the thread was idle: see reap(). */
-	bool woke;
-	bool files_registered, bufs_registered;
-	struct io_uring_buf_ring *br;		/* provided buffers, or NULL */
-	char *bufs;
-	unsigned owed, max_owed;		/* CQEs the kernel owes us */
-	/* *_full operations to resubmit; a vector, since `next` may be busy. */
-	rp_future **retry;
-	unsigned n_retry, cap_retry;
-	_Atomic bool stopping;
-	_Atomic bool cancel_pending, cancel_inflight;
-	int setup_ret;				/* ring creation, for start() */
-	pthread_t thread;
-	bool started;
-};
-
-struct uring_state {
-	unsigned n;
-	struct ring *rings;
-	unsigned setup_flags, entries, iowq[2];
-	uint32_t spin_ns;
-	bool shared;				/* RP_RINGS_SHARED */
-	bool joined;
-};
-
 /* initial-exec: a plain %fs-relative access, not a __tls_get_addr call. */
-static _Thread_local struct ring *cur_ring
+_Thread_local struct ring *rp__cur_ring
 	__attribute__((tls_model("initial-exec")));
-
-static struct uring_state *state_of(const rp_executor *ex)
-{
-	return ex->io_priv;
-}
 
 static uint32_t owed_of(rp_future *f)
 {
@@ -264,41 +219,6 @@ static void timeout_done(struct ring *r, rp_future *f, int res)
 }
 
 /* ---- provided buffers (multishot receive) ------------------------------ */
-
-#define BUF_COUNT 256		/* buffers per ring, a power of two */
-
-/*
- * The ring's buffer ring: BUF_COUNT buffers of RP__RECV_BUF_SIZE bytes that
- * the kernel picks from for multishot receives (buffer group 0).  Set up by
- * hand: io_uring_setup_buf_ring() is newer than Debian 12's liburing.
- */
-static int bufs_setup(struct ring *r)
-{
-	struct io_uring_buf_reg reg;
-	unsigned i;
-	int ret;
-
-	if (posix_memalign((void **)&r->br, 4096,
-			   BUF_COUNT * sizeof(struct io_uring_buf)))
-		return -ENOMEM;
-	r->bufs = malloc((size_t)BUF_COUNT * RP__RECV_BUF_SIZE);
-	if (!r->bufs)
-		return -ENOMEM;
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (uint64_t)(uintptr_t)r->br;
-	reg.ring_entries = BUF_COUNT;
-	reg.bgid = 0;
-	ret = io_uring_register_buf_ring(&r->ring, &reg, 0);
-	if (ret < 0)
-		return ret;
-	io_uring_buf_ring_init(r->br);
-	for (i = 0; i < BUF_COUNT; i++)
-		io_uring_buf_ring_add(r->br, r->bufs + i * RP__RECV_BUF_SIZE,
-				      RP__RECV_BUF_SIZE, (unsigned short)i,
-				      io_uring_buf_ring_mask(BUF_COUNT), (int)i);
-	io_uring_buf_ring_advance(r->br, BUF_COUNT);
-	return 0;
-}
 
 static void buf_recycle(struct ring *r, unsigned bid)
 {
@@ -446,12 +366,6 @@ static struct io_uring_sqe *get_sqe(struct ring *r)
 	return sqe;
 }
 
-/* Room for one operation (two SQEs, two CQEs) right now? */
-static bool room(struct ring *r)
-{
-	return r->owed + 2 <= r->max_owed;
-}
-
 /* Puts `f` (claimed, RUNNING) into the SQ, with its linked timeout. */
 static void issue(struct ring *r, rp_future *f)
 {
@@ -505,13 +419,6 @@ static bool claim(rp_future *f)
 	return true;
 }
 
-/* A registration asked by rp__io_uring_backend.reg, run on the ring thread. */
-struct reg_cmd {
-	int kind;
-	const void *ptr;
-	unsigned n;
-};
-
 static int ring_register(struct ring *r, const struct reg_cmd *c)
 {
 	int ret = 0;
@@ -536,7 +443,7 @@ static int ring_register(struct ring *r, const struct reg_cmd *c)
 }
 
 /* One future from the queue: a new operation or a cancel request. */
-static void take(struct ring *r, rp_future *f)
+void rp__ring_take(struct ring *r, rp_future *f)
 {
 	uint32_t st = rp__future_state(f);
 
@@ -609,7 +516,7 @@ static unsigned fill(struct ring *r)
 		fit = (r->max_owed - r->owed) / 2;
 		got = rp__q_pop_many(&r->q, fs, fit < 32 ? fit : 32);
 		for (i = 0; i < got; i++)
-			take(r, fs[i]);
+			rp__ring_take(r, fs[i]);
 		n += got;
 		if (got < 32)
 			break;
@@ -741,7 +648,7 @@ static bool finished(struct ring *r)
 	       rp__q_empty(&r->q);
 }
 
-static void *ring_main(void *p)
+void *rp__ring_main(void *p)
 {
 	struct ring *r = p;
 	struct uring_state *st = state_of(r->ex);
@@ -751,7 +658,7 @@ static void *ring_main(void *p)
 
 	snprintf(name, sizeof(name), "rp-ring%u", r->index);
 	pthread_setname_np(pthread_self(), name);
-	cur_ring = r;
+	rp__cur_ring = r;
 
 	ring_lock(r);
 	for (;;) {
@@ -799,23 +706,16 @@ static void *ring_main(void *p)
 		atomic_store_explicit(&r->sleeping, 0, memory_order_relaxed);
 	}
 	ring_unlock(r);
-	cur_ring = NULL;
+	rp__cur_ring = NULL;
 	rp__magazine_flush();
 	return NULL;
-}
-
-static void wake(struct ring *r)
-{
-	if (atomic_load_explicit(&r->sleeping, memory_order_seq_cst) &&
-	    atomic_exchange(&r->sleeping, 0))
-		(void)eventfd_write(r->efd, 1);
 }
 
 /*
  * A shared ring driven by the calling thread, which holds its lock: submit
  * what is queued, reap what is ready, until the queue is empty.  Callbacks
- * run here see `cur_ring` set, as on the ring thread: what they submit is
- * queued and taken by this loop, and they may not wait.
+ * run here see `rp__cur_ring` set, as on the ring thread: what they submit
+ * is queued and taken by this loop, and they may not wait.
  *
  * While the ring thread sleeps, the kernel's signal on the eventfd is on, so
  * the completions this thread causes would wake it for nothing: the signal
@@ -824,12 +724,12 @@ static void wake(struct ring *r)
  * go from 0 to 1 meanwhile (the ring thread sets it under the lock); a
  * submitter's wake() may clear it, and then the ring thread is woken anyway.
  */
-static void drive(struct ring *r)
+void rp__ring_drive(struct ring *r)
 {
-	struct ring *prev = cur_ring;
+	struct ring *prev = rp__cur_ring;
 	bool asleep = atomic_load_explicit(&r->sleeping, memory_order_relaxed);
 
-	cur_ring = r;
+	rp__cur_ring = r;
 	if (asleep)
 		(void)io_uring_cq_eventfd_toggle(&r->ring, false);
 	for (;;) {
@@ -845,515 +745,8 @@ static void drive(struct ring *r)
 			break;
 		(void)io_uring_cq_eventfd_toggle(&r->ring, false);
 	}
-	cur_ring = prev;
+	rp__cur_ring = prev;
 }
 
 _Thread_local unsigned rp__no_drive
 	__attribute__((tls_model("initial-exec")));
-
-/* May the calling thread drive the shared ring `r` now? */
-static bool may_drive(struct ring *r)
-{
-	return r->shared && !rp__no_drive &&
-	       !atomic_load_explicit(&r->stopping, memory_order_relaxed);
-}
-
-/*
- * Gets queued work of `r` going: on a shared ring that is free, the calling
- * thread drives it; otherwise the ring thread is woken if it sleeps.  Work
- * pushed while another thread drives is not lost: that thread's last look at
- * the queue comes after the push, or the pusher's wake() sees the ring
- * thread asleep, or the ring thread is awake and sees the queue.
- */
-static void kick(struct ring *r)
-{
-	if (may_drive(r) && pthread_mutex_trylock(&r->lock) == 0) {
-		drive(r);
-		pthread_mutex_unlock(&r->lock);
-		return;
-	}
-	wake(r);
-}
-
-/* ---- setup ------------------------------------------------------------ */
-
-static const char *setup_hint(int err)
-{
-	switch (err) {
-	case -EPERM:
-		return "EPERM - blocked by seccomp or kernel.io_uring_disabled";
-	case -ENOSYS:
-		return "ENOSYS - kernel built without io_uring";
-	case -ENOMEM:
-		return "ENOMEM - RLIMIT_MEMLOCK too low or out of memory";
-	case -EMFILE:
-	case -ENFILE:
-		return "EMFILE - too many open files";
-	default:
-		return NULL;
-	}
-}
-
-/*
- * Creates a ring with the cheapest flags this kernel accepts, trying the
- * newest first: probing by trying, never by kernel version.
- */
-static int ring_init(struct io_uring *ring, unsigned entries,
-		     unsigned *flags_inout, bool probe_flags, bool shared)
-{
-	static const unsigned tries[] = {
-		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
-			IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
-			IORING_SETUP_TASKRUN_FLAG,
-		IORING_SETUP_SUBMIT_ALL,
-		0,
-	};
-	struct io_uring_params p;
-	unsigned i;
-	int ret = -EINVAL;
-
-	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
-		if (!probe_flags && tries[i] != *flags_inout)
-			continue;
-		/*
-		 * Shared rings have more than one issuer, and completions of
-		 * what a user thread submitted must not wait for that thread
-		 * to enter the kernel (COOP_TASKRUN).
-		 */
-		if (shared && (tries[i] & (IORING_SETUP_SINGLE_ISSUER |
-					   IORING_SETUP_COOP_TASKRUN)))
-			continue;
-		memset(&p, 0, sizeof(p));
-		p.flags = tries[i] | IORING_SETUP_CQSIZE;
-		p.cq_entries = entries * 2;
-		ret = io_uring_queue_init_params(entries, ring, &p);
-		if (ret == 0) {
-			*flags_inout = tries[i];
-			return 0;
-		}
-		if (ret != -EINVAL)
-			return ret;
-	}
-	return ret;
-}
-
-static int ring_setup(struct ring *r, struct uring_state *st)
-{
-	int ret;
-
-	ret = ring_init(&r->ring, st->entries, &st->setup_flags, false,
-			st->shared);
-	if (ret < 0)
-		return ret;
-	if (st->iowq[0] || st->iowq[1]) {
-		unsigned vals[2] = { st->iowq[0], st->iowq[1] };
-
-		(void)io_uring_register_iowq_max_workers(&r->ring, vals);
-	}
-	r->max_owed = r->ring.cq.ring_entries;
-	r->wait_in_enter = !st->shared && !RUNNING_ON_VALGRIND &&
-			   (st->setup_flags & IORING_SETUP_DEFER_TASKRUN);
-	if (r->wait_in_enter) {
-		/*
-		 * CQ slots for the wake-up poll: one CQE per write, and a
-		 * writer needs the thread asleep, which follows a reap.
-		 */
-		r->max_owed -= 2;
-	} else {
-		ret = io_uring_register_eventfd(&r->ring, r->efd);
-		if (ret < 0) {
-			io_uring_queue_exit(&r->ring);
-			return ret;
-		}
-		(void)io_uring_cq_eventfd_toggle(&r->ring, false);
-	}
-	if (bufs_setup(r) < 0) {
-		/* An older kernel: multishot receives are refused. */
-		free(r->br);
-		free(r->bufs);
-		r->br = NULL;
-		r->bufs = NULL;
-		r->ex->no_multishot_recv = true;
-	}
-	return 0;
-}
-
-static void *ring_start(void *p)
-{
-	struct ring *r = p;
-	rp_executor *ex = r->ex;
-
-	/* SINGLE_ISSUER: the ring must be created by the thread that uses it. */
-	r->setup_ret = ring_setup(r, state_of(ex));
-	pthread_mutex_lock(&ex->start_lock);
-	r->started = true;
-	pthread_cond_broadcast(&ex->start_cond);
-	pthread_mutex_unlock(&ex->start_lock);
-	if (r->setup_ret < 0)
-		return NULL;
-	return ring_main(r);
-}
-
-static void free_rings(struct uring_state *st, unsigned n)
-{
-	unsigned i;
-
-	for (i = 0; i < n; i++) {
-		pthread_mutex_destroy(&st->rings[i].lock);
-		if (st->rings[i].efd >= 0)
-			close(st->rings[i].efd);
-		free(st->rings[i].retry);
-		free(st->rings[i].br);
-		free(st->rings[i].bufs);
-	}
-	free(st->rings);
-	free(st);
-}
-
-/* rp_config::ring_mode, or RINGPOOL_RINGS for AUTO; -1 if that is bad. */
-int rp__ring_mode(const struct rp_config *cfg)
-{
-	const char *v = getenv("RINGPOOL_RINGS");
-
-	if (cfg->ring_mode != RP_RINGS_AUTO)
-		return cfg->ring_mode;
-	if (!v || !*v || !strcmp(v, "auto") || !strcmp(v, "owned"))
-		return RP_RINGS_OWNED;
-	if (!strcmp(v, "shared"))
-		return RP_RINGS_SHARED;
-	return -1;
-}
-
-static int uring_start(rp_executor *ex, const struct rp_config *cfg,
-		       char *why, size_t whylen)
-{
-	struct uring_state *st;
-	struct io_uring probe;
-	unsigned i, flags = 0;
-	const char *hint;
-	int ret, mode = rp__ring_mode(cfg);
-
-	if (mode < 0) {
-		snprintf(why, whylen, "RINGPOOL_RINGS: not owned or shared");
-		return -EINVAL;
-	}
-	/* Can this process have a ring at all, and with which flags? */
-	ret = ring_init(&probe, 8, &flags, true, mode == RP_RINGS_SHARED);
-	if (ret < 0) {
-		hint = setup_hint(ret);
-		if (hint)
-			snprintf(why, whylen, "io_uring_setup: %s", hint);
-		else
-			snprintf(why, whylen, "io_uring_setup: %s",
-				 strerror(-ret));
-		return ret;
-	}
-	io_uring_queue_exit(&probe);
-
-	st = calloc(1, sizeof(*st));
-	if (!st)
-		return -ENOMEM;
-	st->n = cfg->rings ? cfg->rings : 1;
-	st->entries = cfg->ring_entries ? cfg->ring_entries : 256;
-	st->setup_flags = flags;
-	st->iowq[0] = cfg->iowq_bounded;
-	st->iowq[1] = cfg->iowq_unbounded;
-	st->spin_ns = cfg->spin_ns;
-	st->shared = mode == RP_RINGS_SHARED;
-	st->rings = aligned_alloc(RP_CACHELINE, st->n * sizeof(*st->rings));
-	if (!st->rings) {
-		free(st);
-		return -ENOMEM;
-	}
-	memset(st->rings, 0, st->n * sizeof(*st->rings));
-	for (i = 0; i < st->n; i++) {
-		st->rings[i].efd = -1;
-		st->rings[i].shared = st->shared;
-		pthread_mutex_init(&st->rings[i].lock, NULL);
-		rp__q_init(&st->rings[i].q);
-	}
-	for (i = 0; i < st->n; i++) {
-		struct ring *r = &st->rings[i];
-
-		r->ex = ex;
-		r->index = i;
-		r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (r->efd < 0) {
-			ret = -errno;
-			break;
-		}
-	}
-	if (i < st->n) {
-		free_rings(st, st->n);
-		return ret;
-	}
-	ex->io_priv = st;
-
-	for (i = 0; i < st->n; i++) {
-		struct ring *r = &st->rings[i];
-
-		ret = -pthread_create(&r->thread, NULL, ring_start, r);
-		if (ret < 0)
-			break;
-		pthread_mutex_lock(&ex->start_lock);
-		while (!r->started)
-			pthread_cond_wait(&ex->start_cond, &ex->start_lock);
-		pthread_mutex_unlock(&ex->start_lock);
-		if (r->setup_ret < 0) {
-			ret = r->setup_ret;
-			pthread_join(r->thread, NULL);
-			break;
-		}
-	}
-	if (i < st->n) {
-		unsigned j;
-
-		for (j = 0; j < i; j++) {
-			atomic_store(&st->rings[j].stopping, true);
-			(void)eventfd_write(st->rings[j].efd, 1);
-			pthread_join(st->rings[j].thread, NULL);
-			io_uring_queue_exit(&st->rings[j].ring);
-		}
-		ex->io_priv = NULL;
-		free_rings(st, st->n);
-		snprintf(why, whylen, "ring setup: %s", strerror(-ret));
-		return ret;
-	}
-	return 0;
-}
-
-/*
- * Threads keep to one ring, so one thread's operations stay in order; a ring
- * thread (a callback queueing the next operation) keeps to its own ring,
- * which needs no wake-up and no crossing to another core.
- */
-static struct ring *pick_ring(struct uring_state *st)
-{
-	static _Atomic unsigned next;
-	static _Thread_local unsigned mine
-		__attribute__((tls_model("initial-exec"))) = UINT_MAX;
-
-	if (st->n == 1)
-		return &st->rings[0];
-	if (cur_ring && cur_ring->ex == st->rings[0].ex)
-		return cur_ring;
-	if (mine == UINT_MAX)
-		mine = atomic_fetch_add_explicit(&next, 1,
-						 memory_order_relaxed);
-	return &st->rings[mine % st->n];
-}
-
-/*
- * The calling thread's batch for one ring (threads keep to one ring): a list
- * of its own, linked through `next`, so a batch costs no atomic operation on
- * the ring's queue until it is sent.
- */
-static _Thread_local struct {
-	struct ring *r;
-	rp_future *head, *tail;
-} batch __attribute__((tls_model("initial-exec")));
-
-static void uring_submit(rp_executor *ex, rp_future *f)
-{
-	struct uring_state *st = state_of(ex);
-	uint32_t flags = atomic_load_explicit(&f->flags, memory_order_relaxed);
-	uint32_t want = (flags & RP__F_RING_MASK) >> RP__F_RING_SHIFT;
-	struct ring *r = want ? &st->rings[want - 1] : pick_ring(st);
-
-	/* Nobody else sees `f` yet: no locked instruction needed. */
-	atomic_store_explicit(&f->flags, flags | r->index << RP__F_SLOT_SHIFT,
-			      memory_order_relaxed);
-	if (rp__plug.depth && rp__plug.ex == ex && cur_ring != r &&
-	    (!batch.r || batch.r == r)) {
-		atomic_store_explicit(&f->next, NULL, memory_order_relaxed);
-		if (batch.tail)
-			atomic_store_explicit(&batch.tail->next, f,
-					      memory_order_relaxed);
-		else
-			batch.head = f;
-		batch.tail = f;
-		batch.r = r;
-		rp__plug.pending |= 1ull << r->index;
-		return;
-	}
-	rp__q_push(&r->q, f);
-	/*
-	 * From the thread driving the ring (a callback), no wake-up is needed:
-	 * its loop takes the queue next.  Inside a batch, the end sends it.
-	 */
-	if (cur_ring == r)
-		return;
-	if (rp__plug.depth && rp__plug.ex == ex) {
-		rp__plug.pending |= 1ull << r->index;
-		return;
-	}
-	kick(r);
-}
-
-/*
- * Sends the thread's batch list: straight into the SQ when the shared ring
- * is free (as far as there is room; the rest goes through the queue), else
- * through the ring's queue.  Then the ring is driven or its thread woken.
- */
-static void send_batch(void)
-{
-	struct ring *r = batch.r;
-	rp_future *f = batch.head, *next;
-	bool locked;
-	struct ring *prev;
-
-	batch.r = NULL;
-	batch.head = batch.tail = NULL;
-	locked = may_drive(r) && pthread_mutex_trylock(&r->lock) == 0;
-	prev = cur_ring;
-	if (locked)
-		cur_ring = r;		/* for callbacks take() may run */
-	for (; f; f = next) {
-		next = atomic_load_explicit(&f->next, memory_order_relaxed);
-		if (locked && room(r))
-			take(r, f);
-		else
-			rp__q_push(&r->q, f);
-	}
-	cur_ring = prev;
-	if (locked) {
-		drive(r);
-		pthread_mutex_unlock(&r->lock);
-	} else {
-		wake(r);
-	}
-}
-
-static void uring_flush(rp_executor *ex)
-{
-	struct uring_state *st = state_of(ex);
-	uint64_t pending = rp__plug.pending;
-	unsigned i;
-
-	if (batch.r) {
-		pending &= ~(1ull << batch.r->index);
-		send_batch();
-	}
-	for (i = 0; pending; i++, pending >>= 1)
-		if (pending & 1)
-			kick(&st->rings[i]);
-}
-
-static void uring_cancel(rp_executor *ex, rp_future *f)
-{
-	struct uring_state *st = state_of(ex);
-	uint32_t slot = (atomic_load(&f->flags) & RP__F_SLOT_MASK) >>
-			RP__F_SLOT_SHIFT;
-	struct ring *r = &st->rings[slot];
-
-	/* The request travels as the future itself; it holds a reference. */
-	rp_future_ref(f);
-	rp__q_push(&r->q, f);
-	if (cur_ring != r)
-		kick(r);
-}
-
-static void uring_stop(rp_executor *ex, bool cancel_pending,
-		       bool cancel_inflight, bool wait)
-{
-	struct uring_state *st = state_of(ex);
-	unsigned i;
-
-	for (i = 0; i < st->n; i++) {
-		struct ring *r = &st->rings[i];
-
-		if (cancel_pending)
-			atomic_store(&r->cancel_pending, true);
-		if (cancel_inflight)
-			atomic_store(&r->cancel_inflight, true);
-		atomic_store(&r->stopping, true);
-		(void)eventfd_write(r->efd, 1);
-	}
-	if (!wait)
-		return;
-	pthread_mutex_lock(&ex->start_lock);
-	if (!st->joined) {
-		for (i = 0; i < st->n; i++)
-			pthread_join(st->rings[i].thread, NULL);
-		st->joined = true;
-	}
-	pthread_mutex_unlock(&ex->start_lock);
-}
-
-static void uring_destroy(rp_executor *ex)
-{
-	struct uring_state *st = state_of(ex);
-	unsigned i;
-
-	if (!st)
-		return;
-	for (i = 0; i < st->n; i++)
-		io_uring_queue_exit(&st->rings[i].ring);
-	free_rings(st, st->n);
-	ex->io_priv = NULL;
-}
-
-/* Sends a registration to every ring in turn and waits for each. */
-static int uring_reg(rp_executor *ex, int kind, const void *ptr, unsigned n)
-{
-	struct uring_state *st = state_of(ex);
-	struct reg_cmd cmd = { kind, ptr, n };
-	unsigned i;
-	int ret = 0;
-
-	if (cur_ring)
-		return -EDEADLK;
-	for (i = 0; i < st->n && ret == 0; i++) {
-		struct ring *r = &st->rings[i];
-		rp_future *f;
-
-		ret = rp__submit_enter(ex);
-		if (ret)
-			break;
-		f = rp__future_alloc(ex, RP__CLASS_IO);
-		if (!f) {
-			rp__submit_exit(ex);
-			return -ENOMEM;
-		}
-		rp__future_init(f, ex, NULL, NULL);
-		atomic_store(&f->flags, RP__F_IO | RP__F_CTRL |
-			     (i << RP__F_SLOT_SHIFT));
-		memset(&rp__iof(f)->sqe, 0, sizeof(rp__iof(f)->sqe));
-		rp__iof(f)->sqe.opcode = IORING_OP_NOP;
-		f->u.multi.arg = &cmd;
-		rp__q_push(&r->q, f);
-		wake(r);
-		rp__submit_exit(ex);
-		(void)rp__future_wait(f, INT64_MAX);
-		ret = f->error;
-		rp_future_unref(f);
-	}
-	return ret;
-}
-
-int rp_executor_ring_mode(const rp_executor *ex)
-{
-	if (!ex)
-		return -EINVAL;
-	if (ex->io != &rp__io_uring_backend)
-		return -ENOTSUP;
-	return state_of(ex)->shared ? RP_RINGS_SHARED : RP_RINGS_OWNED;
-}
-
-static bool uring_on_own_thread(const rp_executor *ex)
-{
-	return cur_ring && cur_ring->ex == ex;
-}
-
-const struct rp__io_backend rp__io_uring_backend = {
-	.name = "io_uring",
-	.start = uring_start,
-	.submit = uring_submit,
-	.cancel = uring_cancel,
-	.stop = uring_stop,
-	.reg = uring_reg,
-	.destroy = uring_destroy,
-	.on_own_thread = uring_on_own_thread,
-	.flush = uring_flush,
-};

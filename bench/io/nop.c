@@ -117,7 +117,7 @@ static uint64_t cpu_ns(void)
 static struct io_uring raw_ring;
 static unsigned raw_flags;
 
-/* The same tries, in the same order, as ring_init() in lib/io_uring.c. */
+/* The same tries, in the same order, as ring_init() in lib/io_uring_setup.c. */
 static void raw_setup(void)
 {
 	static const unsigned tries[] = {

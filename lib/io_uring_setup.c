@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The io_uring backend's setup and teardown: which flags this kernel takes,
+ * the rings and their threads, the provided buffers of multishot receives,
+ * and stopping and freeing them (io_uring.c runs the rings).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "io_uring_internal.h"
+
+/*
+ * The ring's buffer ring: BUF_COUNT buffers of RP__RECV_BUF_SIZE bytes that
+ * the kernel picks from for multishot receives (buffer group 0).  Set up by
+ * hand: io_uring_setup_buf_ring() is newer than Debian 12's liburing.
+ */
+static int bufs_setup(struct ring *r)
+{
+	struct io_uring_buf_reg reg;
+	unsigned i;
+	int ret;
+
+	if (posix_memalign((void **)&r->br, 4096,
+			   BUF_COUNT * sizeof(struct io_uring_buf)))
+		return -ENOMEM;
+	r->bufs = malloc((size_t)BUF_COUNT * RP__RECV_BUF_SIZE);
+	if (!r->bufs)
+		return -ENOMEM;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)r->br;
+	reg.ring_entries = BUF_COUNT;
+	reg.bgid = 0;
+	ret = io_uring_register_buf_ring(&r->ring, &reg, 0);
+	if (ret < 0)
+		return ret;
+	io_uring_buf_ring_init(r->br);
+	for (i = 0; i < BUF_COUNT; i++)
+		io_uring_buf_ring_add(r->br, r->bufs + i * RP__RECV_BUF_SIZE,
+				      RP__RECV_BUF_SIZE, (unsigned short)i,
+				      io_uring_buf_ring_mask(BUF_COUNT), (int)i);
+	io_uring_buf_ring_advance(r->br, BUF_COUNT);
+	return 0;
+}
+
+static const char *setup_hint(int err)
+{
+	switch (err) {
+	case -EPERM:
+		return "EPERM - blocked by seccomp or kernel.io_uring_disabled";
+	case -ENOSYS:
+		return "ENOSYS - kernel built without io_uring";
+	case -ENOMEM:
+		return "ENOMEM - RLIMIT_MEMLOCK too low or out of memory";
+	case -EMFILE:
+	case -ENFILE:
+		return "EMFILE - too many open files";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Creates a ring with the cheapest flags this kernel accepts, trying the
+ * newest first: probing by trying, never by kernel version.
+ */
+static int ring_init(struct io_uring *ring, unsigned entries,
+		     unsigned *flags_inout, bool probe_flags, bool shared)
+{
+	static const unsigned tries[] = {
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+			IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+			IORING_SETUP_TASKRUN_FLAG,
+		IORING_SETUP_SUBMIT_ALL,
+		0,
+	};
+	struct io_uring_params p;
+	unsigned i;
+	int ret = -EINVAL;
+
+	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		if (!probe_flags && tries[i] != *flags_inout)
+			continue;
+		/*
+		 * Shared rings have more than one issuer, and completions of
+		 * what a user thread submitted must not wait for that thread
+		 * to enter the kernel (COOP_TASKRUN).
+		 */
+		if (shared && (tries[i] & (IORING_SETUP_SINGLE_ISSUER |
+					   IORING_SETUP_COOP_TASKRUN)))
+			continue;
+		memset(&p, 0, sizeof(p));
+		p.flags = tries[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = entries * 2;
+		ret = io_uring_queue_init_params(entries, ring, &p);
+		if (ret == 0) {
+			*flags_inout = tries[i];
+			return 0;
+		}
+		if (ret != -EINVAL)
+			return ret;
+	}
+	return ret;
+}
+
+static int ring_setup(struct ring *r, struct uring_state *st)
+{
+	int ret;
+
+	ret = ring_init(&r->ring, st->entries, &st->setup_flags, false,
+			st->shared);
+	if (ret < 0)
+		return ret;
+	if (st->iowq[0] || st->iowq[1]) {
+		unsigned vals[2] = { st->iowq[0], st->iowq[1] };
+
+		(void)io_uring_register_iowq_max_workers(&r->ring, vals);
+	}
+	r->max_owed = r->ring.cq.ring_entries;
+	r->wait_in_enter = !st->shared && !RUNNING_ON_VALGRIND &&
+			   (st->setup_flags & IORING_SETUP_DEFER_TASKRUN);
+	if (r->wait_in_enter) {
+		/*
+		 * CQ slots for the wake-up poll: one CQE per write, and a
+		 * writer needs the thread asleep, which follows a reap.
+		 */
+		r->max_owed -= 2;
+	} else {
+		ret = io_uring_register_eventfd(&r->ring, r->efd);
+		if (ret < 0) {
+			io_uring_queue_exit(&r->ring);
+			return ret;
+		}
+		(void)io_uring_cq_eventfd_toggle(&r->ring, false);
+	}
+	if (bufs_setup(r) < 0) {
+		/* An older kernel: multishot receives are refused. */
+		free(r->br);
+		free(r->bufs);
+		r->br = NULL;
+		r->bufs = NULL;
+		r->ex->no_multishot_recv = true;
+	}
+	return 0;
+}
+
+static void *ring_start(void *p)
+{
+	struct ring *r = p;
+	rp_executor *ex = r->ex;
+
+	/* SINGLE_ISSUER: the ring must be created by the thread that uses it. */
+	r->setup_ret = ring_setup(r, state_of(ex));
+	pthread_mutex_lock(&ex->start_lock);
+	r->started = true;
+	pthread_cond_broadcast(&ex->start_cond);
+	pthread_mutex_unlock(&ex->start_lock);
+	if (r->setup_ret < 0)
+		return NULL;
+	return rp__ring_main(r);
+}
+
+static void free_rings(struct uring_state *st, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		pthread_mutex_destroy(&st->rings[i].lock);
+		if (st->rings[i].efd >= 0)
+			close(st->rings[i].efd);
+		free(st->rings[i].retry);
+		free(st->rings[i].br);
+		free(st->rings[i].bufs);
+	}
+	free(st->rings);
+	free(st);
+}
+
+/* rp_config::ring_mode, or RINGPOOL_RINGS for AUTO; -1 if that is bad. */
+int rp__ring_mode(const struct rp_config *cfg)
+{
+	const char *v = getenv("RINGPOOL_RINGS");
+
+	if (cfg->ring_mode != RP_RINGS_AUTO)
+		return cfg->ring_mode;
+	if (!v || !*v || !strcmp(v, "auto") || !strcmp(v, "owned"))
+		return RP_RINGS_OWNED;
+	if (!strcmp(v, "shared"))
+		return RP_RINGS_SHARED;
+	return -1;
+}
+
+int rp__uring_start(rp_executor *ex, const struct rp_config *cfg, char *why,
+		    size_t whylen)
+{
+	struct uring_state *st;
+	struct io_uring probe;
+	unsigned i, flags = 0;
+	const char *hint;
+	int ret, mode = rp__ring_mode(cfg);
+
+	if (mode < 0) {
+		snprintf(why, whylen, "RINGPOOL_RINGS: not owned or shared");
+		return -EINVAL;
+	}
+	/* Can this process have a ring at all, and with which flags? */
+	ret = ring_init(&probe, 8, &flags, true, mode == RP_RINGS_SHARED);
+	if (ret < 0) {
+		hint = setup_hint(ret);
+		if (hint)
+			snprintf(why, whylen, "io_uring_setup: %s", hint);
+		else
+			snprintf(why, whylen, "io_uring_setup: %s",
+				 strerror(-ret));
+		return ret;
+	}
+	io_uring_queue_exit(&probe);
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->n = cfg->rings ? cfg->rings : 1;
+	st->entries = cfg->ring_entries ? cfg->ring_entries : 256;
+	st->setup_flags = flags;
+	st->iowq[0] = cfg->iowq_bounded;
+	st->iowq[1] = cfg->iowq_unbounded;
+	st->spin_ns = cfg->spin_ns;
+	st->shared = mode == RP_RINGS_SHARED;
+	st->rings = aligned_alloc(RP_CACHELINE, st->n * sizeof(*st->rings));
+	if (!st->rings) {
+		free(st);
+		return -ENOMEM;
+	}
+	memset(st->rings, 0, st->n * sizeof(*st->rings));
+	for (i = 0; i < st->n; i++) {
+		st->rings[i].efd = -1;
+		st->rings[i].shared = st->shared;
+		pthread_mutex_init(&st->rings[i].lock, NULL);
+		rp__q_init(&st->rings[i].q);
+	}
+	for (i = 0; i < st->n; i++) {
+		struct ring *r = &st->rings[i];
+
+		r->ex = ex;
+		r->index = i;
+		r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (r->efd < 0) {
+			ret = -errno;
+			break;
+		}
+	}
+	if (i < st->n) {
+		free_rings(st, st->n);
+		return ret;
+	}
+	ex->io_priv = st;
+
+	for (i = 0; i < st->n; i++) {
+		struct ring *r = &st->rings[i];
+
+		ret = -pthread_create(&r->thread, NULL, ring_start, r);
+		if (ret < 0)
+			break;
+		pthread_mutex_lock(&ex->start_lock);
+		while (!r->started)
+			pthread_cond_wait(&ex->start_cond, &ex->start_lock);
+		pthread_mutex_unlock(&ex->start_lock);
+		if (r->setup_ret < 0) {
+			ret = r->setup_ret;
+			pthread_join(r->thread, NULL);
+			break;
+		}
+	}
+	if (i < st->n) {
+		unsigned j;
+
+		for (j = 0; j < i; j++) {
+			atomic_store(&st->rings[j].stopping, true);
+			(void)eventfd_write(st->rings[j].efd, 1);
+			pthread_join(st->rings[j].thread, NULL);
+			io_uring_queue_exit(&st->rings[j].ring);
+		}
+		ex->io_priv = NULL;
+		free_rings(st, st->n);
+		snprintf(why, whylen, "ring setup: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+void rp__uring_stop(rp_executor *ex, bool cancel_pending,
+		    bool cancel_inflight, bool wait)
+{
+	struct uring_state *st = state_of(ex);
+	unsigned i;
+
+	for (i = 0; i < st->n; i++) {
+		struct ring *r = &st->rings[i];
+
+		if (cancel_pending)
+			atomic_store(&r->cancel_pending, true);
+		if (cancel_inflight)
+			atomic_store(&r->cancel_inflight, true);
+		atomic_store(&r->stopping, true);
+		(void)eventfd_write(r->efd, 1);
+	}
+	if (!wait)
+		return;
+	pthread_mutex_lock(&ex->start_lock);
+	if (!st->joined) {
+		for (i = 0; i < st->n; i++)
+			pthread_join(st->rings[i].thread, NULL);
+		st->joined = true;
+	}
+	pthread_mutex_unlock(&ex->start_lock);
+}
+
+void rp__uring_destroy(rp_executor *ex)
+{
+	struct uring_state *st = state_of(ex);
+	unsigned i;
+
+	if (!st)
+		return;
+	for (i = 0; i < st->n; i++)
+		io_uring_queue_exit(&st->rings[i].ring);
+	free_rings(st, st->n);
+	ex->io_priv = NULL;
+}
+
+int rp_executor_ring_mode(const rp_executor *ex)
+{
+	if (!ex)
+		return -EINVAL;
+	if (ex->io != &rp__io_uring_backend)
+		return -ENOTSUP;
+	return state_of(ex)->shared ? RP_RINGS_SHARED : RP_RINGS_OWNED;
+}
