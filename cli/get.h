@@ -2,7 +2,9 @@
 /*
  * `ringpool get`: the pieces shared by its files.
  *
- * get.c        the transfer loop, retries, the atomic finish, signals
+ * get.c        the run: the loop over the slots, signals, set-up
+ * get_slot.c   a slot's life: the transfer, retries, the atomic finish
+ * get_run.h    what those two share
  * get_opts.c   options and --help
  * get_input.c  the URL list, streamed line by line, and sharding
  * get_names.c  file names from URLs, and collision suffixes
