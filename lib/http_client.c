@@ -333,6 +333,20 @@ static void adopt_done(rp_future *f, void *arg)
 	rp__http_unref(h);
 }
 
+/* Queues the NOP whose done-callback adopts; 0 or -errno. */
+static int queue_adopt(rp_http *h)
+{
+	rp_future *f;
+	int ret = rp_nop(h->ex, NULL, &f);
+
+	if (ret)
+		return ret;
+	ret = rp_future_add_done_callback(f, adopt_done, h);
+	if (ret)
+		rp_future_unref(f);	/* the NOP runs, unwatched */
+	return ret;
+}
+
 /*
  * Leaves the work of starting what rp_http_get() queued to the thread that
  * drives libcurl: with io_uring the ring's (a NOP's done-callback; one for
@@ -345,7 +359,6 @@ static void adopt_done(rp_future *f, void *arg)
  */
 static void hand_over(rp_http *h)
 {
-	rp_future *f;
 	bool locked;
 
 	if (h->mode == RP__HTTP_LOOP) {
@@ -354,11 +367,8 @@ static void hand_over(rp_http *h)
 		return;
 	}
 	rp__http_ref(h);
-	if (rp_nop(h->ex, NULL, &f) == 0) {
-		if (rp_future_add_done_callback(f, adopt_done, h) == 0)
-			return;
-		rp_future_unref(f);	/* the NOP runs, unwatched */
-	}
+	if (queue_adopt(h) == 0)
+		return;
 	locked = rp__http_enter(h);
 	rp__http_leave(h, locked);
 	rp__http_unref(h);
