@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <CUnit/CUnit.h>
 
@@ -381,4 +383,126 @@ int it_tcp_listener(struct sockaddr_in *addr, int backlog)
 	CU_ASSERT_EQUAL_FATAL(getsockname(fd, (struct sockaddr *)addr, &len),
 			      0);
 	return fd;
+}
+
+/* A client connected to `addr` with plain system calls. */
+int it_tcp_connect(const struct sockaddr_in *addr)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(connect(fd, (const struct sockaddr *)addr,
+				      sizeof(*addr)), 0);
+	return fd;
+}
+
+/* A connected TCP pair made with plain system calls. */
+void it_tcp_pair(int *client, int *server)
+{
+	struct sockaddr_in addr;
+	int lfd = it_tcp_listener(&addr, 1);
+
+	*client = it_tcp_connect(&addr);
+	*server = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	CU_ASSERT_FATAL(*server >= 0);
+	close(lfd);
+}
+
+/* Makes the peer see a reset: SO_LINGER 0, then close. */
+void it_reset(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	CU_ASSERT_EQUAL(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)),
+			0);
+	CU_ASSERT_EQUAL(close(fd), 0);
+}
+
+/* The port a socket is bound to (own) or connected to (peer). */
+unsigned it_port_of(int fd, bool peer)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int ret = peer ? getpeername(fd, (struct sockaddr *)&a, &len) :
+			 getsockname(fd, (struct sockaddr *)&a, &len);
+
+	CU_ASSERT_EQUAL(ret, 0);
+	return ret ? 0 : ntohs(a.sin_port);
+}
+
+/* Writes all of `buf` with plain blocking writes; false on an error. */
+bool it_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "send: %s\n", strerror(errno));
+			return false;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* Reads exactly `len` bytes with plain blocking reads; false otherwise. */
+bool it_read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = recv(fd, p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "recv: %s\n",
+				n == 0 ? "end of stream" : strerror(errno));
+			return false;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* Bounds a client socket's blocking calls, so a bug fails, not hangs. */
+void it_bound_blocking_calls(int fd)
+{
+	int64_t ns = tu_stuck_timeout_ns();
+	struct timeval tv = {
+		.tv_sec = (time_t)(ns / 1000000000),
+		.tv_usec = (suseconds_t)(ns % 1000000000 / 1000),
+	};
+
+	CU_ASSERT_EQUAL(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				   sizeof(tv)), 0);
+	CU_ASSERT_EQUAL(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+				   sizeof(tv)), 0);
+}
+
+/*
+ * Takes a connection waiting in `lfd`'s backlog (with plain accept4), or
+ * returns -1 when none comes within the stuck timeout.
+ */
+int it_accept_waiting(int lfd)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	int ms = (int)(tu_stuck_timeout_ns() / MS);
+
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	return accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+}
+
+/* Waits on a latch for the stuck timeout, or reports the library stuck. */
+void it_latch_wait(struct tu_latch *l, unsigned target, const char *what)
+{
+	if (!tu_latch_wait_for(l, target, tu_stuck_timeout_ns()))
+		it_stuck(what);
 }

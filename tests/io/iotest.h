@@ -97,6 +97,27 @@ struct sockaddr_in;
  * Fails the test fatally when it cannot be made.
  */
 int it_tcp_listener(struct sockaddr_in *addr, int backlog);
+/* A client connected to `addr` with plain system calls (fatal if not). */
+int it_tcp_connect(const struct sockaddr_in *addr);
+/* A connected TCP pair made with plain system calls (fatal if not). */
+void it_tcp_pair(int *client, int *server);
+/* Makes the peer see a reset: SO_LINGER 0, then close. */
+void it_reset(int fd);
+/* The port a socket is bound to (own) or connected to (peer). */
+unsigned it_port_of(int fd, bool peer);
+/* Writes all of `buf` with plain blocking sends; false on an error. */
+bool it_write_all(int fd, const void *buf, size_t len);
+/* Reads exactly `len` bytes with plain blocking receives; false otherwise. */
+bool it_read_all(int fd, void *buf, size_t len);
+/* Bounds a socket's blocking calls by the stuck timeout: a bug fails. */
+void it_bound_blocking_calls(int fd);
+/*
+ * Takes a connection waiting in `lfd`'s backlog (plain accept4, made
+ * non-blocking), or returns -1 when none comes within the stuck timeout.
+ */
+int it_accept_waiting(int lfd);
+/* Waits on a latch for the stuck timeout, or reports the library stuck. */
+void it_latch_wait(struct tu_latch *l, unsigned target, const char *what);
 
 /* Raises the soft RLIMIT_NOFILE to the hard one; returns the soft limit. */
 size_t it_raise_nofile(void);

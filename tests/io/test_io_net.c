@@ -30,21 +30,6 @@
 #include "ringpool.h"
 #include "testutil.h"
 
-/* A connected TCP pair made with plain system calls. */
-static void tcp_pair(int *client, int *server)
-{
-	struct sockaddr_in addr;
-	int lfd = it_tcp_listener(&addr, 1);
-
-	*client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CU_ASSERT_FATAL(*client >= 0);
-	CU_ASSERT_EQUAL_FATAL(connect(*client, (struct sockaddr *)&addr,
-				      sizeof(addr)), 0);
-	*server = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	CU_ASSERT_FATAL(*server >= 0);
-	close(lfd);
-}
-
 static void unix_pair(int *a, int *b)
 {
 	int sv[2];
@@ -435,15 +420,6 @@ static void test_many_concurrent_connections(void)
 	free(seen);
 }
 
-static void reset(int fd)
-{
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-	CU_ASSERT_EQUAL(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)),
-			0);
-	CU_ASSERT_EQUAL(close(fd), 0);
-}
-
 static void check_reset_outcome(int err, int64_t v)
 {
 	/* Either documented outcome: the reset, or end of stream. */
@@ -462,9 +438,9 @@ static void test_peer_reset(void)
 	int c, s, err;
 
 	/* The recv is queued before the reset. */
-	tcp_pair(&c, &s);
+	it_tcp_pair(&c, &s);
 	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, c, buf, sizeof(buf), 0, NULL, &f), 0);
-	reset(s);
+	it_reset(s);
 	err = it_end(f, &v);
 	check_reset_outcome(err, v);
 	/* Later sends fail. */
@@ -473,9 +449,9 @@ static void test_peer_reset(void)
 	close(c);
 
 	/* The reset comes before the recv. */
-	tcp_pair(&c, &s);
+	it_tcp_pair(&c, &s);
 	echo_once(ex, c, s, 16, 3);
-	reset(s);
+	it_reset(s);
 	err = it_recv(ex, c, buf, sizeof(buf), 0, &v);
 	check_reset_outcome(err, v);
 	close(c);
@@ -551,7 +527,7 @@ static void test_recv_deadline(void)
 	recv_deadline_on(ex, a, b);
 	close(a);
 	close(b);
-	tcp_pair(&a, &b);
+	it_tcp_pair(&a, &b);
 	recv_deadline_on(ex, a, b);
 	close(a);
 	close(b);
@@ -683,7 +659,7 @@ static void test_shutdown(void)
 	close(a);
 	close(b);
 
-	tcp_pair(&a, &b);
+	it_tcp_pair(&a, &b);
 	CU_ASSERT_EQUAL_FATAL(rp_shutdown(ex, b, SHUT_RDWR, NULL, &f), 0);
 	CU_ASSERT_EQUAL(it_end(f, NULL), 0);
 	CU_ASSERT_EQUAL(it_recv(ex, a, buf, sizeof(buf), 0, &v), 0);
@@ -806,7 +782,7 @@ static void test_bulk_transfer(void)
 	bulk_on(ex, a, b, len);
 	close(a);
 	close(b);
-	tcp_pair(&a, &b);
+	it_tcp_pair(&a, &b);
 	bulk_on(ex, a, b, len);
 	bulk_on(ex, b, a, len + 1);
 	close(a);
