@@ -368,6 +368,22 @@ bool it_all(const void *buf, size_t len, unsigned char c)
 	return true;
 }
 
+int it_open_rw(const struct it_dir *d, const char *name)
+{
+	int fd = openat(d->fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+			0600);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	return fd;
+}
+
+int it_einval_either(int ret, rp_future **f)
+{
+	if (ret)
+		return ret;
+	return it_end(*f, NULL);
+}
+
 int it_tcp_listener(struct sockaddr_in *addr, int backlog)
 {
 	socklen_t len = sizeof(*addr);

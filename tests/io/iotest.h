@@ -15,6 +15,9 @@
 #include "testutil.h"
 
 #define MS ((int64_t)1000000)
+#define KiB ((size_t)1024)
+#define MiB (KiB * 1024)
+#define GiB (MiB * 1024)
 
 /*
  * The backend that the environment asks for: RP_BACKEND_URING for
@@ -89,6 +92,16 @@ void it_dir_remove(struct it_dir *d);
 /* Writes "<dir>/<name>" into `buf`. */
 void it_path(const struct it_dir *d, const char *name, char *buf,
 	     size_t size);
+
+/* A file `name` in `d`, created or emptied, open for reading and writing. */
+int it_open_rw(const struct it_dir *d, const char *name);
+
+/*
+ * An argument the kernel refuses with EINVAL may be refused by the call
+ * (general convention) or by the operation (its errno): either will do.
+ * `ret` is the call's return value, `*f` what it stored; returns the error.
+ */
+int it_einval_either(int ret, rp_future **f);
 
 struct sockaddr_in;
 
