@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/* Running the built `ringpool` for the bench CLI tests (bcli.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "bcli.h"
+#include "testutil.h"
+
+const char *bc_bin;
+const char *bc_engine;
+char bc_tmpdir[] = "/tmp/ringpool-bench-test.XXXXXX";
+
+char *bc_slurp(int fd)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	ssize_t n;
+
+	lseek(fd, 0, SEEK_SET);
+	while (buf && (n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (len + 1 == cap) {
+			char *p = realloc(buf, cap *= 2);
+
+			if (!p)
+				break;
+			buf = p;
+		}
+	}
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+struct out bc_run_sig(int sig, int after_ms, const char *const *args)
+{
+	char o_path[] = "/tmp/rb-out.XXXXXX", e_path[] = "/tmp/rb-err.XXXXXX";
+	int ofd = mkstemp(o_path), efd = mkstemp(e_path), status = 0;
+	const char *argv[64];
+	struct out r = {0};
+	pid_t pid;
+	size_t n = 0;
+
+	unlink(o_path);
+	unlink(e_path);
+	/*
+	 * Under the valgrind setup the tool itself runs under memcheck too:
+	 * the test program alone would say nothing about it.  Fair
+	 * scheduling: memcheck runs one thread at a time, and without it a
+	 * busy ring thread can keep the main thread from seeing ^C for
+	 * many seconds.
+	 */
+	if (tu_under_valgrind()) {
+		argv[n++] = "valgrind";
+		argv[n++] = "--error-exitcode=99";
+		argv[n++] = "--leak-check=full";
+		argv[n++] = "--errors-for-leak-kinds=definite,indirect";
+		argv[n++] = "--fair-sched=yes";
+		argv[n++] = "--quiet";
+	}
+	argv[n++] = bc_bin;
+	while (*args && n < 63)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		dup2(ofd, STDOUT_FILENO);
+		dup2(efd, STDERR_FILENO);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (sig) {
+		usleep((useconds_t)after_ms * 1000);
+		kill(pid, sig);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	r.status = WIFEXITED(status) ? WEXITSTATUS(status)
+				     : 128 + WTERMSIG(status);
+	r.out = bc_slurp(ofd);
+	r.err = bc_slurp(efd);
+	close(ofd);
+	close(efd);
+	return r;
+}
+
+void bc_out_free(struct out *o)
+{
+	free(o->out);
+	free(o->err);
+}
+
+json_object *bc_get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+double bc_num(json_object *o, const char *key)
+{
+	json_object *v = bc_get(o, key);
+
+	CU_ASSERT_PTR_NOT_NULL(v);
+	if (!v)
+		printf("missing field '%s'\n", key);
+	return v ? json_object_get_double(v) : -1;
+}
+
+bool bc_dir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool empty = true;
+
+	while (d && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = false;
+	if (d)
+		closedir(d);
+	return empty;
+}
+
+int bc_main(int argc, char **argv, const char *name,
+	    const struct tu_test *tests, size_t n)
+{
+	const char *b = getenv("RINGPOOL_BACKEND");
+	int ret;
+
+	bc_bin = getenv("RINGPOOL_BIN");
+	if (!bc_bin || access(bc_bin, X_OK)) {
+		fprintf(stderr, "RINGPOOL_BIN must name the built ringpool\n");
+		return 1;
+	}
+	bc_engine = b && !strcmp(b, "threads") ? "threads" : "uring";
+	if (!mkdtemp(bc_tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	ret = tu_run_tests(argc, argv, name, tests, n);
+	rmdir(bc_tmpdir);
+	return ret;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the `ringpool bench` CLI tests share: running the built binary and
+ * reading what it printed.
+ */
+#ifndef RINGPOOL_BCLI_H
+#define RINGPOOL_BCLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "testutil.h"
+
+/* What one run of the binary gave. */
+struct out {
+	int status;	 /* exit status, or 128 + signal */
+	char *out, *err; /* malloc'ed */
+};
+
+extern const char *bc_bin;	/* RINGPOOL_BIN */
+extern const char *bc_engine;	/* uring or threads, from RINGPOOL_BACKEND */
+extern char bc_tmpdir[];	/* a scratch folder of the program's own */
+
+/*
+ * Runs `ringpool ARGS...` (NULL-terminated); with `sig`, sends it that
+ * signal after `after_ms`.  Under the valgrind setup the binary runs under
+ * memcheck too.
+ */
+struct out bc_run_sig(int sig, int after_ms, const char *const *args);
+#define RUN(...) bc_run_sig(0, 0, (const char *const[]){__VA_ARGS__, NULL})
+void bc_out_free(struct out *o);
+/* All of `fd` from its start, NUL-terminated and malloc'ed, or NULL. */
+char *bc_slurp(int fd);
+
+/* Member `key` of `o`, or NULL. */
+json_object *bc_get(json_object *o, const char *key);
+/* Member `key` of `o` as a number; a failed assertion and -1 if missing. */
+double bc_num(json_object *o, const char *key);
+/* True when the folder `path` has no entries. */
+bool bc_dir_empty(const char *path);
+
+/*
+ * The program's main: checks RINGPOOL_BIN, sets bc_engine, makes
+ * bc_tmpdir, runs `tests`, removes bc_tmpdir.
+ */
+int bc_main(int argc, char **argv, const char *name,
+	    const struct tu_test *tests, size_t n);
+
+#endif
