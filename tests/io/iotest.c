@@ -401,6 +401,29 @@ int it_tcp_listener(struct sockaddr_in *addr, int backlog)
 	return fd;
 }
 
+void it_unix_pair(int *a, int *b)
+{
+	int sv[2];
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+					 sv), 0);
+	*a = sv[0];
+	*b = sv[1];
+}
+
+void it_wait_all(rp_future **fs, size_t n)
+{
+	size_t n_done = 0;
+	int ret;
+
+	ret = rp_wait(fs, n, RP_ALL_COMPLETED, 4 * tu_stuck_timeout_ns(), NULL,
+		      &n_done);
+	if (ret == -ETIMEDOUT)
+		it_stuck("rp_wait(RP_ALL_COMPLETED)");
+	CU_ASSERT_EQUAL(ret, 0);
+	CU_ASSERT_EQUAL(n_done, n);
+}
+
 /* A client connected to `addr` with plain system calls. */
 int it_tcp_connect(const struct sockaddr_in *addr)
 {

@@ -110,6 +110,10 @@ struct sockaddr_in;
  * Fails the test fatally when it cannot be made.
  */
 int it_tcp_listener(struct sockaddr_in *addr, int backlog);
+/* A connected AF_UNIX stream pair (fatal if not). */
+void it_unix_pair(int *a, int *b);
+/* Waits for all of `fs`, or reports the library stuck. */
+void it_wait_all(rp_future **fs, size_t n);
 /* A client connected to `addr` with plain system calls (fatal if not). */
 int it_tcp_connect(const struct sockaddr_in *addr);
 /* A connected TCP pair made with plain system calls (fatal if not). */

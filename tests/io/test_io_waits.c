@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Operations that wait: a recv deadline, a deadline not reached and a
+ * partial *_full operation, poll, shutdown, sleep and nop.
+ *
+ * Registered three times: RINGPOOL_BACKEND=uring, RINGPOOL_BACKEND=threads
+ * and shared rings.  The tests never need more operations blocked at once
+ * than the default pool of the fallback has threads: phases that wait for a
+ * peer are queued after the operations they wait for.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "iotest.h"
+#include "ringpool.h"
+#include "testutil.h"
+
+/* A recv on an idle socket with a 50 ms deadline ends -ETIMEDOUT. */
+static void recv_deadline_on(rp_executor *ex, int a, int b)
+{
+	struct rp_io_opts opts = { .timeout_ns = 50 * MS };
+	rp_future *f = NULL;
+	int64_t t0, elapsed, v = -1;
+	char buf[16];
+	int err;
+
+	memset(buf, 0, sizeof(buf));
+	t0 = tu_now_ns();
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, a, buf, sizeof(buf), 0, &opts, &f),
+			      0);
+	err = it_result(f, &v);
+	elapsed = tu_now_ns() - t0;
+	CU_ASSERT_EQUAL(err, -ETIMEDOUT);
+	CU_ASSERT_FALSE(rp_future_cancelled(f));
+	CU_ASSERT(elapsed >= 50 * MS - MS);
+	CU_ASSERT(elapsed < 50 * MS + tu_timeout_slack_ns());
+	rp_future_unref(f);
+	/* Nothing was lost: the socket still works. */
+	CU_ASSERT_EQUAL(write(b, "late", 4), 4);
+	CU_ASSERT_EQUAL(it_recv(ex, a, buf, sizeof(buf), 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 4);
+	CU_ASSERT(memcmp(buf, "late", 4) == 0);
+}
+
+static void test_recv_deadline(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	int a, b;
+
+	it_unix_pair(&a, &b);
+	recv_deadline_on(ex, a, b);
+	close(a);
+	close(b);
+	it_tcp_pair(&a, &b);
+	recv_deadline_on(ex, a, b);
+	close(a);
+	close(b);
+	it_executor_free(ex);
+}
+
+static void test_deadline_not_reached_and_partial_full(void)
+{
+	struct rp_io_opts opts = { .timeout_ns = 10000 * MS };
+	struct rp_io_opts quick = { .timeout_ns = 50 * MS };
+	rp_executor *ex = it_executor_new(NULL);
+	unsigned char *big, *drain;
+	size_t drained = 0;
+	rp_future *f = NULL;
+	char buf[100];
+	int64_t v = -1, t0;
+	int a, b, fds[2], err;
+	ssize_t n;
+
+	/* Done well before its deadline: a plain success. */
+	it_unix_pair(&a, &b);
+	CU_ASSERT_EQUAL(write(b, "hello", 5), 5);
+	memset(buf, 0, sizeof(buf));
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, a, buf, sizeof(buf), 0, &opts, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 5);
+	CU_ASSERT(memcmp(buf, "hello", 5) == 0);
+	CU_ASSERT_EQUAL_FATAL(rp_nop(ex, &opts, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	close(a);
+	close(b);
+
+	/* read_full that times out keeps the count of what it read. */
+	CU_ASSERT_EQUAL_FATAL(pipe2(fds, O_CLOEXEC), 0);
+	CU_ASSERT_EQUAL(write(fds[1], "0123456789", 10), 10);
+	memset(buf, 0, sizeof(buf));
+	t0 = tu_now_ns();
+	CU_ASSERT_EQUAL_FATAL(rp_read_full(ex, fds[0], buf, sizeof(buf), -1,
+					   &quick, &f), 0);
+	err = it_end(f, &v);
+	CU_ASSERT_EQUAL(err, -ETIMEDOUT);
+	CU_ASSERT_EQUAL(v, 10);
+	CU_ASSERT(memcmp(buf, "0123456789", 10) == 0);
+	CU_ASSERT(tu_now_ns() - t0 >= 50 * MS - MS);
+
+	/* write_full into a small pipe nobody reads: the count is exact. */
+	CU_ASSERT(fcntl(fds[1], F_SETPIPE_SZ, 4096) >= 4096);
+	big = calloc(1, 65536);
+	drain = calloc(1, 65536);
+	CU_ASSERT_FATAL(big && drain);
+	CU_ASSERT_EQUAL_FATAL(rp_write_full(ex, fds[1], big, 65536, -1, &quick,
+					    &f), 0);
+	err = it_end(f, &v);
+	CU_ASSERT_EQUAL(err, -ETIMEDOUT);
+	CU_ASSERT(v > 0 && v < 65536);
+	CU_ASSERT_EQUAL(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+	while ((n = read(fds[0], drain, 65536)) > 0)
+		drained += (size_t)n;
+	CU_ASSERT_EQUAL((int64_t)drained, v);
+	free(big);
+	free(drain);
+	close(fds[0]);
+	close(fds[1]);
+	it_executor_free(ex);
+}
+
+static void test_poll(void)
+{
+	struct rp_io_opts quick = { .timeout_ns = 30 * MS };
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL;
+	int64_t v = -1;
+	char c;
+	int a, b;
+
+	it_unix_pair(&a, &b);
+	CU_ASSERT_EQUAL_FATAL(rp_poll(ex, a, POLLOUT, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT(v & POLLOUT);
+	CU_ASSERT_FALSE(v & POLLIN);
+
+	/* Not readable yet: pending until the peer writes. */
+	CU_ASSERT_EQUAL_FATAL(rp_poll(ex, a, POLLIN, NULL, &f), 0);
+	CU_ASSERT_EQUAL(rp_future_result(f, 0, NULL, NULL), -ETIMEDOUT);
+	CU_ASSERT_EQUAL(rp_future_result(f, 10 * MS, NULL, NULL), -ETIMEDOUT);
+	CU_ASSERT_FALSE(rp_future_done(f));
+	CU_ASSERT_EQUAL(write(b, "x", 1), 1);
+	v = 0;
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT(v & POLLIN);
+	CU_ASSERT_EQUAL(read(a, &c, 1), 1);
+
+	/* With a deadline on an idle socket. */
+	CU_ASSERT_EQUAL_FATAL(rp_poll(ex, a, POLLIN, &quick, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ETIMEDOUT);
+
+	/* The peer hanging up wakes it too. */
+	CU_ASSERT_EQUAL_FATAL(rp_poll(ex, a, POLLIN, NULL, &f), 0);
+	close(b);
+	v = 0;
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT(v & (POLLIN | POLLHUP | POLLRDHUP));
+	close(a);
+	it_executor_free(ex);
+}
+
+static void test_shutdown(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL;
+	char buf[8];
+	int64_t v = -1;
+	int a, b, fds[2];
+
+	it_unix_pair(&a, &b);
+	CU_ASSERT_EQUAL_FATAL(rp_shutdown(ex, a, SHUT_WR, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	/* The peer sees end of stream; a's sends fail... */
+	CU_ASSERT_EQUAL(it_recv(ex, b, buf, sizeof(buf), 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	CU_ASSERT_EQUAL(it_send(ex, a, "x", 1, MSG_NOSIGNAL, &v), -EPIPE);
+	/* ...but a still receives. */
+	CU_ASSERT_EQUAL(write(b, "back", 4), 4);
+	CU_ASSERT_EQUAL(it_recv(ex, a, buf, sizeof(buf), 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 4);
+	close(a);
+	close(b);
+
+	it_tcp_pair(&a, &b);
+	CU_ASSERT_EQUAL_FATAL(rp_shutdown(ex, b, SHUT_RDWR, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), 0);
+	CU_ASSERT_EQUAL(it_recv(ex, a, buf, sizeof(buf), 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	close(a);
+	close(b);
+
+	/* Not a socket. */
+	CU_ASSERT_EQUAL_FATAL(pipe2(fds, O_CLOEXEC), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_shutdown(ex, fds[1], SHUT_WR, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ENOTSOCK);
+	close(fds[0]);
+	close(fds[1]);
+	it_executor_free(ex);
+}
+
+static void test_sleep(void)
+{
+	size_t n = tu_scaled(50), i;
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL, **fs = calloc(n, sizeof(*fs));
+	int64_t t0, elapsed, v = -1;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fs);
+	t0 = tu_now_ns();
+	CU_ASSERT_EQUAL_FATAL(rp_sleep(ex, 30 * MS, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	elapsed = tu_now_ns() - t0;
+	CU_ASSERT_EQUAL(v, 0);
+	CU_ASSERT(elapsed >= 30 * MS);
+	CU_ASSERT(elapsed < 30 * MS + tu_timeout_slack_ns());
+
+	v = -1;
+	CU_ASSERT_EQUAL_FATAL(rp_sleep(ex, 0, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+
+	/* Sleeps overlap: n of 20 ms take far less than n * 20 ms. */
+	t0 = tu_now_ns();
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(rp_sleep(ex, 20 * MS, &fs[i]), 0);
+	it_wait_all(fs, n);
+	elapsed = tu_now_ns() - t0;
+	CU_ASSERT(elapsed >= 20 * MS);
+	if (n >= 10)
+		CU_ASSERT(elapsed < (int64_t)n * 20 * MS);
+	for (i = 0; i < n; i++) {
+		v = -1;
+		CU_ASSERT_EQUAL(it_end(fs[i], &v), 0);
+		CU_ASSERT_EQUAL(v, 0);
+	}
+	free(fs);
+	it_executor_free(ex);
+}
+
+static void test_nop(void)
+{
+	size_t n = tu_scaled(1000), i, got = 0;
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL, **fs = calloc(n, sizeof(*fs));
+	rp_as_completed *it = NULL;
+	int64_t v = -1;
+	int ret;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fs);
+	CU_ASSERT_EQUAL_FATAL(rp_nop(ex, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(rp_nop(ex, NULL, &fs[i]), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_as_completed_new(fs, n, &it), 0);
+	for (i = 0; i < n; i++)
+		rp_future_unref(fs[i]);
+	while ((ret = rp_as_completed_next(it, tu_stuck_timeout_ns(), &f)) ==
+	       0) {
+		int error = -1;
+
+		v = -1;
+		CU_ASSERT_EQUAL(rp_future_result(f, 0, &v, &error), 0);
+		CU_ASSERT_EQUAL(error, 0);
+		CU_ASSERT_EQUAL(v, 0);
+		got++;
+	}
+	if (ret == -ETIMEDOUT)
+		it_stuck("rp_as_completed_next");
+	CU_ASSERT_EQUAL(ret, -ENODATA);
+	CU_ASSERT_EQUAL(got, n);
+	rp_as_completed_free(it);
+	free(fs);
+	it_executor_free(ex);
+}
+
+static const struct tu_test tests[] = {
+	{ "recv_deadline", test_recv_deadline, false },
+	{ "deadline_not_reached_and_partial_full",
+	  test_deadline_not_reached_and_partial_full, false },
+	{ "poll", test_poll, false },
+	{ "shutdown", test_shutdown, false },
+	{ "sleep", test_sleep, false },
+	{ "nop", test_nop, false },
+};
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	it_raise_nofile();
+	return tu_run_tests(argc, argv, "io-waits", tests,
+			    sizeof(tests) / sizeof(tests[0]));
+}
