@@ -218,6 +218,30 @@ int tu_blocker_task(void *arg, int64_t *value)
 	return b->ret;
 }
 
+void tu_busy_exec_start(struct tu_busy_exec *be)
+{
+	be->ex = NULL;
+	be->running = NULL;
+	tu_blocker_init(&be->b, 1000, 0);
+	CU_ASSERT_EQUAL_FATAL(tu_executor_new(1, &be->ex), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_submit(be->ex, tu_blocker_task, &be->b,
+					&be->running), 0);
+	tu_latch_wait(&be->b.started, 1);
+}
+
+void tu_busy_exec_finish(struct tu_busy_exec *be)
+{
+	int64_t value = 0;
+
+	tu_latch_post(&be->b.release);
+	CU_ASSERT_EQUAL(rp_future_result(be->running, RP_FOREVER, &value,
+					 NULL), 0);
+	CU_ASSERT_EQUAL(value, 1000);
+	rp_future_unref(be->running);
+	CU_ASSERT_EQUAL(rp_executor_free(be->ex), 0);
+	tu_blocker_destroy(&be->b);
+}
+
 int tu_value_task(void *arg, int64_t *value)
 {
 	*value = (int64_t)(intptr_t)arg;

@@ -90,6 +90,18 @@ void tu_blocker_init(struct tu_blocker *b, int64_t value, int ret);
 void tu_blocker_destroy(struct tu_blocker *b);
 int tu_blocker_task(void *arg, int64_t *value);
 
+/* One worker, held busy by a blocker, so that later tasks queue. */
+struct tu_busy_exec {
+	rp_executor *ex;
+	struct tu_blocker b;
+	rp_future *running;
+};
+
+/* Starts the executor and its blocker; the blocker has started. */
+void tu_busy_exec_start(struct tu_busy_exec *be);
+/* Releases the blocker, checks its result, frees the executor. */
+void tu_busy_exec_finish(struct tu_busy_exec *be);
+
 /* Stores `(intptr_t)arg` as its value and returns 0. */
 int tu_value_task(void *arg, int64_t *value);
 
