@@ -106,3 +106,16 @@ off_t ht_file_size(int fd)
 
 	return fstat(fd, &st) ? -1 : st.st_size;
 }
+
+int ht_main(int argc, char **argv, const char *name,
+	    const struct tu_test *tests, size_t n)
+{
+	/* Only 127.0.0.1 is talked to: no proxy from the environment. */
+	unsetenv("http_proxy");
+	unsetenv("HTTP_PROXY");
+	unsetenv("https_proxy");
+	unsetenv("HTTPS_PROXY");
+	unsetenv("all_proxy");
+	unsetenv("ALL_PROXY");
+	return tu_run_tests(argc, argv, name, tests, n);
+}

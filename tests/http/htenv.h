@@ -47,4 +47,8 @@ bool ht_holds(int fd, uint64_t seed, uint64_t from, uint64_t size);
 /* The size of the file `fd`, or -1. */
 off_t ht_file_size(int fd);
 
+/* The program's main: runs `tests` with no proxy taken from the environment. */
+int ht_main(int argc, char **argv, const char *name,
+	    const struct tu_test *tests, size_t n);
+
 #endif

@@ -535,13 +535,6 @@ static const struct tu_test tests[] = {
 
 int main(int argc, char **argv)
 {
-	/* Only 127.0.0.1 is talked to: no proxy from the environment. */
-	unsetenv("http_proxy");
-	unsetenv("HTTP_PROXY");
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
-	return tu_run_tests(argc, argv, "http", tests,
-			    sizeof(tests) / sizeof(tests[0]));
+	return ht_main(argc, argv, "http", tests,
+		       sizeof(tests) / sizeof(tests[0]));
 }
