@@ -575,6 +575,18 @@ static bool kernel_has_work(struct ring *r)
 }
 
 /*
+ * Whether the loop enters the kernel before it reaps: to submit, to run
+ * deferred completions (IORING_SQ_TASKRUN), or because there is nothing to
+ * reap yet.  A thread woken in io_uring_enter() finds the CQEs that woke it
+ * already posted, and reaps them without a second system call.
+ */
+static bool must_enter(struct ring *r)
+{
+	return io_uring_sq_ready(&r->ring) || !io_uring_cq_ready(&r->ring) ||
+	       (IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN);
+}
+
+/*
  * Sleeps until the kernel signals a completion or a submitter writes the
  * eventfd.  The kernel's signal is enabled only for the sleep, and the check
  * after enabling it closes the window in which a completion could have
@@ -668,7 +680,8 @@ void *rp__ring_main(void *p)
 			cancel_all_inflight(r);
 			cancelled_inflight = true;
 		}
-		enter(r);
+		if (must_enter(r))
+			enter(r);
 		reap(r);
 		if (has_work(r))
 			continue;
