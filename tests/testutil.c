@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <CUnit/Basic.h>
 
@@ -273,4 +276,21 @@ int tu_executor_new(unsigned workers, rp_executor **out)
 		return ret;
 	cfg.workers = workers;
 	return rp_executor_new(&cfg, out);
+}
+
+int tu_tcp_listener(struct sockaddr_in *addr, int backlog)
+{
+	socklen_t len = sizeof(*addr);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CU_ASSERT_EQUAL_FATAL(bind(fd, (struct sockaddr *)addr, sizeof(*addr)),
+			      0);
+	CU_ASSERT_EQUAL_FATAL(listen(fd, backlog), 0);
+	CU_ASSERT_EQUAL_FATAL(getsockname(fd, (struct sockaddr *)addr, &len),
+			      0);
+	return fd;
 }

@@ -117,4 +117,12 @@ int tu_count_task(void *arg, int64_t *value);
  */
 int tu_executor_new(unsigned workers, rp_executor **out);
 
+struct sockaddr_in;
+
+/*
+ * A TCP listener on 127.0.0.1 and an ephemeral port, written to `*addr`.
+ * Fails the test fatally when it cannot be made.
+ */
+int tu_tcp_listener(struct sockaddr_in *addr, int backlog);
+
 #endif /* RINGPOOL_TESTUTIL_H */

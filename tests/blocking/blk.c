@@ -127,22 +127,6 @@ int64_t bk_bg_join(struct bg *b)
 	return b->res;
 }
 
-/* A listening loopback TCP socket on an ephemeral port. */
-int bk_tcp_listener(struct sockaddr_in *addr)
-{
-	socklen_t len = sizeof(*addr);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	CU_ASSERT_FATAL(fd >= 0);
-	memset(addr, 0, sizeof(*addr));
-	addr->sin_family = AF_INET;
-	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)addr, len) == 0);
-	CU_ASSERT_FATAL(listen(fd, 8) == 0);
-	CU_ASSERT_FATAL(getsockname(fd, (struct sockaddr *)addr, &len) == 0);
-	return fd;
-}
-
 int bk_main(int argc, char **argv, const char *name,
 	    const struct tu_test *tests, size_t n)
 {

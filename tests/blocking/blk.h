@@ -56,11 +56,6 @@ bool bk_bg_finished(struct bg *b);
 /* Waits for the thread (for the stuck timeout) and returns its result. */
 int64_t bk_bg_join(struct bg *b);
 
-struct sockaddr_in;
-
-/* A listening loopback TCP socket on an ephemeral port. */
-int bk_tcp_listener(struct sockaddr_in *addr);
-
 int bk_main(int argc, char **argv, const char *name,
 	    const struct tu_test *tests, size_t n);
 

@@ -122,7 +122,7 @@ static void test_tcp_connect_accept(void)
 	int64_t afd;
 	char buf[8];
 
-	lfd = bk_tcp_listener(&addr);
+	lfd = tu_tcp_listener(&addr, 8);
 	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CU_ASSERT_FATAL(cfd >= 0);
 	fl = fcntl(cfd, F_GETFL);
@@ -168,7 +168,7 @@ static void test_accept_waits_and_cancels(void)
 	int lfd, cfd;
 	int64_t t0;
 
-	lfd = bk_tcp_listener(&addr);
+	lfd = tu_tcp_listener(&addr, 8);
 	io_uring_prep_accept(&b.sqe, lfd, NULL, NULL, SOCK_CLOEXEC);
 	t0 = tu_now_ns();
 	CU_ASSERT_EQUAL(bk_exec_until(&b.sqe, t0 + 30 * MS), -ETIMEDOUT);

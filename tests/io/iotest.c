@@ -384,23 +384,6 @@ int it_einval_either(int ret, rp_future **f)
 	return it_end(*f, NULL);
 }
 
-int it_tcp_listener(struct sockaddr_in *addr, int backlog)
-{
-	socklen_t len = sizeof(*addr);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	CU_ASSERT_FATAL(fd >= 0);
-	memset(addr, 0, sizeof(*addr));
-	addr->sin_family = AF_INET;
-	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CU_ASSERT_EQUAL_FATAL(bind(fd, (struct sockaddr *)addr, sizeof(*addr)),
-			      0);
-	CU_ASSERT_EQUAL_FATAL(listen(fd, backlog), 0);
-	CU_ASSERT_EQUAL_FATAL(getsockname(fd, (struct sockaddr *)addr, &len),
-			      0);
-	return fd;
-}
-
 void it_unix_pair(int *a, int *b)
 {
 	int sv[2];
@@ -439,7 +422,7 @@ int it_tcp_connect(const struct sockaddr_in *addr)
 void it_tcp_pair(int *client, int *server)
 {
 	struct sockaddr_in addr;
-	int lfd = it_tcp_listener(&addr, 1);
+	int lfd = tu_tcp_listener(&addr, 1);
 
 	*client = it_tcp_connect(&addr);
 	*server = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);

@@ -105,11 +105,6 @@ int it_einval_either(int ret, rp_future **f);
 
 struct sockaddr_in;
 
-/*
- * A TCP listener on 127.0.0.1 and an ephemeral port, written to `*addr`.
- * Fails the test fatally when it cannot be made.
- */
-int it_tcp_listener(struct sockaddr_in *addr, int backlog);
 /* A connected AF_UNIX stream pair (fatal if not). */
 void it_unix_pair(int *a, int *b);
 /* Waits for all of `fs`, or reports the library stuck. */

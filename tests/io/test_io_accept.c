@@ -58,7 +58,7 @@ static void test_accept_delivers_each_connection_once(void)
 	seen = calloc(n, sizeof(*seen));
 	CU_ASSERT_FATAL(cfd && ports && seen);
 	ms_acc_init(&a, n);
-	lfd = it_tcp_listener(&addr, (int)n);
+	lfd = tu_tcp_listener(&addr, (int)n);
 	f = ms_acc_start(ex, lfd, &a);
 
 	for (i = 0; i < n; i++) {
@@ -121,7 +121,7 @@ static void test_accept_cancel_ends_cancelled_no_late_callback(void)
 	rp_future *f;
 
 	ms_acc_init(&a, BEFORE + AFTER);
-	lfd = it_tcp_listener(&addr, BEFORE + AFTER);
+	lfd = tu_tcp_listener(&addr, BEFORE + AFTER);
 	f = ms_acc_start(ex, lfd, &a);
 	for (i = 0; i < BEFORE; i++)
 		cfd[i] = it_tcp_connect(&addr);
@@ -173,7 +173,7 @@ static void test_accept_cancel_when_idle(void)
 	rp_future *f;
 
 	ms_acc_init(&a, 1);
-	lfd = it_tcp_listener(&addr, 1);
+	lfd = tu_tcp_listener(&addr, 1);
 	f = ms_acc_start(ex, lfd, &a);
 	/* Queued or already waiting in the kernel: either way it ends. */
 	ms_cancel_running(f);
@@ -465,7 +465,7 @@ static void test_echo_server_from_callbacks(void)
 	tu_latch_init(&srv.closed);
 	tu_latch_init(&cl.finished);
 	cl.failures = 0;
-	lfd = it_tcp_listener(&cl.addr, (int)cl.conns);
+	lfd = tu_tcp_listener(&cl.addr, (int)cl.conns);
 	CU_ASSERT_EQUAL_FATAL(rp_accept_multishot(srv.ex, lfd, SOCK_CLOEXEC,
 						  echo_accept, &srv, NULL,
 						  &fa), 0);
@@ -513,7 +513,7 @@ static void test_invalid_arguments_queue_nothing(void)
 	int lfd, c, s, cfd, a;
 	char buf[4];
 
-	lfd = it_tcp_listener(&addr, 4);
+	lfd = tu_tcp_listener(&addr, 4);
 	it_tcp_pair(&c, &s);
 
 	f = sentinel;
@@ -566,7 +566,7 @@ static void test_refused_after_shutdown(void)
 	int c, s, lfd;
 	struct sockaddr_in addr;
 
-	lfd = it_tcp_listener(&addr, 1);
+	lfd = tu_tcp_listener(&addr, 1);
 	it_tcp_pair(&c, &s);
 	CU_ASSERT_EQUAL(rp_executor_shutdown(ex, 0), 0);
 	CU_ASSERT_EQUAL(rp_accept_multishot(ex, lfd, 0, acc_nop, NULL, NULL,

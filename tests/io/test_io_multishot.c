@@ -436,7 +436,7 @@ static void test_executor_free_ends_running_multishots(void)
 	struct acc a;
 
 	ms_acc_init(&a, 1);
-	lfd = it_tcp_listener(&addr, 4);
+	lfd = tu_tcp_listener(&addr, 4);
 	fa = ms_acc_start(ex, lfd, &a);
 	cfd = it_tcp_connect(&addr);
 	it_latch_wait(&a.got, 1, "the multishot accept's delivery");

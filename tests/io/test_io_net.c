@@ -296,7 +296,7 @@ static void test_many_concurrent_connections(void)
 	back = calloc(n, sizeof(*back));
 	seen = calloc(n, sizeof(*seen));
 	CU_ASSERT_FATAL(fs && cfd && sfd && msg && mid && back && seen);
-	lfd = it_tcp_listener(&addr, (int)n);
+	lfd = tu_tcp_listener(&addr, (int)n);
 
 	/* Every connection completes in the kernel's backlog. */
 	for (i = 0; i < n; i++) {
