@@ -13,7 +13,7 @@
 #
 # Options of the fileio_* benchmarks:
 #   --runtime S   measured seconds per run (default 5; fileio_direct 3)
-#   --rounds N    runs of each side, alternating (default 3; fileio_direct 5)
+#   --rounds N    runs of each side, alternating (default 3; fileio_direct 6)
 #   --file PATH   the 1 GiB data file (default $builddir/bench-data/file-1g;
 #                 created if missing; must allow O_DIRECT for fileio_direct)
 #   --threads N   fileio_fallback: io_threads = fio numjobs = QD (default 4)
@@ -23,7 +23,8 @@
 # Each run prints a line; a summary gives best and median of each side; the
 # last line is "RESULT NAME key=value ...".  IOPS and MB/s (10^6 B/s) are the
 # best run of each side, the vs_fio ratios are ringpool's best over fio's;
-# fileio_direct reports medians instead (see bench_fileio_direct).
+# fileio_direct reports medians and paired ratios instead (see
+# bench_fileio_direct).
 set -euo pipefail
 
 name=${1:?usage: run.sh NAME [OPTIONS]}
@@ -104,6 +105,29 @@ check_direct() {
 		die "$file: O_DIRECT reads fail on this filesystem; pass --file on one that supports them (ext4, xfs)"
 }
 
+# Reads the whole file with O_DIRECT, 1 MiB at a time, until two passes in a
+# row run at rates within 15% of each other (at most 5 passes), printing
+# each pass's rate.  A virtual disk is often backed by a host that caches:
+# blocks not read for a while come from slower storage first, and the first
+# rounds would measure that (3 k IOPS rising to 200 k over four rounds was
+# seen), whichever tool happened to run them.
+warm_device() {
+	local pass t0 t1 mbps prev=0 rates=()
+	for ((pass = 1; pass <= 5; pass++)); do
+		t0=$(date +%s%N)
+		dd if="$file" of=/dev/null bs=1M iflag=direct status=none ||
+			die "$file: O_DIRECT read failed"
+		t1=$(date +%s%N)
+		mbps=$(awk -v b="$FILE_SIZE" -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", b * 1000 / ns }')
+		rates+=("$mbps")
+		if awk -v a="$mbps" -v b="$prev" 'BEGIN { exit !(b > 0 && a < 1.15 * b && b < 1.15 * a) }'; then
+			break
+		fi
+		prev=$mbps
+	done
+	echo "device warm-up: whole-file O_DIRECT passes at ${rates[*]} MB/s"
+}
+
 # fio_job ARGS...: runs one fio job; prints "IOPS MB/s CPU%".
 fio_job() {
 	local out arg jobs=1
@@ -163,8 +187,10 @@ ratio() {
 # compare LABEL UNIT FIELD "FIO ARGS" "RP ARGS" CACHED: alternates rounds of
 # the two jobs (reading the file into the page cache before each when CACHED
 # is 1), prints each run and a summary; sets cmp_rp, cmp_fio (best values of
-# FIELD: 1 = IOPS, 2 = MB/s) and cmp_ratio, and the same of the medians in
-# cmp_rp_med, cmp_fio_med and cmp_ratio_med.
+# FIELD: 1 = IOPS, 2 = MB/s) and cmp_ratio, the same of the medians in
+# cmp_rp_med, cmp_fio_med and cmp_ratio_med, and in cmp_ratio_paired the
+# median over rounds of each round's own ratio (its two runs back to back,
+# so a drift of the machine or device between rounds falls on both).
 compare() {
 	local label=$1 unit=$2 field=$3 cached=$6 fio_args rp_args r res pct=""
 	local -a fio_v=() rp_v=()
@@ -202,9 +228,16 @@ compare() {
 	read -r cmp_rp cmp_rp_med <<<"$(stats "${rp_v[@]}")"
 	cmp_ratio=$(ratio "$cmp_rp" "$cmp_fio")
 	cmp_ratio_med=$(ratio "$cmp_rp_med" "$cmp_fio_med")
+	local paired=()
+	for ((r = 0; r < rounds; r++)); do
+		paired+=("$(ratio "${rp_v[r]}" "${fio_v[r]}")")
+	done
+	read -r _ cmp_ratio_paired <<<"$(stats "${paired[@]}")"
+	cmp_ratio_paired=$(printf '%.2f' "$cmp_ratio_paired")
 	printf '   %-8s best %10s %s  median %10s\n' fio "$cmp_fio" "$unit" "$cmp_fio_med"
 	printf '   %-8s best %10s %s  median %10s\n' ringpool "$cmp_rp" "$unit" "$cmp_rp_med"
-	printf '   ringpool/fio: best %s, median %s\n' "$cmp_ratio" "$cmp_ratio_med"
+	printf '   ringpool/fio by round: %s\n' "${paired[*]}"
+	printf '   ringpool/fio: best %s, median %s, paired %s\n' "$cmp_ratio" "$cmp_ratio_med" "$cmp_ratio_paired"
 }
 
 setup_fileio() {
@@ -225,27 +258,30 @@ bench_fileio_cached() {
 }
 
 # The device's numbers drift and jump (a host that has cached part of the
-# file serves one run at 2-3x): here the medians go into RESULT, the best
-# runs' ratios alongside.
+# file serves one run at 2-3x).  The device is warmed first (warm_device),
+# and the ratios in RESULT are paired: the median over rounds of each
+# round's own ratio, its two runs back to back.  The medians' and the best
+# runs' ratios go alongside.
 bench_fileio_direct() {
-	local rand_rp rand_fio rand_ratio rand_best
+	local rand_rp rand_fio rand_ratio rand_med rand_best
 	# A device drifts more than the page cache: more, shorter rounds.
-	runtime=3 rounds=5
+	runtime=3 rounds=6
 	parse_fileio_args "$@"
 	setup_fileio
 	check_direct
 	echo "fileio_direct: O_DIRECT reads of a 1 GiB file on $(df --output=fstype "$file" | tail -n 1), ${runtime}s x $rounds rounds each"
+	warm_device
 	compare "O_DIRECT 4k random reads, QD 32" IOPS 1 \
 		"--ioengine=io_uring --rw=randread --bs=4k --direct=1 --fixedbufs=1 --registerfiles=1 --iodepth=32 --iodepth_batch_submit=16 --iodepth_batch_complete_max=16" \
 		"--qd 32 --bs 4096 --direct --fixed-bufs --register-files --engine uring" 0
-	rand_rp=$cmp_rp_med rand_fio=$cmp_fio_med rand_ratio=$cmp_ratio_med
-	rand_best=$cmp_ratio
+	rand_rp=$cmp_rp_med rand_fio=$cmp_fio_med rand_ratio=$cmp_ratio_paired
+	rand_med=$cmp_ratio_med rand_best=$cmp_ratio
 	compare "O_DIRECT 1 MiB sequential reads, QD 4" MB/s 2 \
 		"--ioengine=io_uring --rw=read --bs=1M --direct=1 --fixedbufs=1 --registerfiles=1 --iodepth=4 --iodepth_batch_submit=4 --iodepth_batch_complete_max=4" \
 		"--qd 4 --bs 1M --direct --rw read --fixed-bufs --register-files --engine uring" 0
 	local min
-	min=$(awk -v a="$rand_ratio" -v b="$cmp_ratio_med" 'BEGIN { printf "%.2f", (a < b ? a : b) }')
-	echo "RESULT fileio_direct rand_iops=$rand_rp fio_rand_iops=$rand_fio seq_mbps=$cmp_rp_med fio_seq_mbps=$cmp_fio_med vs_fio_rand=$rand_ratio vs_fio_seq=$cmp_ratio_med best_vs_fio_rand=$rand_best best_vs_fio_seq=$cmp_ratio vs_fio=$min"
+	min=$(awk -v a="$rand_ratio" -v b="$cmp_ratio_paired" 'BEGIN { printf "%.2f", (a < b ? a : b) }')
+	echo "RESULT fileio_direct rand_iops=$rand_rp fio_rand_iops=$rand_fio seq_mbps=$cmp_rp_med fio_seq_mbps=$cmp_fio_med vs_fio_rand=$rand_ratio vs_fio_seq=$cmp_ratio_paired med_vs_fio_rand=$rand_med med_vs_fio_seq=$cmp_ratio_med best_vs_fio_rand=$rand_best best_vs_fio_seq=$cmp_ratio vs_fio=$min"
 }
 
 bench_fileio_fallback() {
