@@ -655,19 +655,31 @@ static bool worth_waking(struct ring *r)
 }
 
 /*
- * How long the thread has been waiting for work, on average: each idle
- * period counts, capped at twice spin_ns so that one long pause is soon
- * forgotten, into a moving average with weight 1/8.  The thread spins only
- * while the average is under spin_ns.  Spinning is for work that comes
- * within microseconds, where it saves the wake-up (tens of microseconds
- * across cores on a VM); where the next completion is a device's
- * millisecond away (1 MiB O_DIRECT reads at QD 4), every spin ran to its
- * end for nothing and cost 6-8% of a core.  A pause measured without
- * spinning is as good a sample as one that ended in a spin, so the thread
- * takes up spinning again as soon as work comes sooner.
+ * How long the thread has been waiting for work, on average, kept apart for
+ * idle periods with operations in the kernel (`owed` > 0: the next work is
+ * often their completion) and without (only another thread's submission
+ * can end them).  Each idle period counts, capped at twice spin_ns so that
+ * one long pause is soon forgotten, into a moving average with weight 1/8,
+ * and the thread spins only while the average of the kind at hand is under
+ * spin_ns.
+ *
+ * Spinning is for work that comes within microseconds, where it saves the
+ * wake-up (tens of microseconds across cores on a VM).  Where the next
+ * completion is a device's millisecond away (1 MiB O_DIRECT reads at QD 4)
+ * every spin ran to its end for nothing and cost 6-8% of a core.  The two
+ * kinds are apart because a thread that submits a slow operation and waits
+ * for it alternates both: one average would swing around spin_ns and spin
+ * through the slow wait while missing the quick resubmission.  A pause
+ * measured without spinning is as good a sample as one that ended in a
+ * spin, so the thread takes up spinning again as soon as work comes sooner.
  */
+static unsigned idle_kind(const struct ring *r)
+{
+	return r->owed > 0;
+}
+
 static void idle_learn(struct ring *r, const struct uring_state *st,
-		       int64_t idle_ns)
+		       unsigned kind, int64_t idle_ns)
 {
 	int64_t cap = 2 * (int64_t)st->spin_ns;
 
@@ -675,7 +687,7 @@ static void idle_learn(struct ring *r, const struct uring_state *st,
 		idle_ns = cap;
 	if (idle_ns < 0)
 		idle_ns = 0;
-	r->idle_avg_ns += (idle_ns - r->idle_avg_ns) / 8;
+	r->idle_avg_ns[kind] += (idle_ns - r->idle_avg_ns[kind]) / 8;
 }
 
 static bool finished(struct ring *r)
@@ -690,6 +702,7 @@ void *rp__ring_main(void *p)
 	struct uring_state *st = state_of(r->ex);
 	bool cancelled_inflight = false;
 	int64_t spin_until, idle_from, now;
+	unsigned kind;
 	char name[16];
 
 	snprintf(name, sizeof(name), "rp-ring%u", r->index);
@@ -719,9 +732,10 @@ void *rp__ring_main(void *p)
 		 * idle_learn().  A shared ring is free meanwhile for
 		 * submitters to drive.
 		 */
+		kind = idle_kind(r);
 		ring_unlock(r);
 		idle_from = now = rp__now_ns();
-		if (r->idle_avg_ns < st->spin_ns) {
+		if (r->idle_avg_ns[kind] < st->spin_ns) {
 			spin_until = now + st->spin_ns;
 			while (!worth_waking(r) &&
 			       !atomic_load_explicit(&r->stopping,
@@ -731,7 +745,7 @@ void *rp__ring_main(void *p)
 		}
 		ring_lock(r);
 		if (has_work(r) || kernel_has_work(r) || finished(r)) {
-			idle_learn(r, st, now - idle_from);
+			idle_learn(r, st, kind, now - idle_from);
 			continue;
 		}
 
@@ -747,7 +761,7 @@ void *rp__ring_main(void *p)
 		else
 			sleep_until_woken(r);
 		atomic_store_explicit(&r->sleeping, 0, memory_order_relaxed);
-		idle_learn(r, st, rp__now_ns() - idle_from);
+		idle_learn(r, st, kind, rp__now_ns() - idle_from);
 	}
 	ring_unlock(r);
 	rp__cur_ring = NULL;

@@ -9,6 +9,7 @@
  * peer are queued after the operations they wait for.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -253,6 +254,122 @@ static void test_sleep(void)
 	it_executor_free(ex);
 }
 
+/*
+ * CPU time of this process's thread named `name`, in ns (schedstat), or -1
+ * when there is none.
+ */
+static int64_t thread_cpu_ns(const char *name)
+{
+	char path[300], comm[32];
+	int64_t ns = -1;
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/task");
+	FILE *fp;
+
+	if (!dir)
+		return -1;
+	while (ns < 0 && (d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 d->d_name);
+		fp = fopen(path, "r");
+		if (!fp)
+			continue;
+		if (!fgets(comm, sizeof(comm), fp))
+			comm[0] = 0;
+		fclose(fp);
+		comm[strcspn(comm, "\n")] = 0;
+		if (strcmp(comm, name))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat",
+			 d->d_name);
+		fp = fopen(path, "r");
+		if (fp) {
+			long long v;
+
+			if (fscanf(fp, "%lld", &v) == 1)
+				ns = v;
+			fclose(fp);
+		}
+	}
+	closedir(dir);
+	return ns;
+}
+
+/*
+ * A ring thread whose operations take long to complete stops spinning for
+ * them: a chain of 40 sleeps of 10 ms, each queued by the previous one's
+ * done-callback (so no wait for this thread's next submission comes in
+ * between), with spin_ns 2 ms.  A thread that spun through every wait would
+ * use 80 ms of CPU on top of its 4-6 ms of work; one that learns spins
+ * through the first six (12 ms) and then sleeps.  The sleeps are checked
+ * on every backend; the ring thread's CPU with io_uring (the fallback's
+ * I/O threads do not spin for I/O), not under valgrind, which runs one
+ * thread at a time and times them its own way.
+ */
+struct sleep_chain {
+	rp_executor *ex;
+	_Atomic int left, errors;
+	struct tu_latch done;
+};
+
+static void sleep_chain_next(rp_future *f, void *arg)
+{
+	struct sleep_chain *c = arg;
+	int64_t v = -1;
+	int err = 0;
+
+	if (rp_future_result(f, 0, &v, &err) || err || v != 0)
+		atomic_fetch_add(&c->errors, 1);
+	if (atomic_fetch_sub(&c->left, 1) > 1 &&
+	    (rp_sleep(c->ex, 10 * MS, &f) == 0)) {
+		if (rp_future_add_done_callback(f, sleep_chain_next, c))
+			atomic_fetch_add(&c->errors, 1);
+		rp_future_unref(f);
+		return;
+	}
+	tu_latch_post(&c->done);
+}
+
+static void test_slow_completions_stop_the_spin(void)
+{
+	struct sleep_chain c = { .left = 40 };
+	struct rp_config cfg;
+	rp_future *f = NULL;
+	int64_t cpu0, cpu1;
+	int backend = -1;
+
+	CU_ASSERT_EQUAL_FATAL(rp_config_init(&cfg), 0);
+	cfg.spin_ns = 2 * MS;
+	c.ex = it_executor_new(&cfg);
+	tu_latch_init(&c.done);
+	CU_ASSERT_EQUAL(rp_executor_backend(c.ex, &backend, NULL), 0);
+	/* The ring thread has run once: it exists and has its name. */
+	CU_ASSERT_EQUAL_FATAL(rp_nop(c.ex, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), 0);
+	cpu0 = thread_cpu_ns("rp-ring0");
+	CU_ASSERT_EQUAL_FATAL(rp_sleep(c.ex, 10 * MS, &f), 0);
+	CU_ASSERT_EQUAL_FATAL(
+		rp_future_add_done_callback(f, sleep_chain_next, &c), 0);
+	rp_future_unref(f);
+	it_latch_wait(&c.done, 1, "the chain of sleeps");
+	cpu1 = thread_cpu_ns("rp-ring0");
+	CU_ASSERT_EQUAL(atomic_load(&c.errors), 0);
+	CU_ASSERT_EQUAL(atomic_load(&c.left), 0);
+	it_executor_free(c.ex);
+	tu_latch_destroy(&c.done);
+	if (backend != RP_BACKEND_URING || tu_under_valgrind()) {
+		printf("ring thread CPU not checked (%s)\n",
+		       backend != RP_BACKEND_URING ? "no ring" : "valgrind");
+		return;
+	}
+	CU_ASSERT_FATAL(cpu0 >= 0 && cpu1 >= cpu0);
+	printf("ring thread CPU over 40 sleeps of 10 ms: %.1f ms\n",
+	       (double)(cpu1 - cpu0) / MS);
+	CU_ASSERT(cpu1 - cpu0 < 45 * MS);
+}
+
 static void test_nop(void)
 {
 	size_t n = tu_scaled(1000), i, got = 0;
@@ -297,6 +414,8 @@ static const struct tu_test tests[] = {
 	{ "poll", test_poll, false },
 	{ "shutdown", test_shutdown, false },
 	{ "sleep", test_sleep, false },
+	{ "slow_completions_stop_the_spin",
+	  test_slow_completions_stop_the_spin, false },
 	{ "nop", test_nop, false },
 };
 
