@@ -142,10 +142,10 @@ struct rp_config {
 	 * How long an idle worker, and a thread waiting on a future, spins
 	 * before it sleeps in the kernel, in nanoseconds.  Spinning keeps the
 	 * round trip of a short task in the microseconds on machines where a
-	 * cross-core wake-up costs tens of them.  An idle ring thread spins
-	 * as long only while its work has lately come back sooner than that
-	 * on average, so a ring waiting on a slow device does not spin for
-	 * nothing.  Default 50000; 0 disables.
+	 * cross-core wake-up costs tens of them.  A waiting thread and an
+	 * idle ring thread spin only while what they wait for has lately come
+	 * sooner than that on average, so that waiting on a slow device does
+	 * not spin for nothing.  Default 50000; 0 disables.
 	 */
 	uint32_t spin_ns;
 	/**

@@ -113,28 +113,63 @@ static uint32_t spin_budget(const rp_future *f)
 	return f->ex ? f->ex->spin_ns : 0;
 }
 
+/*
+ * How long this thread's waits have lasted, on average, for CPU tasks ([0])
+ * and for everything else ([1]: I/O, downloads): each wait counts, capped at twice the
+ * spin budget, into a moving average of weight 1/8, and a wait spins only
+ * while the average of its kind is under the budget.  A short task ends
+ * sooner than a wake-up, so spinning for it pays; a thread that waits on a
+ * disk that answers in milliseconds would spin out the whole budget on
+ * every wait for nothing.  The ring thread's spin learns the same way (see
+ * idle_learn() in io_uring.c).
+ */
+static _Thread_local int64_t wait_avg_ns[2];
+
+static void wait_learn(unsigned kind, uint32_t budget, int64_t waited)
+{
+	int64_t cap = 2 * (int64_t)budget;
+
+	if (waited > cap)
+		waited = cap;
+	if (waited < 0)
+		waited = 0;
+	wait_avg_ns[kind] += (waited - wait_avg_ns[kind]) / 8;
+}
+
 int rp__future_wait(rp_future *f, int64_t deadline)
 {
 	rp_executor *mine = rp__current_worker_executor();
-	int64_t spin_until = 0, now;
+	uint32_t budget = spin_budget(f);
+	unsigned kind = (atomic_load_explicit(&f->flags, memory_order_relaxed) &
+			 (RP__F_IO | RP__F_HOOK)) != 0;
+	int64_t spin_until = 0, t0 = 0, now;
 	unsigned iter = 0;
 	uint32_t s;
+	int ret;
 
 	rp__before_wait();
 	for (;;) {
 		s = atomic_load_explicit(&f->state, memory_order_acquire);
-		if ((s & RP__STATE_MASK) >= RP__DONE)
-			return 0;
+		if ((s & RP__STATE_MASK) >= RP__DONE) {
+			ret = 0;
+			break;
+		}
 		if (mine && rp__help_one(mine))
 			continue;
 
-		/* Spin briefly: a short task ends sooner than a wake-up. */
-		if (spin_until == 0)
-			spin_until = rp__now_ns() + spin_budget(f);
+		/* Spin briefly when waits like this one end soon. */
+		if (spin_until == 0) {
+			t0 = rp__now_ns();
+			spin_until = t0;
+			if (wait_avg_ns[kind] < budget)
+				spin_until += budget;
+		}
 		if ((++iter & 31) != 0 || rp__now_ns() < spin_until) {
 			if (deadline != INT64_MAX && (iter & 31) == 0 &&
-			    rp__now_ns() >= deadline)
-				return -ETIMEDOUT;
+			    rp__now_ns() >= deadline) {
+				ret = -ETIMEDOUT;
+				break;
+			}
 			rp__cpu_relax();
 			continue;
 		}
@@ -145,14 +180,19 @@ int rp__future_wait(rp_future *f, int64_t deadline)
 				memory_order_acquire))
 			continue;
 		now = rp__now_ns();
-		if (now >= deadline)
-			return -ETIMEDOUT;
+		if (now >= deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
 		if (mine && deadline - now > RP__HELPER_POLL_NS)
 			rp__futex_wait(&f->state, s | RP__WAITERS,
 				       now + RP__HELPER_POLL_NS);
 		else
 			rp__futex_wait(&f->state, s | RP__WAITERS, deadline);
 	}
+	if (t0)
+		wait_learn(kind, budget, rp__now_ns() - t0);
+	return ret;
 }
 
 rp_future *rp_future_ref(rp_future *f)
