@@ -771,9 +771,15 @@ void *rp__ring_main(void *p)
 
 /*
  * A shared ring driven by the calling thread, which holds its lock: submit
- * what is queued, reap what is ready, until the queue is empty.  Callbacks
- * run here see `rp__cur_ring` set, as on the ring thread: what they submit
- * is queued and taken by this loop, and they may not wait.
+ * what is queued, reap what is ready, until the queue is empty or
+ * DRIVE_ROUNDS rounds have gone by.  Callbacks run here see `rp__cur_ring`
+ * set, as on the ring thread: what they submit is queued and taken by this
+ * loop, and they may not wait.  The bound is for the caller: callbacks that
+ * keep queueing the next operation (a chain of reads that end inside the
+ * submit) would otherwise keep the thread that merely submitted one
+ * operation here for as long as the chain runs.  Returns true when work is
+ * left, which the caller hands to the ring thread with wake() once it has
+ * let go of the lock.
  *
  * While the ring thread sleeps, the kernel's signal on the eventfd is on, so
  * the completions this thread causes would wake it for nothing: the signal
@@ -782,10 +788,14 @@ void *rp__ring_main(void *p)
  * go from 0 to 1 meanwhile (the ring thread sets it under the lock); a
  * submitter's wake() may clear it, and then the ring thread is woken anyway.
  */
-void rp__ring_drive(struct ring *r)
+#define DRIVE_ROUNDS 16
+
+bool rp__ring_drive(struct ring *r)
 {
 	struct ring *prev = rp__cur_ring;
 	bool asleep = atomic_load_explicit(&r->sleeping, memory_order_relaxed);
+	unsigned rounds = 0;
+	bool left = false;
 
 	rp__cur_ring = r;
 	if (asleep)
@@ -794,16 +804,20 @@ void rp__ring_drive(struct ring *r)
 		fill(r);
 		enter(r);
 		reap(r);
-		if (has_work(r))
-			continue;
+		if (has_work(r)) {
+			if (++rounds < DRIVE_ROUNDS)
+				continue;
+			left = true;
+		}
 		if (!asleep)
 			break;
 		(void)io_uring_cq_eventfd_toggle(&r->ring, true);
-		if (!io_uring_cq_ready(&r->ring))
+		if (left || !io_uring_cq_ready(&r->ring))
 			break;
 		(void)io_uring_cq_eventfd_toggle(&r->ring, false);
 	}
 	rp__cur_ring = prev;
+	return left || io_uring_cq_ready(&r->ring);
 }
 
 _Thread_local unsigned rp__no_drive

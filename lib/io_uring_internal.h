@@ -73,7 +73,7 @@ extern _Thread_local struct ring *rp__cur_ring
 /* io_uring.c */
 void *rp__ring_main(void *ring);
 void rp__ring_take(struct ring *r, rp_future *f);
-void rp__ring_drive(struct ring *r);
+bool rp__ring_drive(struct ring *r);
 
 /* io_uring_setup.c */
 int rp__uring_start(rp_executor *ex, const struct rp_config *cfg, char *why,
@@ -127,8 +127,11 @@ static inline bool may_drive(struct ring *r)
 static inline void kick(struct ring *r)
 {
 	if (may_drive(r) && pthread_mutex_trylock(&r->lock) == 0) {
-		rp__ring_drive(r);
+		bool left = rp__ring_drive(r);
+
 		pthread_mutex_unlock(&r->lock);
+		if (left)
+			wake(r);
 		return;
 	}
 	wake(r);

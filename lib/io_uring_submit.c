@@ -104,8 +104,11 @@ static void send_batch(void)
 	}
 	rp__cur_ring = prev;
 	if (locked) {
-		rp__ring_drive(r);
+		bool left = rp__ring_drive(r);
+
 		pthread_mutex_unlock(&r->lock);
+		if (left)
+			wake(r);
 	} else {
 		wake(r);
 	}
