@@ -114,27 +114,15 @@ static uint32_t spin_budget(const rp_future *f)
 }
 
 /*
- * How long this thread's waits have lasted, on average, for CPU tasks ([0])
- * and for everything else ([1]: I/O, downloads): each wait counts, capped at twice the
- * spin budget, into a moving average of weight 1/8, and a wait spins only
- * while the average of its kind is under the budget.  A short task ends
- * sooner than a wake-up, so spinning for it pays; a thread that waits on a
- * disk that answers in milliseconds would spin out the whole budget on
- * every wait for nothing.  The ring thread's spin learns the same way (see
- * idle_learn() in io_uring.c).
+ * How long this thread's waits have lasted, for CPU tasks ([0]) and for
+ * everything else ([1]: I/O, downloads), see rp__spin_learn(): a wait
+ * spins only while the average of its kind is under the spin budget.  A
+ * short task ends sooner than a wake-up, so spinning for it pays; a thread
+ * that waits on a disk that answers in milliseconds would spin out the
+ * whole budget on every wait for nothing.  Idle ring threads learn the same
+ * way (io_uring.c).
  */
 static _Thread_local int64_t wait_avg_ns[2];
-
-static void wait_learn(unsigned kind, uint32_t budget, int64_t waited)
-{
-	int64_t cap = 2 * (int64_t)budget;
-
-	if (waited > cap)
-		waited = cap;
-	if (waited < 0)
-		waited = 0;
-	wait_avg_ns[kind] += (waited - wait_avg_ns[kind]) / 8;
-}
 
 int rp__future_wait(rp_future *f, int64_t deadline)
 {
@@ -161,7 +149,7 @@ int rp__future_wait(rp_future *f, int64_t deadline)
 		if (spin_until == 0) {
 			t0 = rp__now_ns();
 			spin_until = t0;
-			if (wait_avg_ns[kind] < budget)
+			if (rp__spin_pays(wait_avg_ns[kind], budget))
 				spin_until += budget;
 		}
 		if ((++iter & 31) != 0 || rp__now_ns() < spin_until) {
@@ -191,7 +179,7 @@ int rp__future_wait(rp_future *f, int64_t deadline)
 			rp__futex_wait(&f->state, s | RP__WAITERS, deadline);
 	}
 	if (t0)
-		wait_learn(kind, budget, rp__now_ns() - t0);
+		rp__spin_learn(&wait_avg_ns[kind], budget, rp__now_ns() - t0);
 	return ret;
 }
 

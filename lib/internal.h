@@ -34,6 +34,30 @@
 int64_t rp__now_ns(void);
 /* Absolute deadline for a relative timeout; INT64_MAX for "forever". */
 int64_t rp__deadline(int64_t timeout_ns);
+
+/*
+ * Whether to spin: `*avg` is a moving average (weight 1/8) of how long the
+ * waits of one kind have lasted, each capped at twice the spin budget so
+ * that one long pause is soon forgotten.  rp__spin_learn() adds a wait;
+ * rp__spin_pays() says whether the next one should spin.  Used by waiting
+ * threads (future.c) and idle ring threads (io_uring.c).
+ */
+static inline void rp__spin_learn(int64_t *avg, uint32_t budget,
+				  int64_t waited)
+{
+	int64_t cap = 2 * (int64_t)budget;
+
+	if (waited > cap)
+		waited = cap;
+	if (waited < 0)
+		waited = 0;
+	*avg += (waited - *avg) / 8;
+}
+
+static inline bool rp__spin_pays(int64_t avg, uint32_t budget)
+{
+	return avg < (int64_t)budget;
+}
 /*
  * Sleeps while *word == expected, until woken or `deadline` (absolute,
  * CLOCK_MONOTONIC ns; INT64_MAX for none).  Returns 0 when woken or the value

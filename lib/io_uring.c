@@ -655,13 +655,11 @@ static bool worth_waking(struct ring *r)
 }
 
 /*
- * How long the thread has been waiting for work, on average, kept apart for
- * idle periods with operations in the kernel (`owed` > 0: the next work is
- * often their completion) and without (only another thread's submission
- * can end them).  Each idle period counts, capped at twice spin_ns so that
- * one long pause is soon forgotten, into a moving average with weight 1/8,
- * and the thread spins only while the average of the kind at hand is under
- * spin_ns.
+ * Whether an idle ring thread spins: it keeps how long it waited for work
+ * (rp__spin_learn()) apart for idle periods with operations in the kernel
+ * (`owed` > 0: the next work is often their completion) and without (only
+ * another thread's submission can end them), and spins only while the
+ * average of the kind at hand is under spin_ns.
  *
  * Spinning is for work that comes within microseconds, where it saves the
  * wake-up (tens of microseconds across cores on a VM).  Where the next
@@ -676,18 +674,6 @@ static bool worth_waking(struct ring *r)
 static unsigned idle_kind(const struct ring *r)
 {
 	return r->owed > 0;
-}
-
-static void idle_learn(struct ring *r, const struct uring_state *st,
-		       unsigned kind, int64_t idle_ns)
-{
-	int64_t cap = 2 * (int64_t)st->spin_ns;
-
-	if (idle_ns > cap)
-		idle_ns = cap;
-	if (idle_ns < 0)
-		idle_ns = 0;
-	r->idle_avg_ns[kind] += (idle_ns - r->idle_avg_ns[kind]) / 8;
 }
 
 static bool finished(struct ring *r)
@@ -729,13 +715,13 @@ void *rp__ring_main(void *p)
 
 		/*
 		 * Spin a little when new work has been following soon: see
-		 * idle_learn().  A shared ring is free meanwhile for
+		 * idle_kind().  A shared ring is free meanwhile for
 		 * submitters to drive.
 		 */
 		kind = idle_kind(r);
 		ring_unlock(r);
 		idle_from = now = rp__now_ns();
-		if (r->idle_avg_ns[kind] < st->spin_ns) {
+		if (rp__spin_pays(r->idle_avg_ns[kind], st->spin_ns)) {
 			spin_until = now + st->spin_ns;
 			while (!worth_waking(r) &&
 			       !atomic_load_explicit(&r->stopping,
@@ -745,7 +731,8 @@ void *rp__ring_main(void *p)
 		}
 		ring_lock(r);
 		if (has_work(r) || kernel_has_work(r) || finished(r)) {
-			idle_learn(r, st, kind, now - idle_from);
+			rp__spin_learn(&r->idle_avg_ns[kind], st->spin_ns,
+				       now - idle_from);
 			continue;
 		}
 
@@ -761,7 +748,8 @@ void *rp__ring_main(void *p)
 		else
 			sleep_until_woken(r);
 		atomic_store_explicit(&r->sleeping, 0, memory_order_relaxed);
-		idle_learn(r, st, kind, rp__now_ns() - idle_from);
+		rp__spin_learn(&r->idle_avg_ns[kind], st->spin_ns,
+			       rp__now_ns() - idle_from);
 	}
 	ring_unlock(r);
 	rp__cur_ring = NULL;

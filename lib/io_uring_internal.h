@@ -38,7 +38,7 @@ struct ring {
 	bool wait_in_enter, wake_armed;
 	/* The CQEs to reap came while the thread was idle: see reap(). */
 	bool woke;
-	int64_t idle_avg_ns[2];			/* see idle_learn() */
+	int64_t idle_avg_ns[2];			/* see idle_kind() */
 	bool files_registered, bufs_registered;
 	struct io_uring_buf_ring *br;		/* provided buffers, or NULL */
 	char *bufs;
