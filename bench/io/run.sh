@@ -112,13 +112,14 @@ check_direct() {
 # rounds would measure that (3 k IOPS rising to 200 k over four rounds was
 # seen), whichever tool happened to run them.
 warm_device() {
-	local pass t0 t1 mbps prev=0 rates=()
+	local pass t0 t1 mbps prev=0 rates=() size
+	size=$(stat -c %s "$file")
 	for ((pass = 1; pass <= 5; pass++)); do
 		t0=$(date +%s%N)
 		dd if="$file" of=/dev/null bs=1M iflag=direct status=none ||
 			die "$file: O_DIRECT read failed"
 		t1=$(date +%s%N)
-		mbps=$(awk -v b="$FILE_SIZE" -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", b * 1000 / ns }')
+		mbps=$(awk -v b="$size" -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", b * 1000 / ns }')
 		rates+=("$mbps")
 		if awk -v a="$mbps" -v b="$prev" 'BEGIN { exit !(b > 0 && a < 1.15 * b && b < 1.15 * a) }'; then
 			break
