@@ -429,7 +429,7 @@ static void test_idle_connections_do_not_stall(void)
 	int64_t value = -1;
 	struct env e;
 	unsigned i;
-	int fd;
+	int fd, fd2;
 
 	it_raise_nofile();
 	rp_http_config_init(&cfg);
@@ -443,15 +443,17 @@ static void test_idle_connections_do_not_stall(void)
 	for (i = 0; i < n; i++)
 		CU_ASSERT(wait_progress(t[i]));
 	CU_ASSERT_EQUAL(it_write(e.ex, fd, "x", 1, 5000, NULL), 0);
-	close(fd);
-	fd = ht_dest(&e, "idle2");
-	CU_ASSERT_EQUAL(ht_fetch(&e, "/body/100000", fd, 0, &value, &info), 0);
+	fd2 = ht_dest(&e, "idle2");
+	CU_ASSERT_EQUAL(ht_fetch(&e, "/body/100000", fd2, 0, &value, &info),
+			0);
 	CU_ASSERT_EQUAL(value, 100000);
-	CU_ASSERT(ht_holds(fd, 100000, 0, 100000));
+	CU_ASSERT(ht_holds(fd2, 100000, 0, 100000));
+	/* The stalled transfers write into `fd` until they are freed. */
 	for (i = 0; i < n; i++)
 		rp_http_transfer_free(t[i]);
 	free(t);
 	close(fd);
+	close(fd2);
 	ht_env_down(&e);
 }
 
