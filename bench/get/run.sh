@@ -9,8 +9,10 @@
 # ringpool get -j 64 download them in turn, each writing to disk (a folder
 # under build-bench/), --rounds times in rotated order.  Every run is checked:
 # each file must exist with the right SHA-256, or the tool's figures are
-# reported as failed.  For each tool the run with the lowest wall time is
-# kept, with its CPU time (user+sys, from GNU time) and peak RSS.
+# reported as failed.  Each run's wall time, CPU time (user+sys) and peak RSS
+# are taken as wait4() reports them (runstat.c beside this script: GNU time
+# gives the same in 10 ms steps, which is 5% of a get_small run), and each
+# tool's figures are the medians of its rounds.
 #
 # Each run writes to a file system of its own: as root, a new ext4 made in an
 # image file on the disk and loop-mounted for that run (--fs loop, the
@@ -25,11 +27,12 @@
 # memory target.  The last line is
 #   RESULT get_small|get_big <tool>_wall_s=... <tool>_cpu_s=...
 #          <tool>_rss_mib=... ... wall_vs_curl=... cpu_vs_curl=...
+#          best_wall_vs_curl=...
 #          [rss_100k_mib=...]
 # where the ratios are ringpool's over curl's.
 #
 # Options:
-#   --rounds N     runs of each tool (default 3)
+#   --rounds N     runs of each tool (default 5)
 #   --tools "LIST" default "curl aria2c wget2 ringpool"
 #   --no-rss100k   get_small: skip the 100,000-URL memory run
 #   --fs loop|dir  where each run writes (see above)
@@ -39,7 +42,7 @@ set -euo pipefail
 
 name=${1:-}
 shift || true
-rounds=3
+rounds=5
 tools="curl aria2c wget2 ringpool"
 rss100k=1
 if ((EUID == 0)) && command -v mkfs.ext4 >/dev/null && [[ -e /dev/loop-control ]]; then
@@ -73,11 +76,15 @@ esac
 
 if declare -F ensure_packages >/dev/null; then
 	# shellcheck disable=SC2086
-	ensure_packages $BUILD_PKGS_STR nginx curl aria2 wget2 time
+	ensure_packages $BUILD_PKGS_STR nginx curl aria2 wget2
 	build_target cli/ringpool
+	build_target bench/get/runstat
 fi
 ringpool="$builddir/cli/ringpool"
-[[ -x $ringpool ]] || { echo "get/run.sh: $ringpool is not built" >&2; exit 1; }
+runstat="$builddir/bench/get/runstat"
+for exe in "$ringpool" "$runstat"; do
+	[[ -x $exe ]] || { echo "get/run.sh: $exe is not built" >&2; exit 1; }
+done
 command -v log >/dev/null || log() { printf 'get/run.sh: %s\n' "$*" >&2; }
 
 work="$builddir/get-bench"
@@ -164,20 +171,20 @@ sed 's/^/url = /' "$list" >"$list.curl"
 run_tool() {
 	local tool=$1 dir=$2
 	case "$tool" in
-	curl) /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+	curl) "$runstat" -o "$work/time" \
 		curl -Z --parallel-max 64 -s -f --remote-name-all \
 		--output-dir "$dir" -K "$list.curl" ;;
-	aria2c) /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+	aria2c) "$runstat" -o "$work/time" \
 		aria2c -j 64 -q -d "$dir" -i "$list" --allow-overwrite=true \
 		--auto-file-renaming=false ;;
-	wget2) /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+	wget2) "$runstat" -o "$work/time" \
 		wget2 --max-threads=64 -q -P "$dir" -i "$list" ;;
-	ringpool) /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+	ringpool) "$runstat" -o "$work/time" \
 		"$ringpool" get -j 64 --per-host 64 -q -d "$dir" -i "$list" ;;
 	esac
 }
 
-declare -A best_wall best_cpu best_rss
+declare -A walls cpus rsss
 set -- $tools
 ntools=$#
 for ((r = 0; r < rounds; r++)); do
@@ -195,36 +202,52 @@ for ((r = 0; r < rounds; r++)); do
 		fi
 		if [[ $status != ok ]]; then
 			log "$tool round $((r + 1)): FAILED ($status): $(head -c 300 "$work/err")"
-			best_wall[$tool]=${best_wall[$tool]:-failed}
 			continue
 		fi
 		read -r wall user sys rss <"$work/time"
-		cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+		cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
+		wall=$(awk -v w="$wall" 'BEGIN { printf "%.3f", w }')
 		rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
-		printf '%-9s round %d: wall %6.2f s  cpu %6.2f s  peak RSS %7.1f MiB\n' \
+		printf '%-9s round %d: wall %6.3f s  cpu %6.3f s  peak RSS %7.1f MiB\n' \
 			"$tool" $((r + 1)) "$wall" "$cpu" "$rss_mib"
-		prev=${best_wall[$tool]:-failed}
-		if [[ $prev == failed ]] || awk -v a="$wall" -v b="$prev" 'BEGIN { exit !(a < b) }'; then
-			best_wall[$tool]=$wall best_cpu[$tool]=$cpu best_rss[$tool]=$rss_mib
-		fi
+		walls[$tool]+="$wall " cpus[$tool]+="$cpu " rsss[$tool]+="$rss_mib "
 	done
 done
 
+# median LIST: the median of the numbers in LIST, or "failed" when empty.
+median() {
+	# shellcheck disable=SC2086
+	printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 }
+		END { if (!NR) print "failed"
+		      else if (NR % 2) print v[(NR + 1) / 2]
+		      else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# The medians of the successful rounds (every round is listed above): one
+# slow or fast round, which a shared VM gives now and then, moves neither
+# the figures nor the ratios.
+declare -A med_wall med_cpu min_wall
 result="RESULT $name"
 for tool in $tools; do
-	w=${best_wall[$tool]:-failed}
-	if [[ $w == failed ]]; then
+	med_wall[$tool]=$(median "${walls[$tool]:-}")
+	med_cpu[$tool]=$(median "${cpus[$tool]:-}")
+	min_wall[$tool]=$(printf '%s\n' ${walls[$tool]:-failed} | sort -g | head -1)
+	if [[ ${med_wall[$tool]} == failed ]]; then
 		result+=" ${tool}_wall_s=failed"
 	else
-		result+=" ${tool}_wall_s=$w ${tool}_cpu_s=${best_cpu[$tool]} ${tool}_rss_mib=${best_rss[$tool]}"
+		printf '%-9s median of %d: wall %6.3f s  cpu %6.3f s  (best wall %.3f s)\n' \
+			"$tool" "$(wc -w <<<"${walls[$tool]}")" "${med_wall[$tool]}" \
+			"${med_cpu[$tool]}" "${min_wall[$tool]}"
+		result+=" ${tool}_wall_s=${med_wall[$tool]} ${tool}_cpu_s=${med_cpu[$tool]}"
+		result+=" ${tool}_rss_mib=$(median "${rsss[$tool]}")"
 	fi
 done
 ratio() { # ratio A B: A/B with two decimals, or "na"
 	[[ $1 == failed || -z $1 || $2 == failed || -z $2 ]] && { echo na; return; }
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "na" }'
 }
-result+=" wall_vs_curl=$(ratio "${best_wall[ringpool]:-failed}" "${best_wall[curl]:-failed}")"
-result+=" cpu_vs_curl=$(ratio "${best_cpu[ringpool]:-failed}" "${best_cpu[curl]:-failed}")"
+result+=" wall_vs_curl=$(ratio "${med_wall[ringpool]:-failed}" "${med_wall[curl]:-failed}")"
+result+=" cpu_vs_curl=$(ratio "${med_cpu[ringpool]:-failed}" "${med_cpu[curl]:-failed}")"
+result+=" best_wall_vs_curl=$(ratio "${min_wall[ringpool]:-failed}" "${min_wall[curl]:-failed}")"
 
 if ((rss100k)); then
 	# 100,000 URLs: each file 50 times, each under a name of its own.
@@ -234,12 +257,12 @@ if ((rss100k)); then
 	done >"$big"
 	dir=$(run_dir ringpool.100k $((50 * nfiles * fsize)))
 	log "ringpool get: 100,000-URL input"
-	if /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+	if "$runstat" -o "$work/time" \
 	    "$ringpool" get -j 64 --per-host 64 -q -d "$dir" -i "$big" >/dev/null 2>"$work/err" &&
 	    [[ $(find "$dir" -type f | wc -l) -eq 100000 ]]; then
 		read -r wall user sys rss <"$work/time"
 		rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
-		printf 'ringpool 100,000 URLs: wall %.2f s  peak RSS %s MiB\n' "$wall" "$rss_mib"
+		printf 'ringpool 100,000 URLs: wall %.3f s  peak RSS %s MiB\n' "$wall" "$rss_mib"
 		result+=" rss_100k_mib=$rss_mib"
 	else
 		log "100,000-URL run FAILED: $(head -c 300 "$work/err")"
