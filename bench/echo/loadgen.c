@@ -171,10 +171,16 @@ static void conn_event(struct worker *w, struct lconn *c)
 			record(w, now - c->t0);
 		}
 		start_msg(c, now);
-		if (!push_out(c)) {
+		if (!push_out(c))
 			conn_fail(w, c, strerror(errno));
-			return;
-		}
+		/*
+		 * Nothing more can be waiting: the server has only this
+		 * message to echo, and it was sent just now.  Its echo is new
+		 * data, so the edge-triggered epoll reports it; a recv() here
+		 * would only fail with EAGAIN, one wasted system call per
+		 * request, about a tenth of what the load generator spends.
+		 */
+		return;
 	}
 }
 
