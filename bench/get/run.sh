@@ -230,6 +230,7 @@ result="RESULT $name"
 for tool in $tools; do
 	med_wall[$tool]=$(median "${walls[$tool]:-}")
 	med_cpu[$tool]=$(median "${cpus[$tool]:-}")
+	# shellcheck disable=SC2086
 	min_wall[$tool]=$(printf '%s\n' ${walls[$tool]:-failed} | sort -g | head -1)
 	if [[ ${med_wall[$tool]} == failed ]]; then
 		result+=" ${tool}_wall_s=failed"
