@@ -330,6 +330,7 @@ struct file_job {
 	uint64_t bs, nblocks; /* offsets are whole blocks below nblocks */
 	unsigned qd, jobs;
 	bool fixed_bufs, reg_files;
+	bool sqpoll;		/* uring: SQPOLL rings */
 	double runtime, warmup; /* seconds; runtime 0 with ops */
 	uint64_t ops;
 	const struct bench_common *c;
@@ -428,7 +429,7 @@ struct fio_job {
 	bool direct, invalidate;
 	const char *ioengine; /* io_uring, psync */
 	unsigned iodepth, numjobs;
-	bool fixedbufs, registerfiles;
+	bool fixedbufs, registerfiles, sqthread_poll;
 	const char *cpus; /* --cpus_allowed, or NULL */
 	double runtime, warmup;
 	uint64_t ops;

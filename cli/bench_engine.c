@@ -261,6 +261,12 @@ static int lib_start(struct bench_run *r)
 			entries *= 2;
 		cfg.ring_entries = entries;
 		cfg.io_threads = 1;
+		/*
+		 * The kernel's default idle time, which fio's sqthread_poll
+		 * keeps too.
+		 */
+		if (j->sqpoll)
+			cfg.sqpoll_idle_ms = 1000;
 	} else {
 		cfg.backend = RP_BACKEND_THREADS;
 		cfg.io_threads = j->jobs;

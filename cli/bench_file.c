@@ -87,8 +87,10 @@ static void usage(FILE *out)
 		"  --fixed-bufs       register the buffers "
 		"(rp_register_buffers)\n"
 		"  --register-files   register the file (rp_register_files)\n"
-		"  --sqpoll           SQPOLL rings: not supported by the "
-		"library (exit 2)\n"
+		"  --sqpoll           uring: SQPOLL rings, a kernel thread "
+		"per ring takes\n"
+		"                     the submissions (it keeps a CPU busy; "
+		"fio: sqthread_poll)\n"
 		"Measurement:\n"
 		"  --runtime S        seconds per run (default 5)\n"
 		"  --ops N            end a run after N operations instead\n"
@@ -282,11 +284,8 @@ static int parse(int argc, char **argv, struct file_opts *o,
 			o->reg_files = true;
 			break;
 		case OPT_SQPOLL:
-			bench_err(SUBJ,
-				  "--sqpoll is not supported: the "
-				  "library has no SQPOLL ring option, so the "
-				  "tool cannot measure one");
-			return 2;
+			o->sqpoll = true;
+			break;
 		case OPT_CACHED:
 			o->cached = true;
 			break;
@@ -360,6 +359,11 @@ static int parse(int argc, char **argv, struct file_opts *o,
 				"the uring and threads engines, not sync");
 		return 2;
 	}
+	if (o->sqpoll && !o->engines[ENG_URING]) {
+		bench_err(SUBJ, "--sqpoll applies to the uring engine: "
+				"add it to --engine");
+		return 2;
+	}
 	if (o->fixed_bufs && o->qd * o->jobs > 1024) {
 		bench_err(SUBJ,
 			  "--fixed-bufs registers one buffer per "
@@ -404,7 +408,7 @@ static json_object *run_settings(const struct file_opts *o, int engine,
 			       json_object_new_boolean(j->fixed_bufs));
 	json_object_object_add(s, "register_files",
 			       json_object_new_boolean(j->reg_files));
-	json_object_object_add(s, "sqpoll", json_object_new_boolean(0));
+	json_object_object_add(s, "sqpoll", json_object_new_boolean(j->sqpoll));
 	return s;
 }
 
@@ -474,6 +478,7 @@ static void fio_counterpart(const struct file_opts *o, int engine,
 		f->numjobs = o->jobs;
 		f->fixedbufs = o->fixed_bufs;
 		f->registerfiles = o->reg_files;
+		f->sqthread_poll = o->sqpoll;
 	} else {
 		/* Blocking threads: psync, one thread per I/O thread. */
 		f->ioengine = "psync";
@@ -493,6 +498,10 @@ static void fio_counterpart(const struct file_opts *o, int engine,
 		snprintf(p->fio_engine + strlen(p->fio_engine),
 			 sizeof(p->fio_engine) - strlen(p->fio_engine), "%u",
 			 f->iodepth);
+	if (f->sqthread_poll)
+		snprintf(p->fio_engine + strlen(p->fio_engine),
+			 sizeof(p->fio_engine) - strlen(p->fio_engine),
+			 " SQPOLL");
 }
 
 static double iops_of(const struct bench_run *r)
@@ -562,6 +571,7 @@ static int run_engine(const struct file_opts *o, const struct bench_common *c,
 	j.jobs = o->jobs;
 	j.fixed_bufs = o->fixed_bufs && engine != ENG_SYNC;
 	j.reg_files = o->reg_files && engine != ENG_SYNC;
+	j.sqpoll = o->sqpoll && engine == ENG_URING;
 	j.runtime = c->ops ? 0 : c->runtime;
 	j.warmup = c->warmup;
 	j.ops = c->ops;

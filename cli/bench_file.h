@@ -21,7 +21,7 @@ struct file_opts {
 	uint64_t bs, size;
 	unsigned qd, jobs;
 	const char *file, *dir;
-	bool force, direct, fixed_bufs, reg_files, cached, drop_cache;
+	bool force, direct, fixed_bufs, reg_files, sqpoll, cached, drop_cache;
 	bool engines[ENG_COUNT];
 	int order[ENG_COUNT], n_engines;
 	bool compare_fio;

@@ -209,6 +209,8 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 		ARG("--iodepth_batch_complete_max=%u", batch);
 		ARG("--fixedbufs=%d", f->fixedbufs);
 		ARG("--registerfiles=%d", f->registerfiles);
+		if (f->sqthread_poll)
+			ARG("--sqthread_poll=1");
 	}
 	if (f->ops) {
 		/* Bytes per job; past --size fio wraps, as the engines do. */

@@ -155,6 +155,21 @@ struct rp_config {
 	 * fallback backend.
 	 */
 	int ring_mode;
+	/**
+	 * SQPOLL rings, when nonzero: a kernel thread per ring takes each
+	 * submission from the SQ as it is written, so submitting costs no
+	 * system call while that thread is awake; it sleeps after this many
+	 * milliseconds without work, and the next submission wakes it (one
+	 * system call).  While awake it keeps a CPU busy: worth it where a
+	 * core can be spared for a ring that submits without pause.  The
+	 * kernel refuses `DEFER_TASKRUN` and `COOP_TASKRUN` with SQPOLL, so
+	 * the rings are set up without them.  Where it refuses SQPOLL itself
+	 * (before Linux 5.11, without CAP_SYS_NICE), the io_uring backend does
+	 * not start: with ::RP_BACKEND_AUTO the executor falls back and
+	 * rp_executor_backend() says why.  Default 0 (no SQPOLL), at most
+	 * 60000; ignored by the fallback backend.
+	 */
+	unsigned sqpoll_idle_ms;
 };
 
 /** I/O backends, see rp_config::backend and rp_executor_backend(). */

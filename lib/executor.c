@@ -383,7 +383,8 @@ static bool config_ok(const struct rp_config *cfg)
 	       cfg->backend >= RP_BACKEND_AUTO &&
 	       cfg->backend <= RP_BACKEND_THREADS &&
 	       cfg->ring_mode >= RP_RINGS_AUTO &&
-	       cfg->ring_mode <= RP_RINGS_SHARED;
+	       cfg->ring_mode <= RP_RINGS_SHARED &&
+	       cfg->sqpoll_idle_ms <= 60000;
 }
 
 int rp__executor_create(const struct rp_config *cfg, bool internal,

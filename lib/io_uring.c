@@ -359,9 +359,17 @@ static struct io_uring_sqe *get_sqe(struct ring *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
 
-	if (!sqe) {
+	while (!sqe) {
 		io_uring_submit(&r->ring);
 		sqe = io_uring_get_sqe(&r->ring);
+		/*
+		 * With SQPOLL the kernel's thread empties the SQ on its own
+		 * time: wait until it has taken some.
+		 */
+		if (!sqe && r->sqpoll)
+			(void)io_uring_sqring_wait(&r->ring);
+		else
+			break;
 	}
 	return sqe;
 }
@@ -562,8 +570,14 @@ static void enter(struct ring *r)
 {
 	int ret;
 
+	/*
+	 * An SQPOLL ring's own kernel thread takes the SQ and runs the task
+	 * work: the system call is needed only to wake that thread, which
+	 * io_uring_submit() does when the kernel asks for it.
+	 */
 	do
-		ret = io_uring_submit_and_get_events(&r->ring);
+		ret = r->sqpoll ? io_uring_submit(&r->ring)
+				: io_uring_submit_and_get_events(&r->ring);
 	while (ret == -EINTR);
 }
 

@@ -36,6 +36,7 @@ struct ring {
 	int efd;
 	/* Sleeps in io_uring_enter(), woken through a poll on `efd`. */
 	bool wait_in_enter, wake_armed;
+	bool sqpoll;				/* IORING_SETUP_SQPOLL */
 	/* The CQEs to reap came while the thread was idle: see reap(). */
 	bool woke;
 	int64_t idle_avg_ns[2];			/* see idle_kind() */
@@ -58,6 +59,7 @@ struct uring_state {
 	unsigned n;
 	struct ring *rings;
 	unsigned setup_flags, entries, iowq[2];
+	unsigned sqpoll_idle_ms;		/* 0: no SQPOLL */
 	uint32_t spin_ns;
 	bool shared;				/* RP_RINGS_SHARED */
 	bool joined;

@@ -64,10 +64,14 @@ static const char *setup_hint(int err)
 
 /*
  * Creates a ring with the cheapest flags this kernel accepts, trying the
- * newest first: probing by trying, never by kernel version.
+ * newest first: probing by trying, never by kernel version.  With
+ * `sqpoll_idle_ms`, an SQPOLL ring: the kernel refuses the task-work flags
+ * (DEFER_TASKRUN, COOP_TASKRUN, TASKRUN_FLAG) with SQPOLL, since its own
+ * thread runs the task work.
  */
 static int ring_init(struct io_uring *ring, unsigned entries,
-		     unsigned *flags_inout, bool probe_flags, bool shared)
+		     unsigned *flags_inout, bool probe_flags, bool shared,
+		     unsigned sqpoll_idle_ms)
 {
 	static const unsigned tries[] = {
 		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
@@ -77,27 +81,37 @@ static int ring_init(struct io_uring *ring, unsigned entries,
 		IORING_SETUP_SUBMIT_ALL,
 		0,
 	};
+	static const unsigned sq_tries[] = {
+		IORING_SETUP_SQPOLL | IORING_SETUP_SUBMIT_ALL |
+			IORING_SETUP_SINGLE_ISSUER,
+		IORING_SETUP_SQPOLL | IORING_SETUP_SUBMIT_ALL,
+		IORING_SETUP_SQPOLL,
+	};
+	const unsigned *t = sqpoll_idle_ms ? sq_tries : tries;
+	unsigned n = sqpoll_idle_ms ? sizeof(sq_tries) / sizeof(sq_tries[0])
+				    : sizeof(tries) / sizeof(tries[0]);
 	struct io_uring_params p;
 	unsigned i;
 	int ret = -EINVAL;
 
-	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
-		if (!probe_flags && tries[i] != *flags_inout)
+	for (i = 0; i < n; i++) {
+		if (!probe_flags && t[i] != *flags_inout)
 			continue;
 		/*
 		 * Shared rings have more than one issuer, and completions of
 		 * what a user thread submitted must not wait for that thread
 		 * to enter the kernel (COOP_TASKRUN).
 		 */
-		if (shared && (tries[i] & (IORING_SETUP_SINGLE_ISSUER |
-					   IORING_SETUP_COOP_TASKRUN)))
+		if (shared && (t[i] & (IORING_SETUP_SINGLE_ISSUER |
+				       IORING_SETUP_COOP_TASKRUN)))
 			continue;
 		memset(&p, 0, sizeof(p));
-		p.flags = tries[i] | IORING_SETUP_CQSIZE;
+		p.flags = t[i] | IORING_SETUP_CQSIZE;
 		p.cq_entries = entries * 2;
+		p.sq_thread_idle = sqpoll_idle_ms;
 		ret = io_uring_queue_init_params(entries, ring, &p);
 		if (ret == 0) {
-			*flags_inout = tries[i];
+			*flags_inout = t[i];
 			return 0;
 		}
 		if (ret != -EINVAL)
@@ -111,7 +125,7 @@ static int ring_setup(struct ring *r, struct uring_state *st)
 	int ret;
 
 	ret = ring_init(&r->ring, st->entries, &st->setup_flags, false,
-			st->shared);
+			st->shared, st->sqpoll_idle_ms);
 	if (ret < 0)
 		return ret;
 	if (st->iowq[0] || st->iowq[1]) {
@@ -119,6 +133,7 @@ static int ring_setup(struct ring *r, struct uring_state *st)
 
 		(void)io_uring_register_iowq_max_workers(&r->ring, vals);
 	}
+	r->sqpoll = st->setup_flags & IORING_SETUP_SQPOLL;
 	r->max_owed = r->ring.cq.ring_entries;
 	r->wait_in_enter = !st->shared && !RUNNING_ON_VALGRIND &&
 			   (st->setup_flags & IORING_SETUP_DEFER_TASKRUN);
@@ -207,13 +222,16 @@ int rp__uring_start(rp_executor *ex, const struct rp_config *cfg, char *why,
 		return -EINVAL;
 	}
 	/* Can this process have a ring at all, and with which flags? */
-	ret = ring_init(&probe, 8, &flags, true, mode == RP_RINGS_SHARED);
+	ret = ring_init(&probe, 8, &flags, true, mode == RP_RINGS_SHARED,
+			cfg->sqpoll_idle_ms);
 	if (ret < 0) {
+		const char *sq = cfg->sqpoll_idle_ms ? " (SQPOLL)" : "";
+
 		hint = setup_hint(ret);
 		if (hint)
-			snprintf(why, whylen, "io_uring_setup: %s", hint);
+			snprintf(why, whylen, "io_uring_setup%s: %s", sq, hint);
 		else
-			snprintf(why, whylen, "io_uring_setup: %s",
+			snprintf(why, whylen, "io_uring_setup%s: %s", sq,
 				 strerror(-ret));
 		return ret;
 	}
@@ -225,6 +243,7 @@ int rp__uring_start(rp_executor *ex, const struct rp_config *cfg, char *why,
 	st->n = cfg->rings ? cfg->rings : 1;
 	st->entries = cfg->ring_entries ? cfg->ring_entries : 256;
 	st->setup_flags = flags;
+	st->sqpoll_idle_ms = cfg->sqpoll_idle_ms;
 	st->iowq[0] = cfg->iowq_bounded;
 	st->iowq[1] = cfg->iowq_unbounded;
 	st->spin_ns = cfg->spin_ns;

@@ -20,7 +20,6 @@
  * not be started (with the reason on stderr).  The line is written in every
  * case where the command ran.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -131,6 +131,40 @@ static void test_file_randrw(void)
 	file_run("randrw", "4096", "--warmup=0.05");
 }
 
+/*
+ * --sqpoll: the uring engine runs on SQPOLL rings and its run says so; an
+ * engine list without uring is refused.
+ */
+static void test_file_sqpoll(void)
+{
+	const char *ops = tu_under_valgrind() ? "200" : "2000";
+	json_object *d, *r;
+	struct out o;
+
+	if (strcmp(bc_engine, "uring")) {
+		o = RUN("bench", "file", "--dir", bc_tmpdir, "--engine",
+			bc_engine, "--sqpoll", "--json");
+		CU_ASSERT_EQUAL(o.status, 2);
+		CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "--sqpoll applies to "
+						      "the uring engine"));
+		bc_out_free(&o);
+		return;
+	}
+	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "4M", "--rw",
+		"randread", "--bs", "4096", "--qd", "8", "--ops", ops,
+		"--engine", "uring", "--sqpoll", "--json");
+	CU_ASSERT_EQUAL(o.status, 0);
+	d = parse_doc(&o, "file");
+	r = json_object_array_get_idx(bc_get(d, "runs"), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	check_run(r, strtoull(ops, NULL, 10));
+	CU_ASSERT_TRUE(json_object_get_boolean(
+		bc_get(bc_get(r, "settings"), "sqpoll")));
+	json_object_put(d);
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
 /* Every engine in one invocation, timed: one run each, in order. */
 static void test_file_engine_list(void)
 {
@@ -706,6 +740,7 @@ int main(int argc, char **argv)
 		{"file_seq_read", test_file_seq_read, false},
 		{"file_seq_write", test_file_seq_write, false},
 		{"file_randrw", test_file_randrw, false},
+		{"file_sqpoll", test_file_sqpoll, false},
 		{"file_engine_list", test_file_engine_list, false},
 		{"file_cpus", test_file_cpus, false},
 		{"net_run", test_net_run, false},
