@@ -393,6 +393,29 @@ static int parse(int argc, char **argv, struct file_opts *o,
 
 /* ---- runs ---------------------------------------------------------------- */
 
+/*
+ * The ring options of a run, shown beside its engine in the table, the
+ * report's legends and the JSON "variant": "sqpoll+fixed-bufs+reg-files",
+ * or "" for none.
+ */
+static void file_variant(const struct file_job *j, char *buf, size_t len)
+{
+	const char *opt[3];
+	unsigned n = 0, i;
+	size_t at = 0;
+
+	if (j->sqpoll)
+		opt[n++] = "sqpoll";
+	if (j->fixed_bufs)
+		opt[n++] = "fixed-bufs";
+	if (j->reg_files)
+		opt[n++] = "reg-files";
+	buf[0] = '\0';
+	for (i = 0; i < n && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s",
+				       i ? "+" : "", opt[i]);
+}
+
 static json_object *run_settings(const struct file_opts *o, int engine,
 				 const struct file_job *j)
 {
@@ -577,6 +600,7 @@ static int run_engine(const struct file_opts *o, const struct bench_common *c,
 	j.ops = c->ops;
 	j.c = c;
 	bench_file_run(&j, r);
+	file_variant(&j, r->variant, sizeof(r->variant));
 	r->settings = run_settings(o, engine, &j);
 	close(fd);
 	return 0;

@@ -167,25 +167,42 @@ static void print_settings(FILE *out, const struct bench_doc *d)
 	}
 }
 
+/* "engine variant", as the table's engine column shows a run. */
+static void engine_label(const struct bench_run *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", r->engine, r->variant[0] ? " " : "",
+		 r->variant);
+}
+
 static void print_table(FILE *out, const struct bench_doc *d)
 {
 	const char *unit = d->ops_unit ? d->ops_unit : "ops/s";
+	int ew = 16, fw = 16;	/* engine and fio job columns: the widest */
+	char eng[72];
 	size_t i;
 
+	for (i = 0; i < d->n_runs; i++) {
+		engine_label(&d->runs[i], eng, sizeof(eng));
+		if ((int)strlen(eng) > ew)
+			ew = (int)strlen(eng);
+	}
+	for (i = 0; i < d->n_pairs; i++)
+		if ((int)strlen(d->pairs[i].fio_engine) > fw)
+			fw = (int)strlen(d->pairs[i].fio_engine);
 	fprintf(out, "ringpool bench %s (ringpool %s)\n", d->subject,
 		rp_version());
 	print_settings(out, d);
 	fprintf(out,
-		"\n%-8s %-16s %-15s %2s %11s %9s %8s %7s %7s %8s %8s %8s "
+		"\n%-8s %-*s %-15s %2s %11s %9s %8s %7s %7s %8s %8s %8s "
 		"%8s %9s\n",
-		"tool", "engine", "backend", "#", unit, "MB/s", "ops", "user s",
-		"sys s", "CPU us/op", "p50 us", "p90 us", "p99 us", "p99.9 us");
+		"tool", ew, "engine", "backend", "#", unit, "MB/s", "ops",
+		"user s", "sys s", "CPU us/op", "p50 us", "p90 us", "p99 us",
+		"p99.9 us");
 	for (i = 0; i < d->n_runs; i++) {
 		const struct bench_run *r = &d->runs[i];
-		char eng[72], mb[16], lat[64];
+		char mb[16], lat[64];
 
-		snprintf(eng, sizeof(eng), "%s%s%s", r->engine,
-			 r->variant[0] ? " " : "", r->variant);
+		engine_label(r, eng, sizeof(eng));
 		/* A run that moves no bytes or times no operation shows "-". */
 		if (r->bytes)
 			snprintf(mb, sizeof(mb), "%.1f", mbps(r));
@@ -201,9 +218,9 @@ static void print_table(FILE *out, const struct bench_doc *d)
 			snprintf(lat, sizeof(lat), "%8s %8s %8s %9s", "-",
 				 "-", "-", "-");
 		fprintf(out,
-			"%-8s %-16s %-15s %2u %11.0f %9s %8llu %7.3f "
+			"%-8s %-*s %-15s %2u %11.0f %9s %8llu %7.3f "
 			"%7.3f %8.2f %s%s%s\n",
-			r->tool, eng, r->backend, r->round, iops(r), mb,
+			r->tool, ew, eng, r->backend, r->round, iops(r), mb,
 			(unsigned long long)r->ops, r->user_s, r->sys_s,
 			cpu_per_op_us(r), lat,
 			r->interrupted ? " (interrupted)" : "",
@@ -215,16 +232,16 @@ static void print_table(FILE *out, const struct bench_doc *d)
 		fprintf(out, "\n--compare fio (IOPS of the best round of each "
 			     "side; ratio of the best rounds, of the medians, "
 			     "and the median of each round's own ratio)\n");
-		fprintf(out, "%-8s %12s %9s   %-16s %12s %9s %7s %7s %7s  %s\n",
-			"engine", "ringpool", "MB/s", "fio job", "fio", "MB/s",
+		fprintf(out, "%-8s %12s %9s   %-*s %12s %9s %7s %7s %7s  %s\n",
+			"engine", "ringpool", "MB/s", fw, "fio job", "fio", "MB/s",
 			"ratio", "median", "paired", "semantics");
 		for (i = 0; i < d->n_pairs; i++) {
 			const struct bench_pair *p = &d->pairs[i];
 
 			fprintf(out,
-				"%-8s %12.0f %9.1f   %-16s %12.0f %9.1f "
+				"%-8s %12.0f %9.1f   %-*s %12.0f %9.1f "
 				"%7.2f %7.2f %7.2f  %s%s\n",
-				p->engine, p->rp_best, p->rp_mbps,
+				p->engine, p->rp_best, p->rp_mbps, fw,
 				p->fio_engine, p->fio_best, p->fio_mbps,
 				p->fio_best > 0 ? p->rp_best / p->fio_best : 0,
 				p->fio_median > 0 ? p->rp_median / p->fio_median
