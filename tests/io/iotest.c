@@ -90,6 +90,34 @@ void it_executor_free(rp_executor *ex)
 	CU_ASSERT_EQUAL(rp_executor_free(ex), 0);
 }
 
+void it_each_thread(bool (*fn)(const char *tid, const char *comm, void *arg),
+		    void *arg)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *d;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	while ((d = readdir(dir))) {
+		char path[300], comm[32];
+		FILE *fp;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 d->d_name);
+		fp = fopen(path, "r");
+		if (!fp)
+			continue;
+		if (!fgets(comm, sizeof(comm), fp))
+			comm[0] = 0;
+		fclose(fp);
+		comm[strcspn(comm, "\n")] = 0;
+		if (!fn(d->d_name, comm, arg))
+			break;
+	}
+	closedir(dir);
+}
+
 void it_stuck(const char *what)
 {
 	fprintf(stderr, "library stuck: %s did not end within %lld ms\n",

@@ -76,6 +76,14 @@ int it_close(rp_executor *ex, int fd);
 /* Reports a stuck library and exits the program with status 1. */
 void it_stuck(const char *what);
 
+/*
+ * Calls fn(tid, comm, arg) for each thread of this process, with the
+ * thread's id (as /proc/self/task names it) and its name without the
+ * newline, until fn returns false.  Threads that end meanwhile are skipped.
+ */
+void it_each_thread(bool (*fn)(const char *tid, const char *comm, void *arg),
+		    void *arg);
+
 /* A scratch directory, removed with everything in it by it_dir_remove(). */
 struct it_dir {
 	char path[256];

@@ -5,7 +5,6 @@
  * (seen as an "iou-sqp-*" thread of the process); the fallback ignores the
  * setting and runs the same code.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,31 +32,20 @@ static rp_executor *sqpoll_executor(unsigned idle_ms, unsigned entries)
 	return it_executor_new(&cfg);
 }
 
+static bool count_sq_thread(const char *tid, const char *comm, void *arg)
+{
+	(void)tid;
+	if (!strncmp(comm, "iou-sqp-", 8))
+		++*(unsigned *)arg;
+	return true;
+}
+
 /* Threads of this process whose name starts with "iou-sqp-". */
 static unsigned sq_threads(void)
 {
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
 	unsigned n = 0;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-	while ((e = readdir(d))) {
-		char path[300], comm[32] = "";
-		FILE *f;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
-			 e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;	/* the thread ended meanwhile */
-		if (fgets(comm, sizeof(comm), f) &&
-		    !strncmp(comm, "iou-sqp-", 8))
-			n++;
-		fclose(f);
-	}
-	closedir(d);
+	it_each_thread(count_sq_thread, &n);
 	return n;
 }
 

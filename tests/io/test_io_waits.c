@@ -9,7 +9,6 @@
  * peer are queued after the operations they wait for.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -255,47 +254,41 @@ static void test_sleep(void)
 	it_executor_free(ex);
 }
 
+struct thread_cpu {
+	const char *name;
+	int64_t ns;
+};
+
+static bool read_thread_cpu(const char *tid, const char *comm, void *arg)
+{
+	struct thread_cpu *t = arg;
+	char path[300];
+	FILE *fp;
+
+	if (strcmp(comm, t->name))
+		return true;
+	snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", tid);
+	fp = fopen(path, "r");
+	if (fp) {
+		long long v;
+
+		if (fscanf(fp, "%lld", &v) == 1)
+			t->ns = v;
+		fclose(fp);
+	}
+	return t->ns < 0;
+}
+
 /*
  * CPU time of this process's thread named `name`, in ns (schedstat), or -1
  * when there is none.
  */
 static int64_t thread_cpu_ns(const char *name)
 {
-	char path[300], comm[32];
-	int64_t ns = -1;
-	struct dirent *d;
-	DIR *dir = opendir("/proc/self/task");
-	FILE *fp;
+	struct thread_cpu t = { name, -1 };
 
-	if (!dir)
-		return -1;
-	while (ns < 0 && (d = readdir(dir))) {
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
-			 d->d_name);
-		fp = fopen(path, "r");
-		if (!fp)
-			continue;
-		if (!fgets(comm, sizeof(comm), fp))
-			comm[0] = 0;
-		fclose(fp);
-		comm[strcspn(comm, "\n")] = 0;
-		if (strcmp(comm, name))
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat",
-			 d->d_name);
-		fp = fopen(path, "r");
-		if (fp) {
-			long long v;
-
-			if (fscanf(fp, "%lld", &v) == 1)
-				ns = v;
-			fclose(fp);
-		}
-	}
-	closedir(dir);
-	return ns;
+	it_each_thread(read_thread_cpu, &t);
+	return t.ns;
 }
 
 /*
