@@ -56,6 +56,7 @@ static struct {
 	rp_executor *ex;
 	int op_fd;
 	struct chain *chains;
+	unsigned char *bufs; /* every chain's buffer, one after the other */
 	unsigned n;
 	atomic_bool measuring, stopping;
 	atomic_uint active;
@@ -402,10 +403,10 @@ static void cleanup(void)
 
 	rp_executor_free(st.ex); /* waits for what is in flight */
 	st.ex = NULL;
-	for (i = 0; st.chains && i < st.n; i++) {
-		free(st.chains[i].buf);
+	for (i = 0; st.chains && i < st.n; i++)
 		free(st.chains[i].hist);
-	}
+	free(st.bufs);
+	st.bufs = NULL;
 	free(st.chains);
 	st.chains = NULL;
 	sem_destroy(&st.drained);
@@ -447,6 +448,7 @@ static void meter_stop(void *arg)
 int bench_file_run(const struct file_job *j, struct bench_run *r)
 {
 	struct bench_window win;
+	size_t stride;
 	unsigned i;
 	int ret, err;
 
@@ -458,25 +460,30 @@ int bench_file_run(const struct file_job *j, struct bench_run *r)
 		 bench_engine_names[j->engine]);
 	r->lat = calloc(1, sizeof(*r->lat));
 	st.chains = calloc(st.n, sizeof(*st.chains));
-	if (!r->lat || !st.chains || sem_init(&st.drained, 0, 0)) {
+	/* One block for all buffers, as fio allocates its own. */
+	stride = (j->bs + 4095) & ~(size_t)4095;
+	st.bufs = aligned_alloc(4096, stride * st.n);
+	if (!r->lat || !st.chains || !st.bufs ||
+	    sem_init(&st.drained, 0, 0)) {
 		free(st.chains);
 		st.chains = NULL;
-		snprintf(r->error, sizeof(r->error), "out of memory");
+		free(st.bufs);
+		st.bufs = NULL;
+		snprintf(r->error, sizeof(r->error),
+			 "out of memory for %u buffers of %llu bytes", st.n,
+			 (unsigned long long)j->bs);
 		return -ENOMEM;
 	}
 	for (i = 0; i < st.n; i++) {
 		struct chain *c = &st.chains[i];
 
 		c->rng = 0x9E3779B97F4A7C15ULL * (i + 1) ^ bench_now_ns();
-		c->buf = aligned_alloc(4096, (j->bs + 4095) & ~4095ULL);
+		c->buf = st.bufs + i * stride;
 		c->hist = calloc(1, sizeof(*c->hist));
-		if (!c->buf || !c->hist) {
+		if (!c->hist) {
 			st.n = i + 1;
 			cleanup();
-			snprintf(r->error, sizeof(r->error),
-				 "out of memory "
-				 "for %u buffers of %llu bytes",
-				 j->qd, (unsigned long long)j->bs);
+			snprintf(r->error, sizeof(r->error), "out of memory");
 			return -ENOMEM;
 		}
 		memset(c->buf, 0x5a ^ (int)i, j->bs);
