@@ -22,18 +22,32 @@
 # where earlier runs deleted thousands of files, file creation rather than
 # the tool is what gets measured.
 #
+# The server shares the machine: each run also reports the CPU time nginx's
+# workers spent on it (from /proc/PID/task/*/schedstat, in nanoseconds) and
+# how much of the machine stayed idle (/proc/stat).  Together they bound what
+# a client can gain by spreading its work over the cores: no run can take
+# less wall time than (client CPU + server CPU) / cores.  floor_vs_curl is
+# that bound for ringpool's medians, over curl's median wall time.
+#
+# curl_split is the same work divided by hand: the list cut into one slice per
+# core, one `curl -Z` per slice with its share of the 64 transfers, all at
+# once (its CPU time is theirs together, its peak RSS the largest one's).  It
+# shows what the machine gives a client that spreads its work over every core
+# with no coordination at all; split_vs_curl is its wall time over curl's.
+#
 # get_small also measures ringpool's peak RSS for a 100,000-URL input (each
 # of the 2,000 files fetched 50 times under distinct names), the input-size
 # memory target.  The last line is
 #   RESULT get_small|get_big <tool>_wall_s=... <tool>_cpu_s=...
 #          <tool>_rss_mib=... ... wall_vs_curl=... cpu_vs_curl=...
-#          best_wall_vs_curl=...
+#          best_wall_vs_curl=... <tool>_srv_cpu_s=... floor_vs_curl=...
+#          split_vs_curl=...
 #          [rss_100k_mib=...]
 # where the ratios are ringpool's over curl's.
 #
 # Options:
 #   --rounds N     runs of each tool (default 5)
-#   --tools "LIST" default "curl aria2c wget2 ringpool"
+#   --tools "LIST" default "curl curl_split aria2c wget2 ringpool"
 #   --no-rss100k   get_small: skip the 100,000-URL memory run
 #   --fs loop|dir  where each run writes (see above)
 #
@@ -43,7 +57,7 @@ set -euo pipefail
 name=${1:-}
 shift || true
 rounds=5
-tools="curl aria2c wget2 ringpool"
+tools="curl curl_split aria2c wget2 ringpool"
 rss100k=1
 if ((EUID == 0)) && command -v mkfs.ext4 >/dev/null && [[ -e /dev/loop-control ]]; then
 	fs=loop
@@ -166,6 +180,12 @@ base="http://127.0.0.1:$port/$name"
 list="$work/urls-$name.txt"
 for ((i = 0; i < nfiles; i++)); do printf '%s/f%05d.bin\n' "$base" "$i"; done >"$list"
 sed 's/^/url = /' "$list" >"$list.curl"
+ncpu=$(nproc)
+split_lists=()
+for ((k = 0; k < ncpu && k < nfiles; k++)); do
+	awk -v n="$ncpu" -v k="$k" '(NR - 1) % n == k' "$list.curl" >"$list.curl.$k"
+	split_lists+=("$list.curl.$k")
+done
 
 # run_tool TOOL DIR: one download of the whole list into DIR, timed.
 run_tool() {
@@ -174,6 +194,15 @@ run_tool() {
 	curl) "$runstat" -o "$work/time" \
 		curl -Z --parallel-max 64 -s -f --remote-name-all \
 		--output-dir "$dir" -K "$list.curl" ;;
+	curl_split) "$runstat" -o "$work/time" \
+		bash -c 'pids=() ok=0
+			for k in "${@:2}"; do
+				curl -Z --parallel-max "$1" -s -f --remote-name-all \
+				    --output-dir "$0" -K "$k" & pids+=($!)
+			done
+			for p in "${pids[@]}"; do wait "$p" || ok=$?; done
+			exit $ok' \
+		"$dir" $((64 / ncpu > 0 ? 64 / ncpu : 1)) "${split_lists[@]}" ;;
 	aria2c) "$runstat" -o "$work/time" \
 		aria2c -j 64 -q -d "$dir" -i "$list" --allow-overwrite=true \
 		--auto-file-renaming=false ;;
@@ -184,7 +213,20 @@ run_tool() {
 	esac
 }
 
-declare -A walls cpus rsss
+# ngx_cpu_ns: CPU time so far of nginx's worker processes, in nanoseconds.
+ngx_workers=$(pgrep -P "$(cat "$ngx/nginx.pid")" | tr '\n' ' ')
+ngx_cpu_ns() {
+	local p t=0 run _
+	for p in $ngx_workers; do
+		read -r run _ <"/proc/$p/schedstat" && t=$((t + run))
+	done
+	echo "$t"
+}
+# idle_ticks: idle and iowait time of all CPUs so far, in USER_HZ ticks.
+idle_ticks() { awk '$1 == "cpu" { printf "%d\n", $5 + $6 }' /proc/stat; }
+hz=$(getconf CLK_TCK)
+
+declare -A walls cpus rsss srvs
 set -- $tools
 ntools=$#
 for ((r = 0; r < rounds; r++)); do
@@ -195,7 +237,9 @@ for ((r = 0; r < rounds; r++)); do
 		dir=$(run_dir "$tool.$r" $((nfiles * fsize)))
 		sync
 		status=ok
+		ngx0=$(ngx_cpu_ns) idle0=$(idle_ticks)
 		run_tool "$tool" "$dir" >/dev/null 2>"$work/err" || status="exit $?"
+		idle1=$(idle_ticks) ngx1=$(ngx_cpu_ns)
 		if [[ $status == ok ]] &&
 		    ! (cd "$dir" && sha256sum --quiet -c "$data/SHA256SUMS" >/dev/null 2>&1); then
 			status="wrong or missing files"
@@ -208,9 +252,13 @@ for ((r = 0; r < rounds; r++)); do
 		cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
 		wall=$(awk -v w="$wall" 'BEGIN { printf "%.3f", w }')
 		rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
-		printf '%-9s round %d: wall %6.3f s  cpu %6.3f s  peak RSS %7.1f MiB\n' \
-			"$tool" $((r + 1)) "$wall" "$cpu" "$rss_mib"
+		srv=$(awk -v n=$((ngx1 - ngx0)) 'BEGIN { printf "%.3f", n / 1e9 }')
+		idle=$(awk -v t=$((idle1 - idle0)) -v hz="$hz" -v w="$wall" -v c="$ncpu" \
+			'BEGIN { p = 100 * t / hz / (w * c); printf "%.0f", (p > 100 ? 100 : p) }')
+		printf '%-10s round %d: wall %6.3f s  cpu %6.3f s  peak RSS %7.1f MiB  nginx cpu %6.3f s  idle %3s%%\n' \
+			"$tool" $((r + 1)) "$wall" "$cpu" "$rss_mib" "$srv" "$idle"
 		walls[$tool]+="$wall " cpus[$tool]+="$cpu " rsss[$tool]+="$rss_mib "
+		srvs[$tool]+="$srv "
 	done
 done
 
@@ -235,11 +283,12 @@ for tool in $tools; do
 	if [[ ${med_wall[$tool]} == failed ]]; then
 		result+=" ${tool}_wall_s=failed"
 	else
-		printf '%-9s median of %d: wall %6.3f s  cpu %6.3f s  (best wall %.3f s)\n' \
+		printf '%-10s median of %d: wall %6.3f s  cpu %6.3f s  (best wall %.3f s)\n' \
 			"$tool" "$(wc -w <<<"${walls[$tool]}")" "${med_wall[$tool]}" \
 			"${med_cpu[$tool]}" "${min_wall[$tool]}"
 		result+=" ${tool}_wall_s=${med_wall[$tool]} ${tool}_cpu_s=${med_cpu[$tool]}"
 		result+=" ${tool}_rss_mib=$(median "${rsss[$tool]}")"
+		result+=" ${tool}_srv_cpu_s=$(median "${srvs[$tool]}")"
 	fi
 done
 ratio() { # ratio A B: A/B with two decimals, or "na"
@@ -249,6 +298,16 @@ ratio() { # ratio A B: A/B with two decimals, or "na"
 result+=" wall_vs_curl=$(ratio "${med_wall[ringpool]:-failed}" "${med_wall[curl]:-failed}")"
 result+=" cpu_vs_curl=$(ratio "${med_cpu[ringpool]:-failed}" "${med_cpu[curl]:-failed}")"
 result+=" best_wall_vs_curl=$(ratio "${min_wall[ringpool]:-failed}" "${min_wall[curl]:-failed}")"
+floor=failed
+if [[ ${med_cpu[ringpool]:-failed} != failed ]]; then
+	floor=$(awk -v c="${med_cpu[ringpool]}" -v s="$(median "${srvs[ringpool]}")" -v n="$ncpu" \
+		'BEGIN { printf "%.3f", (c + s) / n }')
+	printf 'ringpool: (client cpu + nginx cpu) / %d cores = %.3f s, the least wall time those allow\n' \
+		"$ncpu" "$floor"
+fi
+result+=" floor_vs_curl=$(ratio "$floor" "${med_wall[curl]:-failed}")"
+[[ " $tools " == *" curl_split "* ]] &&
+	result+=" split_vs_curl=$(ratio "${med_wall[curl_split]:-failed}" "${med_wall[curl]:-failed}")"
 
 if ((rss100k)); then
 	# 100,000 URLs: each file 50 times, each under a name of its own.
