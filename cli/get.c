@@ -209,6 +209,7 @@ static int setup(struct run *r, const struct get_opts *o, char *why,
 	/* Workers only finish files (hash, rename): a few are plenty. */
 	cfg.workers = ncpu > 4 ? 4 : ncpu > 0 ? (unsigned)ncpu : 1;
 	cfg.thread_name_prefix = "rp-get";
+	cfg.rings = (unsigned)o->loops;
 	/*
 	 * Completions come a few per millisecond at most: spinning for the
 	 * next one would only burn the CPU that the downloads should save.
@@ -220,15 +221,25 @@ static int setup(struct run *r, const struct get_opts *o, char *why,
 			 strerror(-ret));
 		return 1;
 	}
-	ret = rp_http_config_init(&hc);
-	if (ret == 0) {
-		hc.max_per_host = (unsigned)o->per_host;
+	r->http = calloc(o->loops, sizeof(*r->http));
+	ret = r->http ? rp_http_config_init(&hc) : -ENOMEM;
+	/*
+	 * With --loops N each client gets ring i and its share of the limits
+	 * (o->loops <= o->per_host, checked with the options), so that
+	 * together they keep to what the options say.
+	 */
+	for (i = 0; ret == 0 && i < o->loops; i++) {
+		hc.max_per_host = (unsigned)(o->per_host / o->loops +
+					     (i < o->per_host % o->loops));
 		hc.max_redirs = o->max_redirs;
 		hc.connect_timeout_ns = o->connect_ns;
 		hc.stall_timeout_ns = o->stall_ns;
-		hc.max_rate = o->rate;
+		hc.max_rate = o->rate ? (o->rate + o->loops - 1) / o->loops : 0;
 		hc.ca_file = o->cacert;
-		ret = rp_http_new(r->ex, &hc, &r->http);
+		hc.ring = o->loops > 1 ? (int)i : -1;
+		ret = rp_http_new(r->ex, &hc, &r->http[i]);
+		if (ret == 0)
+			r->n_http++;
 	}
 	if (ret < 0) {
 		snprintf(why, len, "HTTP downloads are not available: %s",
@@ -252,7 +263,7 @@ static int setup(struct run *r, const struct get_opts *o, char *why,
 int cli_get(int argc, char **argv)
 {
 	struct get_opts o = {
-		.dir = ".", .jobs = 16, .per_host = 6, .retries = 3,
+		.dir = ".", .jobs = 16, .per_host = 6, .loops = 1, .retries = 3,
 		.max_redirs = 10, .retry_delay_ns = 1000000000LL,
 		.shard_n = 1,
 	};
@@ -265,6 +276,7 @@ int cli_get(int argc, char **argv)
 	int sig;
 	char why[600];
 	long total;
+	size_t i;
 	int status, ret;
 
 	status = get_parse_opts(argc, argv, &o);
@@ -343,7 +355,9 @@ int cli_get(int argc, char **argv)
 			status = 2;
 		}
 	}
-	rp_http_free(r.http);
+	for (i = 0; i < r.n_http; i++)
+		rp_http_free(r.http[i]);
+	free(r.http);
 	rp_executor_free(r.ex);
 	if (sig_started) {
 		pthread_cancel(sig_thread);

@@ -176,7 +176,7 @@ int get_sha256_fd(int fd, unsigned char out[32]);
 struct get_opts {
 	const char *dir, *out_name, *input;
 	const char *cacert;	/* --cacert: NULL for the system's CAs */
-	unsigned long jobs, per_host, retries, shard_k, shard_n;
+	unsigned long jobs, per_host, loops, retries, shard_k, shard_n;
 	long max_redirs;
 	int64_t connect_ns, stall_ns, retry_delay_ns;
 	uint64_t rate;

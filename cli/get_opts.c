@@ -29,6 +29,10 @@ static void get_usage(FILE *out)
 "Transfers:\n"
 "  -j, --jobs N           transfers in flight (default 16)\n"
 "      --per-host N       connections per host (default 6)\n"
+"      --loops N          split the transfers over N libcurl loops, each on\n"
+"                         an io_uring ring and thread of its own (default 1;\n"
+"                         at most --per-host and -j): for many small files\n"
+"                         on a machine with cores to spare\n"
 "      --max-redirs N     redirects followed (default 10)\n"
 "      --connect-timeout S  limit on connecting, in seconds\n"
 "      --stall-timeout S  abort a transfer that moves no byte for S seconds\n"
@@ -83,7 +87,7 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 	enum {
 		OPT_PER_HOST = 256, OPT_MAX_REDIRS, OPT_CONNECT, OPT_STALL,
 		OPT_RATE, OPT_RETRY, OPT_RETRY_DELAY, OPT_FSYNC, OPT_SHARD,
-		OPT_JSON, OPT_CACERT,
+		OPT_JSON, OPT_CACERT, OPT_LOOPS,
 	};
 	static const struct option opts[] = {
 		{ "input", required_argument, NULL, 'i' },
@@ -91,6 +95,7 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "per-host", required_argument, NULL, OPT_PER_HOST },
+		{ "loops", required_argument, NULL, OPT_LOOPS },
 		{ "max-redirs", required_argument, NULL, OPT_MAX_REDIRS },
 		{ "connect-timeout", required_argument, NULL, OPT_CONNECT },
 		{ "stall-timeout", required_argument, NULL, OPT_STALL },
@@ -131,6 +136,11 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 			if (parse_ulong(optarg, 1, 10000, &o->per_host))
 				return usage_error("--per-host '%s': not a number "
 						   "from 1 to 10000", optarg);
+			break;
+		case OPT_LOOPS:
+			if (parse_ulong(optarg, 1, 64, &o->loops))
+				return usage_error("--loops '%s': not a number "
+						   "from 1 to 64", optarg);
 			break;
 		case OPT_MAX_REDIRS:
 			if (parse_ulong(optarg, 0, 1000, &v))
@@ -190,6 +200,10 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 	}
 	if (optind == argc && !o->input)
 		return usage_error("no URL given (as arguments or with -i FILE)");
+	if (o->loops > o->per_host || o->loops > o->jobs)
+		return usage_error("--loops %lu: each loop needs a connection "
+				   "per host and a transfer of its own (--per-host "
+				   "%lu, -j %lu)", o->loops, o->per_host, o->jobs);
 	if (o->out_name && (o->input || argc - optind != 1))
 		return usage_error("-o names one file: give exactly one URL and "
 				   "no -i");

@@ -43,7 +43,10 @@ struct slot {
 struct run {
 	const struct get_opts *o;
 	rp_executor *ex;
-	rp_http *http;
+	/* One client per --loops, each on a ring of its own; slot i uses
+	 * http[i % n_http]. */
+	rp_http **http;
+	size_t n_http;
 	int dirfd;
 	struct get_input in;
 	struct get_progress *prog;

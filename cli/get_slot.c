@@ -93,7 +93,8 @@ static void begin_get(struct run *r, struct slot *s)
 
 	if (s->offset > 0)
 		s->truncate = true;
-	ret = rp_http_get(r->http, &req, &s->t);
+	ret = rp_http_get(r->http[(size_t)(s - r->slots) % r->n_http], &req,
+			  &s->t);
 	if (ret < 0) {
 		snprintf(why, sizeof(why), "cannot start the transfer: %s",
 			 strerror(-ret));

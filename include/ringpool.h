@@ -867,6 +867,17 @@ struct rp_http_config {
 	 * setting to turn that off.
 	 */
 	const char *ca_file;
+	/**
+	 * The ring (an index below rp_config::rings) that runs all of the
+	 * client's operations, so that its libcurl work stays on that ring's
+	 * thread; -1 (the default) leaves the choice to the library (see
+	 * "Which ring").  Several clients, each on a ring of its own and each
+	 * given a share of the transfers, drive libcurl on that many threads
+	 * at once.  An index out of range: -EINVAL.  With the fallback
+	 * backend each client has a thread of its own anyway, and the index
+	 * is only checked.
+	 */
+	int ring;
 };
 
 /** Fills `cfg` with the defaults.  @return 0; -EINVAL for NULL. */

@@ -137,7 +137,7 @@ void rp__http_flush(rp_http_transfer *t)
 	t->fill = NULL;
 	rp__list_del(&t->dirty);
 	ret = rp_write_full(h->ex, t->fd, c->data, c->len, (int64_t)c->off,
-			    NULL, &f);
+			    h->io, &f);
 	if (ret) {
 		chunk_put(h, c);
 		write_failed(t, ret);

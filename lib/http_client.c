@@ -38,6 +38,7 @@ int rp_http_config_init(struct rp_http_config *cfg)
 	cfg->max_per_host = 6;
 	cfg->max_redirs = 10;
 	cfg->buffer_bytes = 16u << 20;
+	cfg->ring = -1;
 	return 0;
 }
 
@@ -103,6 +104,8 @@ int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
 		return -EINVAL;
 	if (cfg && (ret = check_config(cfg)) < 0)
 		return ret;
+	if (cfg && cfg->ring >= 0 && (unsigned)cfg->ring >= ex->n_rings)
+		return -EINVAL;
 	pthread_once(&global_once, global_init);
 	if (global_ret != CURLE_OK)
 		return -ENOTSUP;
@@ -128,6 +131,11 @@ int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
 	}
 	atomic_init(&h->refs, 1);
 	h->ex = ex;
+	if (h->cfg.ring >= 0) {
+		h->io_opts.flags = RP_IO_RING;
+		h->io_opts.ring = (unsigned)h->cfg.ring;
+		h->io = &h->io_opts;
+	}
 	h->efd = -1;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_mutex_init(&h->in_mu, NULL);
@@ -337,7 +345,7 @@ static void adopt_done(rp_future *f, void *arg)
 static int queue_adopt(rp_http *h)
 {
 	rp_future *f;
-	int ret = rp_nop(h->ex, NULL, &f);
+	int ret = rp_nop(h->ex, h->io, &f);
 
 	if (ret)
 		return ret;

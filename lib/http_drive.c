@@ -155,7 +155,7 @@ static void arm(rp_http *h, struct rp__http_sock *s)
 	rp_future *f;
 	int ret;
 
-	ret = rp_poll(h->ex, s->fd, s->want, NULL, &f);
+	ret = rp_poll(h->ex, s->fd, s->want, h->io, &f);
 	if (ret) {
 		h->drive_err = ret;
 		return;
@@ -237,7 +237,7 @@ static int timer_arm(rp_http *h, struct rp__http_timer *tm, int64_t now)
 	rp_future *f;
 	int ret;
 
-	ret = rp_sleep(h->ex, tm->at - now, &f);
+	ret = rp__sleep(h->ex, tm->at - now, h->io, &f);
 	if (ret)
 		return ret;
 	tm->f = f;

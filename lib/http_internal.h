@@ -126,6 +126,12 @@ struct rp_http {
 	_Atomic unsigned refs;
 	rp_executor *ex;
 	struct rp_http_config cfg;
+	/*
+	 * Options of every operation the client queues: RP_IO_RING when
+	 * rp_http_config::ring chose one; `io` is NULL otherwise.
+	 */
+	struct rp_io_opts io_opts;
+	const struct rp_io_opts *io;
 	char *user_agent;
 	char *ca_file;			/* NULL: libcurl's default */
 	int mode;			/* RP__HTTP_RING or RP__HTTP_LOOP */

@@ -34,6 +34,9 @@
 int64_t rp__now_ns(void);
 /* Absolute deadline for a relative timeout; INT64_MAX for "forever". */
 int64_t rp__deadline(int64_t timeout_ns);
+/* rp_sleep() with options (rp_io_opts::flags: ::RP_IO_RING only). */
+int rp__sleep(rp_executor *ex, int64_t ns, const struct rp_io_opts *opts,
+	      rp_future **out);
 
 /*
  * Whether to spin: `*avg` is a moving average (weight 1/8) of how long the

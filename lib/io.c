@@ -535,13 +535,20 @@ int rp_poll(rp_executor *ex, int fd, unsigned events,
 
 int rp_sleep(rp_executor *ex, int64_t ns, rp_future **out)
 {
+	return rp__sleep(ex, ns, NULL, out);
+}
+
+int rp__sleep(rp_executor *ex, int64_t ns, const struct rp_io_opts *opts,
+	      rp_future **out)
+{
 	struct rp__iof *io;
 	int64_t at;
 	int ret;
 
-	if (ns < 0)
+	if (ns < 0 || (opts && (opts->timeout_ns > 0 ||
+				(opts->flags & ~RP_IO_RING))))
 		return -EINVAL;
-	ret = io_begin(ex, NULL, false, out, &io);
+	ret = io_begin(ex, opts, false, out, &io);
 	if (ret)
 		return ret;
 	/* Absolute, so the timespec means the same whenever it is read. */

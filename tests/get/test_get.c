@@ -96,6 +96,8 @@ static void test_bad_option_values_are_named(void)
 		{ "--stall-timeout", "-3", "--stall-timeout '-3'" },
 		{ "-o", "../x", "-o '../x'" },
 		{ "--retry", "many", "--retry 'many'" },
+		{ "--loops", "0", "--loops '0'" },
+		{ "--loops", "65", "--loops '65'" },
 	};
 	size_t i;
 
@@ -670,6 +672,43 @@ static void test_ten_thousand_files_then_rerun_transfers_nothing(void)
 	h_free(&r);
 }
 
+/*
+ * --loops: each loop needs a connection per host and a transfer; within
+ * that, the transfers split over several loops arrive whole, each once.
+ */
+static void test_loops_split_the_transfers(void)
+{
+	size_t n = tu_scaled(600);
+	char list[256];
+	char *dir = h_dir("loops");
+	unsigned before;
+	struct h_result r;
+
+	r = h_get(NULL, false, "--loops", "8", "--per-host", "4",
+		  "http://127.0.0.1:1/x", (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 2);
+	CU_ASSERT(h_has(r.err, "--loops 8: each loop needs a connection per "
+			       "host and a transfer of its own (--per-host 4"));
+	h_free(&r);
+	r = h_get(NULL, false, "--loops", "3", "-j", "2",
+		  "http://127.0.0.1:1/x", (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 2);
+	CU_ASSERT(h_has(r.err, "-j 2)"));
+	h_free(&r);
+
+	if (!need_http())
+		return;
+	snprintf(list, sizeof(list), "%s/loops.txt", h_root);
+	make_many(list, n);
+	before = h_nginx_requests("/many/");
+	r = h_get(NULL, true, "-d", dir, "-q", "-j", "16", "--per-host", "8",
+		  "--loops", "3", "-i", list, (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_EQUAL(h_nginx_requests("/many/") - before, n);
+	assert_many(dir, n);
+	h_free(&r);
+}
+
 static void test_shards_split_the_work(void)
 {
 	size_t n = tu_scaled(3000), i;
@@ -737,6 +776,7 @@ static const struct tu_test tests[] = {
 	{ "sigint_stops_and_keeps_parts", test_sigint_stops_and_keeps_parts, false },
 	{ "json_events", test_json_events, false },
 	{ "ten_thousand_files_then_rerun_transfers_nothing", test_ten_thousand_files_then_rerun_transfers_nothing, false },
+	{ "loops_split_the_transfers", test_loops_split_the_transfers, false },
 	{ "shards_split_the_work", test_shards_split_the_work, false },
 };
 

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ static void test_config_and_bad_arguments(void)
 	CU_ASSERT_EQUAL(cfg.buffer_bytes, 16u << 20);
 	CU_ASSERT_EQUAL(cfg.stall_timeout_ns, 0);
 	CU_ASSERT_PTR_NULL(cfg.user_agent);
+	CU_ASSERT_EQUAL(cfg.ring, -1);
 
 	ht_env_up(&e, NULL);
 	CU_ASSERT_EQUAL(rp_http_new(NULL, NULL, &e.h), -EINVAL);
@@ -70,6 +72,97 @@ static void test_config_and_bad_arguments(void)
 	rp_http_transfer_free(NULL);
 	rp_http_free(NULL);
 	ht_env_down(&e);
+}
+
+/* Where a transfer's done-callback ran, and a latch it posts after. */
+struct ran_on {
+	char name[16];
+	struct tu_latch *done;
+};
+
+static void name_of_thread(rp_future *f, void *arg)
+{
+	struct ran_on *r = arg;
+
+	(void)f;
+	pthread_getname_np(pthread_self(), r->name, sizeof(r->name));
+	tu_latch_post(r->done);
+}
+
+/*
+ * rp_http_config::ring: out of range is -EINVAL; two clients, each on a
+ * ring of its own, download at once, and with owned io_uring rings each
+ * one's transfers end on its ring's thread.
+ */
+static void test_client_on_a_chosen_ring(void)
+{
+	struct rp_http_config cfg;
+	struct rp_config xc;
+	rp_http_transfer *t[2];
+	rp_http *h[2] = { NULL, NULL };
+	struct ran_on ran[2];
+	struct tu_latch done;
+	int backend = -1, fd[2], i;
+	rp_executor *keep;
+	rp_http *keep_h;
+	int64_t value;
+	struct env e;
+
+	tu_latch_init(&done);
+	ran[0].done = ran[1].done = &done;
+	ht_env_up(&e, NULL);
+	rp_config_init(&xc);
+	xc.rings = 2;
+	/* The environment's server and folder, with an executor of 2 rings. */
+	keep = e.ex;
+	keep_h = e.h;
+	e.ex = it_executor_new(&xc);
+	CU_ASSERT_EQUAL(rp_http_config_init(&cfg), 0);
+	cfg.ring = 2;
+	CU_ASSERT_EQUAL(rp_http_new(e.ex, &cfg, &h[0]), -EINVAL);
+	CU_ASSERT_PTR_NULL(h[0]);
+	for (i = 0; i < 2; i++) {
+		cfg.ring = i;
+		CU_ASSERT_EQUAL_FATAL(rp_http_new(e.ex, &cfg, &h[i]), 0);
+	}
+	for (i = 0; i < 2; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "ring%d", i);
+		fd[i] = ht_dest(&e, path);
+		e.h = h[i];
+		/* Slow enough that the callback is in before it ends. */
+		t[i] = ht_start(&e, i ? "/slow/12288/20" : "/slow/16384/20",
+				fd[i], 0);
+		CU_ASSERT_EQUAL(rp_future_add_done_callback(
+				rp_http_transfer_future(t[i]), name_of_thread,
+				&ran[i]), 0);
+	}
+	e.h = NULL;
+	for (i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(it_result(rp_http_transfer_future(t[i]),
+					  &value), 0);
+		CU_ASSERT_EQUAL(value, i ? 12288 : 16384);
+		CU_ASSERT(ht_holds(fd[i], i ? 12288 : 16384, 0,
+				   i ? 12288 : 16384));
+		rp_http_transfer_free(t[i]);
+		close(fd[i]);
+	}
+	/* A future is done before its callbacks have all run. */
+	it_latch_wait(&done, 2, "the transfers' done-callbacks");
+	CU_ASSERT_EQUAL(rp_executor_backend(e.ex, &backend, NULL), 0);
+	if (backend == RP_BACKEND_URING &&
+	    rp_executor_ring_mode(e.ex) == RP_RINGS_OWNED) {
+		CU_ASSERT_STRING_EQUAL(ran[0].name, "rp-ring0");
+		CU_ASSERT_STRING_EQUAL(ran[1].name, "rp-ring1");
+	}
+	for (i = 0; i < 2; i++)
+		rp_http_free(h[i]);
+	it_executor_free(e.ex);
+	e.ex = keep;
+	e.h = keep_h;
+	ht_env_down(&e);
+	tu_latch_destroy(&done);
 }
 
 static void test_ca_file_is_checked_and_copied(void)
@@ -510,6 +603,7 @@ static void test_write_error_is_eio(void)
 
 static const struct tu_test tests[] = {
 	{ "config_and_bad_arguments", test_config_and_bad_arguments, false },
+	{ "client_on_a_chosen_ring", test_client_on_a_chosen_ring, false },
 	{ "ca_file_is_checked_and_copied", test_ca_file_is_checked_and_copied, false },
 	{ "body_200", test_body_200, false },
 	{ "empty_body", test_empty_body, false },
