@@ -296,11 +296,13 @@ static int64_t thread_cpu_ns(const char *name)
  * them: a chain of 40 sleeps of 10 ms, each queued by the previous one's
  * done-callback (so no wait for this thread's next submission comes in
  * between), with spin_ns 2 ms.  A thread that spun through every wait would
- * use 80 ms of CPU on top of its 4-6 ms of work; one that learns spins
- * through the first six (12 ms) and then sleeps.  The sleeps are checked
- * on every backend; the ring thread's CPU with io_uring (the fallback's
- * I/O threads do not spin for I/O), not under valgrind, which runs one
- * thread at a time and times them its own way.
+ * use 80 ms of CPU on top of its work; one that learns spins through the
+ * first six (12 ms) and then sleeps.  The work itself is measured by the
+ * same chain with spinning off, since it is not the same everywhere (4-6 ms
+ * in a plain build, several times that under ThreadSanitizer).  The sleeps
+ * are checked on every backend; the ring thread's CPU with io_uring (the
+ * fallback's I/O threads do not spin for I/O), not under valgrind, which
+ * runs one thread at a time and times them its own way.
  */
 struct sleep_chain {
 	rp_executor *ex;
@@ -326,19 +328,23 @@ static void sleep_chain_next(rp_future *f, void *arg)
 	tu_latch_post(&c->done);
 }
 
-static void test_slow_completions_stop_the_spin(void)
+/*
+ * Runs the chain on a new executor with `spin_ns`; returns the ring
+ * thread's CPU over it in ns, or -1 where there is no ring thread to
+ * measure (`*backend` says which backend ran).
+ */
+static int64_t sleep_chain_cpu(uint32_t spin_ns, int *backend)
 {
 	struct sleep_chain c = { .left = 40 };
 	struct rp_config cfg;
 	rp_future *f = NULL;
 	int64_t cpu0, cpu1, until;
-	int backend = -1;
 
 	CU_ASSERT_EQUAL_FATAL(rp_config_init(&cfg), 0);
-	cfg.spin_ns = 2 * MS;
+	cfg.spin_ns = spin_ns;
 	c.ex = it_executor_new(&cfg);
 	tu_latch_init(&c.done);
-	CU_ASSERT_EQUAL(rp_executor_backend(c.ex, &backend, NULL), 0);
+	CU_ASSERT_EQUAL(rp_executor_backend(c.ex, backend, NULL), 0);
 	/*
 	 * The ring thread names itself when it starts; on a shared ring the
 	 * NOP may have been driven by this thread before that.
@@ -347,7 +353,7 @@ static void test_slow_completions_stop_the_spin(void)
 	CU_ASSERT_EQUAL(it_end(f, NULL), 0);
 	until = tu_now_ns() + tu_stuck_timeout_ns();
 	while ((cpu0 = thread_cpu_ns("rp-ring0")) < 0 &&
-	       backend == RP_BACKEND_URING && tu_now_ns() < until)
+	       *backend == RP_BACKEND_URING && tu_now_ns() < until)
 		usleep(1000);
 	CU_ASSERT_EQUAL_FATAL(rp_sleep(c.ex, 10 * MS, &f), 0);
 	CU_ASSERT_EQUAL_FATAL(
@@ -359,15 +365,39 @@ static void test_slow_completions_stop_the_spin(void)
 	CU_ASSERT_EQUAL(atomic_load(&c.left), 0);
 	it_executor_free(c.ex);
 	tu_latch_destroy(&c.done);
-	if (backend != RP_BACKEND_URING || tu_under_valgrind()) {
-		printf("ring thread CPU not checked (%s)\n",
-		       backend != RP_BACKEND_URING ? "no ring" : "valgrind");
-		return;
-	}
+	if (*backend != RP_BACKEND_URING || tu_under_valgrind())
+		return -1;
 	CU_ASSERT_FATAL(cpu0 >= 0 && cpu1 >= cpu0);
-	printf("ring thread CPU over 40 sleeps of 10 ms: %.1f ms\n",
-	       (double)(cpu1 - cpu0) / MS);
-	CU_ASSERT(cpu1 - cpu0 < 45 * MS);
+	return cpu1 - cpu0;
+}
+
+/*
+ * A thread that never learned would spin 80 ms over the chain; one that did,
+ * 12-16 ms.  On a loaded machine one measure can land in between (a thread
+ * preempted mid-spin, a slow wake-up taken for a quick one), so it is taken
+ * up to three times and must be under 40 ms once.
+ */
+static void test_slow_completions_stop_the_spin(void)
+{
+	int64_t work = -1, spun = -1;
+	int backend = -1, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		work = sleep_chain_cpu(0, &backend);
+		spun = sleep_chain_cpu(2 * MS, &backend);
+		if (work < 0 || spun < 0) {
+			printf("ring thread CPU not checked (%s)\n",
+			       backend != RP_BACKEND_URING ? "no ring"
+							   : "valgrind");
+			return;
+		}
+		printf("ring thread CPU over 40 sleeps of 10 ms: %.1f ms "
+		       "spinning up to 2 ms, %.1f ms not spinning\n",
+		       (double)spun / MS, (double)work / MS);
+		if (spun - work < 40 * MS)
+			break;
+	}
+	CU_ASSERT(spun - work < 40 * MS);
 }
 
 /*
@@ -377,13 +407,14 @@ static void test_slow_completions_stop_the_spin(void)
  * spins through the first six (12 ms).  On both backends; not checked
  * under valgrind.
  */
-static void test_slow_waits_stop_the_spin(void)
+/* This thread's CPU over 40 sleeps of 10 ms, each waited for in turn. */
+static int64_t waiting_cpu(void)
 {
 	struct timespec a, b;
 	struct rp_config cfg;
 	rp_executor *ex;
 	rp_future *f = NULL;
-	int64_t cpu, v;
+	int64_t v;
 	int i;
 
 	CU_ASSERT_EQUAL_FATAL(rp_config_init(&cfg), 0);
@@ -398,13 +429,26 @@ static void test_slow_waits_stop_the_spin(void)
 	}
 	CU_ASSERT_EQUAL_FATAL(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b), 0);
 	it_executor_free(ex);
-	cpu = (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
-	if (tu_under_valgrind()) {
-		printf("waiting thread's CPU not checked (valgrind)\n");
-		return;
+	return (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
+}
+
+/* Measured up to three times, as the ring thread's above. */
+static void test_slow_waits_stop_the_spin(void)
+{
+	int64_t cpu = -1;
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		cpu = waiting_cpu();
+		if (tu_under_valgrind()) {
+			printf("waiting thread's CPU not checked (valgrind)\n");
+			return;
+		}
+		printf("waiting thread's CPU over 40 sleeps of 10 ms: %.1f ms\n",
+		       (double)cpu / MS);
+		if (cpu < 45 * MS)
+			break;
 	}
-	printf("waiting thread's CPU over 40 sleeps of 10 ms: %.1f ms\n",
-	       (double)cpu / MS);
 	CU_ASSERT(cpu < 45 * MS);
 }
 
