@@ -50,6 +50,14 @@
 #   --tools "LIST" default "curl curl_split aria2c wget2 ringpool"
 #   --no-rss100k   get_small: skip the 100,000-URL memory run
 #   --fs loop|dir  where each run writes (see above)
+#   --client-cpus LIST  run every tool on these CPUs only (taskset -c LIST)
+#   --server-cpus LIST  run nginx on these CPUs only, one worker per CPU
+#   --rp-args "ARGS"    more options for ringpool get (e.g. "--loops 2")
+#
+# On a machine with cores to spare, --client-cpus and --server-cpus keep
+# the server off the client's cores (e.g. --client-cpus 0-1 --server-cpus
+# 8-11): then curl_split uses one curl per client CPU, and floor_vs_curl
+# is the larger of client CPU / client CPUs and nginx CPU / server CPUs.
 #
 # Runs outside bench/run too, given builddir (and ringpool built there).
 set -euo pipefail
@@ -59,6 +67,7 @@ shift || true
 rounds=5
 tools="curl curl_split aria2c wget2 ringpool"
 rss100k=1
+client_cpus='' server_cpus='' rp_args=''
 if ((EUID == 0)) && command -v mkfs.ext4 >/dev/null && [[ -e /dev/loop-control ]]; then
 	fs=loop
 else
@@ -74,6 +83,9 @@ while (($#)); do
 	--tools) tools=$2; shift 2 ;;
 	--no-rss100k) rss100k=0; shift ;;
 	--fs) fs=$2; shift 2 ;;
+	--client-cpus) client_cpus=$2; shift 2 ;;
+	--server-cpus) server_cpus=$2; shift 2 ;;
+	--rp-args) rp_args=$2; shift 2 ;;
 	-h|--help) usage ;;
 	*) echo "get/run.sh: unknown option '$1'" >&2; usage ;;
 	esac
@@ -82,6 +94,20 @@ case "$fs" in
 loop|dir) ;;
 *) echo "get/run.sh: --fs must be loop or dir" >&2; usage ;;
 esac
+# pin LIST CMD...: CMD on the CPUs of LIST, or anywhere when LIST is empty.
+pin() {
+	local cpus=$1
+	shift
+	if [[ -n $cpus ]]; then taskset -c "$cpus" "$@"; else "$@"; fi
+}
+for cpus in "$client_cpus" "$server_cpus"; do
+	[[ -z $cpus ]] || taskset -c "$cpus" true 2>/dev/null ||
+		{ echo "get/run.sh: '$cpus' is not a list of this machine's CPUs" >&2; exit 2; }
+done
+# CPUs each side may use.
+client_n=$(pin "$client_cpus" nproc)
+server_n=$(pin "$server_cpus" nproc)
+read -r -a rp_extra <<<"$rp_args"
 case "$name" in
 get_small) nfiles=2000; fsize=$((16 * 1024)) ;;
 get_big) nfiles=4; fsize=$((128 * 1024 * 1024)); rss100k=0 ;;
@@ -123,8 +149,10 @@ fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ngx="$work/nginx"
 rm -rf "$ngx" && mkdir -p "$ngx/logs" "$ngx/tmp"
+workers=auto
+[[ -z $server_cpus ]] || workers=$server_n
 cat >"$ngx/nginx.conf" <<NGINX
-worker_processes auto;
+worker_processes $workers;
 error_log $ngx/logs/error.log warn;
 pid $ngx/nginx.pid;
 events { worker_connections 1024; }
@@ -145,7 +173,7 @@ http {
 	}
 }
 NGINX
-nginx -p "$ngx" -c "$ngx/nginx.conf" -g 'daemon on;'
+pin "$server_cpus" nginx -p "$ngx" -c "$ngx/nginx.conf" -g 'daemon on;'
 cleanup() {
 	kill "$(cat "$ngx/nginx.pid" 2>/dev/null)" 2>/dev/null || true
 	mountpoint -q "$out/mnt" 2>/dev/null && umount "$out/mnt"
@@ -180,7 +208,7 @@ base="http://127.0.0.1:$port/$name"
 list="$work/urls-$name.txt"
 for ((i = 0; i < nfiles; i++)); do printf '%s/f%05d.bin\n' "$base" "$i"; done >"$list"
 sed 's/^/url = /' "$list" >"$list.curl"
-ncpu=$(nproc)
+ncpu=$client_n
 split_lists=()
 for ((k = 0; k < ncpu && k < nfiles; k++)); do
 	awk -v n="$ncpu" -v k="$k" '(NR - 1) % n == k' "$list.curl" >"$list.curl.$k"
@@ -191,10 +219,10 @@ done
 run_tool() {
 	local tool=$1 dir=$2
 	case "$tool" in
-	curl) "$runstat" -o "$work/time" \
+	curl) pin "$client_cpus" "$runstat" -o "$work/time" \
 		curl -Z --parallel-max 64 -s -f --remote-name-all \
 		--output-dir "$dir" -K "$list.curl" ;;
-	curl_split) "$runstat" -o "$work/time" \
+	curl_split) pin "$client_cpus" "$runstat" -o "$work/time" \
 		bash -c 'pids=() ok=0
 			for k in "${@:2}"; do
 				curl -Z --parallel-max "$1" -s -f --remote-name-all \
@@ -203,13 +231,14 @@ run_tool() {
 			for p in "${pids[@]}"; do wait "$p" || ok=$?; done
 			exit $ok' \
 		"$dir" $((64 / ncpu > 0 ? 64 / ncpu : 1)) "${split_lists[@]}" ;;
-	aria2c) "$runstat" -o "$work/time" \
+	aria2c) pin "$client_cpus" "$runstat" -o "$work/time" \
 		aria2c -j 64 -q -d "$dir" -i "$list" --allow-overwrite=true \
 		--auto-file-renaming=false ;;
-	wget2) "$runstat" -o "$work/time" \
+	wget2) pin "$client_cpus" "$runstat" -o "$work/time" \
 		wget2 --max-threads=64 -q -P "$dir" -i "$list" ;;
-	ringpool) "$runstat" -o "$work/time" \
-		"$ringpool" get -j 64 --per-host 64 -q -d "$dir" -i "$list" ;;
+	ringpool) pin "$client_cpus" "$runstat" -o "$work/time" \
+		"$ringpool" get -j 64 --per-host 64 "${rp_extra[@]}" -q -d "$dir" \
+		-i "$list" ;;
 	esac
 }
 
@@ -253,7 +282,7 @@ for ((r = 0; r < rounds; r++)); do
 		wall=$(awk -v w="$wall" 'BEGIN { printf "%.3f", w }')
 		rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
 		srv=$(awk -v n=$((ngx1 - ngx0)) 'BEGIN { printf "%.3f", n / 1e9 }')
-		idle=$(awk -v t=$((idle1 - idle0)) -v hz="$hz" -v w="$wall" -v c="$ncpu" \
+		idle=$(awk -v t=$((idle1 - idle0)) -v hz="$hz" -v w="$wall" -v c="$(nproc)" \
 			'BEGIN { p = 100 * t / hz / (w * c); printf "%.0f", (p > 100 ? 100 : p) }')
 		printf '%-10s round %d: wall %6.3f s  cpu %6.3f s  peak RSS %7.1f MiB  nginx cpu %6.3f s  idle %3s%%\n' \
 			"$tool" $((r + 1)) "$wall" "$cpu" "$rss_mib" "$srv" "$idle"
@@ -300,10 +329,18 @@ result+=" cpu_vs_curl=$(ratio "${med_cpu[ringpool]:-failed}" "${med_cpu[curl]:-f
 result+=" best_wall_vs_curl=$(ratio "${min_wall[ringpool]:-failed}" "${min_wall[curl]:-failed}")"
 floor=failed
 if [[ ${med_cpu[ringpool]:-failed} != failed ]]; then
-	floor=$(awk -v c="${med_cpu[ringpool]}" -v s="$(median "${srvs[ringpool]}")" -v n="$ncpu" \
-		'BEGIN { printf "%.3f", (c + s) / n }')
-	printf 'ringpool: (client cpu + nginx cpu) / %d cores = %.3f s, the least wall time those allow\n' \
-		"$ncpu" "$floor"
+	srv=$(median "${srvs[ringpool]}")
+	if [[ -n $client_cpus && -n $server_cpus ]]; then
+		floor=$(awk -v c="${med_cpu[ringpool]}" -v s="$srv" -v a="$client_n" -v b="$server_n" \
+			'BEGIN { x = c / a; y = s / b; printf "%.3f", (x > y ? x : y) }')
+		printf 'ringpool: the larger of client cpu / %d and nginx cpu / %d = %.3f s, the least wall time those allow\n' \
+			"$client_n" "$server_n" "$floor"
+	else
+		floor=$(awk -v c="${med_cpu[ringpool]}" -v s="$srv" -v n="$(nproc)" \
+			'BEGIN { printf "%.3f", (c + s) / n }')
+		printf 'ringpool: (client cpu + nginx cpu) / %d cores = %.3f s, the least wall time those allow\n' \
+			"$(nproc)" "$floor"
+	fi
 fi
 result+=" floor_vs_curl=$(ratio "$floor" "${med_wall[curl]:-failed}")"
 [[ " $tools " == *" curl_split "* ]] &&
@@ -317,8 +354,9 @@ if ((rss100k)); then
 	done >"$big"
 	dir=$(run_dir ringpool.100k $((50 * nfiles * fsize)))
 	log "ringpool get: 100,000-URL input"
-	if "$runstat" -o "$work/time" \
-	    "$ringpool" get -j 64 --per-host 64 -q -d "$dir" -i "$big" >/dev/null 2>"$work/err" &&
+	if pin "$client_cpus" "$runstat" -o "$work/time" \
+	    "$ringpool" get -j 64 --per-host 64 "${rp_extra[@]}" -q -d "$dir" -i "$big" \
+	    >/dev/null 2>"$work/err" &&
 	    [[ $(find "$dir" -type f | wc -l) -eq 100000 ]]; then
 		read -r wall user sys rss <"$work/time"
 		rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
