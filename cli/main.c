@@ -12,6 +12,7 @@
 
 #include "ringpool.h"
 #include "cli.h"
+#include "serve.h"
 
 static void usage(FILE *out)
 {
@@ -30,6 +31,7 @@ static void usage(FILE *out)
 "                         server it starts: uring vs threads\n"
 "  get [OPTIONS] URL...   download URLs into a folder, many at once, with\n"
 "                         retries, resume and checksums\n"
+"  serve [OPTIONS] [DIR]  serve the files under DIR over HTTP/1.1\n"
 "  help                   show this help\n"
 "\n"
 "Run 'ringpool COMMAND --help' for a command's options.\n");
@@ -90,6 +92,8 @@ int main(int argc, char **argv)
 		return cli_bench(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "get"))
 		return cli_get(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "serve"))
+		return cli_serve(argc - 1, argv + 1);
 	fprintf(stderr, "ringpool: unknown command '%s'\n"
 		"Run 'ringpool --help' for the list of commands.\n", argv[1]);
 	return 2;

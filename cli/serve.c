@@ -1,0 +1,1159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `ringpool serve`: a static HTTP/1.1 file server on the executor.
+ *
+ * Nothing but done-callbacks does the work, as in bench/echo's server.  One
+ * rp_accept() is outstanding on the listening socket; each connection runs
+ * a chain of one operation at a time,
+ *
+ *   rp_recv -> [parse] -> rp_openat -> (rp_read_full -> rp_write_full)* -> ...
+ *
+ * back to rp_recv (keep-alive; requests already in the buffer first), or
+ * rp_close.  With io_uring the callbacks run on the ring thread, which queues
+ * the next operation from inside the callback; with the blocking-thread
+ * backend on the I/O threads.  Connections are dealt to the rings in turn
+ * (RP_IO_RING on each one's first receive) and stay there.  Since a chain
+ * has one operation in flight, a connection is only ever touched by the
+ * callback of that operation: after queueing the next one, a function
+ * returns without touching the connection again.
+ *
+ * Requests are parsed by http_parser (Debian's libhttp-parser), fed what
+ * each receive brought; a complete request pauses it, so pipelined requests
+ * wait in the buffer until the response before them is sent.  Files are
+ * opened relative to the served folder's descriptor, with the path cleaned
+ * by serve_map_path(); a body goes out 64 KiB at a time, the status line and
+ * headers in front of the first piece.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <http_parser.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ringpool.h"
+#include "cli.h"
+#include "serve.h"
+
+#define IN_CAP 8192u		/* receive buffer of a connection */
+#define OUT_CAP (64u << 10)	/* headers and one piece of a body */
+#define URL_CAP 2048u		/* request target */
+#define REL_CAP 1024u		/* path under the folder */
+#define NS_PER_S 1000000000LL
+
+struct opts {
+	const char *dir, *bind;
+	unsigned port, rings, max_conns;
+	double idle_timeout, send_timeout;
+	bool quiet, dotfiles;
+};
+
+/* Which request header a value belongs to. */
+enum hdr { H_OTHER, H_RANGE, H_IMS };
+
+struct conn {
+	int fd;
+	http_parser parser;
+	/* Received bytes: in[parsed..len) are not parsed yet. */
+	char in[IN_CAP];
+	size_t len, parsed;
+
+	/* The request being read. */
+	char url[URL_CAP];
+	size_t url_len;
+	bool url_long;
+	char field[32];
+	size_t field_len;
+	bool field_long, in_value;
+	enum hdr hdr;
+	char range[128];
+	size_t range_len;
+	char ims[64];
+	size_t ims_len;
+	bool complete;		/* the whole request is in */
+	int reject;		/* a status to answer with at once, or 0 */
+
+	/* The response. */
+	unsigned method;	/* enum http_method */
+	bool keep_alive, head;
+	char rel[REL_CAP];
+	bool dir_slash, index;
+	int file;
+	uint64_t off, left;	/* body bytes still to send, from `off` */
+	char *out;
+	size_t hlen;		/* header bytes at the front of `out` */
+	int status;
+	uint64_t body_len;
+
+	char peer[64];
+};
+
+static struct opts o;
+static rp_executor *ex;
+static int listen_fd = -1, root_fd = -1;
+static unsigned n_rings = 1;
+static _Atomic unsigned next_ring, n_conns;
+static atomic_bool stopping;
+static _Atomic uint64_t n_requests, n_accepted;
+static http_parser_settings settings;
+
+static void arm_recv(struct conn *c, const struct rp_io_opts *opts);
+static void feed(struct conn *c);
+static void open_path(struct conn *c);
+
+/* ---- connections -------------------------------------------------------- */
+
+/*
+ * The result of an ended I/O future: its value (>= 0), or a negative errno
+ * (-ECANCELED when it was cancelled).
+ */
+static int64_t io_result(rp_future *f)
+{
+	int64_t value;
+	int err, ret;
+
+	ret = rp_future_result(f, 0, &value, &err);
+	if (ret)
+		return ret;
+	return err ? err : value;
+}
+
+static void end_response(struct conn *c)
+{
+	if (c->file >= 0)
+		close(c->file);
+	c->file = -1;
+	free(c->out);
+	c->out = NULL;
+}
+
+/*
+ * A done-callback could not be registered (-ENOMEM): the chain would be
+ * lost, and waiting for the operation on its own ring thread could never
+ * end.  A server that is out of memory stops.
+ */
+static void fatal(const char *what, int err)
+{
+	fprintf(stderr, "ringpool serve: %s: %s\n", what, strerror(-err));
+	exit(1);
+}
+
+static void conn_free(rp_future *f, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)f;
+	free(c);
+	atomic_fetch_sub(&n_conns, 1);
+}
+
+static void conn_close(struct conn *c)
+{
+	rp_future *f;
+	int ret;
+
+	end_response(c);
+	if (rp_close(ex, c->fd, NULL, &f)) {
+		/* Shutting down: no more operations.  Close it here. */
+		close(c->fd);
+		conn_free(NULL, c);
+		return;
+	}
+	ret = rp_future_add_done_callback(f, conn_free, c);
+	if (ret)
+		fatal("rp_future_add_done_callback", ret);
+	rp_future_unref(f);
+}
+
+/*
+ * Registers `cb` on the operation just queued (`ret` and `*f` as the call
+ * gave them: `f` is read only here, after the call) and drops our reference.  False when nothing was queued; then
+ * the caller still owns the connection.
+ */
+static bool chain(int ret, rp_future *const *f, rp_done_fn cb,
+		  struct conn *c)
+{
+	if (ret)
+		return false;
+	ret = rp_future_add_done_callback(*f, cb, c);
+	if (ret)
+		fatal("rp_future_add_done_callback", ret);
+	rp_future_unref(*f);
+	return true;
+}
+
+/* ---- the access log ----------------------------------------------------- */
+
+/* Appends `s` (`n` bytes) to `out`, escaping what a log line must not hold. */
+static size_t log_escape(char *out, size_t cap, const char *s, size_t n)
+{
+	size_t k = 0, i;
+
+	for (i = 0; i < n && k + 5 < cap; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+			k += (size_t)snprintf(out + k, cap - k, "\\x%02x", ch);
+		else
+			out[k++] = (char)ch;
+	}
+	out[k] = '\0';
+	return k;
+}
+
+/* One line per response on stdout, in the Common Log Format. */
+static void log_request(struct conn *c)
+{
+	char when[40], target[URL_CAP * 2];
+	struct tm tm;
+	time_t now;
+
+	atomic_fetch_add_explicit(&n_requests, 1, memory_order_relaxed);
+	if (o.quiet)
+		return;
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+	log_escape(target, sizeof(target), c->url, c->url_len);
+	printf("%s - - [%s] \"%s %s%s HTTP/%u.%u\" %d %llu\n", c->peer, when,
+	       http_method_str((enum http_method)c->method), target,
+	       c->url_long ? "..." : "", c->parser.http_major,
+	       c->parser.http_minor, c->status,
+	       (unsigned long long)c->body_len);
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 414: return "URI Too Long";
+	case 416: return "Range Not Satisfiable";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+/* The status line and the headers every response has, into c->out. */
+__attribute__((format(printf, 3, 4)))
+static void head_printf(struct conn *c, int status, const char *fmt, ...)
+{
+	char date[40];
+	va_list ap;
+	int n;
+
+	c->status = status;
+	serve_http_date(time(NULL), date, sizeof(date));
+	n = snprintf(c->out, OUT_CAP,
+		     "HTTP/1.1 %d %s\r\nServer: ringpool/%s\r\nDate: %s\r\n",
+		     status, reason(status), rp_version(), date);
+	va_start(ap, fmt);
+	n += vsnprintf(c->out + n, OUT_CAP - (size_t)n, fmt, ap);
+	va_end(ap);
+	n += snprintf(c->out + n, OUT_CAP - (size_t)n, "%s\r\n",
+		      c->keep_alive ? "" : "Connection: close\r\n");
+	c->hlen = (size_t)n < OUT_CAP ? (size_t)n : OUT_CAP - 1;
+}
+
+static void send_piece(struct conn *c, size_t n);
+
+/* A response with a short text body (none for HEAD). */
+static void respond_text(struct conn *c, int status, const char *extra)
+{
+	char body[128];
+	int n;
+
+	if (!c->out && !(c->out = malloc(OUT_CAP))) {
+		conn_close(c);
+		return;
+	}
+	n = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
+	head_printf(c, status,
+		    "Content-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Length: %d\r\n%s",
+		    n, extra ? extra : "");
+	c->body_len = 0;
+	if (!c->head && c->hlen + (size_t)n < OUT_CAP) {
+		memcpy(c->out + c->hlen, body, (size_t)n);
+		c->hlen += (size_t)n;
+		c->body_len = (uint64_t)n;
+	}
+	c->left = 0;
+	send_piece(c, 0);
+}
+
+/* An error that ends the connection after its response. */
+static void respond_fatal(struct conn *c, int status)
+{
+	c->keep_alive = false;
+	respond_text(c, status, NULL);
+}
+
+/* The response is out: the next request, or the end of the connection. */
+static void request_done(struct conn *c)
+{
+	bool keep = c->keep_alive && !atomic_load(&stopping);
+
+	log_request(c);
+	end_response(c);
+	if (!keep) {
+		conn_close(c);
+		return;
+	}
+	c->url_len = c->field_len = c->range_len = c->ims_len = 0;
+	c->url_long = c->field_long = c->in_value = c->complete = false;
+	c->hdr = H_OTHER;
+	c->reject = 0;
+	c->body_len = 0;
+	http_parser_pause(&c->parser, 0);
+	if (c->parsed < c->len) {
+		feed(c);
+		return;
+	}
+	c->len = c->parsed = 0;
+	arm_recv(c, NULL);
+}
+
+static void on_written(rp_future *f, void *arg);
+static void on_read(rp_future *f, void *arg);
+
+/* Sends c->out: the headers (c->hlen bytes) and `n` bytes of body after. */
+static void send_piece(struct conn *c, size_t n)
+{
+	struct rp_io_opts io = { .timeout_ns = (int64_t)(o.send_timeout *
+							 NS_PER_S) };
+	rp_future *f = NULL;
+	size_t total = c->hlen + n;
+
+	c->off += n;
+	c->left -= n;
+	c->hlen = 0;
+	if (!chain(rp_write_full(ex, c->fd, c->out, total, -1, &io, &f), &f,
+		   on_written, c))
+		conn_close(c);
+}
+
+/* Reads the next piece of the body behind what c->out already holds. */
+static void read_piece(struct conn *c)
+{
+	size_t room = OUT_CAP - c->hlen;
+	size_t n = c->left < room ? (size_t)c->left : room;
+	rp_future *f = NULL;
+
+	if (!chain(rp_read_full(ex, c->file, c->out + c->hlen, n,
+				(int64_t)c->off, NULL, &f),
+		   &f, on_read, c))
+		conn_close(c);
+}
+
+static void on_read(rp_future *f, void *arg)
+{
+	struct conn *c = arg;
+	size_t want = OUT_CAP - c->hlen;
+	int64_t n = io_result(f);
+
+	if (c->left < want)
+		want = (size_t)c->left;
+	if (n != (int64_t)want) {
+		/*
+		 * An error, or the file shrank under us: the length is
+		 * promised, so the connection ends and the client sees a
+		 * short body.
+		 */
+		if (n != -ECANCELED)
+			fprintf(stderr,
+				"ringpool serve: cannot read %s: %s\n",
+				c->rel, n < 0 ? strerror((int)-n)
+					      : "the file got shorter");
+		conn_close(c);
+		return;
+	}
+	send_piece(c, (size_t)n);
+}
+
+static void on_written(rp_future *f, void *arg)
+{
+	struct conn *c = arg;
+
+	if (io_result(f) < 0) {
+		/* The peer went away, a send timed out, or shutdown. */
+		conn_close(c);
+		return;
+	}
+	if (c->left)
+		read_piece(c);
+	else
+		request_done(c);
+}
+
+/* A regular file, open in c->file: its headers, then its body. */
+static void respond_file(struct conn *c, const struct stat *st)
+{
+	char lm[40], ims[40], cr[96] = "";
+	uint64_t size = (uint64_t)st->st_size, start = 0, count = size;
+	int status = 200, r;
+	time_t since;
+
+	serve_http_date(st->st_mtime, lm, sizeof(lm));
+	if (c->ims_len) {
+		snprintf(ims, sizeof(ims), "%.*s", (int)c->ims_len, c->ims);
+		if (!serve_parse_http_date(ims, &since) &&
+		    st->st_mtime <= since) {
+			head_printf(c, 304, "Last-Modified: %s\r\n", lm);
+			c->left = 0;
+			send_piece(c, 0);
+			return;
+		}
+	}
+	if (c->range_len) {
+		c->range[c->range_len] = '\0';
+		r = serve_parse_range(c->range, size, &start, &count);
+		if (r == -ERANGE) {
+			snprintf(cr, sizeof(cr), "Content-Range: bytes */%llu\r\n",
+				 (unsigned long long)size);
+			respond_text(c, 416, cr);
+			return;
+		}
+		if (r == 1) {
+			status = 206;
+			snprintf(cr, sizeof(cr),
+				 "Content-Range: bytes %llu-%llu/%llu\r\n",
+				 (unsigned long long)start,
+				 (unsigned long long)(start + count - 1),
+				 (unsigned long long)size);
+		} else {
+			count = size;
+		}
+	}
+	head_printf(c, status,
+		    "Content-Type: %s\r\nContent-Length: %llu\r\n"
+		    "Last-Modified: %s\r\nAccept-Ranges: bytes\r\n%s",
+		    serve_content_type(c->rel), (unsigned long long)count, lm,
+		    cr);
+	c->off = start;
+	c->left = c->head ? 0 : count;
+	c->body_len = c->left;
+	if (c->left)
+		read_piece(c);
+	else
+		send_piece(c, 0);
+}
+
+static int status_of_errno(int err)
+{
+	switch (err) {
+	case -ENOENT:
+	case -ENOTDIR:
+		return 404;
+	case -EACCES:
+	case -EPERM:
+	case -ELOOP:
+		return 403;
+	case -ENAMETOOLONG:
+		return 414;
+	case -EMFILE:
+	case -ENFILE:
+	case -ENOMEM:
+		return 503;
+	default:
+		return 500;
+	}
+}
+
+static void on_open(rp_future *f, void *arg)
+{
+	struct conn *c = arg;
+	int64_t fd = io_result(f);
+	char loc[URL_CAP + 64];
+	struct stat st;
+
+	if (fd == -ECANCELED) {
+		conn_close(c);
+		return;
+	}
+	if (fd < 0) {
+		/* A folder without index.html: no listings here. */
+		respond_text(c, c->index && fd == -ENOENT ? 403
+				: status_of_errno((int)fd), NULL);
+		return;
+	}
+	c->file = (int)fd;
+	if (fstat(c->file, &st) < 0) {
+		respond_text(c, 500, NULL);
+		return;
+	}
+	if (S_ISREG(st.st_mode)) {
+		/*
+		 * Opened O_NONBLOCK so that a FIFO cannot hold the open; a
+		 * regular file's reads must not get -EAGAIN from io_uring for
+		 * pages not yet cached (it would not hand them to its workers).
+		 */
+		if (fcntl(c->file, F_SETFL, 0) < 0) {
+			respond_text(c, 500, NULL);
+			return;
+		}
+		respond_file(c, &st);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode) || c->index) {
+		respond_text(c, 403, NULL);
+		return;
+	}
+	close(c->file);
+	c->file = -1;
+	if (!c->dir_slash) {
+		struct http_parser_url u;
+		size_t plen = c->url_len;
+		const char *p = c->url;
+
+		/* The same path with a '/' after it (and no query). */
+		http_parser_url_init(&u);
+		if (!http_parser_parse_url(c->url, c->url_len, 0, &u) &&
+		    (u.field_set & (1 << UF_PATH))) {
+			p = c->url + u.field_data[UF_PATH].off;
+			plen = u.field_data[UF_PATH].len;
+		}
+		snprintf(loc, sizeof(loc), "Location: %.*s/\r\n", (int)plen, p);
+		respond_text(c, 301, loc);
+		return;
+	}
+	if (strlen(c->rel) + sizeof("/index.html") > sizeof(c->rel)) {
+		respond_text(c, 414, NULL);
+		return;
+	}
+	if (!strcmp(c->rel, "."))
+		strcpy(c->rel, "index.html");
+	else
+		strcat(c->rel, "/index.html");
+	c->index = true;
+	open_path(c);
+}
+
+static void open_path(struct conn *c)
+{
+	rp_future *f = NULL;
+
+	if (!chain(rp_openat(ex, root_fd, c->rel,
+			     O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0,
+			     NULL, &f),
+		   &f, on_open, c))
+		conn_close(c);
+}
+
+/* A whole request is in: answer it. */
+static void handle_request(struct conn *c)
+{
+	struct http_parser_url u;
+	const char *path;
+	size_t plen;
+	int ret;
+
+	c->head = c->method == HTTP_HEAD;
+	c->index = false;
+	c->file = -1;
+	c->off = c->left = 0;
+	c->out = malloc(OUT_CAP);
+	if (!c->out) {
+		conn_close(c);
+		return;
+	}
+	if (c->url_long) {
+		respond_fatal(c, 414);
+		return;
+	}
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(c->url, c->url_len, 0, &u) ||
+	    !(u.field_set & (1 << UF_PATH))) {
+		respond_fatal(c, 400);
+		return;
+	}
+	path = c->url + u.field_data[UF_PATH].off;
+	plen = u.field_data[UF_PATH].len;
+	ret = serve_map_path(path, plen, o.dotfiles, c->rel, sizeof(c->rel),
+			     &c->dir_slash);
+	if (ret) {
+		respond_text(c, ret == -EACCES ? 404 :
+				ret == -ENAMETOOLONG ? 414 : 400, NULL);
+		return;
+	}
+	open_path(c);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static struct conn *conn_of(http_parser *p)
+{
+	return p->data;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = conn_of(p);
+
+	if (c->url_len + len > sizeof(c->url)) {
+		len = sizeof(c->url) - c->url_len;
+		c->url_long = true;
+	}
+	memcpy(c->url + c->url_len, at, len);
+	c->url_len += len;
+	return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = conn_of(p);
+
+	if (c->in_value) {
+		c->in_value = c->field_long = false;
+		c->field_len = 0;
+	}
+	if (c->field_len + len >= sizeof(c->field)) {
+		c->field_long = true;	/* none of the names we keep */
+		return 0;
+	}
+	memcpy(c->field + c->field_len, at, len);
+	c->field_len += len;
+	return 0;
+}
+
+/* Appends to one of the kept header values; too long a value is dropped. */
+static void keep_value(char *buf, size_t cap, size_t *n, const char *at,
+		       size_t len)
+{
+	if (*n + len >= cap) {
+		*n = cap;	/* marks it too long */
+		return;
+	}
+	memcpy(buf + *n, at, len);
+	*n += len;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = conn_of(p);
+
+	if (!c->in_value) {
+		c->in_value = true;
+		c->field[c->field_len] = '\0';
+		c->hdr = c->field_long ? H_OTHER :
+			 !strcasecmp(c->field, "range") ? H_RANGE :
+			 !strcasecmp(c->field, "if-modified-since") ? H_IMS :
+								  H_OTHER;
+		/* A repeated header: the last one counts. */
+		if (c->hdr == H_RANGE)
+			c->range_len = 0;
+		else if (c->hdr == H_IMS)
+			c->ims_len = 0;
+	}
+	if (c->hdr == H_RANGE && c->range_len < sizeof(c->range))
+		keep_value(c->range, sizeof(c->range), &c->range_len, at, len);
+	else if (c->hdr == H_IMS && c->ims_len < sizeof(c->ims))
+		keep_value(c->ims, sizeof(c->ims), &c->ims_len, at, len);
+	return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+	struct conn *c = conn_of(p);
+
+	/* Values cut short are not trusted: as if absent. */
+	if (c->range_len >= sizeof(c->range))
+		c->range_len = 0;
+	if (c->ims_len >= sizeof(c->ims))
+		c->ims_len = 0;
+	c->method = p->method;
+	c->keep_alive = http_should_keep_alive(p);
+	if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
+		c->reject = 405;
+		http_parser_pause(p, 1);
+	}
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct conn *c = conn_of(p);
+
+	c->complete = true;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+/* Parses what came in; answers a complete request or asks for more. */
+static void feed(struct conn *c)
+{
+	enum http_errno e;
+	size_t n;
+
+	n = http_parser_execute(&c->parser, &settings, c->in + c->parsed,
+				c->len - c->parsed);
+	c->parsed += n;
+	e = HTTP_PARSER_ERRNO(&c->parser);
+	if (c->reject) {
+		c->head = c->method == HTTP_HEAD;
+		c->out = malloc(OUT_CAP);
+		c->keep_alive = false;	/* its body is not read */
+		respond_text(c, c->reject, "Allow: GET, HEAD\r\n");
+		return;
+	}
+	if (c->complete) {
+		if (c->parser.upgrade)
+			c->keep_alive = false;
+		handle_request(c);
+		return;
+	}
+	if (e != HPE_OK) {
+		c->method = HTTP_GET;
+		c->head = false;
+		c->out = malloc(OUT_CAP);
+		respond_fatal(c, e == HPE_HEADER_OVERFLOW ? 431 : 400);
+		return;
+	}
+	/* All of it parsed, the request not complete yet: read on. */
+	c->len = c->parsed = 0;
+	arm_recv(c, NULL);
+}
+
+static void on_recv(rp_future *f, void *arg)
+{
+	struct conn *c = arg;
+	int64_t n = io_result(f);
+
+	if (n <= 0) {
+		/* Closed, idle too long, reset, or shutting down. */
+		conn_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	feed(c);
+}
+
+/* `opts` NULL: on the ring the library picks (a callback's own). */
+static void arm_recv(struct conn *c, const struct rp_io_opts *opts)
+{
+	struct rp_io_opts io = { 0 };
+	rp_future *f = NULL;
+
+	if (opts)
+		io = *opts;
+	io.timeout_ns = (int64_t)(o.idle_timeout * NS_PER_S);
+	if (!chain(rp_recv(ex, c->fd, c->in + c->len, IN_CAP - c->len, 0,
+			   &io, &f),
+		   &f, on_recv, c))
+		conn_close(c);
+}
+
+/* ---- accepting ----------------------------------------------------------- */
+
+static void arm_accept(void);
+
+static void peer_name(int fd, char *out, size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	snprintf(out, cap, "-");
+	if (!getpeername(fd, (struct sockaddr *)&ss, &sl) &&
+	    !getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), NULL,
+			 0, NI_NUMERICHOST))
+		snprintf(out, cap, "%s", host);
+}
+
+static void on_accept(rp_future *f, void *arg)
+{
+	static const char busy[] =
+		"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+		"Connection: close\r\nRetry-After: 1\r\n\r\n";
+	struct rp_io_opts io = { .flags = RP_IO_RING };
+	int64_t fd = io_result(f);
+	struct conn *c;
+	int one = 1;
+
+	(void)arg;
+	if (fd == -ECANCELED || atomic_load(&stopping)) {
+		if (fd >= 0)
+			close((int)fd);
+		return;
+	}
+	if (fd < 0) {
+		/* EMFILE and the like: keep serving those already open. */
+		fprintf(stderr, "ringpool serve: accept: %s\n",
+			strerror((int)-fd));
+		if (fd == -EMFILE || fd == -ENFILE)
+			usleep(10000);
+		arm_accept();
+		return;
+	}
+	atomic_fetch_add(&n_accepted, 1);
+	if (atomic_fetch_add(&n_conns, 1) >= o.max_conns) {
+		/* A non-blocking send of a few bytes: it cannot wait. */
+		(void)!send((int)fd, busy, sizeof(busy) - 1,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+		close((int)fd);
+		atomic_fetch_sub(&n_conns, 1);
+		arm_accept();
+		return;
+	}
+	setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close((int)fd);
+		atomic_fetch_sub(&n_conns, 1);
+		arm_accept();
+		return;
+	}
+	c->fd = (int)fd;
+	c->file = -1;
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	if (!o.quiet)
+		peer_name(c->fd, c->peer, sizeof(c->peer));
+	io.ring = atomic_fetch_add(&next_ring, 1) % n_rings;
+	arm_recv(c, &io);
+	arm_accept();
+}
+
+static void arm_accept(void)
+{
+	rp_future *f;
+	int ret;
+
+	ret = rp_accept(ex, listen_fd, NULL, NULL, SOCK_CLOEXEC, NULL, &f);
+	if (ret) {
+		if (!atomic_load(&stopping))
+			fprintf(stderr, "ringpool serve: cannot accept: %s\n",
+				strerror(-ret));
+		return;
+	}
+	ret = rp_future_add_done_callback(f, on_accept, NULL);
+	if (ret)
+		fatal("rp_future_add_done_callback", ret);
+	rp_future_unref(f);
+}
+
+/* ---- options and the main thread ----------------------------------------- */
+
+static void serve_usage(FILE *out)
+{
+	fprintf(out,
+"Usage: ringpool serve [OPTIONS] [DIR]\n"
+"\n"
+"Serves the files under DIR (default '.') over HTTP/1.1: GET and HEAD,\n"
+"keep-alive and pipelining, single byte ranges, If-Modified-Since, and\n"
+"DIR/index.html for a folder's address (no listings).  Names starting with\n"
+"'.' are not served unless --dotfiles; symbolic links are followed.  Each\n"
+"response is logged on stdout (Common Log Format).  Ctrl-C stops.\n"
+"\n"
+"  -d, --dir DIR          the folder to serve (or as the argument)\n"
+"  -b, --bind ADDR        address to listen on (default 127.0.0.1; 0.0.0.0\n"
+"                         or :: for every interface)\n"
+"  -p, --port N           port (default 8080; 0 picks a free one)\n"
+"      --rings N          io_uring rings, each with a thread, that share the\n"
+"                         connections (default 1)\n"
+"      --max-conns N      connections at once; more get 503 (default 1024)\n"
+"      --idle-timeout S   close a connection idle for S seconds (default 60)\n"
+"      --send-timeout S   close a connection that takes no data for S\n"
+"                         seconds (default 60)\n"
+"      --dotfiles         serve names that start with '.'\n"
+"  -q, --quiet            no access log\n"
+"  -h, --help             show this help\n"
+"\n"
+"The I/O backend is io_uring where the kernel allows it; RINGPOOL_BACKEND=\n"
+"threads picks the blocking-thread fallback (a thread per connection).\n"
+"Exit status: 0 stopped by a signal, 1 cannot listen, 2 usage error.\n");
+}
+
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ringpool serve: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nRun 'ringpool serve --help' for the options.\n");
+	return 2;
+}
+
+static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *v)
+{
+	char *end;
+	unsigned long x;
+
+	if (!*s || *s == '-')
+		return false;
+	errno = 0;
+	x = strtoul(s, &end, 10);
+	if (errno || *end || x < lo || x > hi)
+		return false;
+	*v = (unsigned)x;
+	return true;
+}
+
+static bool parse_seconds(const char *s, double *v)
+{
+	char *end;
+	double x;
+
+	errno = 0;
+	x = strtod(s, &end);
+	if (errno || end == s || *end || !(x > 0) || x > 86400 * 365)
+		return false;
+	*v = x;
+	return true;
+}
+
+static int parse_opts(int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "rings", required_argument, NULL, 'r' },
+		{ "max-conns", required_argument, NULL, 'm' },
+		{ "idle-timeout", required_argument, NULL, 'i' },
+		{ "send-timeout", required_argument, NULL, 's' },
+		{ "dotfiles", no_argument, NULL, '.' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	o = (struct opts){ .dir = NULL, .bind = "127.0.0.1", .port = 8080,
+			   .rings = 1, .max_conns = 1024, .idle_timeout = 60,
+			   .send_timeout = 60 };
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":d:b:p:qh", longs, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			o.dir = optarg;
+			break;
+		case 'b':
+			o.bind = optarg;
+			break;
+		case 'p':
+			if (!parse_uint(optarg, 0, 65535, &o.port))
+				return usage_error("--port '%s' is not a port "
+						   "(0-65535)", optarg);
+			break;
+		case 'r':
+			if (!parse_uint(optarg, 1, 64, &o.rings))
+				return usage_error("--rings '%s' is not 1-64",
+						   optarg);
+			break;
+		case 'm':
+			if (!parse_uint(optarg, 1, 1000000, &o.max_conns))
+				return usage_error("--max-conns '%s' is not "
+						   "1-1000000", optarg);
+			break;
+		case 'i':
+			if (!parse_seconds(optarg, &o.idle_timeout))
+				return usage_error("--idle-timeout '%s' is not "
+						   "a number of seconds above 0",
+						   optarg);
+			break;
+		case 's':
+			if (!parse_seconds(optarg, &o.send_timeout))
+				return usage_error("--send-timeout '%s' is not "
+						   "a number of seconds above 0",
+						   optarg);
+			break;
+		case '.':
+			o.dotfiles = true;
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 'h':
+			serve_usage(stdout);
+			return 0;
+		case ':':
+			return usage_error("%s needs a value",
+					   argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc) {
+		if (o.dir || optind + 1 < argc)
+			return usage_error("one folder to serve, not '%s'",
+					   argv[argc - 1]);
+		o.dir = argv[optind];
+	}
+	if (!o.dir)
+		o.dir = ".";
+	return -1;
+}
+
+/* Listens on o.bind:o.port.  Returns the socket, or -1 with a message. */
+static int listen_on(char *url, size_t url_len)
+{
+	struct addrinfo hints = { .ai_flags = AI_PASSIVE | AI_NUMERICHOST |
+					      AI_NUMERICSERV,
+				  .ai_socktype = SOCK_STREAM };
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct addrinfo *ai;
+	char port[8], host[INET6_ADDRSTRLEN];
+	int fd, one = 1, ret;
+
+	snprintf(port, sizeof(port), "%u", o.port);
+	ret = getaddrinfo(o.bind, port, &hints, &ai);
+	if (ret) {
+		fprintf(stderr, "ringpool serve: --bind '%s' is not an IPv4 or "
+			"IPv6 address\n", o.bind);
+		return -2;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, SOMAXCONN) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl)) {
+		fprintf(stderr, "ringpool serve: cannot listen on %s port %u: "
+			"%s\n", o.bind, o.port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
+		    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(url, url_len, "http://%s%s%s:%s/",
+		 ss.ss_family == AF_INET6 ? "[" : "", host,
+		 ss.ss_family == AF_INET6 ? "]" : "", port);
+	return fd;
+}
+
+static void raise_nofile(rlim_t want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+int cli_serve(int argc, char **argv)
+{
+	struct rp_config cfg;
+	char url[96], real[PATH_MAX];
+	const char *why = NULL;
+	int ret, sig, backend;
+	sigset_t set;
+
+	ret = parse_opts(argc, argv);
+	if (ret >= 0)
+		return ret;
+	root_fd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0) {
+		fprintf(stderr, "ringpool serve: cannot serve '%s': %s\n",
+			o.dir, strerror(errno));
+		return 2;
+	}
+	if (!realpath(o.dir, real))
+		snprintf(real, sizeof(real), "%s", o.dir);
+
+	/* Blocked here, so every thread the executor starts inherits it. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile((rlim_t)o.max_conns + 64);
+
+	listen_fd = listen_on(url, sizeof(url));
+	if (listen_fd < 0) {
+		close(root_fd);
+		return listen_fd == -2 ? 2 : 1;
+	}
+	rp_config_init(&cfg);
+	cfg.workers = 1;	/* no CPU tasks; keep the pool small */
+	cfg.rings = o.rings;
+	ret = rp_executor_new(&cfg, &ex);
+	if (!ret) {
+		rp_executor_backend(ex, &backend, &why);
+		if (backend == RP_BACKEND_THREADS) {
+			/* A waiting receive holds a thread: one each. */
+			rp_executor_free(ex);
+			cfg.io_threads = o.max_conns + 16 > 1024
+						 ? 1024 : o.max_conns + 16;
+			if (o.max_conns > cfg.io_threads - 16)
+				o.max_conns = cfg.io_threads - 16;
+			ret = rp_executor_new(&cfg, &ex);
+		}
+	}
+	if (ret) {
+		fprintf(stderr, "ringpool serve: cannot start the executor: "
+			"%s\n", strerror(-ret));
+		close(listen_fd);
+		close(root_fd);
+		return 1;
+	}
+	rp_executor_backend(ex, &backend, &why);
+	n_rings = backend == RP_BACKEND_URING ? o.rings : 1;
+
+	settings = (http_parser_settings){
+		.on_url = on_url,
+		.on_header_field = on_header_field,
+		.on_header_value = on_header_value,
+		.on_headers_complete = on_headers_complete,
+		.on_message_complete = on_message_complete,
+	};
+	/* Lines as they come, so a log follower sees each response. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (backend == RP_BACKEND_URING)
+		fprintf(stderr, "ringpool serve: serving %s at %s (io_uring, %u "
+			"ring%s)\n", real, url, n_rings, n_rings == 1 ? "" : "s");
+	else
+		fprintf(stderr, "ringpool serve: serving %s at %s (blocking "
+			"threads%s%s)\n", real, url, why ? ": " : "",
+			why ? why : "");
+	arm_accept();
+
+	do
+		ret = sigwait(&set, &sig);
+	while (ret == EINTR);
+
+	atomic_store(&stopping, true);
+	/* Cancels what is in flight; the callbacks close and free. */
+	rp_executor_free(ex);
+	close(listen_fd);
+	close(root_fd);
+	fflush(stdout);
+	fprintf(stderr, "ringpool serve: stopped (%s): %llu requests on %llu "
+		"connections\n", strsignal(sig),
+		(unsigned long long)atomic_load(&n_requests),
+		(unsigned long long)atomic_load(&n_accepted));
+	return 0;
+}

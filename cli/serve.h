@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `ringpool serve`: the pieces that do not touch a socket (request paths,
+ * content types, ranges, dates), which tests/serve/ links directly.
+ */
+#ifndef RINGPOOL_CLI_SERVE_H
+#define RINGPOOL_CLI_SERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* `ringpool serve ...`; argv[0] is "serve".  Returns the exit status. */
+int cli_serve(int argc, char **argv);
+
+/*
+ * Maps the path of a request target (`path`, `len` bytes, percent-encoded,
+ * starting with '/') to a path relative to the served folder, written to
+ * `out` ("." for the folder itself, else segments joined by '/', never
+ * starting with '/' and never holding "." or ".." segments).  "." and
+ * empty segments are dropped and ".." removes the segment before it.
+ * `*dir_slash` tells whether the path ended with '/'.
+ *
+ * Returns 0; -EINVAL for a path that does not start with '/', a bad
+ * percent escape or a NUL byte; -EPERM for a ".." that would leave the
+ * folder; -EACCES for a segment starting with '.' when `dotfiles` is false;
+ * -ENAMETOOLONG when the result does not fit `out_len`.
+ */
+int serve_map_path(const char *path, size_t len, bool dotfiles, char *out,
+		   size_t out_len, bool *dir_slash);
+
+/* The Content-Type for a file name, from its extension. */
+const char *serve_content_type(const char *name);
+
+/*
+ * Reads a Range header value against a file of `size` bytes.  Returns 1 with
+ * the one range in *start and *count when the value asks for a single
+ * satisfiable byte range; 0 when the header is to be ignored and the whole
+ * file sent (not a bytes range, malformed, or several ranges); -ERANGE when
+ * no byte of it lies in the file (416).
+ */
+int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
+		      uint64_t *count);
+
+/* An HTTP date (IMF-fixdate, RFC 9110) of `t`, in `out` (30 bytes or more). */
+void serve_http_date(time_t t, char *out, size_t out_len);
+
+/* Parses an IMF-fixdate.  Returns 0 with *t set, or -EINVAL. */
+int serve_parse_http_date(const char *s, time_t *t);
+
+#endif

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/* `ringpool serve`: request paths, content types, ranges and dates. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "serve.h"
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int serve_map_path(const char *path, size_t len, bool dotfiles, char *out,
+		   size_t out_len, bool *dir_slash)
+{
+	/* Where each kept segment starts in `out`, to drop one on "..". */
+	size_t starts[256], depth = 0, n = 0, i = 0;
+
+	if (!len || path[0] != '/' || out_len < 2)
+		return -EINVAL;
+	*dir_slash = path[len - 1] == '/';
+	while (i < len) {
+		char seg[256];
+		size_t sl = 0;
+
+		while (i < len && path[i] == '/')
+			i++;
+		/* One segment, decoded; an encoded '/' ends it as a '/' would. */
+		while (i < len && path[i] != '/') {
+			char c = path[i++];
+
+			if (c == '%') {
+				int hi, lo;
+
+				if (i + 2 > len || (hi = hexval(path[i])) < 0 ||
+				    (lo = hexval(path[i + 1])) < 0)
+					return -EINVAL;
+				c = (char)(hi << 4 | lo);
+				i += 2;
+				if (c == '/')
+					break;
+			}
+			if (c == '\0')
+				return -EINVAL;
+			if (sl + 1 >= sizeof(seg))
+				return -ENAMETOOLONG;
+			seg[sl++] = c;
+		}
+		if (sl == 0 || (sl == 1 && seg[0] == '.'))
+			continue;
+		if (sl == 2 && seg[0] == '.' && seg[1] == '.') {
+			if (depth == 0)
+				return -EPERM;
+			n = starts[--depth];
+			continue;
+		}
+		if (seg[0] == '.' && !dotfiles)
+			return -EACCES;
+		if (depth == sizeof(starts) / sizeof(starts[0]))
+			return -ENAMETOOLONG;
+		starts[depth++] = n;
+		/* The separator (after the first segment) and the segment. */
+		if (n + (n > 0) + sl + 1 > out_len)
+			return -ENAMETOOLONG;
+		if (n > 0)
+			out[n++] = '/';
+		memcpy(out + n, seg, sl);
+		n += sl;
+	}
+	if (n == 0)
+		out[n++] = '.';
+	out[n] = '\0';
+	return 0;
+}
+
+const char *serve_content_type(const char *name)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{ "html", "text/html; charset=utf-8" },
+		{ "htm", "text/html; charset=utf-8" },
+		{ "css", "text/css; charset=utf-8" },
+		{ "js", "text/javascript; charset=utf-8" },
+		{ "mjs", "text/javascript; charset=utf-8" },
+		{ "json", "application/json" },
+		{ "txt", "text/plain; charset=utf-8" },
+		{ "md", "text/markdown; charset=utf-8" },
+		{ "csv", "text/csv; charset=utf-8" },
+		{ "xml", "application/xml" },
+		{ "svg", "image/svg+xml" },
+		{ "png", "image/png" },
+		{ "jpg", "image/jpeg" },
+		{ "jpeg", "image/jpeg" },
+		{ "gif", "image/gif" },
+		{ "webp", "image/webp" },
+		{ "avif", "image/avif" },
+		{ "ico", "image/vnd.microsoft.icon" },
+		{ "pdf", "application/pdf" },
+		{ "wasm", "application/wasm" },
+		{ "zip", "application/zip" },
+		{ "gz", "application/gzip" },
+		{ "tar", "application/x-tar" },
+		{ "mp4", "video/mp4" },
+		{ "webm", "video/webm" },
+		{ "mp3", "audio/mpeg" },
+		{ "ogg", "audio/ogg" },
+		{ "woff", "font/woff" },
+		{ "woff2", "font/woff2" },
+		{ "ttf", "font/ttf" },
+	};
+	const char *dot = strrchr(name, '.'), *slash = strrchr(name, '/');
+	size_t i;
+
+	if (dot && (!slash || dot > slash) && dot[1]) {
+		for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			if (!strcasecmp(dot + 1, types[i].ext))
+				return types[i].type;
+	}
+	return "application/octet-stream";
+}
+
+/* A decimal number of up to 19 digits at *p; advances *p past it. */
+static bool read_u64(const char **p, uint64_t *v)
+{
+	const char *s = *p;
+	uint64_t x = 0;
+	size_t n = 0;
+
+	while (*s >= '0' && *s <= '9') {
+		if (++n > 19)
+			return false;
+		x = x * 10 + (uint64_t)(*s++ - '0');
+	}
+	if (!n)
+		return false;
+	*v = x;
+	*p = s;
+	return true;
+}
+
+int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
+		      uint64_t *count)
+{
+	const char *p = value;
+	uint64_t a, b;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strncasecmp(p, "bytes=", 6))
+		return 0;
+	p += 6;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '-') {
+		/* The last N bytes. */
+		p++;
+		if (!read_u64(&p, &b))
+			return 0;
+		a = b >= size ? 0 : size - b;
+		b = size ? size - 1 : 0;
+		if (!size || b < a)
+			return -ERANGE;
+	} else {
+		if (!read_u64(&p, &a) || *p++ != '-')
+			return 0;
+		if (*p >= '0' && *p <= '9') {
+			if (!read_u64(&p, &b) || b < a)
+				return 0;
+		} else {
+			b = UINT64_MAX;
+		}
+		if (a >= size)
+			return -ERANGE;
+		if (b >= size)
+			b = size - 1;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p)		/* several ranges or trailing junk: send it all */
+		return 0;
+	*start = a;
+	*count = b - a + 1;
+	return 1;
+}
+
+static const char *const wdays[] = { "Sun", "Mon", "Tue", "Wed",
+				     "Thu", "Fri", "Sat" };
+static const char *const months[] = { "Jan", "Feb", "Mar", "Apr",
+				      "May", "Jun", "Jul", "Aug",
+				      "Sep", "Oct", "Nov", "Dec" };
+
+void serve_http_date(time_t t, char *out, size_t out_len)
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm)) {
+		snprintf(out, out_len, "Thu, 01 Jan 1970 00:00:00 GMT");
+		return;
+	}
+	snprintf(out, out_len, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+		 wdays[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+int serve_parse_http_date(const char *s, time_t *t)
+{
+	char wd[4], mon[4], gmt[4];
+	struct tm tm = { 0 };
+	int day, year, h, m, sec, used = 0, i;
+
+	if (sscanf(s, "%3[A-Za-z], %d %3[A-Za-z] %d %d:%d:%d %3s%n", wd, &day,
+		   mon, &year, &h, &m, &sec, gmt, &used) != 8 ||
+	    s[used] != '\0' || strlen(wd) != 3 || strcmp(gmt, "GMT"))
+		return -EINVAL;
+	for (i = 0; i < 12 && strcmp(mon, months[i]); i++)
+		;
+	if (i == 12 || day < 1 || day > 31 || year < 1970 || h > 23 ||
+	    m > 59 || sec > 60 || h < 0 || m < 0 || sec < 0)
+		return -EINVAL;
+	tm.tm_mday = day;
+	tm.tm_mon = i;
+	tm.tm_year = year - 1900;
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = sec;
+	*t = timegm(&tm);
+	return 0;
+}

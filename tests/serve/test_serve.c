@@ -1,0 +1,858 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `ringpool serve` end to end: the built CLI serving a scratch folder on
+ * 127.0.0.1, spoken to over plain sockets, so that what goes on the wire
+ * (pipelined requests, requests cut in pieces, paths no client library
+ * would send) is the test's choice.  Each test checks status lines, headers
+ * and bodies byte for byte.
+ *
+ * Registered once per backend (RINGPOOL_BACKEND=uring / threads).  Under the
+ * valgrind setup the servers themselves run under valgrind, and must exit 0
+ * (no error, no leak) when stopped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char root[256], www[300];
+static unsigned char *big;
+static size_t big_len;
+
+/* ---- servers -------------------------------------------------------------- */
+
+struct server {
+	pid_t pid;
+	int port;
+	char out[320], err[320];
+};
+
+static struct server main_srv;
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0, cap = 0, got;
+
+	if (!f)
+		return calloc(1, 1);
+	for (;;) {
+		if (cap - n < 4096) {
+			char *nb = realloc(buf, cap = cap * 2 + 65536);
+
+			if (!nb)
+				break;
+			buf = nb;
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		if (!got)
+			break;
+		n += got;
+	}
+	fclose(f);
+	if (!buf)
+		return calloc(1, 1);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* Runs `ringpool serve ARGS` (NULL-terminated) in the background. */
+static pid_t spawn(struct server *s, const char *tag, const char *const *args)
+{
+	static const char *const vg_args[] = {
+		"valgrind", "--error-exitcode=99", "--leak-check=full",
+		"--show-leak-kinds=definite,indirect,possible",
+		"--errors-for-leak-kinds=definite,indirect,possible",
+		"--fair-sched=yes", "--quiet",
+	};
+	const char *argv[48];
+	size_t n = 0, i;
+
+	if (tu_under_valgrind())
+		for (i = 0; i < sizeof(vg_args) / sizeof(vg_args[0]); i++)
+			argv[n++] = vg_args[i];
+	argv[n++] = getenv("RINGPOOL_BIN") ? getenv("RINGPOOL_BIN")
+					   : "ringpool";
+	argv[n++] = "serve";
+	for (i = 0; args[i] && n < 47; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	snprintf(s->out, sizeof(s->out), "%s/%s.out", root, tag);
+	snprintf(s->err, sizeof(s->err), "%s/%s.err", root, tag);
+	fflush(NULL);
+	s->pid = fork();
+	if (s->pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int o = open(s->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(s->err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (in < 0 || o < 0 || e < 0)
+			_exit(126);
+		dup2(in, 0);
+		dup2(o, 1);
+		dup2(e, 2);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return s->pid;
+}
+
+/*
+ * Starts a server and waits for its "serving ... at http://127.0.0.1:PORT/"
+ * line.  Returns 0, or -1 (with what it said on the log) if it did not come.
+ */
+static int start(struct server *s, const char *tag, const char *const *args)
+{
+	int64_t give_up = tu_now_ns() + (tu_under_valgrind() ? 60 : 10) *
+						1000000000LL;
+	int st;
+
+	s->port = 0;
+	if (spawn(s, tag, args) < 0)
+		return -1;
+	while (tu_now_ns() < give_up) {
+		char *err = slurp(s->err, NULL), *p = strstr(err, "http://127.0.0.1:");
+
+		if (p)
+			s->port = atoi(p + strlen("http://127.0.0.1:"));
+		free(err);
+		if (s->port > 0)
+			return 0;
+		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+			s->pid = 0;
+			break;
+		}
+		usleep(20000);
+	}
+	{
+		char *err = slurp(s->err, NULL);
+
+		printf("\n  server %s did not start: %s\n", tag, err);
+		free(err);
+	}
+	return -1;
+}
+
+/* Sends `sig` and returns the exit status (128 + signal if killed by one). */
+static int stop(struct server *s, int sig)
+{
+	int st;
+
+	if (s->pid <= 0)
+		return -1;
+	kill(s->pid, sig);
+	if (waitpid(s->pid, &st, 0) != s->pid)
+		return -1;
+	s->pid = 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Runs `ringpool serve ARGS` to its end; returns its status, stderr in `err`. */
+static int run_to_end(const char *const *args, char **err)
+{
+	struct server s;
+	int st = -1;
+
+	if (spawn(&s, "once", args) > 0 && waitpid(s.pid, &st, 0) == s.pid)
+		st = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	*err = slurp(s.err, NULL);
+	return st;
+}
+
+/* ---- a plain HTTP client -------------------------------------------------- */
+
+static int dial(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = tu_under_valgrind() ? 120 : 20 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* Reads until the server closes (or the receive timeout); NUL-terminated. */
+static char *read_all(int fd, size_t *len)
+{
+	size_t n = 0, cap = 65536;
+	char *buf = malloc(cap);
+	ssize_t got;
+
+	while (buf) {
+		if (cap - n < 8192) {
+			char *nb = realloc(buf, cap *= 2);
+
+			if (!nb)
+				break;
+			buf = nb;
+		}
+		got = recv(fd, buf + n, cap - n - 1, 0);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	if (buf)
+		buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* Sends `req` as is on a new connection and returns all the server sent. */
+static char *exchange_on(int port, const char *req, size_t *len)
+{
+	int fd = dial(port);
+	char *resp;
+
+	*len = 0;
+	if (fd < 0)
+		return calloc(1, 1);
+	send_all(fd, req, strlen(req));
+	resp = read_all(fd, len);
+	close(fd);
+	return resp ? resp : calloc(1, 1);
+}
+
+static char *exchange(const char *req, size_t *len)
+{
+	return exchange_on(main_srv.port, req, len);
+}
+
+/* One parsed response from the front of `p`. */
+struct resp {
+	int status;
+	char head[4096];
+	const char *body;
+	size_t body_len;	/* as Content-Length says, or what is left */
+	const char *next;	/* after this response */
+};
+
+/* A header's value (first match, case-insensitive name), or NULL. */
+static const char *header(const struct resp *r, const char *name,
+			  char *out, size_t cap)
+{
+	size_t nl = strlen(name);
+	const char *p = r->head;
+
+	while ((p = strstr(p, "\r\n"))) {
+		p += 2;
+		if (!strncasecmp(p, name, nl) && p[nl] == ':') {
+			const char *v = p + nl + 1, *e;
+
+			while (*v == ' ')
+				v++;
+			e = strstr(v, "\r\n");
+			snprintf(out, cap, "%.*s", (int)(e ? e - v : 0), v);
+			return out;
+		}
+	}
+	return NULL;
+}
+
+/* Parses the response at `p` (`len` bytes); `head_only` for HEAD. */
+static bool parse(const char *p, size_t len, bool head_only, struct resp *r)
+{
+	const char *end = memmem(p, len, "\r\n\r\n", 4);
+	char v[64];
+	size_t hl;
+
+	memset(r, 0, sizeof(*r));
+	if (!end || sscanf(p, "HTTP/1.1 %d ", &r->status) != 1)
+		return false;
+	hl = (size_t)(end - p) + 2;
+	if (hl >= sizeof(r->head))
+		return false;
+	memcpy(r->head, p, hl);
+	r->head[hl] = '\0';
+	r->body = end + 4;
+	r->body_len = len - (size_t)(r->body - p);
+	if (header(r, "Content-Length", v, sizeof(v))) {
+		size_t cl = head_only ? 0 : strtoull(v, NULL, 10);
+
+		if (cl > r->body_len)
+			return false;
+		r->body_len = cl;
+	}
+	r->next = r->body + r->body_len;
+	return true;
+}
+
+/* GET or HEAD `path` with extra header lines; the parsed response. */
+static char *request(const char *method, const char *path, const char *extra,
+		     struct resp *r)
+{
+	char req[4096];
+	size_t len;
+	char *raw;
+
+	snprintf(req, sizeof(req),
+		 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close"
+		 "\r\n\r\n", method, path, extra ? extra : "");
+	raw = exchange(req, &len);
+	if (!parse(raw, len, !strcmp(method, "HEAD"), r))
+		r->status = -1;
+	return raw;
+}
+
+static int status_of(const char *method, const char *path, const char *extra)
+{
+	struct resp r;
+	char *raw = request(method, path, extra, &r);
+
+	free(raw);
+	return r.status;
+}
+
+/* ---- the tests ------------------------------------------------------------ */
+
+static void test_a_file_and_its_headers(void)
+{
+	char v[128];
+	struct resp r;
+	char *raw = request("GET", "/hello.txt", NULL, &r);
+
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_EQUAL(r.body_len, 13);
+	CU_ASSERT(r.body && !memcmp(r.body, "Hello, world\n", 13));
+	CU_ASSERT(header(&r, "Content-Type", v, sizeof(v)) &&
+		  !strcmp(v, "text/plain; charset=utf-8"));
+	CU_ASSERT(header(&r, "Last-Modified", v, sizeof(v)) &&
+		  strstr(v, " GMT"));
+	CU_ASSERT(header(&r, "Accept-Ranges", v, sizeof(v)) &&
+		  !strcmp(v, "bytes"));
+	CU_ASSERT(header(&r, "Connection", v, sizeof(v)) &&
+		  !strcmp(v, "close"));
+	free(raw);
+
+	raw = request("HEAD", "/hello.txt", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT(header(&r, "Content-Length", v, sizeof(v)) &&
+		  !strcmp(v, "13"));
+	/* Nothing after the headers. */
+	CU_ASSERT(r.body && r.body[0] == '\0');
+	free(raw);
+}
+
+static void test_a_big_file_whole(void)
+{
+	struct resp r;
+	char *raw = request("GET", "/big.bin", NULL, &r);
+
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_EQUAL(r.body_len, big_len);
+	CU_ASSERT(r.body_len == big_len && !memcmp(r.body, big, big_len));
+	free(raw);
+}
+
+static void test_missing_hidden_and_escaping_paths(void)
+{
+	struct resp r;
+	char *raw;
+
+	CU_ASSERT_EQUAL(status_of("GET", "/missing.txt", NULL), 404);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt/x", NULL), 404);
+	CU_ASSERT_EQUAL(status_of("GET", "/.secret", NULL), 404);
+	CU_ASSERT_EQUAL(status_of("GET", "/sub/.hidden/x", NULL), 404);
+	CU_ASSERT_EQUAL(status_of("GET", "/../hello.txt", NULL), 400);
+	CU_ASSERT_EQUAL(status_of("GET", "/%2e%2e/%2e%2e/etc/passwd", NULL),
+			400);
+	CU_ASSERT_EQUAL(status_of("GET", "/sub/..%2f..%2fetc/passwd", NULL),
+			400);
+	CU_ASSERT_EQUAL(status_of("GET", "/bad%zzescape", NULL), 400);
+	CU_ASSERT_EQUAL(status_of("GET", "/nul%00byte", NULL), 400);
+	/* Cleaned paths that stay inside are served. */
+	raw = request("GET", "/sub/../hello.txt?x=1", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT(r.body && !memcmp(r.body, "Hello, world\n", 13));
+	free(raw);
+	CU_ASSERT_EQUAL(status_of("GET", "/with%20space.txt", NULL), 200);
+	/* A link inside the folder to a file outside it is followed. */
+	CU_ASSERT_EQUAL(status_of("GET", "/link.txt", NULL), 200);
+	/* Not a regular file: a FIFO is not opened for reading at all. */
+	CU_ASSERT_EQUAL(status_of("GET", "/fifo", NULL), 403);
+}
+
+static void test_folders(void)
+{
+	char v[128];
+	struct resp r;
+	char *raw = request("GET", "/sub?q=1", NULL, &r);
+
+	CU_ASSERT_EQUAL(r.status, 301);
+	CU_ASSERT(header(&r, "Location", v, sizeof(v)) && !strcmp(v, "/sub/"));
+	free(raw);
+	raw = request("GET", "/sub/", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT(header(&r, "Content-Type", v, sizeof(v)) &&
+		  !strcmp(v, "text/html; charset=utf-8"));
+	CU_ASSERT(r.body_len == 13 && !memcmp(r.body, "<h1>sub</h1>\n", 13));
+	free(raw);
+	/* No index.html: no listing. */
+	CU_ASSERT_EQUAL(status_of("GET", "/noindex/", NULL), 403);
+	CU_ASSERT_EQUAL(status_of("GET", "/", NULL), 403);
+}
+
+static void test_ranges(void)
+{
+	char v[128];
+	struct resp r;
+	char *raw = request("GET", "/hello.txt", "Range: bytes=2-5\r\n", &r);
+
+	CU_ASSERT_EQUAL(r.status, 206);
+	CU_ASSERT(r.body_len == 4 && !memcmp(r.body, "llo,", 4));
+	CU_ASSERT(header(&r, "Content-Range", v, sizeof(v)) &&
+		  !strcmp(v, "bytes 2-5/13"));
+	free(raw);
+	raw = request("GET", "/hello.txt", "range: bytes=-3\r\n", &r);
+	CU_ASSERT_EQUAL(r.status, 206);
+	CU_ASSERT(r.body_len == 3 && !memcmp(r.body, "ld\n", 3));
+	free(raw);
+	raw = request("GET", "/big.bin", "Range: bytes=70000-\r\n", &r);
+	CU_ASSERT_EQUAL(r.status, 206);
+	CU_ASSERT(r.body_len == big_len - 70000 &&
+		  !memcmp(r.body, big + 70000, big_len - 70000));
+	free(raw);
+	raw = request("GET", "/hello.txt", "Range: bytes=13-\r\n", &r);
+	CU_ASSERT_EQUAL(r.status, 416);
+	CU_ASSERT(header(&r, "Content-Range", v, sizeof(v)) &&
+		  !strcmp(v, "bytes */13"));
+	free(raw);
+	/* Several ranges: the whole file. */
+	raw = request("GET", "/hello.txt", "Range: bytes=0-1,3-4\r\n", &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_EQUAL(r.body_len, 13);
+	free(raw);
+}
+
+static void test_if_modified_since(void)
+{
+	struct resp r;
+	char *raw = request("GET", "/hello.txt",
+			    "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n",
+			    &r);
+
+	CU_ASSERT_EQUAL(r.status, 304);
+	CU_ASSERT_EQUAL(r.body_len, 0);
+	free(raw);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt",
+				  "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 "
+				  "GMT\r\n"), 200);
+	/* A date in another form is ignored. */
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt",
+				  "If-Modified-Since: Friday, 01-Jan-00 "
+				  "00:00:00 GMT\r\n"), 200);
+}
+
+static void test_bad_requests(void)
+{
+	char v[64], req[8192];
+	struct resp r;
+	size_t len;
+	char *raw;
+
+	raw = request("POST", "/hello.txt", "Content-Length: 3\r\n", &r);
+	CU_ASSERT_EQUAL(r.status, 405);
+	CU_ASSERT(header(&r, "Allow", v, sizeof(v)) &&
+		  !strcmp(v, "GET, HEAD"));
+	free(raw);
+	CU_ASSERT_EQUAL(status_of("DELETE", "/hello.txt", NULL), 405);
+
+	raw = exchange("NONSENSE\r\n\r\n", &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 400);
+	free(raw);
+
+	memset(req, 'a', sizeof(req));
+	memcpy(req, "GET /", 5);
+	strcpy(req + 3000, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw = exchange(req, &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 414);
+	free(raw);
+
+	{
+		/* Headers past http_parser's limit (80 KiB). */
+		size_t n = 100000;
+		char *big_req = malloc(n + 64);
+
+		CU_ASSERT_FATAL(big_req != NULL);
+		strcpy(big_req, "GET /hello.txt HTTP/1.1\r\nX-Big: ");
+		memset(big_req + strlen(big_req), 'b', n);
+		strcpy(big_req + 32 + n - 1, "\r\n\r\n");
+		big_req[32 + n + 3] = '\0';
+		raw = exchange(big_req, &len);
+		CU_ASSERT(parse(raw, len, false, &r) && r.status == 431);
+		free(raw);
+		free(big_req);
+	}
+}
+
+static void test_keep_alive_and_pipelining(void)
+{
+	static const char req[] =
+		"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+		"HEAD /sub/ HTTP/1.1\r\nHost: x\r\n\r\n"
+		"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
+		"GET /hello.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-4\r\n"
+		"Connection: close\r\n\r\n";
+	struct resp r1, r2, r3, r4;
+	size_t len;
+	char *raw = exchange(req, &len);
+	const char *end = raw + len;
+
+	CU_ASSERT_FATAL(parse(raw, len, false, &r1));
+	CU_ASSERT_EQUAL(r1.status, 200);
+	CU_ASSERT(!memcmp(r1.body, "Hello, world\n", 13));
+	CU_ASSERT_FATAL(parse(r1.next, (size_t)(end - r1.next), true, &r2));
+	CU_ASSERT_EQUAL(r2.status, 200);
+	CU_ASSERT_FATAL(parse(r2.next, (size_t)(end - r2.next), false, &r3));
+	CU_ASSERT_EQUAL(r3.status, 404);
+	CU_ASSERT_FATAL(parse(r3.next, (size_t)(end - r3.next), false, &r4));
+	CU_ASSERT_EQUAL(r4.status, 206);
+	CU_ASSERT(r4.body_len == 5 && !memcmp(r4.body, "Hello", 5));
+	CU_ASSERT_EQUAL(r4.next, end);
+	free(raw);
+}
+
+static void test_http10_and_requests_in_pieces(void)
+{
+	static const char *const pieces[] = {
+		"GET /hel", "lo.txt HTTP/1.1\r\nHo", "st: x\r\nRan",
+		"ge: bytes=7-11\r\nConnec", "tion: close\r\n", "\r\n",
+	};
+	struct resp r;
+	size_t len, i;
+	char *raw = exchange("GET /hello.txt HTTP/1.0\r\n\r\n", &len);
+	int fd;
+
+	/* HTTP/1.0 without keep-alive: the server closes after it. */
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200 &&
+		  r.next == raw + len);
+	free(raw);
+
+	fd = dial(main_srv.port);
+	CU_ASSERT_FATAL(fd >= 0);
+	for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		send_all(fd, pieces[i], strlen(pieces[i]));
+		usleep(30000);
+	}
+	raw = read_all(fd, &len);
+	close(fd);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 206 &&
+		  r.body_len == 5 && !memcmp(r.body, "world", 5));
+	free(raw);
+}
+
+static void test_an_idle_connection_is_closed(void)
+{
+	int64_t t0 = tu_now_ns();
+	char buf[16];
+	int fd = dial(main_srv.port);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	/* --idle-timeout 1: the server ends it without a word. */
+	CU_ASSERT_EQUAL(recv(fd, buf, sizeof(buf), 0), 0);
+	CU_ASSERT(tu_now_ns() - t0 >= 900000000LL);
+	close(fd);
+}
+
+static void *client(void *arg)
+{
+	unsigned i, *bad = arg;
+
+	for (i = 0; i < 6; i++) {
+		struct resp r;
+		char *raw = request("GET", i % 2 ? "/hello.txt" : "/big.bin",
+				    NULL, &r);
+
+		if (r.status != 200 ||
+		    (i % 2 ? r.body_len != 13
+			   : r.body_len != big_len ||
+				     memcmp(r.body, big, big_len)))
+			(*bad)++;
+		free(raw);
+	}
+	return NULL;
+}
+
+static void test_many_clients_at_once(void)
+{
+	enum { N = 12 };
+	pthread_t t[N];
+	unsigned bad[N] = { 0 }, i, all = 0;
+
+	for (i = 0; i < N; i++)
+		CU_ASSERT_FATAL(!pthread_create(&t[i], NULL, client, &bad[i]));
+	for (i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		all += bad[i];
+	}
+	CU_ASSERT_EQUAL(all, 0);
+}
+
+static void test_over_max_conns_gets_503(void)
+{
+	static const char *const args[] = { "--port", "0", "--max-conns", "1",
+					    "-q", NULL, NULL };
+	const char *a[8];
+	struct server s;
+	struct resp r;
+	size_t len;
+	char *raw;
+	int hold;
+
+	memcpy(a, args, sizeof(args));
+	a[5] = www;
+	CU_ASSERT_FATAL(start(&s, "maxconns", a) == 0);
+	hold = dial(s.port);
+	CU_ASSERT(hold >= 0);
+	/* Let the server take the first one before the second comes. */
+	usleep(tu_under_valgrind() ? 2000000 : 200000);
+	raw = exchange_on(s.port, "GET /hello.txt HTTP/1.1\r\n\r\n", &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 503);
+	free(raw);
+	close(hold);
+	usleep(tu_under_valgrind() ? 2000000 : 200000);
+	raw = exchange_on(s.port,
+			  "GET /hello.txt HTTP/1.1\r\nConnection: close\r\n\r\n",
+			  &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200);
+	free(raw);
+	CU_ASSERT_EQUAL(stop(&s, SIGINT), 0);
+}
+
+static void test_usage_errors(void)
+{
+	static const char *const cases[][4] = {
+		{ "--port", "70000", NULL, "--port '70000'" },
+		{ "--port", "x", NULL, "--port 'x'" },
+		{ "--rings", "0", NULL, "--rings '0'" },
+		{ "--max-conns", "0", NULL, "--max-conns '0'" },
+		{ "--idle-timeout", "-1", NULL, "--idle-timeout '-1'" },
+		{ "--bogus", NULL, NULL, "unknown option '--bogus'" },
+		{ "/nonexistent-dir", NULL, NULL, "'/nonexistent-dir'" },
+		{ "--bind", "1.2.3.999", NULL, "'1.2.3.999'" },
+		{ "a", "b", NULL, "one folder" },
+		{ "--port", NULL, NULL, "needs a value" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[4] = { cases[i][0], cases[i][1], cases[i][2],
+					NULL };
+		char *err;
+		int st = run_to_end(args, &err);
+
+		CU_ASSERT_EQUAL(st, 2);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i][3]));
+		if (st != 2 || !strstr(err, cases[i][3]))
+			printf("\n  case %zu: status %d, said: %s\n", i, st,
+			       err);
+		free(err);
+	}
+	{
+		static const char *const args[] = { "--help", NULL };
+		char *err, *out;
+		struct server s;
+		int st = -1;
+
+		if (spawn(&s, "help", args) > 0 &&
+		    waitpid(s.pid, &st, 0) == s.pid)
+			st = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		CU_ASSERT_EQUAL(st, 0);
+		out = slurp(s.out, NULL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(out, "Usage: ringpool serve"));
+		free(out);
+		err = slurp(s.err, NULL);
+		free(err);
+	}
+}
+
+static void test_a_port_in_use_is_an_error(void)
+{
+	char port[16], *err;
+	const char *args[] = { "--port", port, www, NULL };
+	int st;
+
+	snprintf(port, sizeof(port), "%d", main_srv.port);
+	st = run_to_end(args, &err);
+	CU_ASSERT_EQUAL(st, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot listen"));
+	free(err);
+}
+
+/* Last: stops the main server and reads its log. */
+static void test_stops_on_a_signal_and_logs(void)
+{
+	char *out, *err;
+
+	CU_ASSERT_EQUAL(stop(&main_srv, SIGTERM), 0);
+	out = slurp(main_srv.out, NULL);
+	err = slurp(main_srv.err, NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "127.0.0.1 - - ["));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"GET /hello.txt HTTP/1.1\" 200 13"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"HEAD /hello.txt HTTP/1.1\" 200 0"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"GET /missing.txt HTTP/1.1\" 404"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "stopped (Terminated)"));
+	free(out);
+	free(err);
+}
+
+/* ---- the scratch folder --------------------------------------------------- */
+
+static int write_file(const char *dir, const char *name, const void *data,
+		      size_t len)
+{
+	char path[512];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	n = write(fd, data, len);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+static int make_www(void)
+{
+	char path[512];
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	size_t i;
+
+	snprintf(root, sizeof(root), "%s/rp-serve-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(root))
+		return -1;
+	snprintf(www, sizeof(www), "%s/www", root);
+	big_len = tu_under_valgrind() ? 200000 : 2500000;
+	big = malloc(big_len);
+	if (!big || mkdir(www, 0755))
+		return -1;
+	for (i = 0; i < big_len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		big[i] = (unsigned char)(x >> 24);
+	}
+	snprintf(path, sizeof(path), "%s/sub", www);
+	if (mkdir(path, 0755))
+		return -1;
+	snprintf(path, sizeof(path), "%s/noindex", www);
+	if (mkdir(path, 0755))
+		return -1;
+	snprintf(path, sizeof(path), "%s/sub/.hidden", www);
+	if (mkdir(path, 0755))
+		return -1;
+	snprintf(path, sizeof(path), "%s/fifo", www);
+	if (mkfifo(path, 0644))
+		return -1;
+	if (write_file(root, "outside.txt", "outside\n", 8) ||
+	    write_file(www, "hello.txt", "Hello, world\n", 13) ||
+	    write_file(www, "with space.txt", "space\n", 6) ||
+	    write_file(www, ".secret", "secret\n", 7) ||
+	    write_file(www, "sub/index.html", "<h1>sub</h1>\n", 13) ||
+	    write_file(www, "sub/.hidden/x", "x\n", 2) ||
+	    write_file(www, "big.bin", big, big_len))
+		return -1;
+	snprintf(path, sizeof(path), "%s/link.txt", www);
+	return symlink("../outside.txt", path);
+}
+
+static void remove_www(void)
+{
+	char cmd[600];
+
+	if (!root[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", root);
+	free(big);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct tu_test tests[] = {
+		{ "a_file_and_its_headers", test_a_file_and_its_headers,
+		  false },
+		{ "a_big_file_whole", test_a_big_file_whole, false },
+		{ "missing_hidden_and_escaping_paths",
+		  test_missing_hidden_and_escaping_paths, false },
+		{ "folders", test_folders, false },
+		{ "ranges", test_ranges, false },
+		{ "if_modified_since", test_if_modified_since, false },
+		{ "bad_requests", test_bad_requests, false },
+		{ "keep_alive_and_pipelining", test_keep_alive_and_pipelining,
+		  false },
+		{ "http10_and_requests_in_pieces",
+		  test_http10_and_requests_in_pieces, false },
+		{ "an_idle_connection_is_closed",
+		  test_an_idle_connection_is_closed, false },
+		{ "many_clients_at_once", test_many_clients_at_once, false },
+		{ "over_max_conns_gets_503", test_over_max_conns_gets_503,
+		  false },
+		{ "usage_errors", test_usage_errors, false },
+		{ "a_port_in_use_is_an_error", test_a_port_in_use_is_an_error,
+		  false },
+		{ "stops_on_a_signal_and_logs",
+		  test_stops_on_a_signal_and_logs, false },
+	};
+	const char *args[] = { "--port", "0", "--idle-timeout", "1",
+			       "--max-conns", "64", "--rings", "2", www,
+			       NULL };
+	int ret;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (make_www()) {
+		perror("making the scratch folder");
+		remove_www();
+		return 1;
+	}
+	if (start(&main_srv, "main", args)) {
+		stop(&main_srv, SIGKILL);
+		remove_www();
+		return 1;
+	}
+	ret = tu_run_tests(argc, argv, "serve", tests,
+			   sizeof(tests) / sizeof(tests[0]));
+	if (main_srv.pid > 0 && stop(&main_srv, SIGTERM) != 0)
+		ret = 1;
+	remove_www();
+	return ret;
+}

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pure pieces of `ringpool serve`: request paths, content types, byte
+ * ranges and HTTP dates.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "serve.h"
+
+/* Maps `path`; returns the error or 0 with the result in `out`. */
+static int map(const char *path, bool dotfiles, char *out, size_t cap,
+	       bool *slash)
+{
+	return serve_map_path(path, strlen(path), dotfiles, out, cap, slash);
+}
+
+static void expect_path(const char *path, const char *want, bool want_slash)
+{
+	char out[256];
+	bool slash = !want_slash;
+	int ret = map(path, false, out, sizeof(out), &slash);
+
+	CU_ASSERT_EQUAL(ret, 0);
+	if (ret == 0) {
+		CU_ASSERT_STRING_EQUAL(out, want);
+		CU_ASSERT_EQUAL(slash, want_slash);
+	}
+}
+
+static void expect_path_error(const char *path, int err)
+{
+	char out[256];
+	bool slash;
+
+	CU_ASSERT_EQUAL(map(path, false, out, sizeof(out), &slash), err);
+}
+
+static void test_paths_are_cleaned(void)
+{
+	expect_path("/", ".", true);
+	expect_path("/a.txt", "a.txt", false);
+	expect_path("/a/b/c.txt", "a/b/c.txt", false);
+	expect_path("/a/", "a", true);
+	expect_path("//a///b", "a/b", false);
+	expect_path("/./a/./b/.", "a/b", false);
+	expect_path("/a/b/../c", "a/c", false);
+	expect_path("/a/..", ".", false);
+	expect_path("/a/b/../../c/", "c", true);
+	expect_path("/hello%20world.txt", "hello world.txt", false);
+	expect_path("/%41%62c", "Abc", false);
+	/* An encoded '/' separates as a '/' does; it cannot hide a "..". */
+	expect_path("/a%2fb", "a/b", false);
+	expect_path("/a%2F..%2Fb", "b", false);
+}
+
+static void test_paths_that_leave_the_folder_are_refused(void)
+{
+	expect_path_error("/..", -EPERM);
+	expect_path_error("/../etc/passwd", -EPERM);
+	expect_path_error("/a/../../etc/passwd", -EPERM);
+	expect_path_error("/%2e%2e/etc/passwd", -EPERM);
+	expect_path_error("/a/%2E%2E/%2e%2e/x", -EPERM);
+	expect_path_error("/..%2fetc", -EPERM);
+}
+
+static void test_bad_paths_are_refused(void)
+{
+	expect_path_error("", -EINVAL);
+	expect_path_error("a.txt", -EINVAL);
+	expect_path_error("/a%00b", -EINVAL);
+	expect_path_error("/a%zz", -EINVAL);
+	expect_path_error("/a%4", -EINVAL);
+	expect_path_error("/a%", -EINVAL);
+}
+
+static void test_dotfiles_are_kept_out_unless_asked(void)
+{
+	char out[64];
+	bool slash;
+
+	expect_path_error("/.git/config", -EACCES);
+	expect_path_error("/a/.env", -EACCES);
+	expect_path_error("/%2egit/config", -EACCES);
+	CU_ASSERT_EQUAL(map("/.well-known/x", true, out, sizeof(out), &slash),
+			0);
+	CU_ASSERT_STRING_EQUAL(out, ".well-known/x");
+	/* "." and ".." stay special with dotfiles allowed. */
+	CU_ASSERT_EQUAL(map("/a/./../b", true, out, sizeof(out), &slash), 0);
+	CU_ASSERT_STRING_EQUAL(out, "b");
+}
+
+static void test_long_paths_are_refused(void)
+{
+	char path[600], out[32];
+	bool slash;
+
+	memset(path, 'a', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	/* One segment over 255 bytes: no file system takes such a name. */
+	CU_ASSERT_EQUAL(map(path, false, out, sizeof(out), &slash),
+			-ENAMETOOLONG);
+	/* A result that does not fit the buffer. */
+	CU_ASSERT_EQUAL(map("/abcdefghij/klmnopqrst/uvwxyz0123", false, out,
+			    sizeof(out), &slash),
+			-ENAMETOOLONG);
+	CU_ASSERT_EQUAL(map("/abcdefghij/klmnopqrst/uvwxyz012", false, out,
+			    sizeof(out), &slash),
+			0);
+	CU_ASSERT_STRING_EQUAL(out, "abcdefghij/klmnopqrst/uvwxyz012");
+}
+
+static void test_content_types(void)
+{
+	CU_ASSERT_STRING_EQUAL(serve_content_type("index.html"),
+			       "text/html; charset=utf-8");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("a/b/STYLE.CSS"),
+			       "text/css; charset=utf-8");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("x.png"), "image/png");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("data.json"),
+			       "application/json");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("archive.tar.gz"),
+			       "application/gzip");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("README"),
+			       "application/octet-stream");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("dir.d/file"),
+			       "application/octet-stream");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("trailing."),
+			       "application/octet-stream");
+}
+
+/* Checks one Range value against a 100-byte file. */
+static void expect_range(const char *v, int ret, uint64_t start,
+			 uint64_t count)
+{
+	uint64_t s = 999, n = 999;
+
+	CU_ASSERT_EQUAL(serve_parse_range(v, 100, &s, &n), ret);
+	if (ret == 1) {
+		CU_ASSERT_EQUAL(s, start);
+		CU_ASSERT_EQUAL(n, count);
+	}
+}
+
+static void test_ranges(void)
+{
+	expect_range("bytes=0-9", 1, 0, 10);
+	expect_range("bytes=10-", 1, 10, 90);
+	expect_range("bytes=90-200", 1, 90, 10);
+	expect_range("bytes=-5", 1, 95, 5);
+	expect_range("bytes=-500", 1, 0, 100);
+	expect_range(" bytes=99-99 ", 1, 99, 1);
+	expect_range("bytes = 1-2", 0, 0, 0);
+	expect_range("BYTES=1-2", 1, 1, 2);
+	/* Nothing of it in the file: 416. */
+	expect_range("bytes=100-", -ERANGE, 0, 0);
+	expect_range("bytes=150-160", -ERANGE, 0, 0);
+	/* Ignored, so the whole file goes out. */
+	expect_range("bytes=0-1,5-6", 0, 0, 0);
+	expect_range("bytes=5-1", 0, 0, 0);
+	expect_range("bytes=", 0, 0, 0);
+	expect_range("bytes=-", 0, 0, 0);
+	expect_range("items=0-1", 0, 0, 0);
+	expect_range("bytes=a-b", 0, 0, 0);
+	expect_range("bytes=99999999999999999999-", 0, 0, 0);
+	{
+		uint64_t s, n;
+
+		CU_ASSERT_EQUAL(serve_parse_range("bytes=-5", 0, &s, &n),
+				-ERANGE);
+		CU_ASSERT_EQUAL(serve_parse_range("bytes=0-", 0, &s, &n),
+				-ERANGE);
+	}
+}
+
+static void test_http_dates(void)
+{
+	char buf[40];
+	time_t t;
+
+	serve_http_date(784111777, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "Sun, 06 Nov 1994 08:49:37 GMT");
+	CU_ASSERT_EQUAL(serve_parse_http_date(buf, &t), 0);
+	CU_ASSERT_EQUAL(t, 784111777);
+	serve_http_date(0, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "Thu, 01 Jan 1970 00:00:00 GMT");
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sat, 28 Nov 2026 07:16:14 GMT",
+					      &t), 0);
+	CU_ASSERT_EQUAL(t, 1795850174);
+	/* Other forms (RFC 850, asctime) and junk are not taken. */
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT",
+					      &t), -EINVAL);
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sun Nov  6 08:49:37 1994", &t),
+			-EINVAL);
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT x",
+					      &t), -EINVAL);
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT",
+					      &t), -EINVAL);
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sun, 06 Nov 1994 25:49:37 GMT",
+					      &t), -EINVAL);
+	CU_ASSERT_EQUAL(serve_parse_http_date("", &t), -EINVAL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct tu_test tests[] = {
+		{ "paths_are_cleaned", test_paths_are_cleaned, false },
+		{ "paths_that_leave_the_folder_are_refused",
+		  test_paths_that_leave_the_folder_are_refused, false },
+		{ "bad_paths_are_refused", test_bad_paths_are_refused, false },
+		{ "dotfiles_are_kept_out_unless_asked",
+		  test_dotfiles_are_kept_out_unless_asked, false },
+		{ "long_paths_are_refused", test_long_paths_are_refused,
+		  false },
+		{ "content_types", test_content_types, false },
+		{ "ranges", test_ranges, false },
+		{ "http_dates", test_http_dates, false },
+	};
+
+	return tu_run_tests(argc, argv, "serve-units", tests,
+			    sizeof(tests) / sizeof(tests[0]));
+}
