@@ -21,8 +21,8 @@
  * each receive brought; a complete request pauses it, so pipelined requests
  * wait in the buffer until the response before them is sent.  Files are
  * opened relative to the served folder's descriptor, with the path cleaned
- * by serve_map_path(); a body goes out 64 KiB at a time, the status line and
- * headers in front of the first piece.
+ * by serve_map_path(); a body goes out at most PIECE_MAX at a time, the
+ * status line and headers in front of the first piece.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +50,8 @@
 #include "serve.h"
 
 #define IN_CAP 8192u		/* receive buffer of a connection */
-#define OUT_CAP (64u << 10)	/* headers and one piece of a body */
+#define HEAD_CAP 4096u		/* room for a response's headers */
+#define PIECE_MAX (32u << 10)	/* the most of a body sent at once */
 #define URL_CAP 2048u		/* request target */
 #define REL_CAP 1024u		/* path under the folder */
 #define NS_PER_S 1000000000LL
@@ -94,7 +95,8 @@ struct conn {
 	bool dir_slash, index;
 	int file;
 	uint64_t off, left;	/* body bytes still to send, from `off` */
-	char *out;
+	char *out;		/* headers and a piece of the body */
+	size_t out_cap;
 	size_t hlen;		/* header bytes at the front of `out` */
 	int status;
 	uint64_t body_len;
@@ -139,6 +141,7 @@ static void end_response(struct conn *c)
 	c->file = -1;
 	free(c->out);
 	c->out = NULL;
+	c->out_cap = 0;
 }
 
 /*
@@ -258,6 +261,25 @@ static const char *reason(int status)
 	}
 }
 
+/*
+ * Makes c->out hold the headers and `body` bytes of body, up to PIECE_MAX
+ * of it (a larger body goes out in pieces).  False when out of memory.
+ */
+static bool out_alloc(struct conn *c, uint64_t body)
+{
+	size_t cap = HEAD_CAP + (body < PIECE_MAX ? (size_t)body : PIECE_MAX);
+	char *p;
+
+	if (c->out && c->out_cap >= cap)
+		return true;
+	p = realloc(c->out, cap);
+	if (!p)
+		return false;
+	c->out = p;
+	c->out_cap = cap;
+	return true;
+}
+
 /* The status line and the headers every response has, into c->out. */
 __attribute__((format(printf, 3, 4)))
 static void head_printf(struct conn *c, int status, const char *fmt, ...)
@@ -268,15 +290,15 @@ static void head_printf(struct conn *c, int status, const char *fmt, ...)
 
 	c->status = status;
 	serve_http_date(time(NULL), date, sizeof(date));
-	n = snprintf(c->out, OUT_CAP,
+	n = snprintf(c->out, HEAD_CAP,
 		     "HTTP/1.1 %d %s\r\nServer: ringpool/%s\r\nDate: %s\r\n",
 		     status, reason(status), rp_version(), date);
 	va_start(ap, fmt);
-	n += vsnprintf(c->out + n, OUT_CAP - (size_t)n, fmt, ap);
+	n += vsnprintf(c->out + n, HEAD_CAP - (size_t)n, fmt, ap);
 	va_end(ap);
-	n += snprintf(c->out + n, OUT_CAP - (size_t)n, "%s\r\n",
+	n += snprintf(c->out + n, HEAD_CAP - (size_t)n, "%s\r\n",
 		      c->keep_alive ? "" : "Connection: close\r\n");
-	c->hlen = (size_t)n < OUT_CAP ? (size_t)n : OUT_CAP - 1;
+	c->hlen = (size_t)n < HEAD_CAP ? (size_t)n : HEAD_CAP - 1;
 }
 
 static void send_piece(struct conn *c, size_t n);
@@ -287,7 +309,7 @@ static void respond_text(struct conn *c, int status, const char *extra)
 	char body[128];
 	int n;
 
-	if (!c->out && !(c->out = malloc(OUT_CAP))) {
+	if (!out_alloc(c, 0)) {
 		conn_close(c);
 		return;
 	}
@@ -297,7 +319,7 @@ static void respond_text(struct conn *c, int status, const char *extra)
 		    "Content-Length: %d\r\n%s",
 		    n, extra ? extra : "");
 	c->body_len = 0;
-	if (!c->head && c->hlen + (size_t)n < OUT_CAP) {
+	if (!c->head && c->hlen + (size_t)n <= c->out_cap) {
 		memcpy(c->out + c->hlen, body, (size_t)n);
 		c->hlen += (size_t)n;
 		c->body_len = (uint64_t)n;
@@ -360,7 +382,7 @@ static void send_piece(struct conn *c, size_t n)
 /* Reads the next piece of the body behind what c->out already holds. */
 static void read_piece(struct conn *c)
 {
-	size_t room = OUT_CAP - c->hlen;
+	size_t room = c->out_cap - c->hlen;
 	size_t n = c->left < room ? (size_t)c->left : room;
 	rp_future *f = NULL;
 
@@ -373,7 +395,7 @@ static void read_piece(struct conn *c)
 static void on_read(rp_future *f, void *arg)
 {
 	struct conn *c = arg;
-	size_t want = OUT_CAP - c->hlen;
+	size_t want = c->out_cap - c->hlen;
 	int64_t n = io_result(f);
 
 	if (c->left < want)
@@ -418,6 +440,10 @@ static void respond_file(struct conn *c, const struct stat *st)
 	int status = 200, r;
 	time_t since;
 
+	if (!out_alloc(c, c->head ? 0 : size)) {
+		conn_close(c);
+		return;
+	}
 	serve_http_date(st->st_mtime, lm, sizeof(lm));
 	if (c->ims_len) {
 		snprintf(ims, sizeof(ims), "%.*s", (int)c->ims_len, c->ims);
@@ -576,11 +602,6 @@ static void handle_request(struct conn *c)
 	c->index = false;
 	c->file = -1;
 	c->off = c->left = 0;
-	c->out = malloc(OUT_CAP);
-	if (!c->out) {
-		conn_close(c);
-		return;
-	}
 	if (c->url_long) {
 		respond_fatal(c, 414);
 		return;
@@ -715,7 +736,6 @@ static void feed(struct conn *c)
 	e = HTTP_PARSER_ERRNO(&c->parser);
 	if (c->reject) {
 		c->head = c->method == HTTP_HEAD;
-		c->out = malloc(OUT_CAP);
 		c->keep_alive = false;	/* its body is not read */
 		respond_text(c, c->reject, "Allow: GET, HEAD\r\n");
 		return;
@@ -729,7 +749,6 @@ static void feed(struct conn *c)
 	if (e != HPE_OK) {
 		c->method = HTTP_GET;
 		c->head = false;
-		c->out = malloc(OUT_CAP);
 		respond_fatal(c, e == HPE_HEADER_OVERFLOW ? 431 : 400);
 		return;
 	}
