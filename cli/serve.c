@@ -1170,9 +1170,13 @@ int cli_serve(int argc, char **argv)
 	close(listen_fd);
 	close(root_fd);
 	fflush(stdout);
-	fprintf(stderr, "ringpool serve: stopped (%s): %llu requests on %llu "
-		"connections\n", strsignal(sig),
-		(unsigned long long)atomic_load(&n_requests),
-		(unsigned long long)atomic_load(&n_accepted));
+	{
+		unsigned long long nr = atomic_load(&n_requests),
+				   nc = atomic_load(&n_accepted);
+
+		fprintf(stderr, "ringpool serve: stopped (%s): %llu request%s "
+			"on %llu connection%s\n", strsignal(sig), nr,
+			nr == 1 ? "" : "s", nc, nc == 1 ? "" : "s");
+	}
 	return 0;
 }
