@@ -43,6 +43,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ringpool.h"
@@ -55,6 +56,14 @@
 #define URL_CAP 2048u		/* request target */
 #define REL_CAP 1024u		/* path under the folder */
 #define NS_PER_S 1000000000LL
+/*
+ * After an error response to a request not read to its end, what the client
+ * still sends is read and dropped, at most this much for at most this long,
+ * before the close: closing with unread data would send a reset, which can
+ * destroy the response before the client reads it.
+ */
+#define LINGER_BYTES (1u << 20)
+#define LINGER_NS (2 * NS_PER_S)
 
 struct opts {
 	const char *dir, *bind;
@@ -100,6 +109,9 @@ struct conn {
 	size_t hlen;		/* header bytes at the front of `out` */
 	int status;
 	uint64_t body_len;
+	bool linger;		/* the request was not read to its end */
+	size_t linger_left;
+	int64_t linger_until;
 
 	char peer[64];
 };
@@ -328,11 +340,62 @@ static void respond_text(struct conn *c, int status, const char *extra)
 	send_piece(c, 0);
 }
 
-/* An error that ends the connection after its response. */
-static void respond_fatal(struct conn *c, int status)
+/*
+ * An error that ends the connection after its response, the rest of the
+ * request unread.
+ */
+static void respond_fatal(struct conn *c, int status, const char *extra)
 {
 	c->keep_alive = false;
-	respond_text(c, status, NULL);
+	c->linger = true;
+	respond_text(c, status, extra);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+static void arm_linger(struct conn *c);
+
+static void on_linger(rp_future *f, void *arg)
+{
+	struct conn *c = arg;
+	int64_t n = io_result(f);
+
+	if (n > 0 && (size_t)n < c->linger_left &&
+	    now_ns() < c->linger_until) {
+		c->linger_left -= (size_t)n;
+		arm_linger(c);
+		return;
+	}
+	conn_close(c);
+}
+
+static void arm_linger(struct conn *c)
+{
+	struct rp_io_opts io = { .timeout_ns = c->linger_until - now_ns() };
+	rp_future *f = NULL;
+
+	if (io.timeout_ns <= 0 ||
+	    !chain(rp_recv(ex, c->fd, c->in, IN_CAP, 0, &io, &f), &f,
+		   on_linger, c))
+		conn_close(c);
+}
+
+/* Ends the sending side, then drops what still comes before closing. */
+static void linger_close(struct conn *c)
+{
+	if (shutdown(c->fd, SHUT_WR) < 0) {
+		conn_close(c);
+		return;
+	}
+	c->linger_left = LINGER_BYTES;
+	c->linger_until = now_ns() + LINGER_NS;
+	arm_linger(c);
 }
 
 /* The response is out: the next request, or the end of the connection. */
@@ -343,7 +406,10 @@ static void request_done(struct conn *c)
 	log_request(c);
 	end_response(c);
 	if (!keep) {
-		conn_close(c);
+		if (c->linger && !atomic_load(&stopping))
+			linger_close(c);
+		else
+			conn_close(c);
 		return;
 	}
 	c->url_len = c->field_len = c->range_len = c->ims_len = 0;
@@ -603,13 +669,13 @@ static void handle_request(struct conn *c)
 	c->file = -1;
 	c->off = c->left = 0;
 	if (c->url_long) {
-		respond_fatal(c, 414);
+		respond_fatal(c, 414, NULL);
 		return;
 	}
 	http_parser_url_init(&u);
 	if (http_parser_parse_url(c->url, c->url_len, 0, &u) ||
 	    !(u.field_set & (1 << UF_PATH))) {
-		respond_fatal(c, 400);
+		respond_fatal(c, 400, NULL);
 		return;
 	}
 	path = c->url + u.field_data[UF_PATH].off;
@@ -736,8 +802,8 @@ static void feed(struct conn *c)
 	e = HTTP_PARSER_ERRNO(&c->parser);
 	if (c->reject) {
 		c->head = c->method == HTTP_HEAD;
-		c->keep_alive = false;	/* its body is not read */
-		respond_text(c, c->reject, "Allow: GET, HEAD\r\n");
+		/* Its body is not read. */
+		respond_fatal(c, c->reject, "Allow: GET, HEAD\r\n");
 		return;
 	}
 	if (c->complete) {
@@ -749,7 +815,7 @@ static void feed(struct conn *c)
 	if (e != HPE_OK) {
 		c->method = HTTP_GET;
 		c->head = false;
-		respond_fatal(c, e == HPE_HEADER_OVERFLOW ? 431 : 400);
+		respond_fatal(c, e == HPE_HEADER_OVERFLOW ? 431 : 400, NULL);
 		return;
 	}
 	/* All of it parsed, the request not complete yet: read on. */
