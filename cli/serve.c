@@ -72,8 +72,21 @@ struct opts {
 	bool quiet, dotfiles;
 };
 
-/* Which request header a value belongs to. */
-enum hdr { H_OTHER, H_RANGE, H_IMS };
+/* The request headers the server reads; others are skipped. */
+enum hdr { H_RANGE, H_IMS, H_INM, H_IF_RANGE, H_KEPT, H_OTHER = H_KEPT };
+
+static const char *const kept_names[H_KEPT] = {
+	[H_RANGE] = "range",
+	[H_IMS] = "if-modified-since",
+	[H_INM] = "if-none-match",
+	[H_IF_RANGE] = "if-range",
+};
+
+/* A kept header's value; `len` == sizeof(v) marks one too long to trust. */
+struct kept {
+	char v[256];
+	size_t len;
+};
 
 struct conn {
 	int fd;
@@ -90,10 +103,7 @@ struct conn {
 	size_t field_len;
 	bool field_long, in_value;
 	enum hdr hdr;
-	char range[128];
-	size_t range_len;
-	char ims[64];
-	size_t ims_len;
+	struct kept kept[H_KEPT];
 	bool complete;		/* the whole request is in */
 	int reject;		/* a status to answer with at once, or 0 */
 
@@ -402,6 +412,7 @@ static void linger_close(struct conn *c)
 static void request_done(struct conn *c)
 {
 	bool keep = c->keep_alive && !atomic_load(&stopping);
+	unsigned i;
 
 	log_request(c);
 	end_response(c);
@@ -412,7 +423,9 @@ static void request_done(struct conn *c)
 			conn_close(c);
 		return;
 	}
-	c->url_len = c->field_len = c->range_len = c->ims_len = 0;
+	c->url_len = c->field_len = 0;
+	for (i = 0; i < H_KEPT; i++)
+		c->kept[i].len = 0;
 	c->url_long = c->field_long = c->in_value = c->complete = false;
 	c->hdr = H_OTHER;
 	c->reject = 0;
@@ -501,9 +514,11 @@ static void on_written(rp_future *f, void *arg)
 /* A regular file, open in c->file: its headers, then its body. */
 static void respond_file(struct conn *c, const struct stat *st)
 {
-	char lm[40], ims[40], cr[96] = "";
+	const struct kept *k = c->kept;
+	char lm[40], etag[48], cr[96] = "";
 	uint64_t size = (uint64_t)st->st_size, start = 0, count = size;
 	int status = 200, r;
+	bool fresh;
 	time_t since;
 
 	if (!out_alloc(c, c->head ? 0 : size)) {
@@ -511,19 +526,27 @@ static void respond_file(struct conn *c, const struct stat *st)
 		return;
 	}
 	serve_http_date(st->st_mtime, lm, sizeof(lm));
-	if (c->ims_len) {
-		snprintf(ims, sizeof(ims), "%.*s", (int)c->ims_len, c->ims);
-		if (!serve_parse_http_date(ims, &since) &&
-		    st->st_mtime <= since) {
-			head_printf(c, 304, "Last-Modified: %s\r\n", lm);
-			c->left = 0;
-			send_piece(c, 0);
-			return;
-		}
+	serve_etag(st->st_mtim.tv_sec, st->st_mtim.tv_nsec, size, etag,
+		   sizeof(etag));
+	/* If-None-Match, when given, decides; else If-Modified-Since. */
+	if (k[H_INM].len)
+		fresh = serve_etag_listed(k[H_INM].v, etag);
+	else
+		fresh = k[H_IMS].len &&
+			!serve_parse_http_date(k[H_IMS].v, &since) &&
+			st->st_mtime <= since;
+	if (fresh) {
+		head_printf(c, 304, "ETag: %s\r\nLast-Modified: %s\r\n", etag,
+			    lm);
+		c->left = 0;
+		send_piece(c, 0);
+		return;
 	}
-	if (c->range_len) {
-		c->range[c->range_len] = '\0';
-		r = serve_parse_range(c->range, size, &start, &count);
+	/* A range of the version the client has (If-Range), or none. */
+	if (k[H_RANGE].len &&
+	    (!k[H_IF_RANGE].len || !strcmp(k[H_IF_RANGE].v, etag) ||
+	     !strcmp(k[H_IF_RANGE].v, lm))) {
+		r = serve_parse_range(k[H_RANGE].v, size, &start, &count);
 		if (r == -ERANGE) {
 			snprintf(cr, sizeof(cr), "Content-Range: bytes */%llu\r\n",
 				 (unsigned long long)size);
@@ -543,9 +566,10 @@ static void respond_file(struct conn *c, const struct stat *st)
 	}
 	head_printf(c, status,
 		    "Content-Type: %s\r\nContent-Length: %llu\r\n"
-		    "Last-Modified: %s\r\nAccept-Ranges: bytes\r\n%s",
-		    serve_content_type(c->rel), (unsigned long long)count, lm,
-		    cr);
+		    "ETag: %s\r\nLast-Modified: %s\r\n"
+		    "Accept-Ranges: bytes\r\n%s",
+		    serve_content_type(c->rel), (unsigned long long)count,
+		    etag, lm, cr);
 	c->off = start;
 	c->left = c->head ? 0 : count;
 	c->body_len = c->left;
@@ -727,16 +751,18 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
-/* Appends to one of the kept header values; too long a value is dropped. */
-static void keep_value(char *buf, size_t cap, size_t *n, const char *at,
-		       size_t len)
+/* Appends to a kept header value; too long a value is marked so. */
+static void keep_value(struct kept *k, const char *at, size_t len)
 {
-	if (*n + len >= cap) {
-		*n = cap;	/* marks it too long */
+	if (k->len == sizeof(k->v))
+		return;
+	if (k->len + len >= sizeof(k->v)) {
+		k->len = sizeof(k->v);
 		return;
 	}
-	memcpy(buf + *n, at, len);
-	*n += len;
+	memcpy(k->v + k->len, at, len);
+	k->len += len;
+	k->v[k->len] = '\0';
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len)
@@ -744,22 +770,20 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 	struct conn *c = conn_of(p);
 
 	if (!c->in_value) {
+		unsigned i;
+
 		c->in_value = true;
 		c->field[c->field_len] = '\0';
-		c->hdr = c->field_long ? H_OTHER :
-			 !strcasecmp(c->field, "range") ? H_RANGE :
-			 !strcasecmp(c->field, "if-modified-since") ? H_IMS :
-								  H_OTHER;
+		c->hdr = H_OTHER;
+		for (i = 0; i < H_KEPT && !c->field_long; i++)
+			if (!strcasecmp(c->field, kept_names[i]))
+				c->hdr = (enum hdr)i;
 		/* A repeated header: the last one counts. */
-		if (c->hdr == H_RANGE)
-			c->range_len = 0;
-		else if (c->hdr == H_IMS)
-			c->ims_len = 0;
+		if (c->hdr != H_OTHER)
+			c->kept[c->hdr].len = 0;
 	}
-	if (c->hdr == H_RANGE && c->range_len < sizeof(c->range))
-		keep_value(c->range, sizeof(c->range), &c->range_len, at, len);
-	else if (c->hdr == H_IMS && c->ims_len < sizeof(c->ims))
-		keep_value(c->ims, sizeof(c->ims), &c->ims_len, at, len);
+	if (c->hdr != H_OTHER)
+		keep_value(&c->kept[c->hdr], at, len);
 	return 0;
 }
 
@@ -767,11 +791,12 @@ static int on_headers_complete(http_parser *p)
 {
 	struct conn *c = conn_of(p);
 
+	unsigned i;
+
 	/* Values cut short are not trusted: as if absent. */
-	if (c->range_len >= sizeof(c->range))
-		c->range_len = 0;
-	if (c->ims_len >= sizeof(c->ims))
-		c->ims_len = 0;
+	for (i = 0; i < H_KEPT; i++)
+		if (c->kept[i].len == sizeof(c->kept[i].v))
+			c->kept[i].len = 0;
 	c->method = p->method;
 	c->keep_alive = http_should_keep_alive(p);
 	if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
@@ -949,7 +974,8 @@ static void serve_usage(FILE *out)
 "Usage: ringpool serve [OPTIONS] [DIR]\n"
 "\n"
 "Serves the files under DIR (default '.') over HTTP/1.1: GET and HEAD,\n"
-"keep-alive and pipelining, single byte ranges, If-Modified-Since, and\n"
+"keep-alive and pipelining, single byte ranges (with If-Range), ETag and\n"
+"Last-Modified with If-None-Match and If-Modified-Since, and\n"
 "DIR/index.html for a folder's address (no listings).  Names starting with\n"
 "'.' are not served unless --dotfiles; symbolic links are followed.  Each\n"
 "response is logged on stdout (Common Log Format).  Ctrl-C stops.\n"

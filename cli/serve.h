@@ -43,6 +43,19 @@ const char *serve_content_type(const char *name);
 int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 		      uint64_t *count);
 
+/*
+ * The entity tag of a file version: its modification time (to the
+ * nanosecond) and size, quoted, in `out` (48 bytes is enough).
+ */
+void serve_etag(int64_t mtime_s, long mtime_ns, uint64_t size, char *out,
+		size_t out_len);
+
+/*
+ * Whether an If-None-Match value (`*`, or a comma-separated list of entity
+ * tags, weak ones included) lists `etag` (weak comparison, RFC 9110).
+ */
+bool serve_etag_listed(const char *list, const char *etag);
+
 /* An HTTP date (IMF-fixdate, RFC 9110) of `t`, in `out` (30 bytes or more). */
 void serve_http_date(time_t t, char *out, size_t out_len);
 

@@ -193,6 +193,43 @@ int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 	return 1;
 }
 
+void serve_etag(int64_t mtime_s, long mtime_ns, uint64_t size, char *out,
+		size_t out_len)
+{
+	snprintf(out, out_len, "\"%llx.%lx-%llx\"", (unsigned long long)mtime_s,
+		 (unsigned long)mtime_ns, (unsigned long long)size);
+}
+
+bool serve_etag_listed(const char *list, const char *etag)
+{
+	size_t el = strlen(etag);
+	const char *p = list;
+
+	while (*p) {
+		const char *start;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return true;
+		if (!strncmp(p, "W/", 2))
+			p += 2;
+		start = p;
+		if (*p == '"') {
+			p = strchr(p + 1, '"');
+			if (!p)
+				return false;
+			p++;
+		} else {
+			while (*p && *p != ',' && *p != ' ' && *p != '\t')
+				p++;
+		}
+		if ((size_t)(p - start) == el && !strncmp(start, etag, el))
+			return true;
+	}
+	return false;
+}
+
 static const char *const wdays[] = { "Sun", "Mon", "Tue", "Wed",
 				     "Thu", "Fri", "Sat" };
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr",

@@ -478,6 +478,44 @@ static void test_if_modified_since(void)
 				  "00:00:00 GMT\r\n"), 200);
 }
 
+static void test_entity_tags_and_if_range(void)
+{
+	char etag[64], lm[64], extra[160];
+	struct resp r;
+	char *raw = request("GET", "/hello.txt", NULL, &r);
+
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_FATAL(header(&r, "ETag", etag, sizeof(etag)) != NULL);
+	CU_ASSERT(etag[0] == '"' && etag[strlen(etag) - 1] == '"');
+	CU_ASSERT_FATAL(header(&r, "Last-Modified", lm, sizeof(lm)) != NULL);
+	free(raw);
+
+	snprintf(extra, sizeof(extra), "If-None-Match: \"nope\", %s\r\n",
+		 etag);
+	raw = request("GET", "/hello.txt", extra, &r);
+	CU_ASSERT_EQUAL(r.status, 304);
+	free(raw);
+	/* If-None-Match decides over If-Modified-Since. */
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt",
+				  "If-None-Match: \"nope\"\r\n"
+				  "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 "
+				  "GMT\r\n"), 200);
+
+	/* A range of this version: 206; of another one: the whole file. */
+	snprintf(extra, sizeof(extra), "Range: bytes=0-4\r\nIf-Range: %s\r\n",
+		 etag);
+	raw = request("GET", "/hello.txt", extra, &r);
+	CU_ASSERT(r.status == 206 && r.body_len == 5);
+	free(raw);
+	snprintf(extra, sizeof(extra), "Range: bytes=0-4\r\nIf-Range: %s\r\n",
+		 lm);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt", extra), 206);
+	raw = request("GET", "/hello.txt",
+		      "Range: bytes=0-4\r\nIf-Range: \"old\"\r\n", &r);
+	CU_ASSERT(r.status == 200 && r.body_len == 13);
+	free(raw);
+}
+
 static void test_bad_requests(void)
 {
 	char v[64], req[8192];
@@ -851,6 +889,8 @@ int main(int argc, char **argv)
 		{ "folders", test_folders, false },
 		{ "ranges", test_ranges, false },
 		{ "if_modified_since", test_if_modified_since, false },
+		{ "entity_tags_and_if_range", test_entity_tags_and_if_range,
+		  false },
 		{ "bad_requests", test_bad_requests, false },
 		{ "an_error_ends_in_order_while_the_client_sends",
 		  test_an_error_ends_in_order_while_the_client_sends, false },

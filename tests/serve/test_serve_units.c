@@ -203,6 +203,27 @@ static void test_http_dates(void)
 	CU_ASSERT_EQUAL(serve_parse_http_date("", &t), -EINVAL);
 }
 
+static void test_entity_tags(void)
+{
+	char tag[48];
+
+	serve_etag(1795850174, 123456789, 13, tag, sizeof(tag));
+	CU_ASSERT_STRING_EQUAL(tag, "\"6b0a7fbe.75bcd15-d\"");
+	CU_ASSERT(serve_etag_listed(tag, tag));
+	CU_ASSERT(serve_etag_listed("*", tag));
+	CU_ASSERT(serve_etag_listed("\"x\", \"6b0a7fbe.75bcd15-d\"", tag));
+	CU_ASSERT(serve_etag_listed("W/\"6b0a7fbe.75bcd15-d\"", tag));
+	CU_ASSERT(serve_etag_listed(" \"a\" ,W/\"b\",\"6b0a7fbe.75bcd15-d\"",
+				    tag));
+	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-e\"", tag));
+	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-d", tag));
+	CU_ASSERT(!serve_etag_listed("", tag));
+	CU_ASSERT(!serve_etag_listed("W/, ,", tag));
+	/* Another version of the same size: another tag. */
+	serve_etag(1795850174, 123456790, 13, tag, sizeof(tag));
+	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-d\"", tag));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tu_test tests[] = {
@@ -217,6 +238,7 @@ int main(int argc, char **argv)
 		{ "content_types", test_content_types, false },
 		{ "ranges", test_ranges, false },
 		{ "http_dates", test_http_dates, false },
+		{ "entity_tags", test_entity_tags, false },
 	};
 
 	return tu_run_tests(argc, argv, "serve-units", tests,
