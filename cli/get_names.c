@@ -11,18 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "get.h"
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 void get_name_sanitize(const char *in, size_t len, char *out)
 {
@@ -87,8 +77,8 @@ void get_name_from_url(const char *url, char *out)
 	for (s = seg; s < end && n < sizeof(decoded) - 1; s++) {
 		int hi, lo;
 
-		if (*s == '%' && s + 2 < end && (hi = hexval(s[1])) >= 0 &&
-		    (lo = hexval(s[2])) >= 0) {
+		if (*s == '%' && s + 2 < end && (hi = cli_hexval(s[1])) >= 0 &&
+		    (lo = cli_hexval(s[2])) >= 0) {
 			decoded[n++] = (char)(hi * 16 + lo);
 			s += 2;
 		} else {

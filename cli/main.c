@@ -12,7 +12,6 @@
 
 #include "ringpool.h"
 #include "cli.h"
-#include "serve.h"
 
 static void usage(FILE *out)
 {

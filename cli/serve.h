@@ -11,9 +11,6 @@
 #include <stdint.h>
 #include <time.h>
 
-/* `ringpool serve ...`; argv[0] is "serve".  Returns the exit status. */
-int cli_serve(int argc, char **argv);
-
 /*
  * Maps the path of a request target (`path`, `len` bytes, percent-encoded,
  * starting with '/') to a path relative to the served folder, written to

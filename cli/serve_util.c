@@ -6,18 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli.h"
 #include "serve.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int serve_map_path(const char *path, size_t len, bool dotfiles, char *out,
 		   size_t out_len, bool *dir_slash)
@@ -41,8 +31,8 @@ int serve_map_path(const char *path, size_t len, bool dotfiles, char *out,
 			if (c == '%') {
 				int hi, lo;
 
-				if (i + 2 > len || (hi = hexval(path[i])) < 0 ||
-				    (lo = hexval(path[i + 1])) < 0)
+				if (i + 2 > len || (hi = cli_hexval(path[i])) < 0 ||
+				    (lo = cli_hexval(path[i + 1])) < 0)
 					return -EINVAL;
 				c = (char)(hi << 4 | lo);
 				i += 2;
