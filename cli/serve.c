@@ -55,6 +55,8 @@
 #define PIECE_MAX (32u << 10)	/* the most of a body sent at once */
 #define URL_CAP 2048u		/* request target */
 #define REL_CAP 1024u		/* path under the folder */
+/* --max-conns by default with the blocking-thread backend (a thread each). */
+#define THREADS_MAX_CONNS 240u
 #define NS_PER_S 1000000000LL
 /*
  * After an error response to a request not read to its end, what the client
@@ -69,7 +71,7 @@ struct opts {
 	const char *dir, *bind;
 	unsigned port, rings, max_conns;
 	double idle_timeout, send_timeout;
-	bool quiet, dotfiles;
+	bool quiet, dotfiles, max_conns_given;
 };
 
 /* The request headers the server reads; others are skipped. */
@@ -986,7 +988,8 @@ static void serve_usage(FILE *out)
 "  -p, --port N           port (default 8080; 0 picks a free one)\n"
 "      --rings N          io_uring rings, each with a thread, that share the\n"
 "                         connections (default 1)\n"
-"      --max-conns N      connections at once; more get 503 (default 1024)\n"
+"      --max-conns N      connections at once; more get 503 (default 1024;\n"
+"                         240 with the blocking-thread backend, at most 1008)\n"
 "      --idle-timeout S   close a connection idle for S seconds (default 60)\n"
 "      --send-timeout S   close a connection that takes no data for S\n"
 "                         seconds (default 60)\n"
@@ -1084,6 +1087,7 @@ static int parse_opts(int argc, char **argv)
 			if (!parse_uint(optarg, 1, 1000000, &o.max_conns))
 				return usage_error("--max-conns '%s' is not "
 						   "1-1000000", optarg);
+			o.max_conns_given = true;
 			break;
 		case 'i':
 			if (!parse_seconds(optarg, &o.idle_timeout))
@@ -1215,12 +1219,16 @@ int cli_serve(int argc, char **argv)
 	if (!ret) {
 		rp_executor_backend(ex, &backend, &why);
 		if (backend == RP_BACKEND_THREADS) {
-			/* A waiting receive holds a thread: one each. */
+			/*
+			 * A waiting receive holds a thread: one each, and a
+			 * few for the files.  The library's limit is 1024.
+			 */
+			if (!o.max_conns_given)
+				o.max_conns = THREADS_MAX_CONNS;
+			if (o.max_conns > 1024 - 16)
+				o.max_conns = 1024 - 16;
 			rp_executor_free(ex);
-			cfg.io_threads = o.max_conns + 16 > 1024
-						 ? 1024 : o.max_conns + 16;
-			if (o.max_conns > cfg.io_threads - 16)
-				o.max_conns = cfg.io_threads - 16;
+			cfg.io_threads = o.max_conns + 16;
 			ret = rp_executor_new(&cfg, &ex);
 		}
 	}

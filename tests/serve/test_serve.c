@@ -726,6 +726,56 @@ static void test_over_max_conns_gets_503(void)
 	CU_ASSERT_EQUAL(stop(&s, SIGINT), 0);
 }
 
+/*
+ * A client that asks for a large file and reads none of it: the server
+ * gives up after --send-timeout and closes, and goes on serving others.
+ */
+static void test_a_reader_that_stalls_is_cut_off(void)
+{
+	static const char *const args[] = { "--port", "0", "--send-timeout",
+					    "1", "--max-conns", "8", "-q",
+					    NULL, NULL };
+	const char *a[10];
+	int rcvbuf = 4096, fd;
+	struct server s;
+	struct resp r;
+	size_t len, total = 0;
+	char *raw, req[] = "GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = 30 };
+
+	memcpy(a, args, sizeof(args));
+	a[7] = www;
+	CU_ASSERT_FATAL(start(&s, "stall", a) == 0);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	/* A small window, so that the server's sends back up soon. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	sa.sin_port = htons((uint16_t)s.port);
+	CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CU_ASSERT(send_all(fd, req, sizeof(req) - 1));
+	sleep(tu_under_valgrind() ? 8 : 3);
+	for (;;) {
+		char buf[65536];
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+	close(fd);
+	/* Cut off well before the 32 MiB it promised. */
+	CU_ASSERT(total > 0 && total < (32u << 20));
+	raw = exchange_on(s.port,
+			  "GET /hello.txt HTTP/1.1\r\nConnection: close\r\n\r\n",
+			  &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200);
+	free(raw);
+	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
+}
+
 static void test_usage_errors(void)
 {
 	static const char *const cases[][4] = {
@@ -862,6 +912,20 @@ static int make_www(void)
 	    write_file(www, "sub/.hidden/x", "x\n", 2) ||
 	    write_file(www, "big.bin", big, big_len))
 		return -1;
+	/* 32 MiB of zeros, sparse: more than any socket buffers hold. */
+	snprintf(path, sizeof(path), "%s/huge.bin", www);
+	if (truncate(path, 0) < 0 && errno != ENOENT)
+		return -1;
+	{
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0 || ftruncate(fd, 32 << 20) < 0) {
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
 	snprintf(path, sizeof(path), "%s/link.txt", www);
 	return symlink("../outside.txt", path);
 }
@@ -903,6 +967,8 @@ int main(int argc, char **argv)
 		{ "many_clients_at_once", test_many_clients_at_once, false },
 		{ "over_max_conns_gets_503", test_over_max_conns_gets_503,
 		  false },
+		{ "a_reader_that_stalls_is_cut_off",
+		  test_a_reader_that_stalls_is_cut_off, false },
 		{ "usage_errors", test_usage_errors, false },
 		{ "a_port_in_use_is_an_error", test_a_port_in_use_is_an_error,
 		  false },
