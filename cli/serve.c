@@ -242,21 +242,47 @@ static size_t log_escape(char *out, size_t cap, const char *s, size_t n)
 	return k;
 }
 
-/* One line per response on stdout, in the Common Log Format. */
+/*
+ * The current second as the Date header and the access log write it, made
+ * once a second on each thread (a ring thread answers thousands a second).
+ */
+struct clock_strings {
+	time_t t;
+	char http[40];	/* IMF-fixdate */
+	char clf[32];	/* Common Log Format */
+};
+
+static const struct clock_strings *clock_now(void)
+{
+	static _Thread_local struct clock_strings cs = { .t = -1 };
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != cs.t) {
+		cs.t = now;
+		serve_http_date(now, cs.http, sizeof(cs.http));
+		gmtime_r(&now, &tm);
+		strftime(cs.clf, sizeof(cs.clf), "%d/%b/%Y:%H:%M:%S +0000",
+			 &tm);
+	}
+	return &cs;
+}
+
+/*
+ * One line per response on stdout, in the Common Log Format.  stdout is
+ * fully buffered unless it is a terminal; the main thread flushes it every
+ * second, so a line is written within about a second.
+ */
 static void log_request(struct conn *c)
 {
-	char when[40], target[URL_CAP * 2];
-	struct tm tm;
-	time_t now;
+	char target[URL_CAP * 2];
 
 	atomic_fetch_add_explicit(&n_requests, 1, memory_order_relaxed);
 	if (o.quiet)
 		return;
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
 	log_escape(target, sizeof(target), c->url, c->url_len);
-	printf("%s - - [%s] \"%s %s%s HTTP/%u.%u\" %d %llu\n", c->peer, when,
+	printf("%s - - [%s] \"%s %s%s HTTP/%u.%u\" %d %llu\n", c->peer,
+	       clock_now()->clf,
 	       http_method_str((enum http_method)c->method), target,
 	       c->url_long ? "..." : "", c->parser.http_major,
 	       c->parser.http_minor, c->status,
@@ -308,15 +334,13 @@ static bool out_alloc(struct conn *c, uint64_t body)
 __attribute__((format(printf, 3, 4)))
 static void head_printf(struct conn *c, int status, const char *fmt, ...)
 {
-	char date[40];
 	va_list ap;
 	int n;
 
 	c->status = status;
-	serve_http_date(time(NULL), date, sizeof(date));
 	n = snprintf(c->out, HEAD_CAP,
 		     "HTTP/1.1 %d %s\r\nServer: ringpool/%s\r\nDate: %s\r\n",
-		     status, reason(status), rp_version(), date);
+		     status, reason(status), rp_version(), clock_now()->http);
 	va_start(ap, fmt);
 	n += vsnprintf(c->out + n, HEAD_CAP - (size_t)n, fmt, ap);
 	va_end(ap);
@@ -980,7 +1004,8 @@ static void serve_usage(FILE *out)
 "Last-Modified with If-None-Match and If-Modified-Since, and\n"
 "DIR/index.html for a folder's address (no listings).  Names starting with\n"
 "'.' are not served unless --dotfiles; symbolic links are followed.  Each\n"
-"response is logged on stdout (Common Log Format).  Ctrl-C stops.\n"
+"response is logged on stdout (Common Log Format, written out at least\n"
+"once a second).  Ctrl-C stops.\n"
 "\n"
 "  -d, --dir DIR          the folder to serve (or as the argument)\n"
 "  -b, --bind ADDR        address to listen on (default 127.0.0.1; 0.0.0.0\n"
@@ -1249,8 +1274,13 @@ int cli_serve(int argc, char **argv)
 		.on_headers_complete = on_headers_complete,
 		.on_message_complete = on_message_complete,
 	};
-	/* Lines as they come, so a log follower sees each response. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	/*
+	 * A write per response would cost a third of the requests/s (4 KiB
+	 * files, 50 connections): lines go out in 64 KiB blocks, flushed
+	 * below every second, or one by one to a terminal.
+	 */
+	setvbuf(stdout, NULL, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF,
+		64u << 10);
 	if (backend == RP_BACKEND_URING)
 		fprintf(stderr, "ringpool serve: serving %s at %s (io_uring, %u "
 			"ring%s)\n", real, url, n_rings, n_rings == 1 ? "" : "s");
@@ -1260,9 +1290,15 @@ int cli_serve(int argc, char **argv)
 			why ? why : "");
 	arm_accept();
 
-	do
-		ret = sigwait(&set, &sig);
-	while (ret == EINTR);
+	for (;;) {
+		struct timespec tick = { .tv_sec = 1 };
+
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig > 0)
+			break;
+		if (errno == EAGAIN)
+			fflush(stdout);
+	}
 
 	atomic_store(&stopping, true);
 	/* Cancels what is in flight; the callbacks close and free. */

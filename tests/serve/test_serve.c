@@ -836,6 +836,27 @@ static void test_a_port_in_use_is_an_error(void)
 	free(err);
 }
 
+/* Log lines reach the file within about a second, not only at the end. */
+static void test_the_log_is_written_while_serving(void)
+{
+	int64_t give_up = tu_now_ns() + (tu_under_valgrind() ? 20 : 5) *
+						1000000000LL;
+	bool seen = false;
+
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt?while-serving", NULL),
+			200);
+	while (!seen && tu_now_ns() < give_up) {
+		char *out = slurp(main_srv.out, NULL);
+
+		seen = strstr(out, "\"GET /hello.txt?while-serving HTTP/1.1\" "
+				   "200 13") != NULL;
+		free(out);
+		if (!seen)
+			usleep(100000);
+	}
+	CU_ASSERT(seen);
+}
+
 /* Last: stops the main server and reads its log. */
 static void test_stops_on_a_signal_and_logs(void)
 {
@@ -972,6 +993,8 @@ int main(int argc, char **argv)
 		{ "usage_errors", test_usage_errors, false },
 		{ "a_port_in_use_is_an_error", test_a_port_in_use_is_an_error,
 		  false },
+		{ "the_log_is_written_while_serving",
+		  test_the_log_is_written_while_serving, false },
 		{ "stops_on_a_signal_and_logs",
 		  test_stops_on_a_signal_and_logs, false },
 	};
