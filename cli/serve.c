@@ -24,6 +24,7 @@
  * by serve_map_path(); a body goes out at most PIECE_MAX at a time, the
  * status line and headers in front of the first piece.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -920,6 +921,31 @@ static void peer_name(int fd, char *out, size_t cap)
 		snprintf(out, cap, "%s", host);
 }
 
+static void on_pause_over(rp_future *f, void *arg)
+{
+	(void)f;
+	(void)arg;
+	if (!atomic_load(&stopping))
+		arm_accept();
+}
+
+/*
+ * Out of descriptors: accept again in 10 ms (the connections being served
+ * close meanwhile), on a timer rather than sleeping on the ring thread.
+ */
+static void pause_accepting(void)
+{
+	rp_future *f;
+	int ret = rp_sleep(ex, 10 * 1000000LL, &f);
+
+	if (ret)
+		return;		/* shutting down */
+	ret = rp_future_add_done_callback(f, on_pause_over, NULL);
+	if (ret)
+		fatal("rp_future_add_done_callback", ret);
+	rp_future_unref(f);
+}
+
 static void on_accept(rp_future *f, void *arg)
 {
 	static const char busy[] =
@@ -941,8 +967,9 @@ static void on_accept(rp_future *f, void *arg)
 		fprintf(stderr, "ringpool serve: accept: %s\n",
 			strerror((int)-fd));
 		if (fd == -EMFILE || fd == -ENFILE)
-			usleep(10000);
-		arm_accept();
+			pause_accepting();
+		else
+			arm_accept();
 		return;
 	}
 	atomic_fetch_add(&n_accepted, 1);
@@ -1014,7 +1041,8 @@ static void serve_usage(FILE *out)
 "      --rings N          io_uring rings, each with a thread, that share the\n"
 "                         connections (default 1)\n"
 "      --max-conns N      connections at once; more get 503 (default 1024;\n"
-"                         240 with the blocking-thread backend, at most 1008)\n"
+"                         240 with the blocking-thread backend, at most 1008;\n"
+"                         lowered to what the open-file limit allows)\n"
 "      --idle-timeout S   close a connection idle for S seconds (default 60)\n"
 "      --send-timeout S   close a connection that takes no data for S\n"
 "                         seconds (default 60)\n"
@@ -1204,6 +1232,48 @@ static void raise_nofile(rlim_t want)
 	(void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* Descriptors open now (counted in /proc/self/fd), or -1. */
+static long open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	long n = -1;	/* the directory's own descriptor */
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * A connection holds two descriptors while it sends a file: --max-conns is
+ * lowered to what RLIMIT_NOFILE leaves (keeping 16 spare), so that a full
+ * house gets 503 at the door rather than every request failing to open
+ * its file.
+ */
+static void fit_conns_to_nofile(void)
+{
+	long used = open_fds();
+	struct rlimit rl;
+	rlim_t room;
+
+	if (used < 0 || getrlimit(RLIMIT_NOFILE, &rl) ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		return;
+	room = rl.rlim_cur > (rlim_t)used + 16 + 2
+		       ? (rl.rlim_cur - (rlim_t)used - 16) / 2 : 1;
+	if (o.max_conns <= room)
+		return;
+	o.max_conns = (unsigned)room;
+	fprintf(stderr, "ringpool serve: at most %u connection%s: the limit on "
+		"open files (RLIMIT_NOFILE) is %llu, two per connection\n",
+		o.max_conns, o.max_conns == 1 ? "" : "s",
+		(unsigned long long)rl.rlim_cur);
+}
+
 int cli_serve(int argc, char **argv)
 {
 	struct rp_config cfg;
@@ -1230,7 +1300,7 @@ int cli_serve(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile((rlim_t)o.max_conns + 64);
+	raise_nofile(2 * (rlim_t)o.max_conns + 64);
 
 	listen_fd = listen_on(url, sizeof(url));
 	if (listen_fd < 0) {
@@ -1266,6 +1336,7 @@ int cli_serve(int argc, char **argv)
 	}
 	rp_executor_backend(ex, &backend, &why);
 	n_rings = backend == RP_BACKEND_URING ? o.rings : 1;
+	fit_conns_to_nofile();
 
 	settings = (http_parser_settings){
 		.on_url = on_url,

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -40,6 +41,8 @@ struct server {
 };
 
 static struct server main_srv;
+/* When above 0, the RLIMIT_NOFILE of the next server spawned. */
+static rlim_t spawn_nofile;
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -106,6 +109,12 @@ static pid_t spawn(struct server *s, const char *tag, const char *const *args)
 		dup2(in, 0);
 		dup2(o, 1);
 		dup2(e, 2);
+		if (spawn_nofile) {
+			struct rlimit rl = { spawn_nofile, spawn_nofile };
+
+			if (setrlimit(RLIMIT_NOFILE, &rl))
+				_exit(126);
+		}
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -776,6 +785,65 @@ static void test_a_reader_that_stalls_is_cut_off(void)
 	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
 }
 
+/*
+ * A low RLIMIT_NOFILE (room for a few connections): --max-conns comes down
+ * to what it allows, with a message, so that each client gets its file or
+ * a 503 at once, never a request that fails for want of a descriptor.
+ */
+static void test_a_low_open_file_limit_lowers_max_conns(void)
+{
+	static const char *const args[] = { "--port", "0", "-q", "--max-conns",
+					    "40", NULL, NULL };
+	static const char req[] =
+		"GET /hello.txt HTTP/1.1\r\nConnection: close\r\n\r\n";
+	const char *backend = getenv("RINGPOOL_BACKEND");
+	enum { N = 30 };
+	const char *a[8];
+	int fds[N], ok = 0, busy = 0, i;
+	struct server s;
+	char *err;
+
+	memcpy(a, args, sizeof(args));
+	a[5] = www;
+	/* The fallback holds a descriptor per I/O thread (56 here). */
+	spawn_nofile = backend && !strcmp(backend, "threads") ? 90 : 40;
+	i = start(&s, "nofile", a);
+	spawn_nofile = 0;
+	CU_ASSERT_FATAL(i == 0);
+	/* All connected before any asks, so the house is full. */
+	for (i = 0; i < N; i++)
+		fds[i] = dial(s.port);
+	usleep(300000);
+	for (i = 0; i < N; i++)
+		if (fds[i] >= 0)
+			send_all(fds[i], req, sizeof(req) - 1);
+	for (i = 0; i < N; i++) {
+		struct resp r;
+		size_t len;
+		char *raw;
+
+		if (fds[i] < 0)
+			continue;
+		raw = read_all(fds[i], &len);
+		close(fds[i]);
+		if (raw && parse(raw, len, false, &r) && r.status == 200)
+			ok++;
+		else if (raw && parse(raw, len, false, &r) && r.status == 503)
+			busy++;
+		else
+			printf("\n  connection %d: %zu bytes: %.60s", i, len,
+			       raw ? raw : "");
+		free(raw);
+	}
+	CU_ASSERT(ok > 0);
+	CU_ASSERT(busy > 0);
+	CU_ASSERT_EQUAL(ok + busy, N);
+	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
+	err = slurp(s.err, NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "the limit on open files"));
+	free(err);
+}
+
 static void test_usage_errors(void)
 {
 	static const char *const cases[][4] = {
@@ -990,6 +1058,9 @@ int main(int argc, char **argv)
 		  false },
 		{ "a_reader_that_stalls_is_cut_off",
 		  test_a_reader_that_stalls_is_cut_off, false },
+		/* valgrind needs descriptors of its own under the limit. */
+		{ "a_low_open_file_limit_lowers_max_conns",
+		  test_a_low_open_file_limit_lowers_max_conns, true },
 		{ "usage_errors", test_usage_errors, false },
 		{ "a_port_in_use_is_an_error", test_a_port_in_use_is_an_error,
 		  false },
