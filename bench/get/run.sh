@@ -146,33 +146,13 @@ if [[ ! -f "$data/.complete" ]] ||
 fi
 
 # nginx on a free port, with a config of its own.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# shellcheck source=bench/nginx.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../nginx.sh"
+port=$(free_port)
 ngx="$work/nginx"
-rm -rf "$ngx" && mkdir -p "$ngx/logs" "$ngx/tmp"
 workers=auto
 [[ -z $server_cpus ]] || workers=$server_n
-cat >"$ngx/nginx.conf" <<NGINX
-worker_processes $workers;
-error_log $ngx/logs/error.log warn;
-pid $ngx/nginx.pid;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $ngx/tmp/body;
-	proxy_temp_path $ngx/tmp/proxy;
-	fastcgi_temp_path $ngx/tmp/fastcgi;
-	uwsgi_temp_path $ngx/tmp/uwsgi;
-	scgi_temp_path $ngx/tmp/scgi;
-	sendfile on;
-	tcp_nopush on;
-	keepalive_requests 1000000;
-	types { application/octet-stream bin; }
-	server {
-		listen 127.0.0.1:$port;
-		root $work/data;
-	}
-}
-NGINX
+nginx_conf "$ngx" "$port" "$work/data" "$workers"
 pin "$server_cpus" nginx -p "$ngx" -c "$ngx/nginx.conf" -g 'daemon on;'
 cleanup() {
 	kill "$(cat "$ngx/nginx.pid" 2>/dev/null)" 2>/dev/null || true

@@ -54,38 +54,15 @@ done
 
 work="$builddir/serve-bench"
 rm -rf "$work"
-mkdir -p "$work/www" "$work/nginx/logs" "$work/nginx/tmp"
+mkdir -p "$work/www"
 head -c 4096 /dev/urandom >"$work/www/f4k.bin"
 head -c 1048576 /dev/urandom >"$work/www/f1m.bin"
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
+# shellcheck source=bench/nginx.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../nginx.sh"
 ngx="$work/nginx"
 ngx_port=$(free_port)
-cat >"$ngx/nginx.conf" <<NGINX
-worker_processes $rings;
-error_log $ngx/logs/error.log warn;
-pid $ngx/nginx.pid;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	client_body_temp_path $ngx/tmp/body;
-	proxy_temp_path $ngx/tmp/proxy;
-	fastcgi_temp_path $ngx/tmp/fastcgi;
-	uwsgi_temp_path $ngx/tmp/uwsgi;
-	scgi_temp_path $ngx/tmp/scgi;
-	sendfile on;
-	tcp_nopush on;
-	keepalive_requests 1000000;
-	types { application/octet-stream bin; }
-	server {
-		listen 127.0.0.1:$ngx_port;
-		root $work/www;
-	}
-}
-NGINX
+nginx_conf "$ngx" "$ngx_port" "$work/www" "$rings"
 nginx -p "$ngx" -c "$ngx/nginx.conf" -g 'daemon on;'
 
 rp_port=$(free_port)
