@@ -72,18 +72,33 @@ struct opts {
 	const char *dir, *bind;
 	unsigned port, rings, max_conns;
 	double idle_timeout, send_timeout;
-	bool quiet, dotfiles, max_conns_given;
+	bool quiet, dotfiles, max_conns_given, precompressed;
 };
 
 /* The request headers the server reads; others are skipped. */
-enum hdr { H_RANGE, H_IMS, H_INM, H_IF_RANGE, H_KEPT, H_OTHER = H_KEPT };
+enum hdr { H_RANGE, H_IMS, H_INM, H_IF_RANGE, H_AE, H_KEPT, H_OTHER = H_KEPT };
 
 static const char *const kept_names[H_KEPT] = {
 	[H_RANGE] = "range",
 	[H_IMS] = "if-modified-since",
 	[H_INM] = "if-none-match",
 	[H_IF_RANGE] = "if-range",
+	[H_AE] = "accept-encoding",
 };
+
+/*
+ * Precompressed copies (--precompressed), in the order they are preferred:
+ * NAME.br, then NAME.gz, each served with its Content-Encoding in place of
+ * NAME when the request accepts that coding.
+ */
+static const struct coding {
+	const char *suffix, *name;
+	unsigned bit;
+} codings[] = {
+	{ ".br", "br", SERVE_ENC_BR },
+	{ ".gz", "gzip", SERVE_ENC_GZIP },
+};
+#define N_CODINGS (unsigned)(sizeof(codings) / sizeof(codings[0]))
 
 /* A kept header's value; `len` == sizeof(v) marks one too long to trust. */
 struct kept {
@@ -116,6 +131,16 @@ struct conn {
 	char rel[REL_CAP];
 	bool dir_slash, index;
 	int file;
+	/*
+	 * Precompressed copies: the codings the request accepts, the one
+	 * being tried (N_CODINGS: none), its path, the file itself's stat
+	 * (c->file is still the file itself while a copy is tried), and the
+	 * coding of what is sent (NULL: the file itself).
+	 */
+	unsigned accept_enc, enc;
+	char vrel[REL_CAP + 8];
+	struct stat plain;
+	const char *coding;
 	uint64_t off, left;	/* body bytes still to send, from `off` */
 	char *out;		/* headers and a piece of the body */
 	size_t out_cap;
@@ -542,7 +567,7 @@ static void on_written(rp_future *f, void *arg)
 static void respond_file(struct conn *c, const struct stat *st)
 {
 	const struct kept *k = c->kept;
-	char lm[40], etag[48], cr[96] = "";
+	char lm[40], etag[64], cr[96] = "", ce[64] = "";
 	uint64_t size = (uint64_t)st->st_size, start = 0, count = size;
 	int status = 200, r;
 	bool fresh;
@@ -553,8 +578,13 @@ static void respond_file(struct conn *c, const struct stat *st)
 		return;
 	}
 	serve_http_date(st->st_mtime, lm, sizeof(lm));
-	serve_etag(st->st_mtim.tv_sec, st->st_mtim.tv_nsec, size, etag,
-		   sizeof(etag));
+	serve_etag(st->st_mtim.tv_sec, st->st_mtim.tv_nsec, size, c->coding,
+		   etag, sizeof(etag));
+	/* What is sent depends on Accept-Encoding: caches must know. */
+	if (o.precompressed)
+		snprintf(ce, sizeof(ce), "%s%s%sVary: Accept-Encoding\r\n",
+			 c->coding ? "Content-Encoding: " : "",
+			 c->coding ? c->coding : "", c->coding ? "\r\n" : "");
 	/* If-None-Match, when given, decides; else If-Modified-Since. */
 	if (k[H_INM].len)
 		fresh = serve_etag_listed(k[H_INM].v, etag);
@@ -563,8 +593,8 @@ static void respond_file(struct conn *c, const struct stat *st)
 			!serve_parse_http_date(k[H_IMS].v, &since) &&
 			st->st_mtime <= since;
 	if (fresh) {
-		head_printf(c, 304, "ETag: %s\r\nLast-Modified: %s\r\n", etag,
-			    lm);
+		head_printf(c, 304, "ETag: %s\r\nLast-Modified: %s\r\n%s",
+			    etag, lm, ce);
 		c->left = 0;
 		send_piece(c, 0);
 		return;
@@ -594,9 +624,9 @@ static void respond_file(struct conn *c, const struct stat *st)
 	head_printf(c, status,
 		    "Content-Type: %s\r\nContent-Length: %llu\r\n"
 		    "ETag: %s\r\nLast-Modified: %s\r\n"
-		    "Accept-Ranges: bytes\r\n%s",
+		    "Accept-Ranges: bytes\r\n%s%s",
 		    serve_content_type(c->rel), (unsigned long long)count,
-		    etag, lm, cr);
+		    etag, lm, ce, cr);
 	c->off = start;
 	c->left = c->head ? 0 : count;
 	c->body_len = c->left;
@@ -604,6 +634,73 @@ static void respond_file(struct conn *c, const struct stat *st)
 		read_piece(c);
 	else
 		send_piece(c, 0);
+}
+
+/* The first coding from the `i`-th on that the request accepts. */
+static unsigned next_coding(const struct conn *c, unsigned i)
+{
+	for (; i < N_CODINGS; i++)
+		if (c->accept_enc & codings[i].bit)
+			return i;
+	return N_CODINGS;
+}
+
+/* Whether the copy's modification time is before the file's. */
+static bool older(const struct stat *copy, const struct stat *file)
+{
+	return copy->st_mtim.tv_sec < file->st_mtim.tv_sec ||
+	       (copy->st_mtim.tv_sec == file->st_mtim.tv_sec &&
+		copy->st_mtim.tv_nsec < file->st_mtim.tv_nsec);
+}
+
+static void open_copy(struct conn *c);
+
+/*
+ * A precompressed copy opened, or not there.  It is sent in place of the
+ * file when it is a regular file no older than the file itself (a copy left
+ * behind by an edit of the file is never sent); else the next coding is
+ * tried, and after the last the file itself is sent.
+ */
+static void on_copy_open(rp_future *f, void *arg)
+{
+	struct conn *c = arg;
+	int64_t fd = io_result(f);
+	struct stat st;
+
+	if (fd == -ECANCELED) {
+		conn_close(c);
+		return;
+	}
+	if (fd >= 0) {
+		if (!fstat((int)fd, &st) && S_ISREG(st.st_mode) &&
+		    !older(&st, &c->plain) && !fcntl((int)fd, F_SETFL, 0)) {
+			close(c->file);
+			c->file = (int)fd;
+			c->coding = codings[c->enc].name;
+			respond_file(c, &st);
+			return;
+		}
+		close((int)fd);
+	}
+	c->enc = next_coding(c, c->enc + 1);
+	if (c->enc < N_CODINGS) {
+		open_copy(c);
+		return;
+	}
+	respond_file(c, &c->plain);
+}
+
+static void open_copy(struct conn *c)
+{
+	rp_future *f = NULL;
+
+	snprintf(c->vrel, sizeof(c->vrel), "%s%s", c->rel,
+		 codings[c->enc].suffix);
+	if (!chain(rp_openat(ex, root_fd, c->vrel,
+			     O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0,
+			     NULL, &f),
+		   &f, on_copy_open, c))
+		conn_close(c);
 }
 
 static int status_of_errno(int err)
@@ -657,6 +754,12 @@ static void on_open(rp_future *f, void *arg)
 		 */
 		if (fcntl(c->file, F_SETFL, 0) < 0) {
 			respond_text(c, 500, NULL);
+			return;
+		}
+		c->enc = next_coding(c, 0);
+		if (c->enc < N_CODINGS) {
+			c->plain = st;
+			open_copy(c);
 			return;
 		}
 		respond_file(c, &st);
@@ -718,6 +821,9 @@ static void handle_request(struct conn *c)
 	c->head = c->method == HTTP_HEAD;
 	c->index = false;
 	c->file = -1;
+	c->coding = NULL;
+	c->accept_enc = o.precompressed && c->kept[H_AE].len
+			? serve_accepted_codings(c->kept[H_AE].v) : 0;
 	c->off = c->left = 0;
 	if (c->url_long) {
 		respond_fatal(c, 414, NULL);
@@ -1047,6 +1153,8 @@ static void serve_usage(FILE *out)
 "      --send-timeout S   close a connection that takes no data for S\n"
 "                         seconds (default 60)\n"
 "      --dotfiles         serve names that start with '.'\n"
+"      --precompressed    send NAME.br or NAME.gz, when there and no older\n"
+"                         than NAME, to clients that accept that coding\n"
 "  -q, --quiet            no access log\n"
 "  -h, --help             show this help\n"
 "\n"
@@ -1107,6 +1215,7 @@ static int parse_opts(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "send-timeout", required_argument, NULL, 's' },
 		{ "dotfiles", no_argument, NULL, '.' },
+		{ "precompressed", no_argument, NULL, 'z' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1156,6 +1265,9 @@ static int parse_opts(int argc, char **argv)
 			break;
 		case '.':
 			o.dotfiles = true;
+			break;
+		case 'z':
+			o.precompressed = true;
 			break;
 		case 'q':
 			o.quiet = true;

@@ -42,10 +42,27 @@ int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 
 /*
  * The entity tag of a file version: its modification time (to the
- * nanosecond) and size, quoted, in `out` (48 bytes is enough).
+ * nanosecond) and size, and the content coding of a precompressed copy
+ * (`coding`, or NULL for the file itself), quoted, in `out` (64 bytes is
+ * enough).
  */
-void serve_etag(int64_t mtime_s, long mtime_ns, uint64_t size, char *out,
-		size_t out_len);
+void serve_etag(int64_t mtime_s, long mtime_ns, uint64_t size,
+		const char *coding, char *out, size_t out_len);
+
+/* Content codings the server can send from precompressed copies. */
+enum serve_coding {
+	SERVE_ENC_BR = 1u << 0,		/* NAME.br */
+	SERVE_ENC_GZIP = 1u << 1,	/* NAME.gz */
+	SERVE_ENC_ALL = SERVE_ENC_BR | SERVE_ENC_GZIP,
+};
+
+/*
+ * The codings (SERVE_ENC_*) that an Accept-Encoding value accepts (RFC 9110,
+ * 12.5.3): those it lists with a weight above 0 ("x-gzip" is "gzip"), and,
+ * when it holds "*" with a weight above 0, those it does not list.  An
+ * element with a malformed weight is ignored.
+ */
+unsigned serve_accepted_codings(const char *value);
 
 /*
  * Whether an If-None-Match value (`*`, or a comma-separated list of entity

@@ -183,11 +183,91 @@ int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 	return 1;
 }
 
-void serve_etag(int64_t mtime_s, long mtime_ns, uint64_t size, char *out,
-		size_t out_len)
+void serve_etag(int64_t mtime_s, long mtime_ns, uint64_t size,
+		const char *coding, char *out, size_t out_len)
 {
-	snprintf(out, out_len, "\"%llx.%lx-%llx\"", (unsigned long long)mtime_s,
-		 (unsigned long)mtime_ns, (unsigned long long)size);
+	snprintf(out, out_len, "\"%llx.%lx-%llx%s%s\"",
+		 (unsigned long long)mtime_s, (unsigned long)mtime_ns,
+		 (unsigned long long)size, coding ? "-" : "",
+		 coding ? coding : "");
+}
+
+/*
+ * The weight of one Accept-Encoding element from its parameters at `p` (up
+ * to the next ',' or the end): 1 accepted, 0 refused (q=0), -1 malformed.
+ */
+static int coding_weight(const char *p)
+{
+	int w = 1;
+
+	while (*p && *p != ',') {
+		if (*p == ';' || *p == ' ' || *p == '\t') {
+			p++;
+			continue;
+		}
+		if ((*p == 'q' || *p == 'Q') && p[1] == '=') {
+			char *end;
+			double q;
+
+			p += 2;
+			if (*p < '0' || *p > '9')
+				return -1;
+			q = strtod(p, &end);
+			if (end == p || q > 1)
+				return -1;
+			w = q > 0;
+			p = end;
+			continue;
+		}
+		/* Some other parameter: skip it. */
+		while (*p && *p != ',' && *p != ';')
+			p++;
+	}
+	return w;
+}
+
+unsigned serve_accepted_codings(const char *v)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+		{ "br", SERVE_ENC_BR },
+		{ "gzip", SERVE_ENC_GZIP },
+		{ "x-gzip", SERVE_ENC_GZIP },
+	};
+	unsigned yes = 0, listed = 0, star = 0;
+
+	while (*v) {
+		const char *tok;
+		size_t len, i;
+		int w;
+
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		tok = v;
+		while (*v && *v != ',' && *v != ';' && *v != ' ' && *v != '\t')
+			v++;
+		len = (size_t)(v - tok);
+		w = coding_weight(v);
+		while (*v && *v != ',')
+			v++;
+		if (!len || w < 0)
+			continue;
+		if (len == 1 && *tok == '*') {
+			star = w ? SERVE_ENC_ALL : 0;
+			continue;
+		}
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			if (strlen(names[i].name) == len &&
+			    !strncasecmp(tok, names[i].name, len)) {
+				listed |= names[i].bit;
+				if (w)
+					yes |= names[i].bit;
+			}
+		}
+	}
+	return yes | (star & ~listed);
 }
 
 bool serve_etag_listed(const char *list, const char *etag)

@@ -322,8 +322,8 @@ static bool parse(const char *p, size_t len, bool head_only, struct resp *r)
 }
 
 /* GET or HEAD `path` with extra header lines; the parsed response. */
-static char *request(const char *method, const char *path, const char *extra,
-		     struct resp *r)
+static char *request_on(int port, const char *method, const char *path,
+			const char *extra, struct resp *r)
 {
 	char req[4096];
 	size_t len;
@@ -332,10 +332,29 @@ static char *request(const char *method, const char *path, const char *extra,
 	snprintf(req, sizeof(req),
 		 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close"
 		 "\r\n\r\n", method, path, extra ? extra : "");
-	raw = exchange(req, &len);
+	raw = exchange_on(port, req, &len);
 	if (!parse(raw, len, !strcmp(method, "HEAD"), r))
 		r->status = -1;
 	return raw;
+}
+
+static char *request(const char *method, const char *path, const char *extra,
+		     struct resp *r)
+{
+	return request_on(main_srv.port, method, path, extra, r);
+}
+
+/* The status of a GET of `path` at `port`, accepting `codings`. */
+static int status_of_on(int port, const char *path, const char *codings)
+{
+	char extra[128];
+	struct resp r;
+	char *raw;
+
+	snprintf(extra, sizeof(extra), "Accept-Encoding: %s\r\n", codings);
+	raw = request_on(port, "GET", path, extra, &r);
+	free(raw);
+	return r.status;
 }
 
 static int status_of(const char *method, const char *path, const char *extra)
@@ -736,6 +755,131 @@ static void test_over_max_conns_gets_503(void)
 }
 
 /*
+ * One request to the --precompressed server at `port`: checks the status,
+ * the body, Content-Encoding (`coding`, NULL for none) and that Vary names
+ * Accept-Encoding; returns the ETag in `etag`.
+ */
+static void check_copy(int port, const char *method, const char *path,
+		       const char *extra, int status, const char *body,
+		       const char *coding, const char *type, char *etag,
+		       size_t etag_cap)
+{
+	char v[128];
+	struct resp r;
+	char *raw = request_on(port, method, path, extra, &r);
+
+	CU_ASSERT_EQUAL(r.status, status);
+	if (body) {
+		CU_ASSERT_EQUAL(r.body_len, strlen(body));
+		CU_ASSERT(r.body_len == strlen(body) &&
+			  !memcmp(r.body, body, r.body_len));
+	}
+	if (coding) {
+		CU_ASSERT(header(&r, "Content-Encoding", v, sizeof(v)) &&
+			  !strcmp(v, coding));
+	} else {
+		CU_ASSERT_PTR_NULL(header(&r, "Content-Encoding", v,
+					  sizeof(v)));
+	}
+	CU_ASSERT(header(&r, "Vary", v, sizeof(v)) &&
+		  !strcmp(v, "Accept-Encoding"));
+	if (type) {
+		CU_ASSERT(header(&r, "Content-Type", v, sizeof(v)) &&
+			  !strcmp(v, type));
+	}
+	if (etag && !header(&r, "ETag", etag, etag_cap))
+		etag[0] = '\0';
+	free(raw);
+}
+
+/*
+ * --precompressed: NAME.br or NAME.gz goes to a client that accepts the
+ * coding, with its own entity tag and NAME's type; a copy older than NAME,
+ * or not a regular file, is passed over; without the option the copies are
+ * only files of their own.
+ */
+static void test_precompressed_copies(void)
+{
+	static const char *const args[] = { "--port", "0", "--precompressed",
+					    "-q", NULL, NULL };
+	const char *a[8];
+	const char *text = "text/plain; charset=utf-8";
+	char plain_tag[64], gz_tag[64], br_tag[64], hdr[160], v[64];
+	struct server s;
+	struct resp r;
+	char *raw;
+	int p;
+
+	memcpy(a, args, sizeof(args));
+	a[4] = www;
+	CU_ASSERT_FATAL(start(&s, "precompressed", a) == 0);
+	p = s.port;
+
+	check_copy(p, "GET", "/page.txt", NULL, 200, "plain page\n", NULL,
+		   text, plain_tag, sizeof(plain_tag));
+	check_copy(p, "GET", "/page.txt", "Accept-Encoding: gzip\r\n", 200,
+		   "GZ COPY\n", "gzip", text, gz_tag, sizeof(gz_tag));
+	check_copy(p, "GET", "/page.txt",
+		   "Accept-Encoding: gzip, deflate, br, zstd\r\n", 200,
+		   "BR COPY\n", "br", text, br_tag, sizeof(br_tag));
+	CU_ASSERT(plain_tag[0] && gz_tag[0] && br_tag[0]);
+	CU_ASSERT(strcmp(plain_tag, gz_tag) && strcmp(plain_tag, br_tag) &&
+		  strcmp(gz_tag, br_tag));
+	/* Refused codings, and "*". */
+	check_copy(p, "GET", "/page.txt",
+		   "Accept-Encoding: br;q=0, gzip;q=0\r\n", 200,
+		   "plain page\n", NULL, NULL, NULL, 0);
+	check_copy(p, "GET", "/page.txt", "Accept-Encoding: *;q=1, br;q=0\r\n",
+		   200, "GZ COPY\n", "gzip", NULL, NULL, 0);
+	/* HEAD, a range of the copy, and the copy's tag in If-None-Match. */
+	check_copy(p, "HEAD", "/page.txt", "Accept-Encoding: gzip\r\n", 200,
+		   NULL, "gzip", text, NULL, 0);
+	check_copy(p, "GET", "/page.txt",
+		   "Accept-Encoding: gzip\r\nRange: bytes=3-5\r\n", 206,
+		   "COP", "gzip", NULL, NULL, 0);
+	snprintf(hdr, sizeof(hdr), "Accept-Encoding: gzip\r\n"
+		 "If-None-Match: %s\r\n", gz_tag);
+	check_copy(p, "GET", "/page.txt", hdr, 304, "", "gzip", NULL, NULL, 0);
+	/* The plain tag does not match the copy. */
+	snprintf(hdr, sizeof(hdr), "Accept-Encoding: gzip\r\n"
+		 "If-None-Match: %s\r\n", plain_tag);
+	check_copy(p, "GET", "/page.txt", hdr, 200, "GZ COPY\n", "gzip", NULL,
+		   NULL, 0);
+	/* Only one coding there; a stale copy; a copy that is a folder. */
+	check_copy(p, "GET", "/page.css",
+		   "Accept-Encoding: br, gzip\r\n", 200, "css gz\n", "gzip",
+		   "text/css; charset=utf-8", NULL, 0);
+	check_copy(p, "GET", "/stale.txt", "Accept-Encoding: gzip\r\n", 200,
+		   "new text\n", NULL, NULL, NULL, 0);
+	check_copy(p, "GET", "/odd.txt", "Accept-Encoding: gzip\r\n", 200,
+		   "odd\n", NULL, NULL, NULL, 0);
+	/* A file without copies, and a folder's index.html.gz. */
+	check_copy(p, "GET", "/hello.txt", "Accept-Encoding: gzip, br\r\n",
+		   200, "Hello, world\n", NULL, NULL, NULL, 0);
+	check_copy(p, "GET", "/sub/", "Accept-Encoding: gzip\r\n", 200,
+		   "index gz\n", "gzip", "text/html; charset=utf-8", NULL, 0);
+	/* No file, no copy: a copy alone is not served for the file. */
+	CU_ASSERT_EQUAL(status_of_on(p, "/lonely.txt", "gzip"), 404);
+	/* Asked for by its own name, a copy is a file like any other. */
+	raw = request_on(p, "GET", "/page.txt.gz", "Accept-Encoding: gzip\r\n",
+			 &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT(header(&r, "Content-Type", v, sizeof(v)) &&
+		  !strcmp(v, "application/gzip"));
+	CU_ASSERT_PTR_NULL(header(&r, "Content-Encoding", v, sizeof(v)));
+	free(raw);
+	CU_ASSERT_EQUAL(stop(&s, SIGINT), 0);
+
+	/* The main server runs without --precompressed. */
+	raw = request("GET", "/page.txt", "Accept-Encoding: gzip, br\r\n", &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT(r.body_len == 11 && !memcmp(r.body, "plain page\n", 11));
+	CU_ASSERT_PTR_NULL(header(&r, "Content-Encoding", v, sizeof(v)));
+	CU_ASSERT_PTR_NULL(header(&r, "Vary", v, sizeof(v)));
+	free(raw);
+}
+
+/*
  * A client that asks for a large file and reads none of it: the server
  * gives up after --send-timeout and closes, and goes on serving others.
  */
@@ -1001,6 +1145,30 @@ static int make_www(void)
 	    write_file(www, "sub/.hidden/x", "x\n", 2) ||
 	    write_file(www, "big.bin", big, big_len))
 		return -1;
+	/* Precompressed copies (their bodies need not be compressed). */
+	if (write_file(www, "page.txt", "plain page\n", 11) ||
+	    write_file(www, "page.txt.gz", "GZ COPY\n", 8) ||
+	    write_file(www, "page.txt.br", "BR COPY\n", 8) ||
+	    write_file(www, "page.css", "css\n", 4) ||
+	    write_file(www, "page.css.gz", "css gz\n", 7) ||
+	    write_file(www, "stale.txt.gz", "old text gz\n", 12) ||
+	    write_file(www, "stale.txt", "new text\n", 9) ||
+	    write_file(www, "odd.txt", "odd\n", 4) ||
+	    write_file(www, "sub/index.html.gz", "index gz\n", 9) ||
+	    write_file(www, "lonely.txt.gz", "lonely\n", 7))
+		return -1;
+	{
+		/* stale.txt.gz a minute older than stale.txt. */
+		struct timespec ts[2] = { { .tv_nsec = UTIME_NOW },
+					  { .tv_sec = time(NULL) - 60 } };
+
+		snprintf(path, sizeof(path), "%s/stale.txt.gz", www);
+		if (utimensat(AT_FDCWD, path, ts, 0))
+			return -1;
+		snprintf(path, sizeof(path), "%s/odd.txt.gz", www);
+		if (mkdir(path, 0755))
+			return -1;
+	}
 	/* 32 MiB of zeros, sparse: more than any socket buffers hold. */
 	snprintf(path, sizeof(path), "%s/huge.bin", www);
 	if (truncate(path, 0) < 0 && errno != ENOENT)
@@ -1061,6 +1229,7 @@ int main(int argc, char **argv)
 		/* valgrind needs descriptors of its own under the limit. */
 		{ "a_low_open_file_limit_lowers_max_conns",
 		  test_a_low_open_file_limit_lowers_max_conns, true },
+		{ "precompressed_copies", test_precompressed_copies, false },
 		{ "usage_errors", test_usage_errors, false },
 		{ "a_port_in_use_is_an_error", test_a_port_in_use_is_an_error,
 		  false },

@@ -205,9 +205,9 @@ static void test_http_dates(void)
 
 static void test_entity_tags(void)
 {
-	char tag[48];
+	char tag[64];
 
-	serve_etag(1795850174, 123456789, 13, tag, sizeof(tag));
+	serve_etag(1795850174, 123456789, 13, NULL, tag, sizeof(tag));
 	CU_ASSERT_STRING_EQUAL(tag, "\"6b0a7fbe.75bcd15-d\"");
 	CU_ASSERT(serve_etag_listed(tag, tag));
 	CU_ASSERT(serve_etag_listed("*", tag));
@@ -220,8 +220,44 @@ static void test_entity_tags(void)
 	CU_ASSERT(!serve_etag_listed("", tag));
 	CU_ASSERT(!serve_etag_listed("W/, ,", tag));
 	/* Another version of the same size: another tag. */
-	serve_etag(1795850174, 123456790, 13, tag, sizeof(tag));
+	serve_etag(1795850174, 123456790, 13, NULL, tag, sizeof(tag));
 	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-d\"", tag));
+	/* A precompressed copy: a tag of its own. */
+	serve_etag(1795850174, 123456789, 13, "gzip", tag, sizeof(tag));
+	CU_ASSERT_STRING_EQUAL(tag, "\"6b0a7fbe.75bcd15-d-gzip\"");
+	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-d\"", tag));
+}
+
+static void test_accepted_codings(void)
+{
+	const unsigned br = SERVE_ENC_BR, gz = SERVE_ENC_GZIP;
+
+	CU_ASSERT_EQUAL(serve_accepted_codings(""), 0);
+	CU_ASSERT_EQUAL(serve_accepted_codings("identity"), 0);
+	CU_ASSERT_EQUAL(serve_accepted_codings("gzip"), gz);
+	CU_ASSERT_EQUAL(serve_accepted_codings("GZip"), gz);
+	CU_ASSERT_EQUAL(serve_accepted_codings("x-gzip"), gz);
+	CU_ASSERT_EQUAL(serve_accepted_codings("gzip, deflate, br, zstd"),
+			br | gz);
+	CU_ASSERT_EQUAL(serve_accepted_codings("br;q=1.0, gzip;q=0.8"),
+			br | gz);
+	/* q=0 refuses, in any spelling, and parameters may have spaces. */
+	CU_ASSERT_EQUAL(serve_accepted_codings("br;q=0, gzip"), gz);
+	CU_ASSERT_EQUAL(serve_accepted_codings("br ; q=0.000,gzip"), gz);
+	CU_ASSERT_EQUAL(serve_accepted_codings("gzip;Q=0"), 0);
+	CU_ASSERT_EQUAL(serve_accepted_codings("gzip;q=0.001"), gz);
+	/* Tokens are whole names. */
+	CU_ASSERT_EQUAL(serve_accepted_codings("gzipx, brotli, b"), 0);
+	/* "*" covers what is not listed; a listed q=0 still refuses. */
+	CU_ASSERT_EQUAL(serve_accepted_codings("*"), br | gz);
+	CU_ASSERT_EQUAL(serve_accepted_codings("*;q=0.5, br;q=0"), gz);
+	CU_ASSERT_EQUAL(serve_accepted_codings("*;q=0"), 0);
+	CU_ASSERT_EQUAL(serve_accepted_codings("*;q=0, gzip"), gz);
+	/* Malformed weights and empty elements are passed over. */
+	CU_ASSERT_EQUAL(serve_accepted_codings("br;q=x, gzip;q=2"), 0);
+	CU_ASSERT_EQUAL(serve_accepted_codings("br;q=-1, , ;q=1, gzip"), gz);
+	CU_ASSERT_EQUAL(serve_accepted_codings(",,,"), 0);
+	CU_ASSERT_EQUAL(serve_accepted_codings("gzip;level=9;q=1"), gz);
 }
 
 int main(int argc, char **argv)
@@ -239,6 +275,7 @@ int main(int argc, char **argv)
 		{ "ranges", test_ranges, false },
 		{ "http_dates", test_http_dates, false },
 		{ "entity_tags", test_entity_tags, false },
+		{ "accepted_codings", test_accepted_codings, false },
 	};
 
 	return tu_run_tests(argc, argv, "serve-units", tests,
