@@ -237,12 +237,11 @@ static void conn_close(struct conn *c)
  * gave them: `f` is read only here, after the call) and drops our reference.  False when nothing was queued; then
  * the caller still owns the connection.
  */
-static bool chain(int ret, rp_future *const *f, rp_done_fn cb,
-		  struct conn *c)
+static bool chain(int ret, rp_future *const *f, rp_done_fn cb, void *arg)
 {
 	if (ret)
 		return false;
-	ret = rp_future_add_done_callback(*f, cb, c);
+	ret = rp_future_add_done_callback(*f, cb, arg);
 	if (ret)
 		fatal("rp_future_add_done_callback", ret);
 	rp_future_unref(*f);
@@ -1052,11 +1051,91 @@ static void pause_accepting(void)
 	rp_future_unref(f);
 }
 
-static void on_accept(rp_future *f, void *arg)
+/*
+ * A connection past --max-conns gets 503 and a lingering close of its own,
+ * lighter than a connection's: the request it sends is read and dropped
+ * (up to BUSY_LINGER_BYTES, for up to BUSY_LINGER_NS) after the server has
+ * ended its side, so that the close sends a FIN, not a reset that would
+ * fail the client's receive.  At most BUSY_LINGER_MAX linger at once, out
+ * of the descriptors fit_conns_to_nofile() keeps spare; past that, what
+ * has already come is dropped and the connection closed at once.
+ */
+#define BUSY_LINGER_MAX 8u
+#define BUSY_LINGER_BYTES (64u << 10)
+#define BUSY_LINGER_NS (NS_PER_S / 2)
+
+struct busy {
+	int fd;
+	size_t left;
+	int64_t until;
+	char buf[2048];
+};
+
+static _Atomic unsigned n_busy;
+
+static void busy_close(struct busy *b)
 {
-	static const char busy[] =
+	close(b->fd);
+	free(b);
+	atomic_fetch_sub(&n_busy, 1);
+}
+
+static void arm_busy(struct busy *b);
+
+static void on_busy(rp_future *f, void *arg)
+{
+	struct busy *b = arg;
+	int64_t n = io_result(f);
+
+	if (n > 0 && (size_t)n < b->left && now_ns() < b->until) {
+		b->left -= (size_t)n;
+		arm_busy(b);
+		return;
+	}
+	busy_close(b);
+}
+
+static void arm_busy(struct busy *b)
+{
+	struct rp_io_opts io = { .timeout_ns = b->until - now_ns() };
+	rp_future *f = NULL;
+
+	if (io.timeout_ns <= 0 ||
+	    !chain(rp_recv(ex, b->fd, b->buf, sizeof(b->buf), 0, &io, &f),
+		   &f, on_busy, b))
+		busy_close(b);
+}
+
+static void refuse(int fd)
+{
+	static const char msg[] =
 		"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
 		"Connection: close\r\nRetry-After: 1\r\n\r\n";
+	struct busy *b = NULL;
+	char drop[4096];
+	int i;
+
+	/* A non-blocking send of a few bytes: it cannot wait. */
+	(void)!send(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (shutdown(fd, SHUT_WR) == 0) {
+		if (atomic_fetch_add(&n_busy, 1) < BUSY_LINGER_MAX &&
+		    (b = malloc(sizeof(*b)))) {
+			b->fd = fd;
+			b->left = BUSY_LINGER_BYTES;
+			b->until = now_ns() + BUSY_LINGER_NS;
+			arm_busy(b);
+			return;
+		}
+		atomic_fetch_sub(&n_busy, 1);
+	}
+	for (i = 0; i < 16 && recv(fd, drop, sizeof(drop), MSG_DONTWAIT) > 0;
+	     i++)
+		;
+	close(fd);
+}
+
+static void on_accept(rp_future *f, void *arg)
+{
 	struct rp_io_opts io = { .flags = RP_IO_RING };
 	int64_t fd = io_result(f);
 	struct conn *c;
@@ -1080,11 +1159,8 @@ static void on_accept(rp_future *f, void *arg)
 	}
 	atomic_fetch_add(&n_accepted, 1);
 	if (atomic_fetch_add(&n_conns, 1) >= o.max_conns) {
-		/* A non-blocking send of a few bytes: it cannot wait. */
-		(void)!send((int)fd, busy, sizeof(busy) - 1,
-			    MSG_DONTWAIT | MSG_NOSIGNAL);
-		close((int)fd);
 		atomic_fetch_sub(&n_conns, 1);
+		refuse((int)fd);
 		arm_accept();
 		return;
 	}
