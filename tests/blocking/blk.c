@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,6 +102,7 @@ static void *bg_main(void *arg)
 {
 	struct bg *b = arg;
 
+	atomic_store(&b->tid, (int)syscall(SYS_gettid));
 	b->res = bk_exec_until(&b->sqe, b->deadline);
 	tu_latch_post(&b->done);
 	return NULL;
@@ -110,6 +112,7 @@ void bk_bg_start(struct bg *b, int64_t deadline)
 {
 	b->deadline = deadline;
 	b->res = INT64_MIN;
+	atomic_store(&b->tid, 0);
 	tu_latch_init(&b->done);
 	CU_ASSERT_FATAL(pthread_create(&b->thread, NULL, bg_main, b) == 0);
 }
@@ -117,6 +120,39 @@ void bk_bg_start(struct bg *b, int64_t deadline)
 bool bk_bg_finished(struct bg *b)
 {
 	return tu_latch_count(&b->done) > 0;
+}
+
+/* The number of the system call thread `tid` is in, or -1. */
+static long syscall_of(int tid)
+{
+	char path[64], line[128];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fgets(line, sizeof(line), f))
+		nr = strtol(line, NULL, 10);	/* "running" gives 0 */
+	fclose(f);
+	return nr;
+}
+
+bool bk_bg_waiting(struct bg *b)
+{
+	int64_t give_up = tu_now_ns() + tu_stuck_timeout_ns();
+	int tid;
+
+	while (tu_now_ns() < give_up) {
+		if (bk_bg_finished(b))
+			return false;
+		tid = atomic_load(&b->tid);
+		if (tid && syscall_of(tid) == SYS_ppoll)
+			return true;
+		bk_sleep_ns(MS);
+	}
+	return false;
 }
 
 int64_t bk_bg_join(struct bg *b)

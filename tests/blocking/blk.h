@@ -44,6 +44,7 @@ void bk_tmpdir_close(struct tmpdir *d);
 /* Runs one SQE on its own thread, for the tests that wake it from here. */
 struct bg {
 	pthread_t thread;
+	_Atomic int tid;		/* the thread's id once it runs */
 	struct io_uring_sqe sqe;
 	int64_t deadline;
 	int64_t res;
@@ -53,6 +54,12 @@ struct bg {
 /* Starts `b->sqe` on its own thread, until `deadline`. */
 void bk_bg_start(struct bg *b, int64_t deadline);
 bool bk_bg_finished(struct bg *b);
+/*
+ * Waits (for the stuck timeout) until the thread sleeps in ppoll(), where
+ * the fallback waits for a descriptor, a deadline or a cancel: a fixed
+ * sleep would not tell on a loaded machine whether it got there yet.
+ */
+bool bk_bg_waiting(struct bg *b);
 /* Waits for the thread (for the stuck timeout) and returns its result. */
 int64_t bk_bg_join(struct bg *b);
 
