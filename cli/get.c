@@ -236,6 +236,8 @@ static int setup(struct run *r, const struct get_opts *o, char *why,
 		hc.stall_timeout_ns = o->stall_ns;
 		hc.max_rate = o->rate ? (o->rate + o->loops - 1) / o->loops : 0;
 		hc.ca_file = o->cacert;
+		hc.user_agent = o->user_agent;
+		hc.headers = o->n_headers ? o->headers : NULL;
 		hc.ring = o->loops > 1 ? (int)i : -1;
 		ret = rp_http_new(r->ex, &hc, &r->http[i]);
 		if (ret == 0)

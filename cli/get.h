@@ -173,9 +173,15 @@ int get_sha256_fd(int fd, unsigned char out[32]);
 
 /* ---- options (get_opts.c) -------------------------------------------- */
 
+#define GET_MAX_HEADERS 64
+
 struct get_opts {
 	const char *dir, *out_name, *input;
 	const char *cacert;	/* --cacert: NULL for the system's CAs */
+	const char *user_agent;	/* --user-agent: NULL for the library's */
+	/* --header lines, NULL-terminated. */
+	const char *headers[GET_MAX_HEADERS + 1];
+	size_t n_headers;
 	unsigned long jobs, per_host, loops, retries, shard_k, shard_n;
 	long max_redirs;
 	int64_t connect_ns, stall_ns, retry_delay_ns;

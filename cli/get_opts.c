@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The options of `ringpool get`, its --help, and the output folder. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "get.h"
@@ -41,6 +43,11 @@ static void get_usage(FILE *out)
 "      --retry-delay S    first backoff, doubled per retry (default 1)\n"
 "      --cacert FILE      trust only the CA certificates (PEM) in FILE for\n"
 "                         HTTPS, e.g. a private CA; servers are always verified\n"
+"  -H, --header 'NAME: VALUE'  send this header with every request (as many\n"
+"                         as needed; 'NAME:' drops one curl would send).\n"
+"                         Authorization and Cookie go to the URL's own host\n"
+"                         only; other headers follow redirects anywhere\n"
+"  -A, --user-agent TEXT  the User-Agent header (default ringpool/VERSION)\n"
 "  -c, --continue         resume NAME.part files; skip files already there\n"
 "                         (after checking their sha256= when the line has one)\n"
 "      --fsync            sync data and folder before a file gets its name\n"
@@ -81,6 +88,33 @@ static int parse_ulong(const char *s, unsigned long min, unsigned long max,
 	return 0;
 }
 
+/*
+ * What is wrong with a --header line, in words, or NULL: the library takes
+ * the same lines (rp_http_config::headers), but a message here can say
+ * which part is wrong.
+ */
+static const char *header_problem(const char *s)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+	const char *colon = strchr(s, ':'), *p;
+
+	if (!colon)
+		return "expected 'NAME: VALUE'";
+	if (colon == s)
+		return "the header has no name";
+	for (p = s; p < colon; p++)
+		if (!(isascii((unsigned char)*p) &&
+		      isalnum((unsigned char)*p)) && !strchr(tchar, *p))
+			return "a header name is letters, digits and "
+			       "!#$%&'*+-.^_`|~ only";
+	if (colon - s == 5 && !strncasecmp(s, "range", 5))
+		return "ranges are ringpool's own (-c resumes with them)";
+	for (p = colon + 1; *p; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return "the value holds a control character";
+	return NULL;
+}
+
 /* Parses argv into `o`; returns -1 to go on, else the exit status. */
 int get_parse_opts(int argc, char **argv, struct get_opts *o)
 {
@@ -89,6 +123,7 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 		OPT_RATE, OPT_RETRY, OPT_RETRY_DELAY, OPT_FSYNC, OPT_SHARD,
 		OPT_JSON, OPT_CACERT, OPT_LOOPS,
 	};
+	const char *why;
 	static const struct option opts[] = {
 		{ "input", required_argument, NULL, 'i' },
 		{ "dir", required_argument, NULL, 'd' },
@@ -103,6 +138,8 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 		{ "retry", required_argument, NULL, OPT_RETRY },
 		{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
 		{ "cacert", required_argument, NULL, OPT_CACERT },
+		{ "header", required_argument, NULL, 'H' },
+		{ "user-agent", required_argument, NULL, 'A' },
 		{ "continue", no_argument, NULL, 'c' },
 		{ "fsync", no_argument, NULL, OPT_FSYNC },
 		{ "shard", required_argument, NULL, OPT_SHARD },
@@ -116,7 +153,7 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":i:d:o:j:cqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":i:d:o:j:H:A:cqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': o->input = optarg; break;
 		case 'd': o->dir = optarg; break;
@@ -177,6 +214,23 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 			if (!*optarg)
 				return usage_error("--cacert needs a file name");
 			o->cacert = optarg;
+			break;
+		case 'H':
+			why = header_problem(optarg);
+			if (why)
+				return usage_error("--header '%s': %s", optarg,
+						   why);
+			if (o->n_headers == GET_MAX_HEADERS)
+				return usage_error("at most %d --header options",
+						   GET_MAX_HEADERS);
+			o->headers[o->n_headers++] = optarg;
+			o->headers[o->n_headers] = NULL;
+			break;
+		case 'A':
+			if (strpbrk(optarg, "\r\n"))
+				return usage_error("--user-agent must be one "
+						   "line");
+			o->user_agent = optarg;
 			break;
 		case 'c': o->cont = true; break;
 		case OPT_FSYNC: o->fsync = true; break;

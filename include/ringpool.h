@@ -868,6 +868,19 @@ struct rp_http_config {
 	 */
 	const char *ca_file;
 	/**
+	 * Request headers added to every request of the client, each a
+	 * "Name: value" string, in an array ended by NULL; NULL for none.
+	 * As with curl's `-H`, a header of the same name replaces the one
+	 * libcurl would send (User-Agent, Accept), and "Name:" with no value
+	 * removes it.  The strings are copied.  libcurl sends `Authorization`
+	 * and `Cookie` only to the host, port and scheme of the URL, not to
+	 * another one a redirect leads to; every other header follows
+	 * redirects.  A string without a header name and ':', or with a CR,
+	 * LF or other control character, and a `Range` header (the library
+	 * makes the ranges that resume transfers) are -EINVAL.
+	 */
+	const char *const *headers;
+	/**
 	 * The ring (an index below rp_config::rings) that runs all of the
 	 * client's operations, so that its libcurl work stays on that ring's
 	 * thread; -1 (the default) leaves the choice to the library (see

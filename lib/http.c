@@ -38,6 +38,7 @@ void rp__http_unref(rp_http *h)
 	pthread_mutex_destroy(&h->easy_mu);
 	free(h->user_agent);
 	free(h->ca_file);
+	curl_slist_free_all(h->headers);
 	free(h);
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "http_internal.h"
@@ -73,13 +74,42 @@ static void cancel_hook(rp_future *f)
 
 /* ---- clients ---------------------------------------------------------- */
 
+/*
+ * Whether `s` is a request header line: a token (RFC 9110's tchar), ':',
+ * then a value without control characters (tabs allowed); and not Range.
+ */
+static bool header_ok(const char *s)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+	size_t n = 0;
+
+	while (s[n] && s[n] != ':') {
+		unsigned char ch = (unsigned char)s[n];
+
+		if (!(ch >= '0' && ch <= '9') && !(ch >= 'a' && ch <= 'z') &&
+		    !(ch >= 'A' && ch <= 'Z') && !strchr(tchar, ch))
+			return false;
+		n++;
+	}
+	if (!n || s[n] != ':' || (n == 5 && !strncasecmp(s, "range", 5)))
+		return false;
+	for (s += n + 1; *s; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return false;
+	return true;
+}
+
 static int check_config(const struct rp_http_config *cfg)
 {
+	const char *const *hp;
 	int fd;
 
 	if (cfg->max_redirs < 0 || cfg->connect_timeout_ns < 0 ||
 	    cfg->stall_timeout_ns < 0 || cfg->max_rate > INT64_MAX / 2)
 		return -EINVAL;
+	for (hp = cfg->headers; hp && *hp; hp++)
+		if (!header_ok(*hp))
+			return -EINVAL;
 	/*
 	 * libcurl reads the CA file only when a TLS connection starts, and
 	 * a missing one would then fail every HTTPS transfer alike: say it
@@ -124,6 +154,17 @@ int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
 	if (h->cfg.ca_file)
 		h->ca_file = strdup(h->cfg.ca_file);
 	h->cfg.ca_file = NULL;
+	for (i = 0; h->cfg.headers && h->cfg.headers[i]; i++) {
+		struct curl_slist *l = curl_slist_append(h->headers,
+							 h->cfg.headers[i]);
+
+		if (!l) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		h->headers = l;
+	}
+	h->cfg.headers = NULL;
 	h->multi = curl_multi_init();
 	if (!h->user_agent || !h->multi || (cfg && cfg->ca_file && !h->ca_file)) {
 		ret = -ENOMEM;
@@ -180,6 +221,7 @@ fail:
 		curl_multi_cleanup(h->multi);
 	free(h->user_agent);
 	free(h->ca_file);
+	curl_slist_free_all(h->headers);
 	free(h);
 	return ret;
 }
@@ -287,6 +329,7 @@ static int setup_easy(rp_http_transfer *t)
 #endif
 	if (curl_easy_setopt(e, CURLOPT_USERAGENT, t->h->user_agent))
 		return -ENOMEM;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->h->headers);
 	/*
 	 * Only this file: with libcurl's CA directory left on, the system's
 	 * authorities would be trusted as well, which is not what naming a

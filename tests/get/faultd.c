@@ -22,6 +22,9 @@
  *   /loop/NAME          302 to itself
  *   /evil/NAME          as /file, with Content-Disposition naming
  *                       "../../evil.sh"
+ *   /headers/NAME       200 with the request's header lines as the body
+ *   /away/NAME          302 to http://localhost:PORT/headers/NAME: the same
+ *                       server under another host name
  * Each request is logged to LOGFILE as "PATH RANGE-START" ("-" without
  * Range), one line, flushed, so tests can count what reached the server.
  */
@@ -41,6 +44,7 @@
 #include "body.h"
 
 static FILE *log_fp;
+static int my_port;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Requests seen per path, for /flaky and /drop. */
@@ -278,6 +282,25 @@ static void handle(int fd)
 
 		snprintf(loc, sizeof(loc), "Location: %s\r\n", path);
 		simple(fd, 302, loc);
+	} else if (!strncmp(path, "/headers/", 9)) {
+		/* The header lines, after the request line, as they came. */
+		char *first = strstr(req, "\r\n") + 2;
+		char *last = strstr(req, "\r\n\r\n") + 2;
+		char head[256];
+		int n = snprintf(head, sizeof(head),
+				 "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+				 "Connection: close\r\n\r\n",
+				 (int)(last - first));
+
+		if (send_all(fd, head, (size_t)n) == 0)
+			send_all(fd, first, (size_t)(last - first));
+	} else if (!strncmp(path, "/away/", 6)) {
+		char loc[2200];
+
+		snprintf(loc, sizeof(loc),
+			 "Location: http://localhost:%d/headers/%s\r\n",
+			 my_port, path + 6);
+		simple(fd, 302, loc);
 	} else if (!strncmp(path, "/evil/", 6)) {
 		serve_file(fd, seed, size, range, true,
 			   "Content-Disposition: attachment; "
@@ -323,7 +346,8 @@ int main(int argc, char **argv)
 		perror("faultd: listen");
 		return 1;
 	}
-	printf("%d\n", ntohs(sa.sin_port));
+	my_port = ntohs(sa.sin_port);
+	printf("%d\n", my_port);
 	fflush(stdout);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

@@ -98,6 +98,9 @@ static void test_bad_option_values_are_named(void)
 		{ "--retry", "many", "--retry 'many'" },
 		{ "--loops", "0", "--loops '0'" },
 		{ "--loops", "65", "--loops '65'" },
+		{ "-H", "NoColon", "--header 'NoColon'" },
+		{ "--header", "Range: bytes=0-", "--header 'Range: bytes=0-'" },
+		{ "--header", "Two Words: x", "--header 'Two Words: x'" },
 	};
 	size_t i;
 
@@ -334,6 +337,75 @@ static void test_redirect_chain_is_followed(void)
 	h_assert_body(dir, "r.bin", "r.bin", 7777);
 	CU_ASSERT_EQUAL(h_count_entries(dir), 1);
 	h_free(&r);
+}
+
+/* A file's text, NUL-terminated ("" when it cannot be read); free() it. */
+static char *file_text(const char *path)
+{
+	char *buf = calloc(1, 65536);
+	FILE *f = fopen(path, "rb");
+
+	if (buf && f)
+		buf[fread(buf, 1, 65535, f)] = '\0';
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/*
+ * Runs `ringpool get -d DIR ARGS... faultd-URL PATH` and returns the text
+ * of the file NAME it made there (for /headers/, the request's headers).
+ */
+static char *fetch_text(const char *dir, const char *path, const char *name,
+			const char *const *args)
+{
+	const char *argv[16] = { "-d", dir };
+	struct h_result r;
+	size_t n = 2;
+
+	while (*args && n < 14)
+		argv[n++] = *args++;
+	argv[n++] = fu(path);
+	argv[n] = NULL;
+	r = h_getv(NULL, true, argv);
+	CU_ASSERT_EQUAL(r.status, 0);
+	h_free(&r);
+	return file_text(h_path(dir, name));
+}
+
+/*
+ * --header and --user-agent reach the server; after a redirect to another
+ * host name, Authorization no longer goes with them.
+ */
+static void test_headers_are_sent(void)
+{
+	static const char *const direct[] = {
+		"-H", "X-Token: abc123", "--header",
+		"Authorization: Bearer s3cret", "-A", "bulk-fetcher/2", "-H",
+		"Accept:", NULL,
+	};
+	static const char *const away[] = {
+		"-H", "X-Token: abc123", "--header",
+		"Authorization: Bearer s3cret", NULL,
+	};
+	char *dir = h_dir("headers"), *got;
+
+	if (!need_http())
+		return;
+	got = fetch_text(dir, "/headers/h.txt", "h.txt", direct);
+	CU_ASSERT(h_has(got, "\r\nX-Token: abc123\r\n"));
+	CU_ASSERT(h_has(got, "\r\nAuthorization: Bearer s3cret\r\n"));
+	CU_ASSERT(h_has(got, "\r\nUser-Agent: bulk-fetcher/2\r\n"));
+	/* "Accept:" removed the header libcurl sends by default. */
+	CU_ASSERT_PTR_NULL(strstr(got, "\nAccept:"));
+	free(got);
+
+	got = fetch_text(dir, "/away/a.txt", "a.txt", away);
+	CU_ASSERT(h_has(got, "Host: localhost:"));
+	CU_ASSERT(h_has(got, "\r\nX-Token: abc123\r\n"));
+	CU_ASSERT(h_has(got, "\r\nUser-Agent: ringpool/"));
+	CU_ASSERT_PTR_NULL(strstr(got, "s3cret"));
+	free(got);
 }
 
 static void test_redirect_loop_fails(void)
@@ -764,6 +836,7 @@ static const struct tu_test tests[] = {
 	{ "disk_full_names_the_file", test_disk_full_names_the_file, false },
 	{ "redirect_chain_is_followed", test_redirect_chain_is_followed, false },
 	{ "redirect_loop_fails", test_redirect_loop_fails, false },
+	{ "headers_are_sent", test_headers_are_sent, false },
 	{ "dangerous_names_stay_inside", test_dangerous_names_stay_inside, false },
 	{ "collisions_get_suffixes", test_collisions_get_suffixes, false },
 	{ "checksum_mismatch_leaves_nothing", test_checksum_mismatch_leaves_nothing, false },

@@ -56,6 +56,29 @@ static void test_config_and_bad_arguments(void)
 	CU_ASSERT_EQUAL(rp_http_new(e.ex, NULL, NULL), -EINVAL);
 	cfg.max_redirs = -1;
 	CU_ASSERT_EQUAL(rp_http_new(e.ex, &cfg, &e.h), -EINVAL);
+	cfg.max_redirs = 10;
+	{
+		static const char *const bad[] = {
+			"NoColon", ": no name", "Two Words: x", "X: a\r\nY: b",
+			"X: bell\a", "Range: bytes=0-", "range: bytes=5-",
+		};
+		static const char *const good[] = { "X-Token: a\tb", "Accept:",
+						    NULL };
+		const char *one[2] = { NULL, NULL };
+		rp_http *h = NULL;
+		size_t i;
+
+		CU_ASSERT_PTR_NULL(cfg.headers);
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			one[0] = bad[i];
+			cfg.headers = one;
+			CU_ASSERT_EQUAL(rp_http_new(e.ex, &cfg, &h), -EINVAL);
+		}
+		cfg.headers = good;
+		CU_ASSERT_EQUAL(rp_http_new(e.ex, &cfg, &h), 0);
+		rp_http_free(h);
+		cfg.headers = NULL;
+	}
 	CU_ASSERT_EQUAL(rp_http_get(NULL, &req, &t), -EINVAL);
 	CU_ASSERT_EQUAL(rp_http_get(e.h, NULL, &t), -EINVAL);
 	CU_ASSERT_EQUAL(rp_http_get(e.h, &req, NULL), -EINVAL);
