@@ -331,6 +331,7 @@ struct file_job {
 	unsigned qd, jobs;
 	bool fixed_bufs, reg_files;
 	bool sqpoll;		/* uring: SQPOLL rings */
+	bool huge_pages;	/* buffers in huge pages (MAP_HUGETLB) */
 	double runtime, warmup; /* seconds; runtime 0 with ops */
 	uint64_t ops;
 	const struct bench_common *c;
@@ -343,6 +344,12 @@ struct file_job {
  * r->error).
  */
 int bench_file_run(const struct file_job *j, struct bench_run *r);
+
+/*
+ * The size of the system's default huge pages and how many are free
+ * (/proc/meminfo); -ENOENT when the kernel has none.
+ */
+int bench_huge_pages(uint64_t *size, uint64_t *free_pages);
 
 /* ---- the in-process server of bench net and http (bench_srv.c) ---------- */
 
@@ -430,6 +437,8 @@ struct fio_job {
 	const char *ioengine; /* io_uring, psync */
 	unsigned iodepth, numjobs;
 	bool fixedbufs, registerfiles, sqthread_poll;
+	/* --iomem=shmhuge with pages of this many bytes; 0: fio's malloc */
+	uint64_t hugepage_size;
 	const char *cpus; /* --cpus_allowed, or NULL */
 	double runtime, warmup;
 	uint64_t ops;

@@ -24,7 +24,9 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -57,6 +59,7 @@ static struct {
 	int op_fd;
 	struct chain *chains;
 	unsigned char *bufs; /* every chain's buffer, one after the other */
+	size_t bufs_len;     /* the mapping's length with --huge-pages, or 0 */
 	unsigned n;
 	atomic_bool measuring, stopping;
 	atomic_uint active;
@@ -397,6 +400,65 @@ static uint64_t total_done(void)
 	return sum;
 }
 
+int bench_huge_pages(uint64_t *size, uint64_t *free_pages)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	unsigned long long v;
+	char line[128];
+	bool have_size = false, have_free = false;
+
+	if (!f)
+		return -ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Hugepagesize: %llu kB", &v) == 1) {
+			*size = v * 1024;
+			have_size = v > 0;
+		} else if (sscanf(line, "HugePages_Free: %llu", &v) == 1) {
+			*free_pages = v;
+			have_free = true;
+		}
+	}
+	fclose(f);
+	return have_size && have_free ? 0 : -ENOENT;
+}
+
+/*
+ * The buffers, in one block: page-aligned from the heap, or with
+ * --huge-pages a mapping of huge pages (MAP_HUGETLB), in which a 1 MiB
+ * buffer is a single physically contiguous piece for the device rather
+ * than 256 pages.
+ */
+static int alloc_bufs(const struct file_job *j, size_t len)
+{
+	uint64_t huge, nfree;
+	void *p;
+
+	if (!j->huge_pages) {
+		st.bufs = aligned_alloc(4096, len);
+		return st.bufs ? 0 : -ENOMEM;
+	}
+	if (bench_huge_pages(&huge, &nfree))
+		return -ENOENT;
+	len = (len + huge - 1) / huge * huge;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	st.bufs = p;
+	st.bufs_len = len;
+	return 0;
+}
+
+static void free_bufs(void)
+{
+	if (st.bufs && st.bufs_len)
+		munmap(st.bufs, st.bufs_len);
+	else
+		free(st.bufs);
+	st.bufs = NULL;
+	st.bufs_len = 0;
+}
+
 static void cleanup(void)
 {
 	unsigned i;
@@ -405,8 +467,7 @@ static void cleanup(void)
 	st.ex = NULL;
 	for (i = 0; st.chains && i < st.n; i++)
 		free(st.chains[i].hist);
-	free(st.bufs);
-	st.bufs = NULL;
+	free_bufs();
 	free(st.chains);
 	st.chains = NULL;
 	sem_destroy(&st.drained);
@@ -462,17 +523,21 @@ int bench_file_run(const struct file_job *j, struct bench_run *r)
 	st.chains = calloc(st.n, sizeof(*st.chains));
 	/* One block for all buffers, as fio allocates its own. */
 	stride = (j->bs + 4095) & ~(size_t)4095;
-	st.bufs = aligned_alloc(4096, stride * st.n);
-	if (!r->lat || !st.chains || !st.bufs ||
-	    sem_init(&st.drained, 0, 0)) {
+	err = alloc_bufs(j, stride * st.n);
+	if (!r->lat || !st.chains || err || sem_init(&st.drained, 0, 0)) {
 		free(st.chains);
 		st.chains = NULL;
-		free(st.bufs);
-		st.bufs = NULL;
-		snprintf(r->error, sizeof(r->error),
-			 "out of memory for %u buffers of %llu bytes", st.n,
-			 (unsigned long long)j->bs);
-		return -ENOMEM;
+		free_bufs();
+		if (err && j->huge_pages)
+			snprintf(r->error, sizeof(r->error),
+				 "no huge pages for %u buffers of %llu bytes "
+				 "(--huge-pages): %s", st.n,
+				 (unsigned long long)j->bs, strerror(-err));
+		else
+			snprintf(r->error, sizeof(r->error),
+				 "out of memory for %u buffers of %llu bytes",
+				 st.n, (unsigned long long)j->bs);
+		return err ? err : -ENOMEM;
 	}
 	for (i = 0; i < st.n; i++) {
 		struct chain *c = &st.chains[i];

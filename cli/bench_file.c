@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,6 +38,7 @@ enum {
 	OPT_FIXED,
 	OPT_REGFILES,
 	OPT_SQPOLL,
+	OPT_HUGE,
 	OPT_CACHED,
 	OPT_DROP,
 	OPT_COMPARE,
@@ -91,6 +94,12 @@ static void usage(FILE *out)
 		"per ring takes\n"
 		"                     the submissions (it keeps a CPU busy; "
 		"fio: sqthread_poll)\n"
+		"  --huge-pages       buffers in huge pages (MAP_HUGETLB; fio: "
+		"iomem=shmhuge):\n"
+		"                     large blocks reach the device in fewer "
+		"pieces; needs\n"
+		"                     free pages reserved (sysctl "
+		"vm.nr_hugepages)\n"
 		"Measurement:\n"
 		"  --runtime S        seconds per run (default 5)\n"
 		"  --ops N            end a run after N operations instead\n"
@@ -179,6 +188,52 @@ static int bad(const char *opt, const char *arg, const char *expected)
 	return 2;
 }
 
+/*
+ * --huge-pages: whether enough huge pages are free for the largest run's
+ * buffers (and fio's, which come in a segment per job).  Returns 0, or 2
+ * after saying how many to reserve.
+ */
+static int check_huge_pages(const struct file_opts *o)
+{
+	uint64_t size, nfree, stride = (o->bs + 4095) & ~(uint64_t)4095;
+	uint64_t need = 0, n, total = 0;
+	FILE *f;
+	int e;
+
+	if (bench_huge_pages(&size, &nfree)) {
+		bench_err(SUBJ, "--huge-pages: this kernel has no huge pages "
+				"(no Hugepagesize in /proc/meminfo)");
+		return 2;
+	}
+	for (e = 0; e < ENG_COUNT; e++) {
+		if (!o->engines[e])
+			continue;
+		n = e == ENG_SYNC ? o->jobs : (uint64_t)o->qd * o->jobs;
+		n = (stride * n + size - 1) / size;
+		if (n > need)
+			need = n;
+		if (o->compare_fio) {
+			uint64_t depth = e == ENG_URING ? o->qd : 1;
+
+			n = o->jobs * ((o->bs * depth + 4096 + size - 1) / size);
+			if (n > need)
+				need = n;
+		}
+	}
+	if (nfree >= need)
+		return 0;
+	f = fopen("/proc/sys/vm/nr_hugepages", "r");
+	if (!f || fscanf(f, "%" SCNu64, &total) != 1)
+		total = 0;
+	if (f)
+		fclose(f);
+	bench_err(SUBJ, "--huge-pages needs %" PRIu64 " free huge pages of "
+		  "%" PRIu64 " KiB and %" PRIu64 " are free: reserve them "
+		  "first (as root: sysctl -w vm.nr_hugepages=%" PRIu64 ")",
+		  need, size >> 10, nfree, total + need - nfree);
+	return 2;
+}
+
 static int parse(int argc, char **argv, struct file_opts *o,
 		 struct bench_common *c)
 {
@@ -197,6 +252,7 @@ static int parse(int argc, char **argv, struct file_opts *o,
 		{"fixed-bufs", no_argument, NULL, OPT_FIXED},
 		{"register-files", no_argument, NULL, OPT_REGFILES},
 		{"sqpoll", no_argument, NULL, OPT_SQPOLL},
+		{"huge-pages", no_argument, NULL, OPT_HUGE},
 		{"cached", no_argument, NULL, OPT_CACHED},
 		{"drop-cache", no_argument, NULL, OPT_DROP},
 		{"compare", required_argument, NULL, OPT_COMPARE},
@@ -285,6 +341,9 @@ static int parse(int argc, char **argv, struct file_opts *o,
 			break;
 		case OPT_SQPOLL:
 			o->sqpoll = true;
+			break;
+		case OPT_HUGE:
+			o->huge_pages = true;
 			break;
 		case OPT_CACHED:
 			o->cached = true;
@@ -375,6 +434,8 @@ static int parse(int argc, char **argv, struct file_opts *o,
 				"per thread; use --jobs for more, not --qd");
 		return 2;
 	}
+	if (o->huge_pages && (ret = check_huge_pages(o)))
+		return ret;
 	if (o->compare_fio && !bench_fio_available()) {
 		bench_err(SUBJ, "--compare fio: fio is not installed (or does "
 				"not run)");
@@ -400,10 +461,12 @@ static int parse(int argc, char **argv, struct file_opts *o,
  */
 static void file_variant(const struct file_job *j, char *buf, size_t len)
 {
-	const char *opt[3];
+	const char *opt[4];
 	unsigned n = 0, i;
 	size_t at = 0;
 
+	if (j->huge_pages)
+		opt[n++] = "huge-pages";
 	if (j->sqpoll)
 		opt[n++] = "sqpoll";
 	if (j->fixed_bufs)
@@ -432,6 +495,8 @@ static json_object *run_settings(const struct file_opts *o, int engine,
 	json_object_object_add(s, "register_files",
 			       json_object_new_boolean(j->reg_files));
 	json_object_object_add(s, "sqpoll", json_object_new_boolean(j->sqpoll));
+	json_object_object_add(s, "huge_pages",
+			       json_object_new_boolean(j->huge_pages));
 	return s;
 }
 
@@ -489,6 +554,8 @@ static void fio_counterpart(const struct file_opts *o, int engine,
 	f->direct = o->direct;
 	f->invalidate = o->drop_cache;
 	f->cpus = o->cpus;
+	if (o->huge_pages)
+		(void)bench_huge_pages(&f->hugepage_size, &(uint64_t){ 0 });
 	f->runtime = c->runtime;
 	f->warmup = c->warmup;
 	f->ops = c->ops;
@@ -595,6 +662,7 @@ static int run_engine(const struct file_opts *o, const struct bench_common *c,
 	j.fixed_bufs = o->fixed_bufs && engine != ENG_SYNC;
 	j.reg_files = o->reg_files && engine != ENG_SYNC;
 	j.sqpoll = o->sqpoll && engine == ENG_URING;
+	j.huge_pages = o->huge_pages;
 	j.runtime = c->ops ? 0 : c->runtime;
 	j.warmup = c->warmup;
 	j.ops = c->ops;

@@ -22,6 +22,7 @@ struct file_opts {
 	unsigned qd, jobs;
 	const char *file, *dir;
 	bool force, direct, fixed_bufs, reg_files, sqpoll, cached, drop_cache;
+	bool huge_pages; /* buffers in huge pages (MAP_HUGETLB), fio too */
 	bool engines[ENG_COUNT];
 	int order[ENG_COUNT], n_engines;
 	bool compare_fio;

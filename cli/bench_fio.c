@@ -196,6 +196,12 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 	 * copied across two pages where the engine's is copied into one.
 	 */
 	ARG("--iomem_align=4096");
+	if (f->hugepage_size) {
+		/* Huge pages as the engines' MAP_HUGETLB buffers. */
+		ARG("--iomem=shmhuge");
+		ARG("--hugepage-size=%llu",
+		    (unsigned long long)f->hugepage_size);
+	}
 	ARG("--randrepeat=0");
 	/* Uniformly random blocks, as the engines pick them: no coverage map.
 	 */

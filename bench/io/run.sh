@@ -6,7 +6,10 @@
 #   fileio_cached    4k random reads, cached 1 GiB file, QD 32:
 #                    ringpool bench file (io_uring) vs fio io_uring
 #   fileio_direct    O_DIRECT 4k random reads at QD 32 and 1 MiB sequential
-#                    reads at QD 4: ringpool bench file vs fio io_uring
+#                    reads at QD 4: ringpool bench file vs fio io_uring;
+#                    then the 1 MiB reads again with both tools' buffers in
+#                    huge pages (--huge-pages / --iomem=shmhuge), reserved
+#                    for the run when root and given back at the end
 #   fileio_fallback  cached 4k random reads on the blocking-thread backend
 #                    (4 io_threads, QD 4) vs fio psync with 4 jobs
 #   nop              bench-nop (ringpool NOP futures vs raw liburing NOPs)
@@ -280,9 +283,48 @@ bench_fileio_direct() {
 	compare "O_DIRECT 1 MiB sequential reads, QD 4" MB/s 2 \
 		"--ioengine=io_uring --rw=read --bs=1M --direct=1 --fixedbufs=1 --registerfiles=1 --iodepth=4 --iodepth_batch_submit=4 --iodepth_batch_complete_max=4" \
 		"--qd 4 --bs 1M --direct --rw read --fixed-bufs --register-files --engine uring" 0
-	local min
+	local min seq="seq_mbps=$cmp_rp_med fio_seq_mbps=$cmp_fio_med vs_fio_seq=$cmp_ratio_paired med_vs_fio_seq=$cmp_ratio_med best_vs_fio_seq=$cmp_ratio" huge=""
 	min=$(awk -v a="$rand_ratio" -v b="$cmp_ratio_paired" 'BEGIN { printf "%.2f", (a < b ? a : b) }')
-	echo "RESULT fileio_direct rand_iops=$rand_rp fio_rand_iops=$rand_fio seq_mbps=$cmp_rp_med fio_seq_mbps=$cmp_fio_med vs_fio_rand=$rand_ratio vs_fio_seq=$cmp_ratio_paired med_vs_fio_rand=$rand_med med_vs_fio_seq=$cmp_ratio_med best_vs_fio_rand=$rand_best best_vs_fio_seq=$cmp_ratio vs_fio=$min"
+	# The same reads from buffers in huge pages: a 1 MiB buffer is then one
+	# physically contiguous piece for the device instead of 256 pages.
+	# Both tools get them (fio needs 3 pages: 4 MiB and its alignment).
+	if reserve_huge 3; then
+		local hp
+		hp=$(awk '/^Hugepagesize:/ { print $2 "k" }' /proc/meminfo)
+		compare "O_DIRECT 1 MiB sequential reads, QD 4, buffers in $hp huge pages" MB/s 2 \
+			"--ioengine=io_uring --rw=read --bs=1M --direct=1 --fixedbufs=1 --registerfiles=1 --iodepth=4 --iodepth_batch_submit=4 --iodepth_batch_complete_max=4 --iomem=shmhuge --hugepage-size=$hp" \
+			"--qd 4 --bs 1M --direct --rw read --fixed-bufs --register-files --engine uring --huge-pages" 0
+		huge=" seq_huge_mbps=$cmp_rp_med fio_seq_huge_mbps=$cmp_fio_med vs_fio_seq_huge=$cmp_ratio_paired"
+		release_huge
+	else
+		echo "== 1 MiB sequential reads from huge pages: skipped (too few free huge pages, and not root to reserve them)"
+	fi
+	echo "RESULT fileio_direct rand_iops=$rand_rp fio_rand_iops=$rand_fio vs_fio_rand=$rand_ratio med_vs_fio_rand=$rand_med best_vs_fio_rand=$rand_best $seq$huge vs_fio=$min"
+}
+
+# reserve_huge N: makes sure N huge pages are free, reserving what is
+# missing (vm.nr_hugepages, as root) until the script exits.  False when
+# they cannot be had.
+huge_added=0
+release_huge() {
+	local cur
+	((huge_added)) || return 0
+	cur=$(cat /proc/sys/vm/nr_hugepages)
+	echo $((cur > huge_added ? cur - huge_added : 0)) >/proc/sys/vm/nr_hugepages
+	huge_added=0
+}
+reserve_huge() {
+	local want=$1 free cur
+	free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+	[[ -n $free ]] || return 1
+	((free >= want)) && return 0
+	[[ -w /proc/sys/vm/nr_hugepages ]] || return 1
+	cur=$(cat /proc/sys/vm/nr_hugepages)
+	trap release_huge EXIT
+	huge_added=$((want - free))
+	echo $((cur + huge_added)) >/proc/sys/vm/nr_hugepages 2>/dev/null || return 1
+	free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+	((free >= want))
 }
 
 bench_fileio_fallback() {

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -163,6 +164,80 @@ static void test_file_sqpoll(void)
 	json_object_put(d);
 	bc_out_free(&o);
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
+/* /proc/sys/vm/nr_hugepages, or -1 when it cannot be read. */
+static long nr_hugepages(void)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r");
+	long n = -1;
+
+	if (f && fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static bool set_nr_hugepages(long n)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+	bool ok = f && fprintf(f, "%ld\n", n) > 0;
+
+	if (f && fclose(f))
+		ok = false;
+	return ok;
+}
+
+/*
+ * --huge-pages: the buffers come from huge pages, which the run reports.
+ * Without free ones the option is refused, saying how many to reserve; as
+ * root the test then reserves them for the run (two more, under a lock,
+ * since the suites of both backends may run at once) and gives them back.
+ */
+static void test_file_huge_pages(void)
+{
+	const char *ops = tu_under_valgrind() ? "200" : "2000";
+	json_object *d, *r;
+	struct out o;
+	long before;
+	int lock;
+
+	lock = open("/tmp/ringpool-test-hugepages.lock",
+		    O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(lock >= 0);
+	CU_ASSERT_FATAL(flock(lock, LOCK_EX) == 0);
+	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "4M", "--rw",
+		"read", "--bs", "262144", "--qd", "4", "--ops", ops,
+		"--engine", bc_engine, "--huge-pages", "--json");
+	before = nr_hugepages();
+	if (o.status == 2) {
+		CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "--huge-pages needs 1 "
+						     "free huge page"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "vm.nr_hugepages="));
+		bc_out_free(&o);
+		if (before < 0 || !set_nr_hugepages(before + 2)) {
+			printf("\n  no huge pages, and they cannot be "
+			       "reserved here: refusal checked only\n");
+			goto out;
+		}
+		o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "4M",
+			"--rw", "read", "--bs", "262144", "--qd", "4", "--ops",
+			ops, "--engine", bc_engine, "--huge-pages", "--json");
+		CU_ASSERT(set_nr_hugepages(nr_hugepages() - 2));
+	}
+	CU_ASSERT_EQUAL(o.status, 0);
+	d = parse_doc(&o, "file");
+	r = json_object_array_get_idx(bc_get(d, "runs"), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	check_run(r, strtoull(ops, NULL, 10));
+	CU_ASSERT_TRUE(json_object_get_boolean(
+		bc_get(bc_get(r, "settings"), "huge_pages")));
+	json_object_put(d);
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+out:
+	close(lock);
 }
 
 /* Every engine in one invocation, timed: one run each, in order. */
@@ -741,6 +816,7 @@ int main(int argc, char **argv)
 		{"file_seq_write", test_file_seq_write, false},
 		{"file_randrw", test_file_randrw, false},
 		{"file_sqpoll", test_file_sqpoll, false},
+		{"file_huge_pages", test_file_huge_pages, false},
 		{"file_engine_list", test_file_engine_list, false},
 		{"file_cpus", test_file_cpus, false},
 		{"net_run", test_net_run, false},
