@@ -215,7 +215,9 @@ static int check_huge_pages(const struct file_opts *o)
 		if (o->compare_fio) {
 			uint64_t depth = e == ENG_URING ? o->qd : 1;
 
-			n = o->jobs * ((o->bs * depth + 4096 + size - 1) / size);
+			/* fio 3.33 took 4 pages for 4 MiB: one spare each. */
+			n = o->jobs *
+			    ((o->bs * depth + 4096 + size - 1) / size + 1);
 			if (n > need)
 				need = n;
 		}
