@@ -72,7 +72,7 @@ struct opts {
 	const char *dir, *bind;
 	unsigned port, rings, max_conns;
 	double idle_timeout, send_timeout;
-	bool quiet, dotfiles, max_conns_given, precompressed;
+	bool quiet, dotfiles, max_conns_given, precompressed, list;
 };
 
 /* The request headers the server reads; others are skipped. */
@@ -141,6 +141,9 @@ struct conn {
 	char vrel[REL_CAP + 8];
 	struct stat plain;
 	const char *coding;
+	/* --list: the page a CPU task made (malloc()ed), and its length. */
+	char *page;
+	size_t page_len;
 	uint64_t off, left;	/* body bytes still to send, from `off` */
 	char *out;		/* headers and a piece of the body */
 	size_t out_cap;
@@ -192,6 +195,8 @@ static void end_response(struct conn *c)
 	free(c->out);
 	c->out = NULL;
 	c->out_cap = 0;
+	free(c->page);
+	c->page = NULL;
 }
 
 /*
@@ -702,6 +707,79 @@ static void open_copy(struct conn *c)
 		conn_close(c);
 }
 
+/* ---- folder listings (--list) ------------------------------------------ */
+
+static int status_of_errno(int err);
+
+/*
+ * Reading a folder is blocking work with no io_uring operation (getdents),
+ * and a large one takes a while: it runs as a task on the CPU pool, the
+ * same future type as the connection's I/O.  The task's done-callback
+ * (on the worker) queues the response's write, and the connection's chain
+ * goes on from there; only one step is ever in flight, so no lock.
+ */
+static int list_task(void *arg, int64_t *value)
+{
+	struct conn *c = arg;
+	char title[REL_CAP + 2];
+	int fd, ret;
+
+	(void)value;
+	snprintf(title, sizeof(title), "/%s%s", strcmp(c->rel, ".") ? c->rel
+			: "", strcmp(c->rel, ".") ? "/" : "");
+	fd = openat(root_fd, c->rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = serve_list_folder(fd, title, o.dotfiles, &c->page, &c->page_len);
+	close(fd);
+	return ret;
+}
+
+static void on_listed(rp_future *f, void *arg)
+{
+	struct conn *c = arg;
+	int64_t ret = io_result(f);
+	char *p;
+
+	if (ret == -ECANCELED) {
+		conn_close(c);
+		return;
+	}
+	if (ret < 0) {
+		respond_text(c, status_of_errno((int)ret), NULL);
+		return;
+	}
+	p = realloc(c->out, HEAD_CAP + c->page_len);
+	if (!p) {
+		free(c->page);
+		c->page = NULL;
+		respond_text(c, 503, NULL);
+		return;
+	}
+	c->out = p;
+	c->out_cap = HEAD_CAP + c->page_len;
+	head_printf(c, 200, "Content-Type: text/html; charset=utf-8\r\n"
+			    "Content-Length: %zu\r\n", c->page_len);
+	if (!c->head) {
+		memcpy(c->out + c->hlen, c->page, c->page_len);
+		c->hlen += c->page_len;
+		c->body_len = c->page_len;
+	}
+	free(c->page);
+	c->page = NULL;
+	c->left = 0;
+	send_piece(c, 0);
+}
+
+/* c->rel names a folder without index.html: its listing. */
+static void list_folder(struct conn *c)
+{
+	rp_future *f = NULL;
+
+	if (!chain(rp_submit(ex, list_task, c, &f), &f, on_listed, c))
+		conn_close(c);
+}
+
 static int status_of_errno(int err)
 {
 	switch (err) {
@@ -735,7 +813,18 @@ static void on_open(rp_future *f, void *arg)
 		return;
 	}
 	if (fd < 0) {
-		/* A folder without index.html: no listings here. */
+		if (c->index && fd == -ENOENT && o.list) {
+			/* Back to the folder's own path. */
+			char *slash = strrchr(c->rel, '/');
+
+			if (slash)
+				*slash = '\0';
+			else
+				strcpy(c->rel, ".");
+			list_folder(c);
+			return;
+		}
+		/* A folder without index.html: no listing unless --list. */
 		respond_text(c, c->index && fd == -ENOENT ? 403
 				: status_of_errno((int)fd), NULL);
 		return;
@@ -1211,10 +1300,10 @@ static void serve_usage(FILE *out)
 "Serves the files under DIR (default '.') over HTTP/1.1: GET and HEAD,\n"
 "keep-alive and pipelining, single byte ranges (with If-Range), ETag and\n"
 "Last-Modified with If-None-Match and If-Modified-Since, and\n"
-"DIR/index.html for a folder's address (no listings).  Names starting with\n"
-"'.' are not served unless --dotfiles; symbolic links are followed.  Each\n"
-"response is logged on stdout (Common Log Format, written out at least\n"
-"once a second).  Ctrl-C stops.\n"
+"DIR/index.html for a folder's address (without one, 403, or a listing\n"
+"with --list).  Names starting with '.' are not served unless --dotfiles;\n"
+"symbolic links are followed.  Each response is logged on stdout (Common\n"
+"Log Format, written out at least once a second).  Ctrl-C stops.\n"
 "\n"
 "  -d, --dir DIR          the folder to serve (or as the argument)\n"
 "  -b, --bind ADDR        address to listen on (default 127.0.0.1; 0.0.0.0\n"
@@ -1229,6 +1318,9 @@ static void serve_usage(FILE *out)
 "      --send-timeout S   close a connection that takes no data for S\n"
 "                         seconds (default 60)\n"
 "      --dotfiles         serve names that start with '.'\n"
+"      --list             list a folder that has no index.html (an HTML\n"
+"                         page; names starting with '.' only with\n"
+"                         --dotfiles)\n"
 "      --precompressed    send NAME.br or NAME.gz, when there and no older\n"
 "                         than NAME, to clients that accept that coding\n"
 "  -q, --quiet            no access log\n"
@@ -1292,6 +1384,7 @@ static int parse_opts(int argc, char **argv)
 		{ "send-timeout", required_argument, NULL, 's' },
 		{ "dotfiles", no_argument, NULL, '.' },
 		{ "precompressed", no_argument, NULL, 'z' },
+		{ "list", no_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1344,6 +1437,9 @@ static int parse_opts(int argc, char **argv)
 			break;
 		case 'z':
 			o.precompressed = true;
+			break;
+		case 'l':
+			o.list = true;
 			break;
 		case 'q':
 			o.quiet = true;
@@ -1496,7 +1592,7 @@ int cli_serve(int argc, char **argv)
 		return listen_fd == -2 ? 2 : 1;
 	}
 	rp_config_init(&cfg);
-	cfg.workers = 1;	/* no CPU tasks; keep the pool small */
+	cfg.workers = 1;	/* CPU tasks: folder listings only */
 	cfg.rings = o.rings;
 	ret = rp_executor_new(&cfg, &ex);
 	if (!ret) {

@@ -76,4 +76,20 @@ void serve_http_date(time_t t, char *out, size_t out_len);
 /* Parses an IMF-fixdate.  Returns 0 with *t set, or -EINVAL. */
 int serve_parse_http_date(const char *s, time_t *t);
 
+/* The most entries a folder listing shows; it says how many it left out. */
+#define SERVE_LIST_MAX 10000
+
+/*
+ * An HTML page listing the folder open at `dirfd` (which it does not
+ * close), titled "Index of `title`": a "../" link unless `title` is "/",
+ * then folders (with a '/') and then other entries, each sorted by name
+ * (byte order), with modification time (UTC) and size.  Names starting
+ * with '.' are left out unless `dotfiles`, as are entries that cannot be
+ * stat()ed (a dangling link).  Names are escaped for HTML and
+ * percent-encoded in links.  Returns 0 with the page in *page (malloc()ed,
+ * *len bytes), or -errno (-ENOMEM, or what reading the folder gave).
+ */
+int serve_list_folder(int dirfd, const char *title, bool dotfiles,
+		      char **page, size_t *len);
+
 #endif

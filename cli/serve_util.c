@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* `ringpool serve`: request paths, content types, ranges and dates. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "serve.h"
@@ -341,5 +345,206 @@ int serve_parse_http_date(const char *s, time_t *t)
 	tm.tm_min = m;
 	tm.tm_sec = sec;
 	*t = timegm(&tm);
+	return 0;
+}
+
+/* ---- folder listings ------------------------------------------------------ */
+
+struct entry {
+	char *name;
+	bool dir;
+	time_t mtime;
+	uint64_t size;
+};
+
+/* A growing buffer; `failed` once an allocation failed. */
+struct page {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void put(struct page *pg, const char *s, size_t n)
+{
+	if (pg->failed)
+		return;
+	if (pg->cap - pg->len <= n) {
+		size_t cap = pg->cap ? pg->cap : 4096;
+		char *p;
+
+		while (cap - pg->len <= n)
+			cap *= 2;
+		p = realloc(pg->p, cap);
+		if (!p) {
+			pg->failed = true;
+			return;
+		}
+		pg->p = p;
+		pg->cap = cap;
+	}
+	memcpy(pg->p + pg->len, s, n);
+	pg->len += n;
+	pg->p[pg->len] = '\0';
+}
+
+static void puts_(struct page *pg, const char *s)
+{
+	put(pg, s, strlen(s));
+}
+
+/* `s` as HTML text. */
+static void put_html(struct page *pg, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': puts_(pg, "&amp;"); break;
+		case '<': puts_(pg, "&lt;"); break;
+		case '>': puts_(pg, "&gt;"); break;
+		case '"': puts_(pg, "&quot;"); break;
+		case '\'': puts_(pg, "&#39;"); break;
+		default: put(pg, s, 1);
+		}
+	}
+}
+
+/* `s` as a relative link: unreserved bytes as they are, others %XX. */
+static void put_href(struct page *pg, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char e[3] = { '%' };
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch)) {
+			put(pg, s, 1);
+			continue;
+		}
+		e[1] = hex[ch >> 4];
+		e[2] = hex[ch & 15];
+		put(pg, e, 3);
+	}
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->dir != y->dir)
+		return x->dir ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+int serve_list_folder(int dirfd, const char *title, bool dotfiles,
+		      char **out, size_t *out_len)
+{
+	struct entry *ents = NULL;
+	size_t n = 0, cap = 0, more = 0, i;
+	struct page pg = { 0 };
+	struct dirent *d;
+	int fd, ret = 0;
+	DIR *dir;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	for (;;) {
+		struct stat st;
+
+		errno = 0;
+		d = readdir(dir);
+		if (!d) {
+			ret = -errno;
+			break;
+		}
+		if (d->d_name[0] == '.' &&
+		    (!dotfiles || !d->d_name[1] ||
+		     (d->d_name[1] == '.' && !d->d_name[2])))
+			continue;
+		if (fstatat(dirfd, d->d_name, &st, 0) < 0)
+			continue;
+		if (n == SERVE_LIST_MAX) {
+			more++;
+			continue;
+		}
+		if (n == cap) {
+			struct entry *e = realloc(ents, (cap = cap ? cap * 2 : 64) *
+							  sizeof(*e));
+
+			if (!e) {
+				ret = -ENOMEM;
+				break;
+			}
+			ents = e;
+		}
+		ents[n].name = strdup(d->d_name);
+		if (!ents[n].name) {
+			ret = -ENOMEM;
+			break;
+		}
+		ents[n].dir = S_ISDIR(st.st_mode);
+		ents[n].mtime = st.st_mtime;
+		ents[n].size = (uint64_t)st.st_size;
+		n++;
+	}
+	closedir(dir);
+	if (!ret) {
+		char line[96];
+
+		qsort(ents, n, sizeof(*ents), entry_cmp);
+		puts_(&pg, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+			   "<title>Index of ");
+		put_html(&pg, title);
+		puts_(&pg, "</title></head>\n<body>\n<h1>Index of ");
+		put_html(&pg, title);
+		puts_(&pg, "</h1>\n<table>\n<tr><th>Name</th>"
+			   "<th>Last modified (UTC)</th><th>Size</th></tr>\n");
+		if (strcmp(title, "/"))
+			puts_(&pg, "<tr><td><a href=\"../\">../</a></td>"
+				   "<td></td><td></td></tr>\n");
+		for (i = 0; i < n; i++) {
+			struct tm tm;
+
+			puts_(&pg, "<tr><td><a href=\"");
+			put_href(&pg, ents[i].name);
+			puts_(&pg, ents[i].dir ? "/\">" : "\">");
+			put_html(&pg, ents[i].name);
+			puts_(&pg, ents[i].dir ? "/</a></td>" : "</a></td>");
+			gmtime_r(&ents[i].mtime, &tm);
+			strftime(line, sizeof(line), "<td>%Y-%m-%d %H:%M</td>", &tm);
+			puts_(&pg, line);
+			if (ents[i].dir)
+				snprintf(line, sizeof(line), "<td>-</td></tr>\n");
+			else
+				snprintf(line, sizeof(line), "<td>%llu</td></tr>\n",
+					 (unsigned long long)ents[i].size);
+			puts_(&pg, line);
+		}
+		puts_(&pg, "</table>\n");
+		if (more) {
+			snprintf(line, sizeof(line),
+				 "<p>%zu more entries not shown.</p>\n", more);
+			puts_(&pg, line);
+		}
+		puts_(&pg, "</body></html>\n");
+		if (pg.failed)
+			ret = -ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		free(ents[i].name);
+	free(ents);
+	if (ret) {
+		free(pg.p);
+		return ret;
+	}
+	*out = pg.p;
+	*out_len = pg.len;
 	return 0;
 }

@@ -781,6 +781,63 @@ static void test_over_max_conns_gets_503(void)
 }
 
 /*
+ * --list: a folder without index.html gets a listing, made by a task on the
+ * CPU pool; the connection goes on after it (keep-alive); a folder with an
+ * index.html still gets that.
+ */
+static void test_folder_listings(void)
+{
+	static const char *const args[] = { "--port", "0", "--list", "-q",
+					    NULL, NULL };
+	static const char two[] =
+		"GET /noindex/ HTTP/1.1\r\nHost: x\r\n\r\n"
+		"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close"
+		"\r\n\r\n";
+	const char *a[8];
+	struct server s;
+	struct resp r, r2;
+	char v[64], *raw;
+	size_t len;
+
+	memcpy(a, args, sizeof(args));
+	a[4] = www;
+	CU_ASSERT_FATAL(start(&s, "list", a) == 0);
+	raw = request_on(s.port, "GET", "/", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT(header(&r, "Content-Type", v, sizeof(v)) &&
+		  !strcmp(v, "text/html; charset=utf-8"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "<title>Index of /</title>"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "<a href=\"hello.txt\">"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "<a href=\"sub/\">sub/</a>"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.body,
+				      "<a href=\"with%20space.txt\">"));
+	CU_ASSERT_PTR_NULL(strstr(r.body, "secret"));
+	CU_ASSERT_PTR_NULL(strstr(r.body, "href=\"../\""));
+	free(raw);
+	/* A listing, then a file, on one connection. */
+	raw = exchange_on(s.port, two, &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.head, "text/html"));
+	CU_ASSERT(r.body && memmem(r.body, r.body_len, "Index of /noindex/",
+				   18));
+	CU_ASSERT(r.next && parse(r.next, len - (size_t)(r.next - raw), false,
+				  &r2) && r2.status == 200);
+	CU_ASSERT(r2.body_len == 13 && !memcmp(r2.body, "Hello, world\n", 13));
+	free(raw);
+	/* HEAD: the length, no body; a folder with index.html serves it. */
+	raw = request_on(s.port, "HEAD", "/noindex/", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT(header(&r, "Content-Length", v, sizeof(v)) && atoi(v) > 0);
+	CU_ASSERT(r.body && r.body[0] == '\0');
+	free(raw);
+	raw = request_on(s.port, "GET", "/sub/", NULL, &r);
+	CU_ASSERT(r.status == 200 && r.body_len == 13 &&
+		  !memcmp(r.body, "<h1>sub</h1>\n", 13));
+	free(raw);
+	CU_ASSERT_EQUAL(stop(&s, SIGINT), 0);
+}
+
+/*
  * One request to the --precompressed server at `port`: checks the status,
  * the body, Content-Encoding (`coding`, NULL for none) and that Vary names
  * Accept-Encoding; returns the ETag in `etag`.
@@ -1256,6 +1313,7 @@ int main(int argc, char **argv)
 		{ "a_low_open_file_limit_lowers_max_conns",
 		  test_a_low_open_file_limit_lowers_max_conns, true },
 		{ "precompressed_copies", test_precompressed_copies, false },
+		{ "folder_listings", test_folder_listings, false },
 		{ "usage_errors", test_usage_errors, false },
 		{ "a_port_in_use_is_an_error", test_a_port_in_use_is_an_error,
 		  false },

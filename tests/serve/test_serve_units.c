@@ -4,7 +4,12 @@
  * ranges and HTTP dates.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "serve.h"
@@ -260,6 +265,81 @@ static void test_accepted_codings(void)
 	CU_ASSERT_EQUAL(serve_accepted_codings("gzip;level=9;q=1"), gz);
 }
 
+static int touch(int dirfd, const char *name, const char *text)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static void test_folder_listings(void)
+{
+	char tmp[] = "/tmp/rp-list-XXXXXX", cmd[64], name[32];
+	char *page = NULL;
+	const char *a, *b, *c;
+	size_t len = 0;
+	int dfd, i;
+
+	CU_ASSERT_FATAL(mkdtemp(tmp) != NULL);
+	dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CU_ASSERT_FATAL(dfd >= 0);
+	CU_ASSERT(touch(dfd, "b.txt", "abc") == 0);
+	CU_ASSERT(touch(dfd, "<x>&'\".html", "") == 0);
+	CU_ASSERT(touch(dfd, ".hidden", "") == 0);
+	CU_ASSERT(mkdirat(dfd, "a dir", 0755) == 0);
+	CU_ASSERT(symlinkat("nowhere", dfd, "dead") == 0);
+
+	CU_ASSERT_EQUAL_FATAL(serve_list_folder(dfd, "/sub/<t>/", false, &page,
+						&len), 0);
+	CU_ASSERT_EQUAL(strlen(page), len);
+	CU_ASSERT_PTR_NOT_NULL(strstr(page, "<title>Index of /sub/&lt;t&gt;/"
+					    "</title>"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(page, "<a href=\"../\">../</a>"));
+	/* Folders first, then by name; escaped text, encoded links. */
+	a = strstr(page, "<a href=\"a%20dir/\">a dir/</a></td><td>");
+	b = strstr(page, "<a href=\"%3Cx%3E%26%27%22.html\">"
+			 "&lt;x&gt;&amp;&#39;&quot;.html</a>");
+	c = strstr(page, "<a href=\"b.txt\">b.txt</a></td><td>");
+	CU_ASSERT(a && b && c && a < b && b < c);
+	CU_ASSERT(c && strstr(c, "</td><td>3</td></tr>"));
+	CU_ASSERT(a && strstr(a, "</td><td>-</td></tr>"));
+	CU_ASSERT_PTR_NULL(strstr(page, "hidden"));
+	CU_ASSERT_PTR_NULL(strstr(page, "dead"));
+	free(page);
+
+	/* The top has no "../"; --dotfiles shows dotfiles, not . and .. */
+	CU_ASSERT_EQUAL_FATAL(serve_list_folder(dfd, "/", true, &page, &len),
+			      0);
+	CU_ASSERT_PTR_NULL(strstr(page, "../"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(page, "<a href=\".hidden\">"));
+	CU_ASSERT_PTR_NULL(strstr(page, "<a href=\".\">"));
+	CU_ASSERT_PTR_NULL(strstr(page, "<a href=\"..\">"));
+	free(page);
+
+	/* Past SERVE_LIST_MAX entries the page says how many it left out. */
+	for (i = 0; i < SERVE_LIST_MAX; i++) {
+		snprintf(name, sizeof(name), "f%05d", i);
+		if (touch(dfd, name, "")) {
+			CU_FAIL("cannot make the files");
+			break;
+		}
+	}
+	CU_ASSERT_EQUAL_FATAL(serve_list_folder(dfd, "/", false, &page, &len),
+			      0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(page, "<p>3 more entries not shown."));
+	free(page);
+
+	close(dfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tu_test tests[] = {
@@ -276,6 +356,7 @@ int main(int argc, char **argv)
 		{ "http_dates", test_http_dates, false },
 		{ "entity_tags", test_entity_tags, false },
 		{ "accepted_codings", test_accepted_codings, false },
+		{ "folder_listings", test_folder_listings, false },
 	};
 
 	return tu_run_tests(argc, argv, "serve-units", tests,
