@@ -498,7 +498,8 @@ int serve_list_folder(int dirfd, const char *title, bool dotfiles,
 	if (!ret) {
 		char line[96];
 
-		qsort(ents, n, sizeof(*ents), entry_cmp);
+		if (n > 1)
+			qsort(ents, n, sizeof(*ents), entry_cmp);
 		puts_(&pg, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 			   "<title>Index of ");
 		put_html(&pg, title);

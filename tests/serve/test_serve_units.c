@@ -322,6 +322,21 @@ static void test_folder_listings(void)
 	CU_ASSERT_PTR_NULL(strstr(page, "<a href=\"..\">"));
 	free(page);
 
+	/* An empty folder: the "../" link and nothing else. */
+	{
+		int sub = openat(dfd, "a dir", O_RDONLY | O_DIRECTORY |
+						O_CLOEXEC);
+
+		CU_ASSERT_FATAL(sub >= 0);
+		CU_ASSERT_EQUAL_FATAL(serve_list_folder(sub, "/a dir/", false,
+							&page, &len), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(page, "<a href=\"../\">"));
+		CU_ASSERT_PTR_NULL(strstr(strstr(page, "<a href") + 1,
+					  "<a href"));
+		free(page);
+		close(sub);
+	}
+
 	/* Past SERVE_LIST_MAX entries the page says how many it left out. */
 	for (i = 0; i < SERVE_LIST_MAX; i++) {
 		snprintf(name, sizeof(name), "f%05d", i);
