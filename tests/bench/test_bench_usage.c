@@ -6,7 +6,8 @@
  *
  * Registered once per backend: RINGPOOL_BACKEND=uring runs the library
  * engines as --engine uring, =threads as --engine threads (sync, which
- * uses no library, runs in both).  bcli.c runs the binary.
+ * uses no library, runs in both); with threads only file_refuses_overwrite
+ * runs, the one test that does I/O.  bcli.c runs the binary.
  */
 #include <errno.h>
 #include <fcntl.h>
