@@ -133,13 +133,35 @@ static void test_file_randrw(void)
 }
 
 /*
+ * A --json run of `ops` operations that succeeded, whose one run is
+ * plausible and has the boolean `setting` true; frees `o`.
+ */
+static void check_flagged_run(struct out *o, const char *ops,
+			      const char *setting)
+{
+	json_object *d, *r;
+
+	CU_ASSERT_EQUAL(o->status, 0);
+	d = parse_doc(o, "file");
+	r = json_object_array_get_idx(bc_get(d, "runs"), 0);
+	CU_ASSERT(r != NULL);
+	if (r) {
+		check_run(r, strtoull(ops, NULL, 10));
+		CU_ASSERT_TRUE(json_object_get_boolean(
+			bc_get(bc_get(r, "settings"), setting)));
+	}
+	json_object_put(d);
+	bc_out_free(o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
+/*
  * --sqpoll: the uring engine runs on SQPOLL rings and its run says so; an
  * engine list without uring is refused.
  */
 static void test_file_sqpoll(void)
 {
 	const char *ops = tu_under_valgrind() ? "200" : "2000";
-	json_object *d, *r;
 	struct out o;
 
 	if (strcmp(bc_engine, "uring")) {
@@ -154,16 +176,7 @@ static void test_file_sqpoll(void)
 	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "4M", "--rw",
 		"randread", "--bs", "4096", "--qd", "8", "--ops", ops,
 		"--engine", "uring", "--sqpoll", "--json");
-	CU_ASSERT_EQUAL(o.status, 0);
-	d = parse_doc(&o, "file");
-	r = json_object_array_get_idx(bc_get(d, "runs"), 0);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	check_run(r, strtoull(ops, NULL, 10));
-	CU_ASSERT_TRUE(json_object_get_boolean(
-		bc_get(bc_get(r, "settings"), "sqpoll")));
-	json_object_put(d);
-	bc_out_free(&o);
-	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+	check_flagged_run(&o, ops, "sqpoll");
 }
 
 /* /proc/sys/vm/nr_hugepages, or -1 when it cannot be read. */
@@ -214,7 +227,6 @@ static bool set_nr_hugepages(long n)
 static void test_file_huge_pages(void)
 {
 	const char *ops = tu_under_valgrind() ? "200" : "2000";
-	json_object *d, *r;
 	struct out o;
 	long before;
 	int lock;
@@ -246,16 +258,7 @@ static void test_file_huge_pages(void)
 			ops, "--engine", bc_engine, "--huge-pages", "--json");
 		CU_ASSERT(set_nr_hugepages(before));
 	}
-	CU_ASSERT_EQUAL(o.status, 0);
-	d = parse_doc(&o, "file");
-	r = json_object_array_get_idx(bc_get(d, "runs"), 0);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	check_run(r, strtoull(ops, NULL, 10));
-	CU_ASSERT_TRUE(json_object_get_boolean(
-		bc_get(bc_get(r, "settings"), "huge_pages")));
-	json_object_put(d);
-	bc_out_free(&o);
-	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+	check_flagged_run(&o, ops, "huge_pages");
 out:
 	close(lock);
 }
