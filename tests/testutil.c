@@ -12,17 +12,23 @@
 
 #include "testutil.h"
 
+/*
+ * The tests to run: all of them without arguments; those named; or, when
+ * every argument is "-NAME", all but those.
+ */
 static bool name_selected(int argc, char **argv, const char *name)
 {
+	bool excluding;
 	int i;
 
 	if (argc <= 1)
 		return true;
+	excluding = argv[1][0] == '-';	/* names_known() refuses a mix */
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], name))
-			return true;
+		if (!strcmp(argv[i] + (excluding ? 1 : 0), name))
+			return !excluding;
 	}
-	return false;
+	return excluding;
 }
 
 static bool names_known(int argc, char **argv, const struct tu_test *tests,
@@ -32,9 +38,17 @@ static bool names_known(int argc, char **argv, const struct tu_test *tests,
 	size_t j;
 	int i;
 
+	for (i = 2; i < argc; i++) {
+		if ((argv[i][0] == '-') != (argv[1][0] == '-')) {
+			fprintf(stderr, "give test names or -names, not both\n");
+			return false;
+		}
+	}
 	for (i = 1; i < argc; i++) {
+		const char *name = argv[i] + (argv[i][0] == '-');
+
 		for (j = 0; j < n_tests; j++) {
-			if (!strcmp(argv[i], tests[j].name))
+			if (!strcmp(name, tests[j].name))
 				break;
 		}
 		if (j == n_tests) {
@@ -51,7 +65,7 @@ int tu_run_tests(int argc, char **argv, const char *suite_name,
 	unsigned failures, tests_failed;
 	CU_ErrorCode err;
 	CU_pSuite suite;
-	size_t i;
+	size_t i, added = 0, skipped = 0;
 
 	if (!names_known(argc, argv, tests, n_tests))
 		return 2;
@@ -70,10 +84,17 @@ int tu_run_tests(int argc, char **argv, const char *suite_name,
 			continue;
 		if (tests[i].skip_under_valgrind && tu_under_valgrind()) {
 			printf("skipped under valgrind: %s\n", tests[i].name);
+			skipped++;
 			continue;
 		}
 		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
 			goto cunit_error;
+		added++;
+	}
+	if (!added && skipped) {
+		/* Meson's "skipped": nothing was run, so nothing passed. */
+		CU_cleanup_registry();
+		return 77;
 	}
 
 	CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -30,7 +30,9 @@ struct tu_test {
 /*
  * Registers `tests` in one CUnit suite named `suite_name`, runs them and
  * returns 0 only when every test passed and CUnit reported no error.  Names
- * given on the command line run only those tests.
+ * given on the command line run only those tests; "-NAME" arguments (all of
+ * them in that form) run all but those.  Returns 77, a skip to meson, when
+ * every selected test is one left out under valgrind.
  */
 int tu_run_tests(int argc, char **argv, const char *suite_name,
 		 const struct tu_test *tests, size_t n_tests);

@@ -21,6 +21,7 @@
 const char *bc_bin;
 const char *bc_engine;
 char bc_tmpdir[] = "/tmp/ringpool-bench-test.XXXXXX";
+bool bc_native;
 
 char *bc_slurp(int fd)
 {
@@ -62,7 +63,7 @@ struct out bc_run_sig(int sig, int after_ms, const char *const *args)
 	 * busy ring thread can keep the main thread from seeing ^C for
 	 * many seconds.
 	 */
-	if (tu_under_valgrind()) {
+	if (tu_under_valgrind() && !bc_native) {
 		argv[n++] = "valgrind";
 		argv[n++] = "--error-exitcode=99";
 		argv[n++] = "--leak-check=full";

@@ -26,8 +26,9 @@ extern char bc_tmpdir[];	/* a scratch folder of the program's own */
 /*
  * Runs `ringpool ARGS...` (NULL-terminated); with `sig`, sends it that
  * signal after `after_ms`.  Under the valgrind setup the binary runs under
- * memcheck too.
+ * memcheck too, unless bc_native is set.
  */
+extern bool bc_native;
 struct out bc_run_sig(int sig, int after_ms, const char *const *args);
 #define RUN(...) bc_run_sig(0, 0, (const char *const[]){__VA_ARGS__, NULL})
 void bc_out_free(struct out *o);
