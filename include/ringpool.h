@@ -547,14 +547,25 @@ struct statx;
  * other.  It is the one flag multishot operations take (others: -EINVAL).
  */
 #define RP_IO_RING 4u
+/**
+ * rp_io_opts::flags, for rp_recv() and rp_send(): wait until the socket is
+ * ready before the first attempt, instead of attempting first.  For an
+ * operation that would almost surely find nothing to do yet, such as a
+ * server's receive of the next request just after it sent a reply: it
+ * saves the attempt that would fail.  Where the kernel lacks it (before
+ * Linux 5.19; probed when the executor starts) operations attempt first as
+ * without the flag, which changes nothing but the cost.
+ */
+#define RP_IO_POLL_FIRST 8u
 
 /** Options common to every I/O operation.  Zero-initialize. */
 struct rp_io_opts {
 	/** Deadline relative to the call, in ns; 0 or negative for none. */
 	int64_t timeout_ns;
 	/**
-	 * ::RP_IO_FIXED_FILE, ::RP_IO_FIXED_BUF, ::RP_IO_RING; others give
-	 * -EINVAL.
+	 * ::RP_IO_FIXED_FILE, ::RP_IO_FIXED_BUF, ::RP_IO_RING,
+	 * ::RP_IO_POLL_FIRST; others (and these on operations that do not take
+	 * them) give -EINVAL.
 	 */
 	unsigned flags;
 	/** With ::RP_IO_FIXED_BUF: which registered buffer. */

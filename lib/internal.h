@@ -511,6 +511,7 @@ struct rp_executor {
 	_Atomic(rp_executor *) pool;	/* blocking-I/O pool, or NULL */
 	uint32_t io_threads;		/* its size */
 	bool no_multishot_recv;		/* io_uring without buffer rings */
+	bool poll_first;		/* RP_IO_POLL_FIRST is carried out */
 	unsigned n_rings;		/* rp_config::rings, for RP_IO_RING */
 	/* Registered files and buffers (io.c), under io_lock. */
 	int *fixed_fds;

@@ -67,6 +67,7 @@ int rp__io_start(rp_executor *ex, const struct rp_config *cfg)
 		return ret;
 	ex->io = &rp__io_threads_backend;
 	ex->backend = RP_BACKEND_THREADS;
+	ex->poll_first = true;	/* io_blocking.c waits before the call */
 	snprintf(ex->io_why, sizeof(ex->io_why), "%s", why);
 	return 0;
 }
@@ -166,8 +167,12 @@ void rp__io_complete(rp_future *f, int64_t res)
  * queue (see rp__submit_enter) and allocates the future.  On success the
  * caller fills *sqe and calls io_end().
  */
+/*
+ * Starts an operation's future.  `takes`: which of the flags that only some
+ * operations take (RP_IO_FIXED_BUF, RP_IO_POLL_FIRST) this one does.
+ */
 static int io_begin(rp_executor *ex, const struct rp_io_opts *opts,
-		    bool fixed_buf_ok, rp_future **out, struct rp__iof **iop)
+		    unsigned takes, rp_future **out, struct rp__iof **iop)
 {
 	unsigned oflags = opts ? opts->flags : 0;
 	struct rp__iof *io;
@@ -176,8 +181,7 @@ static int io_begin(rp_executor *ex, const struct rp_io_opts *opts,
 
 	if (!ex || !out || ex->internal || !ex->io)
 		return -EINVAL;
-	if ((oflags & ~(RP_IO_FIXED_FILE | RP_IO_FIXED_BUF | RP_IO_RING)) ||
-	    ((oflags & RP_IO_FIXED_BUF) && !fixed_buf_ok) ||
+	if ((oflags & ~(RP_IO_FIXED_FILE | RP_IO_RING | takes)) ||
 	    ((oflags & RP_IO_RING) && opts->ring >= ex->n_rings))
 		return -EINVAL;
 	ret = rp__submit_enter(ex);
@@ -242,7 +246,7 @@ static int rw(rp_executor *ex, int op, int fd, const void *buf, size_t len,
 		return -EINVAL;
 	if (fixed && (!ex || opts->buf_index >= ex->n_fixed_bufs))
 		return -EINVAL;
-	ret = io_begin(ex, opts, true, out, &io);
+	ret = io_begin(ex, opts, RP_IO_FIXED_BUF, out, &io);
 	if (ret)
 		return ret;
 	if (fixed)
@@ -293,7 +297,7 @@ static int rwv(rp_executor *ex, int op, int fd, const struct iovec *iov,
 
 	if (!iov || iovcnt <= 0 || iovcnt > IOV_MAX || offset < -1)
 		return -EINVAL;
-	ret = io_begin(ex, opts, false, out, &io);
+	ret = io_begin(ex, opts, 0, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_rw(op, &io->sqe, fd, iov, (unsigned)iovcnt,
@@ -321,7 +325,7 @@ int rp_openat(rp_executor *ex, int dirfd, const char *path, int flags,
 
 	if (!path)
 		return -EINVAL;
-	ret = io_begin(ex, opts, false, out, &io);
+	ret = io_begin(ex, opts, 0, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_openat(&io->sqe, dirfd, path, flags, mode);
@@ -332,7 +336,7 @@ int rp_close(rp_executor *ex, int fd, const struct rp_io_opts *opts,
 	     rp_future **out)
 {
 	struct rp__iof *io;
-	int ret = io_begin(ex, opts, false, out, &io);
+	int ret = io_begin(ex, opts, 0, out, &io);
 
 	if (ret)
 		return ret;
@@ -348,7 +352,7 @@ int rp_fsync(rp_executor *ex, int fd, unsigned flags,
 
 	if (flags & ~RP_FSYNC_DATASYNC)
 		return -EINVAL;
-	ret = io_begin(ex, opts, false, out, &io);
+	ret = io_begin(ex, opts, 0, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_fsync(&io->sqe, fd, flags & RP_FSYNC_DATASYNC ?
@@ -364,7 +368,7 @@ int rp_fallocate(rp_executor *ex, int fd, int mode, int64_t offset,
 
 	if (offset < 0 || len <= 0)
 		return -EINVAL;
-	ret = io_begin(ex, opts, false, out, &io);
+	ret = io_begin(ex, opts, 0, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_fallocate(&io->sqe, fd, mode, (uint64_t)offset,
@@ -381,7 +385,7 @@ int rp_statx(rp_executor *ex, int dirfd, const char *path, int flags,
 
 	if (!path || !stx)
 		return -EINVAL;
-	ret = io_begin(ex, opts, false, out, &io);
+	ret = io_begin(ex, opts, 0, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_statx(&io->sqe, dirfd, path, flags, mask, stx);
@@ -396,7 +400,7 @@ int rp_unlinkat(rp_executor *ex, int dirfd, const char *path, int flags,
 
 	if (!path)
 		return -EINVAL;
-	ret = io_begin(ex, opts, false, out, &io);
+	ret = io_begin(ex, opts, 0, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_unlinkat(&io->sqe, dirfd, path, flags);
@@ -412,7 +416,7 @@ int rp_renameat(rp_executor *ex, int olddirfd, const char *oldpath,
 
 	if (!oldpath || !newpath)
 		return -EINVAL;
-	ret = io_begin(ex, opts, false, out, &io);
+	ret = io_begin(ex, opts, 0, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_renameat(&io->sqe, olddirfd, oldpath, newdirfd, newpath,
@@ -428,7 +432,7 @@ int rp_mkdirat(rp_executor *ex, int dirfd, const char *path, unsigned mode,
 
 	if (!path)
 		return -EINVAL;
-	ret = io_begin(ex, opts, false, out, &io);
+	ret = io_begin(ex, opts, 0, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_mkdirat(&io->sqe, dirfd, path, mode);
@@ -439,7 +443,7 @@ int rp_socket(rp_executor *ex, int domain, int type, int protocol,
 	      const struct rp_io_opts *opts, rp_future **out)
 {
 	struct rp__iof *io;
-	int ret = io_begin(ex, opts, false, out, &io);
+	int ret = io_begin(ex, opts, 0, out, &io);
 
 	if (ret)
 		return ret;
@@ -456,7 +460,7 @@ int rp_connect(rp_executor *ex, int fd, const struct sockaddr *addr,
 
 	if (!addr || addrlen == 0)
 		return -EINVAL;
-	ret = io_begin(ex, opts, false, out, &io);
+	ret = io_begin(ex, opts, 0, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_connect(&io->sqe, fd, addr, addrlen);
@@ -472,11 +476,19 @@ int rp_accept(rp_executor *ex, int fd, struct sockaddr *addr,
 
 	if (!addr != !addrlen)
 		return -EINVAL;
-	ret = io_begin(ex, opts, false, out, &io);
+	ret = io_begin(ex, opts, 0, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_accept(&io->sqe, fd, addr, (socklen_t *)addrlen, flags);
 	return io_end(ex, io, out);
+}
+
+/* RP_IO_POLL_FIRST, where the backend carries it out. */
+static void poll_first(const rp_executor *ex, struct rp__iof *io,
+		       const struct rp_io_opts *opts)
+{
+	if (opts && (opts->flags & RP_IO_POLL_FIRST) && ex->poll_first)
+		io->sqe.ioprio |= IORING_RECVSEND_POLL_FIRST;
 }
 
 int rp_send(rp_executor *ex, int fd, const void *buf, size_t len, int flags,
@@ -487,10 +499,11 @@ int rp_send(rp_executor *ex, int fd, const void *buf, size_t len, int flags,
 
 	if (!buf && len)
 		return -EINVAL;
-	ret = io_begin(ex, opts, false, out, &io);
+	ret = io_begin(ex, opts, RP_IO_POLL_FIRST, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_send(&io->sqe, fd, buf, clamp_len(len), flags);
+	poll_first(ex, io, opts);
 	return io_end(ex, io, out);
 }
 
@@ -502,10 +515,11 @@ int rp_recv(rp_executor *ex, int fd, void *buf, size_t len, int flags,
 
 	if (!buf && len)
 		return -EINVAL;
-	ret = io_begin(ex, opts, false, out, &io);
+	ret = io_begin(ex, opts, RP_IO_POLL_FIRST, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_recv(&io->sqe, fd, buf, clamp_len(len), flags);
+	poll_first(ex, io, opts);
 	return io_end(ex, io, out);
 }
 
@@ -513,7 +527,7 @@ int rp_shutdown(rp_executor *ex, int fd, int how,
 		const struct rp_io_opts *opts, rp_future **out)
 {
 	struct rp__iof *io;
-	int ret = io_begin(ex, opts, false, out, &io);
+	int ret = io_begin(ex, opts, 0, out, &io);
 
 	if (ret)
 		return ret;
@@ -525,7 +539,7 @@ int rp_poll(rp_executor *ex, int fd, unsigned events,
 	    const struct rp_io_opts *opts, rp_future **out)
 {
 	struct rp__iof *io;
-	int ret = io_begin(ex, opts, false, out, &io);
+	int ret = io_begin(ex, opts, 0, out, &io);
 
 	if (ret)
 		return ret;
@@ -548,7 +562,7 @@ int rp__sleep(rp_executor *ex, int64_t ns, const struct rp_io_opts *opts,
 	if (ns < 0 || (opts && (opts->timeout_ns > 0 ||
 				(opts->flags & ~RP_IO_RING))))
 		return -EINVAL;
-	ret = io_begin(ex, opts, false, out, &io);
+	ret = io_begin(ex, opts, 0, out, &io);
 	if (ret)
 		return ret;
 	/* Absolute, so the timespec means the same whenever it is read. */
@@ -563,7 +577,7 @@ int rp__sleep(rp_executor *ex, int64_t ns, const struct rp_io_opts *opts,
 int rp_nop(rp_executor *ex, const struct rp_io_opts *opts, rp_future **out)
 {
 	struct rp__iof *io;
-	int ret = io_begin(ex, opts, false, out, &io);
+	int ret = io_begin(ex, opts, 0, out, &io);
 
 	if (ret)
 		return ret;
@@ -601,7 +615,7 @@ static int multi_begin(rp_executor *ex, const struct rp_io_opts *opts,
 		ring.flags = RP_IO_RING;
 		ring.ring = opts->ring;
 	}
-	ret = io_begin(ex, &ring, false, out, iop);
+	ret = io_begin(ex, &ring, 0, out, iop);
 	if (ret)
 		return ret;
 	atomic_fetch_or_explicit(&(*iop)->f.flags, RP__F_MULTI,

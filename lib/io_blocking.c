@@ -234,6 +234,7 @@ static bool is_stream_socket(int fd)
  * send(2) or recv(2).  MSG_WAITALL on a stream socket collects the whole
  * length across waits, as io_uring does; bytes already moved are the result
  * even when a later wait or call fails, as io_uring reports partial I/O.
+ * IORING_RECVSEND_POLL_FIRST (RP_IO_POLL_FIRST) waits before the first call.
  */
 static int64_t do_xfer(const struct io_uring_sqe *sqe, const struct waiter *w,
 		       bool is_send)
@@ -244,6 +245,13 @@ static int64_t do_xfer(const struct io_uring_sqe *sqe, const struct waiter *w,
 	ssize_t n;
 	int ret;
 
+	if ((sqe->ioprio & IORING_RECVSEND_POLL_FIRST) &&
+	    !(flags & MSG_DONTWAIT)) {
+		ret = wait_fd(w, sqe->fd, is_send ? POLLOUT : POLLIN,
+			      w->deadline);
+		if (ret < 0)
+			return ret;
+	}
 	for (;;) {
 		if (is_send)
 			n = send(sqe->fd, buf + done, len - done,

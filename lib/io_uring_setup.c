@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "io_uring_internal.h"
@@ -208,6 +209,34 @@ int rp__ring_mode(const struct rp_config *cfg)
 	return -1;
 }
 
+/*
+ * Whether the kernel takes IORING_RECVSEND_POLL_FIRST (Linux 5.19): a
+ * receive with it of a byte already waiting in a socket pair gets the byte
+ * where it does, and -EINVAL where it does not.
+ */
+static bool probe_poll_first(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int sv[2] = { -1, -1 };
+	bool ok = false;
+	char c = 0;
+
+	if (!sqe || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return false;
+	io_uring_prep_recv(sqe, sv[0], &c, 1, 0);
+	sqe->ioprio = IORING_RECVSEND_POLL_FIRST;
+	if (write(sv[1], "p", 1) == 1 &&
+	    io_uring_submit_and_wait(ring, 1) == 1 &&
+	    !io_uring_peek_cqe(ring, &cqe)) {
+		ok = cqe->res == 1;
+		io_uring_cqe_seen(ring, cqe);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	return ok;
+}
+
 int rp__uring_start(rp_executor *ex, const struct rp_config *cfg, char *why,
 		    size_t whylen)
 {
@@ -235,6 +264,7 @@ int rp__uring_start(rp_executor *ex, const struct rp_config *cfg, char *why,
 				 strerror(-ret));
 		return ret;
 	}
+	ex->poll_first = probe_poll_first(&probe);
 	io_uring_queue_exit(&probe);
 
 	st = calloc(1, sizeof(*st));

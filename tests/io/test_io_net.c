@@ -227,6 +227,69 @@ static void test_recv_flags_pass_through(void)
 	it_executor_free(ex);
 }
 
+/*
+ * RP_IO_POLL_FIRST waits for readiness before the first attempt: a receive
+ * on an empty socket stays pending until data comes, one on a socket with
+ * data ends at once, and deadlines and cancellation still reach it.  Only
+ * rp_recv() and rp_send() take the flag.
+ */
+static void test_poll_first(void)
+{
+	const struct rp_io_opts pf = { .flags = RP_IO_POLL_FIRST };
+	struct rp_io_opts pf_dl = pf;
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL;
+	char buf[16] = "";
+	int64_t v = -1;
+	int a, b, ret;
+
+	it_unix_pair(&a, &b);
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, a, buf, sizeof(buf), 0, &pf, &f), 0);
+	usleep(20000);
+	CU_ASSERT_FALSE(rp_future_done(f));
+	CU_ASSERT_EQUAL(write(b, "x", 1), 1);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 1);
+	CU_ASSERT_EQUAL(buf[0], 'x');
+
+	/* Data already there: ready at once. */
+	CU_ASSERT_EQUAL(write(b, "yz", 2), 2);
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, a, buf, sizeof(buf), 0, &pf, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT(memcmp(buf, "yz", 2) == 0);
+
+	/* A send on a socket with room. */
+	CU_ASSERT_EQUAL_FATAL(rp_send(ex, a, "ping", 4, MSG_NOSIGNAL, &pf, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 4);
+	CU_ASSERT(it_read_all(b, buf, 4));
+	CU_ASSERT(memcmp(buf, "ping", 4) == 0);
+
+	/* A deadline, then a cancel, on an empty socket. */
+	pf_dl.timeout_ns = 50 * 1000000LL;
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, a, buf, sizeof(buf), 0, &pf_dl, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, &v), -ETIMEDOUT);
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, a, buf, sizeof(buf), 0, &pf, &f), 0);
+	usleep(20000);
+	ret = rp_future_cancel(f);
+	CU_ASSERT(ret == 0 || ret == -EINPROGRESS);
+	CU_ASSERT_EQUAL(it_end(f, &v), -ECANCELED);
+
+	/* Other operations refuse the flag. */
+	f = NULL;
+	CU_ASSERT_EQUAL(rp_read(ex, a, buf, sizeof(buf), -1, &pf, &f),
+			-EINVAL);
+	CU_ASSERT_EQUAL(rp_poll(ex, a, POLLIN, &pf, &f), -EINVAL);
+	CU_ASSERT_EQUAL(rp_accept(ex, a, NULL, NULL, 0, &pf, &f), -EINVAL);
+	CU_ASSERT_PTR_NULL(f);
+	close(a);
+	close(b);
+	it_executor_free(ex);
+}
+
 static void test_socket_errors(void)
 {
 	rp_executor *ex = it_executor_new(NULL);
@@ -659,6 +722,7 @@ static const struct tu_test tests[] = {
 	{ "socketpair_echo_round_trips", test_socketpair_echo_round_trips,
 	  false },
 	{ "recv_flags_pass_through", test_recv_flags_pass_through, false },
+	{ "poll_first", test_poll_first, false },
 	{ "socket_errors", test_socket_errors, false },
 	{ "many_concurrent_connections", test_many_concurrent_connections,
 	  false },
