@@ -83,6 +83,96 @@ static void test_safe_names(void)
 	CU_ASSERT_FALSE(get_name_is_safe("a\nb"));
 }
 
+/* ---- names from random URLs ---------------------------------------------
+ *
+ * Whatever a URL holds, the name made of it is one a user can trust: checked
+ * here byte by byte, independently of get_name_sanitize(), on random URLs
+ * built from pieces that have gone wrong before (dots, slashes, escapes,
+ * control characters, multi-byte characters, long runs).
+ */
+
+static uint64_t rnd_state = 0x2545F4914F6CDD1DULL;
+
+static uint32_t rnd_below(uint32_t n)
+{
+	rnd_state ^= rnd_state >> 12;
+	rnd_state ^= rnd_state << 25;
+	rnd_state ^= rnd_state >> 27;
+	return (uint32_t)((rnd_state * 0x2545F4914F6CDD1DULL) >> 33) % n;
+}
+
+/* Well-formed UTF-8 (no stray continuation byte, no cut character). */
+static bool utf8_whole(const unsigned char *s)
+{
+	while (*s) {
+		unsigned n = *s < 0x80 ? 0 : (*s & 0xE0) == 0xC0 ? 1 :
+			     (*s & 0xF0) == 0xE0 ? 2 : (*s & 0xF8) == 0xF0 ? 3 :
+									    9;
+
+		if (n == 9)
+			return false;
+		for (s++; n; n--, s++) {
+			if ((*s & 0xC0) != 0x80)
+				return false;
+		}
+	}
+	return true;
+}
+
+static void check_trustworthy(const char *url, const char *name)
+{
+	size_t len = strlen(name), i;
+	bool ok = len > 0 && len <= GET_NAME_MAX && name[0] != '.' &&
+		  name[0] != ' ' && strcmp(name, "..") != 0;
+
+	for (i = 0; ok && i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		ok = c != '/' && c != '\\' && c >= 0x20 && c != 0x7f;
+	}
+	if (!ok)
+		printf("\n  unsafe name '%s' from %s\n", name, url);
+	CU_ASSERT(ok);
+	CU_ASSERT(get_name_is_safe(name));
+}
+
+static void test_names_from_random_urls_are_safe(void)
+{
+	static const char *const pieces[] = {
+		"/", "//", ".", "..", "...", "%2e", "%2E%2e", "%2f", "%2F",
+		"%5c", "\\", "%00", "%0a", "%1b", "%7f", "%", "%z", "%4",
+		"a", "file", ".txt", " ", "%20", "caf\xc3\xa9", "%C3%A9",
+		"\xe2\x82\xac", "%E2%82", "\xf0\x9f\x98\x80", "\xc3",
+		"\x80", "?", "#", "?q=/x", "name=", ";", ":", "~",
+	};
+	size_t rounds = tu_scaled(20000), r;
+
+	for (r = 0; r < rounds; r++) {
+		char url[2048], name[GET_NAME_MAX + 1];
+		size_t len = (size_t)snprintf(url, sizeof(url), "http://h/");
+		unsigned n = rnd_below(24) + 1, i;
+
+		for (i = 0; i < n && len < 1500; i++) {
+			const char *p = pieces[rnd_below(
+				sizeof(pieces) / sizeof(pieces[0]))];
+			unsigned rep = rnd_below(8) == 0 ? rnd_below(120) + 1
+							 : 1;
+
+			while (rep-- && len + strlen(p) < 1500)
+				len += (size_t)snprintf(url + len,
+							sizeof(url) - len,
+							"%s", p);
+		}
+		get_name_from_url(url, name);
+		check_trustworthy(url, name);
+		/* Valid UTF-8 in, valid UTF-8 out: cuts fall between
+		 * characters.  (Invalid input may stay invalid.) */
+		if (utf8_whole((const unsigned char *)url) &&
+		    !strchr(url, '%'))
+			CU_ASSERT(utf8_whole((const unsigned char *)name));
+	}
+}
+
 static void test_collisions_get_numbered_suffixes(void)
 {
 	char out[GET_NAME_MAX + 16];
@@ -346,6 +436,8 @@ static const struct tu_test tests[] = {
 	{ "name_of_a_bare_host_is_index", test_name_of_a_bare_host_is_index, false },
 	{ "long_name_is_cut_at_a_character", test_long_name_is_cut_at_a_character, false },
 	{ "safe_names", test_safe_names, false },
+	{ "names_from_random_urls_are_safe",
+	  test_names_from_random_urls_are_safe, false },
 	{ "collisions_get_numbered_suffixes", test_collisions_get_numbered_suffixes, false },
 	{ "part_names_never_collide", test_part_names_never_collide, false },
 	{ "name_set_grows", test_name_set_grows, false },
