@@ -1071,6 +1071,161 @@ static void test_a_low_open_file_limit_lowers_max_conns(void)
 	free(err);
 }
 
+/* ---- random requests ----------------------------------------------------
+ *
+ * Requests put together at random from pieces that servers get wrong (odd
+ * methods and versions, escapes and dot segments, ranges at the edges of
+ * 64-bit numbers, conditional and coding headers with garbage in them,
+ * bodies, bare LF line ends, unfinished heads, raw bytes), one to three to
+ * a connection, sent whole or in 7-byte pieces, the connection then ended
+ * or dropped.  Whatever comes back must be HTTP/1.1 responses, and the
+ * server must still serve a plain GET afterwards and exit 0 when stopped:
+ * under the sanitizers and valgrind that also means no memory error or
+ * leak on any of those paths.
+ */
+
+static uint64_t fz_state = 0x853c49e6748fea9bULL;
+
+static uint32_t fz_below(uint32_t n)
+{
+	fz_state ^= fz_state >> 12;
+	fz_state ^= fz_state << 25;
+	fz_state ^= fz_state >> 27;
+	return (uint32_t)((fz_state * 0x2545F4914F6CDD1DULL) >> 33) % n;
+}
+
+#define FZ_PICK(a) (a)[fz_below(sizeof(a) / sizeof((a)[0]))]
+
+static size_t fz_request(char *buf, size_t cap)
+{
+	static const char *const methods[] = {
+		"GET", "GET", "GET", "HEAD", "POST", "PUT", "OPTIONS",
+		"G ET", "", "get", "CONNECT",
+	};
+	static const char *const targets[] = {
+		"/", "/hello.txt", "/sub", "/sub/", "/noindex/", "/.secret",
+		"/page.txt", "/big.bin", "/nope", "/%2e%2e/%2e%2e/etc/passwd",
+		"/hello.txt%00", "/%", "/%zz", "/sub/../hello.txt", "//hello.txt",
+		"*", "http://x/hello.txt", "/hello.txt?q=1#f", "/with%20space.txt",
+		"/fifo", "/link.txt", "/sub/.hidden/x", "/page.txt.gz",
+	};
+	static const char *const versions[] = {
+		"HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1x", "",
+		"HTTP/0.9", "HTTP/1.",
+	};
+	static const char *const headers[] = {
+		"Range: bytes=0-3", "Range: bytes=-5", "Range: bytes=5-",
+		"Range: bytes=99999999-", "Range: bytes=3-1",
+		"Range: bytes=0-0,2-3", "Range: bytes=", "Range: items=1-2",
+		"Range: bytes=-0", "Range: bytes=18446744073709551615-",
+		"Range: bytes=-18446744073709551616", "Range: bytes=1-2-3",
+		"If-None-Match: *", "If-None-Match: \"x\", W/\"y\"",
+		"If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT",
+		"If-Modified-Since: garbage", "If-Range: \"abc\"",
+		"If-Range: Thu, 01 Jan 2099 00:00:00 GMT",
+		"Accept-Encoding: gzip", "Accept-Encoding: br;q=0, gzip;q=0.5",
+		"Accept-Encoding: *;q=0", "Accept-Encoding: gzip;q=abc",
+		"Accept-Encoding: ,,,;;;q=", "Connection: close",
+		"Connection: keep-alive", "Content-Length: 5",
+		"Content-Length: -1", "Content-Length: 99999999999999999999",
+		"Transfer-Encoding: chunked", "Expect: 100-continue", "Host:",
+		"Bad Header", "Upgrade: h2c", "X: \x01\x7f\xff",
+	};
+	size_t n = 0;
+	int chunked = 0, body = 0;
+	unsigned i, nh;
+
+	if (fz_below(20) == 0) {		/* raw bytes */
+		size_t len = 1 + fz_below((uint32_t)(cap < 400 ? cap : 400));
+
+		for (n = 0; n < len; n++)
+			buf[n] = (char)fz_below(256);
+		return n;
+	}
+	n += (size_t)snprintf(buf + n, cap - n, "%s %s %s\r\nHost: x\r\n",
+			      FZ_PICK(methods), FZ_PICK(targets),
+			      FZ_PICK(versions));
+	nh = fz_below(5);
+	for (i = 0; i < nh && n < cap; i++) {
+		const char *h = FZ_PICK(headers);
+
+		chunked |= !strcmp(h, "Transfer-Encoding: chunked");
+		body |= !strcmp(h, "Content-Length: 5");
+		n += (size_t)snprintf(buf + n, cap - n, "%s\r\n", h);
+	}
+	if (fz_below(10) && n < cap)		/* else: an unfinished head */
+		n += (size_t)snprintf(buf + n, cap - n, "\r\n%s",
+				      chunked ? "5\r\nhello\r\n0\r\n\r\n" :
+				      body ? "hello" : "");
+	if (n > cap)
+		n = cap;
+	if (fz_below(10) == 0) {		/* bare LF line ends */
+		size_t r, w = 0;
+
+		for (r = 0; r < n; r++) {
+			if (buf[r] != '\r')
+				buf[w++] = buf[r];
+		}
+		n = w;
+	}
+	return n;
+}
+
+/* Every response in `p` starts with an HTTP/1.1 status line. */
+static bool only_responses(const char *p, size_t len)
+{
+	return len == 0 || (len >= 12 && !memcmp(p, "HTTP/1.1 ", 9) &&
+			    p[9] >= '1' && p[9] <= '5');
+}
+
+static void test_random_requests(void)
+{
+	static const char *const args[] = { "--port", "0", "--list",
+					    "--precompressed", "-q", NULL, NULL };
+	const char *a[8];
+	/* Fewer under valgrind, where a connection costs ~0.1 s. */
+	size_t rounds = tu_under_valgrind() ? 60 : 1500, r, len;
+	unsigned bad = 0;
+	struct server s;
+	char *resp;
+
+	memcpy(a, args, sizeof(args));
+	a[5] = www;
+	CU_ASSERT_FATAL(start(&s, "random", a) == 0);
+	for (r = 0; r < rounds; r++) {
+		char req[4096];
+		size_t n = 0, k;
+		unsigned reqs = 1 + fz_below(3), i;
+		int fd = dial(s.port);
+
+		CU_ASSERT_FATAL(fd >= 0);
+		for (i = 0; i < reqs; i++)
+			n += fz_request(req + n, sizeof(req) - n);
+		if (fz_below(3) == 0) {
+			for (k = 0; k < n; k += 7)
+				send_all(fd, req + k, n - k < 7 ? n - k : 7);
+		} else {
+			send_all(fd, req, n);
+		}
+		if (fz_below(5) == 0) {		/* gone without reading */
+			close(fd);
+			continue;
+		}
+		shutdown(fd, SHUT_WR);
+		resp = read_all(fd, &len);
+		close(fd);
+		if (resp && !only_responses(resp, len) && bad++ < 3)
+			printf("\n  round %zu: %.60s...\n", r, resp);
+		free(resp);
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	resp = exchange_on(s.port, "GET /hello.txt HTTP/1.0\r\n\r\n", &len);
+	CU_ASSERT(len > 12 && !memcmp(resp, "HTTP/1.1 200 ", 13));
+	CU_ASSERT_PTR_NOT_NULL(strstr(resp, "Hello, world\n"));
+	free(resp);
+	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
+}
+
 static void test_usage_errors(void)
 {
 	static const char *const cases[][4] = {
@@ -1314,6 +1469,7 @@ int main(int argc, char **argv)
 		  test_a_low_open_file_limit_lowers_max_conns, true },
 		{ "precompressed_copies", test_precompressed_copies, false },
 		{ "folder_listings", test_folder_listings, false },
+		{ "random_requests", test_random_requests, false },
 		{ "usage_errors", test_usage_errors, false },
 		{ "a_port_in_use_is_an_error", test_a_port_in_use_is_an_error,
 		  false },
