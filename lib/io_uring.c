@@ -64,6 +64,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <time.h>
 
 
 #include "io_uring_internal.h"
@@ -355,43 +356,59 @@ static unsigned reap(struct ring *r)
 
 /* ---- submissions ------------------------------------------------------ */
 
+/*
+ * Makes room for `n` SQEs, submitting what fills the SQ.  Where it stays
+ * full, with SQPOLL the kernel's thread has not taken it yet (wait until it
+ * has), and otherwise the kernel refused the submission for now (-EAGAIN
+ * when it is short of memory): try again a millisecond later.  (room()
+ * keeps what is in flight within the CQ, so -EBUSY for completions that
+ * could not be posted does not arise.)
+ */
+static void sq_reserve(struct ring *r, unsigned n)
+{
+	while (io_uring_sq_space_left(&r->ring) < n) {
+		int ret = io_uring_submit(&r->ring);
+
+		if (io_uring_sq_space_left(&r->ring) >= n)
+			break;
+		if (r->sqpoll) {
+			(void)io_uring_sqring_wait(&r->ring);
+		} else if (ret != -EINTR) {
+			struct timespec nap = { 0, 1000000 };
+
+			nanosleep(&nap, NULL);
+		}
+	}
+}
+
+/* An SQE; never NULL (sq_reserve()). */
 static struct io_uring_sqe *get_sqe(struct ring *r)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-
-	while (!sqe) {
-		io_uring_submit(&r->ring);
-		sqe = io_uring_get_sqe(&r->ring);
-		/*
-		 * With SQPOLL the kernel's thread empties the SQ on its own
-		 * time: wait until it has taken some.
-		 */
-		if (!sqe && r->sqpoll)
-			(void)io_uring_sqring_wait(&r->ring);
-		else
-			break;
-	}
-	return sqe;
+	sq_reserve(r, 1);
+	return io_uring_get_sqe(&r->ring);
 }
 
 /* Puts `f` (claimed, RUNNING) into the SQ, with its linked timeout. */
 static void issue(struct ring *r, rp_future *f)
 {
-	struct io_uring_sqe *sqe = get_sqe(r);
 	uint32_t fl = atomic_load_explicit(&f->flags, memory_order_relaxed);
+	struct io_uring_sqe *sqe;
 	unsigned n = 1;
 
+	/*
+	 * An operation and its linked timeout go into the SQ together: a
+	 * submission made between them would send the operation alone,
+	 * without its deadline, and the timeout with nothing to link to.
+	 */
+	sq_reserve(r, fl & RP__F_DEADLINE ? 2 : 1);
+	sqe = io_uring_get_sqe(&r->ring);
 	*sqe = rp__iof(f)->sqe;
 	sqe->user_data = (uint64_t)(uintptr_t)f;
 	if (fl & RP__F_DEADLINE) {
 		struct io_uring_sqe *t;
 
 		sqe->flags |= IOSQE_IO_LINK;
-		t = get_sqe(r);
-		if (!t) {
-			/* get_sqe submitted the SQ, so there is room now. */
-			t = io_uring_get_sqe(&r->ring);
-		}
+		t = io_uring_get_sqe(&r->ring);
 		io_uring_prep_link_timeout(t, &f->u.io.deadline,
 					   IORING_TIMEOUT_ABS);
 		t->user_data = (uint64_t)(uintptr_t)f | UD_TIMEOUT_BIT;
@@ -633,15 +650,6 @@ static void sleep_in_enter(struct ring *r)
 	if (!r->wake_armed) {
 		struct io_uring_sqe *sqe = get_sqe(r);
 
-		if (!sqe) {
-			/* No SQE for the poll: look again in a millisecond. */
-			struct __kernel_timespec ts = { 0, 1000000 };
-			struct io_uring_cqe *cqe;
-
-			(void)io_uring_submit_and_wait_timeout(&r->ring, &cqe,
-							       1, &ts, NULL);
-			return;
-		}
 		io_uring_prep_poll_multishot(sqe, r->efd, POLLIN);
 		sqe->user_data = UD_WAKE;
 		r->wake_armed = true;

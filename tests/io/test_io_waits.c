@@ -73,6 +73,43 @@ static void test_recv_deadline(void)
 	it_executor_free(ex);
 }
 
+/*
+ * An operation and its deadline's linked timeout take two SQEs, and must go
+ * to the kernel in the same submission.  On a ring of 4 entries, a batch of
+ * one NOP then receives with deadlines leaves a receive as the SQ's last
+ * entry: its timeout must not be sent apart from it (the receive would then
+ * wait for ever).  Every receive ends -ETIMEDOUT.
+ */
+static void test_deadlines_in_a_full_sq(void)
+{
+	struct rp_config cfg;
+	struct rp_io_opts opts = { .timeout_ns = 100 * MS };
+	rp_future *nop = NULL, *fs[9];
+	rp_executor *ex;
+	char buf[9][8];
+	int a[9], b[9];
+	size_t i, n = sizeof(fs) / sizeof(fs[0]);
+
+	rp_config_init(&cfg);
+	cfg.ring_entries = 4;
+	ex = it_executor_new(&cfg);
+	for (i = 0; i < n; i++)
+		it_unix_pair(&a[i], &b[i]);
+	CU_ASSERT_EQUAL(rp_io_batch_begin(ex), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_nop(ex, NULL, &nop), 0);
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(rp_recv(ex, a[i], buf[i], sizeof(buf[i]),
+					      0, &opts, &fs[i]), 0);
+	CU_ASSERT_EQUAL(rp_io_batch_end(ex), 0);
+	CU_ASSERT_EQUAL(it_end(nop, NULL), 0);
+	for (i = 0; i < n; i++) {
+		CU_ASSERT_EQUAL(it_end(fs[i], NULL), -ETIMEDOUT);
+		close(a[i]);
+		close(b[i]);
+	}
+	it_executor_free(ex);
+}
+
 static void test_deadline_not_reached_and_partial_full(void)
 {
 	struct rp_io_opts opts = { .timeout_ns = 10000 * MS };
@@ -491,6 +528,7 @@ static void test_nop(void)
 
 static const struct tu_test tests[] = {
 	{ "recv_deadline", test_recv_deadline, false },
+	{ "deadlines_in_a_full_sq", test_deadlines_in_a_full_sq, false },
 	{ "deadline_not_reached_and_partial_full",
 	  test_deadline_not_reached_and_partial_full, false },
 	{ "poll", test_poll, false },
