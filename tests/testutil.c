@@ -117,6 +117,27 @@ cunit_error:
 	return 1;
 }
 
+void tu_rng_seed(struct tu_rng *r, uint64_t seed)
+{
+	r->s = seed ? seed : 0x9e3779b97f4a7c15ull;
+}
+
+uint64_t tu_rng_next(struct tu_rng *r)
+{
+	uint64_t x = r->s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	r->s = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+uint32_t tu_rng_below(struct tu_rng *r, uint32_t n)
+{
+	return (uint32_t)((tu_rng_next(r) >> 32) % n);
+}
+
 bool tu_under_valgrind(void)
 {
 	const char *v = getenv("RINGPOOL_UNDER_VALGRIND");

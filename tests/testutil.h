@@ -27,6 +27,16 @@ struct tu_test {
 	bool skip_under_valgrind;
 };
 
+/* A xorshift64* generator: deterministic for a given seed. */
+struct tu_rng {
+	uint64_t s;
+};
+
+void tu_rng_seed(struct tu_rng *r, uint64_t seed);
+uint64_t tu_rng_next(struct tu_rng *r);
+/* Uniform in [0, n), n > 0. */
+uint32_t tu_rng_below(struct tu_rng *r, uint32_t n);
+
 /*
  * Registers `tests` in one CUnit suite named `suite_name`, runs them and
  * returns 0 only when every test passed and CUnit reported no error.  Names

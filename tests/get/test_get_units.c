@@ -91,14 +91,11 @@ static void test_safe_names(void)
  * control characters, multi-byte characters, long runs).
  */
 
-static uint64_t rnd_state = 0x2545F4914F6CDD1DULL;
+static struct tu_rng rnd = { 0x2545F4914F6CDD1DULL };
 
 static uint32_t rnd_below(uint32_t n)
 {
-	rnd_state ^= rnd_state >> 12;
-	rnd_state ^= rnd_state << 25;
-	rnd_state ^= rnd_state >> 27;
-	return (uint32_t)((rnd_state * 0x2545F4914F6CDD1DULL) >> 33) % n;
+	return tu_rng_below(&rnd, n);
 }
 
 /* Well-formed UTF-8 (no stray continuation byte, no cut character). */

@@ -237,14 +237,14 @@ static void test_cancel_race_ends_once(void)
 	unsigned i, cancelled = 0, whole = 0;
 	struct rp_http_config cfg;
 	rp_http_transfer **t;
-	struct it_rng rng;
+	struct tu_rng rng;
 	struct env e;
 	int *fd;
 
 	rp_http_config_init(&cfg);
 	cfg.max_per_host = 16;
 	ht_env_up(&e, &cfg);
-	it_rng_seed(&rng, 42);
+	tu_rng_seed(&rng, 42);
 	atomic_store(&ends, 0);
 	t = calloc(n, sizeof(*t));
 	fd = calloc(n, sizeof(*fd));
@@ -257,8 +257,8 @@ static void test_cancel_race_ends_once(void)
 		t[i] = ht_start(&e, "/body/200000", fd[i], 0);
 		CU_ASSERT_EQUAL(rp_future_add_done_callback(
 			rp_http_transfer_future(t[i]), count_end, NULL), 0);
-		if (it_rng_below(&rng, 4) == 0)
-			usleep(it_rng_below(&rng, 2000));
+		if (tu_rng_below(&rng, 4) == 0)
+			usleep(tu_rng_below(&rng, 2000));
 		if (i % 2 == 0) {
 			int ret = rp_future_cancel(rp_http_transfer_future(t[i]));
 

@@ -327,27 +327,6 @@ size_t it_raise_nofile(void)
 	return (size_t)rl.rlim_cur;
 }
 
-void it_rng_seed(struct it_rng *r, uint64_t seed)
-{
-	r->s = seed ? seed : 0x9e3779b97f4a7c15ull;
-}
-
-uint64_t it_rng_next(struct it_rng *r)
-{
-	uint64_t x = r->s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	r->s = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
-uint32_t it_rng_below(struct it_rng *r, uint32_t n)
-{
-	return (uint32_t)((it_rng_next(r) >> 32) % n);
-}
-
 static uint64_t mix(uint64_t x)
 {
 	x ^= x >> 33;

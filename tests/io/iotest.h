@@ -142,16 +142,6 @@ void it_latch_wait(struct tu_latch *l, unsigned target, const char *what);
 /* Raises the soft RLIMIT_NOFILE to the hard one; returns the soft limit. */
 size_t it_raise_nofile(void);
 
-/* A xorshift64* generator: deterministic for a given seed. */
-struct it_rng {
-	uint64_t s;
-};
-
-void it_rng_seed(struct it_rng *r, uint64_t seed);
-uint64_t it_rng_next(struct it_rng *r);
-/* Uniform in [0, n), n > 0. */
-uint32_t it_rng_below(struct it_rng *r, uint32_t n);
-
 /* Fills `buf` with a pattern that depends on `seed` and the byte's offset. */
 void it_fill(void *buf, size_t len, uint64_t seed, uint64_t offset);
 /* True when `buf` holds it_fill()'s pattern. */

@@ -70,7 +70,7 @@ struct stress {
 	struct op *ops;
 	size_t n_ops;
 	struct tu_latch ended;
-	struct it_rng rng;
+	struct tu_rng rng;
 	/* Tallies, printed at the end. */
 	size_t n_cancel[4];	/* by return code: 0, -EINPROGRESS, -EALREADY, other */
 	size_t n_cancelled, n_read, n_left_over;
@@ -249,12 +249,12 @@ static void drain_channel(struct stress *s, uint32_t ci)
 	CU_ASSERT_EQUAL(c->written, s->k);
 }
 
-static void shuffle(struct it_rng *rng, uint32_t *v, size_t n)
+static void shuffle(struct tu_rng *rng, uint32_t *v, size_t n)
 {
 	size_t i;
 
 	for (i = n; i > 1; i--) {
-		size_t j = it_rng_below(rng, (uint32_t)i);
+		size_t j = tu_rng_below(rng, (uint32_t)i);
 		uint32_t t = v[i - 1];
 
 		v[i - 1] = v[j];
@@ -269,7 +269,7 @@ static void run_stress(uint64_t seed)
 	uint32_t *events;
 
 	memset(&s, 0, sizeof(s));
-	it_rng_seed(&s.rng, seed);
+	tu_rng_seed(&s.rng, seed);
 	tu_latch_init(&s.ended);
 	s.ex = it_executor_new(NULL);
 	stress_channels(&s, n_ops);
@@ -282,7 +282,7 @@ static void run_stress(uint64_t seed)
 	/* Phase 1: queue every read; cancel some at once. */
 	for (i = 0; i < n_ops; i++) {
 		struct op *op = &s.ops[i];
-		uint32_t r = it_rng_below(&s.rng, 100);
+		uint32_t r = tu_rng_below(&s.rng, 100);
 
 		op->chan_idx = (uint32_t)(i % s.n_chans);
 		op->ch = &s.chans[op->chan_idx];
@@ -296,7 +296,7 @@ static void run_stress(uint64_t seed)
 	}
 	/* Some messages go out while the cancels happen. */
 	for (i = 0; i < s.n_chans; i++) {
-		uint32_t early = it_rng_below(&s.rng, s.k + 1), j;
+		uint32_t early = tu_rng_below(&s.rng, s.k + 1), j;
 
 		for (j = 0; j < early; j++)
 			events[n_events++] = (uint32_t)i << 1 | 1;

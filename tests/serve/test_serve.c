@@ -1084,14 +1084,11 @@ static void test_a_low_open_file_limit_lowers_max_conns(void)
  * leak on any of those paths.
  */
 
-static uint64_t fz_state = 0x853c49e6748fea9bULL;
+static struct tu_rng fz_rng = { 0x853c49e6748fea9bULL };
 
 static uint32_t fz_below(uint32_t n)
 {
-	fz_state ^= fz_state >> 12;
-	fz_state ^= fz_state << 25;
-	fz_state ^= fz_state >> 27;
-	return (uint32_t)((fz_state * 0x2545F4914F6CDD1DULL) >> 33) % n;
+	return tu_rng_below(&fz_rng, n);
 }
 
 #define FZ_PICK(a) (a)[fz_below(sizeof(a) / sizeof((a)[0]))]
