@@ -165,11 +165,9 @@ void rp__io_complete(rp_future *f, int64_t res)
 /*
  * Starts an operation: checks the common arguments, reserves the right to
  * queue (see rp__submit_enter) and allocates the future.  On success the
- * caller fills *sqe and calls io_end().
- */
-/*
- * Starts an operation's future.  `takes`: which of the flags that only some
- * operations take (RP_IO_FIXED_BUF, RP_IO_POLL_FIRST) this one does.
+ * caller fills *sqe and calls io_end().  `takes`: which of the flags that
+ * only some operations take (RP_IO_FIXED_BUF, RP_IO_POLL_FIRST) this one
+ * does.
  */
 static int io_begin(rp_executor *ex, const struct rp_io_opts *opts,
 		    unsigned takes, rp_future **out, struct rp__iof **iop)
