@@ -50,6 +50,7 @@ static atomic_bool stopping;
 static _Atomic uint64_t echoes;
 
 static void arm_recv(struct conn *c, const struct rp_io_opts *opts);
+static void arm_send(struct conn *c);
 
 /*
  * The receive after a reply.  With --poll-first it waits for data before
@@ -58,11 +59,10 @@ static void arm_recv(struct conn *c, const struct rp_io_opts *opts);
  * connections that cut the server's CPU per echo by a fifth to a third,
  * but its requests/s fell 1-5% in 8 of 9 alternated pairs: a request
  * that came while the receive waited to be submitted is then read one
- * loop of the ring thread later, after the poll reports it.  So it is not the default
- * here, where requests/s is what is compared.
+ * loop of the ring thread later, after the poll reports it.  So it is not
+ * the default here, where requests/s is what is compared.
  */
 static struct rp_io_opts after_reply;
-static void arm_send(struct conn *c);
 
 /* A callback could not be registered: the chain would be lost. */
 static void fatal(const char *what, int err)
