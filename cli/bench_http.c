@@ -7,7 +7,6 @@
  * holds the options, the folder of the downloads, the server and the
  * document; the downloads themselves are in bench_http_run.c.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -265,7 +264,7 @@ static json_object *doc_settings(const struct http_opts *o,
 				 const struct bench_common *c)
 {
 	json_object *s = json_object_new_object(), *e;
-	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+	const char *curl_version = rp_http_curl_version();
 	int k;
 
 	e = json_object_new_array();
@@ -295,7 +294,8 @@ static json_object *doc_settings(const struct http_opts *o,
 	json_object_object_add(s, "out_made",
 			       json_object_new_boolean(o->dir_made));
 	json_object_object_add(s, "libcurl",
-			       json_object_new_string(cv ? cv->version : "?"));
+			       json_object_new_string(curl_version ? curl_version
+								   : "?"));
 	bench_add_system(s);
 	return s;
 }

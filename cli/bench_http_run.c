@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "ringpool.h"
+#include "cli.h"
 #include "bench.h"
 
 /* One slot: one download in flight at a time, into its own file. */
@@ -277,7 +278,7 @@ static int http_client(int engine, struct bench_run *r)
 	if (ret < 0)
 		snprintf(r->error, sizeof(r->error),
 			 "HTTP downloads are not available: %s",
-			 strerror(-ret));
+			 cli_http_new_error(ret));
 	return ret;
 }
 

@@ -17,6 +17,12 @@ int cli_serve(int argc, char **argv);
  */
 int cli_parse_count(const char *s, unsigned long long *out);
 
+/*
+ * Why rp_http_new() failed with `err`, in words for a message that goes on
+ * "HTTP downloads are not available: ".
+ */
+const char *cli_http_new_error(int err);
+
 /* The value of one hex digit, or -1 for another character. */
 static inline int cli_hexval(int c)
 {

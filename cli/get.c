@@ -32,6 +32,16 @@
  * only and set back to its default: a second Ctrl-C ends the process at
  * once (the .part files stay for -c).
  */
+const char *cli_http_new_error(int err)
+{
+	if (err == -ELIBACC)
+		return "libcurl cannot be loaded (is Debian's libcurl4 "
+		       "installed?)";
+	if (err == -ELIBBAD)
+		return "the libcurl installed lacks a function ringpool calls";
+	return strerror(-err);
+}
+
 static void *signal_main(void *arg)
 {
 	struct run *r = arg;
@@ -245,7 +255,7 @@ static int setup(struct run *r, const struct get_opts *o, char *why,
 	}
 	if (ret < 0) {
 		snprintf(why, len, "HTTP downloads are not available: %s",
-			 strerror(-ret));
+			 cli_http_new_error(ret));
 		return 1;
 	}
 	r->slots = calloc(o->jobs, sizeof(*r->slots));

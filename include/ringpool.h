@@ -908,16 +908,28 @@ struct rp_http_config {
 RP_EXPORT int rp_http_config_init(struct rp_http_config *cfg);
 
 /**
+ * The version of the libcurl that rp_http clients use ("7.88.1"), loading it
+ * if no client has yet.  @return a static string; NULL when libcurl cannot
+ * be loaded.
+ */
+RP_EXPORT const char *rp_http_curl_version(void);
+
+/**
  * Makes a client that runs its transfers on `ex`.  `cfg` may be NULL for the
  * defaults; it is copied (the user agent and CA file strings too).  The
- * first call initializes libcurl (curl_global_init(), once per process).
+ * first call loads libcurl, by the soname the library was built against
+ * (libringpool does not load it at start-up, so that programs that make no
+ * HTTP client do not pay for it), and initializes it (curl_global_init(),
+ * once per process).
  *
  * @return 0; -EINVAL (NULL `ex` or `out`, a negative timeout or
  *         rp_http_config::max_redirs); the error of opening
  *         rp_http_config::ca_file for reading (-ENOENT, -EACCES...);
  *         -ENOMEM; -EAGAIN when its thread
- *         cannot be created (fallback backend); -ENOTSUP when libcurl could
- *         not be set up.
+ *         cannot be created (fallback backend); -ELIBACC when libcurl
+ *         cannot be loaded (not installed), -ELIBBAD when it lacks a
+ *         function the library needs; -ENOTSUP when libcurl could not be
+ *         set up.
  */
 RP_EXPORT int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
 			  rp_http **out);

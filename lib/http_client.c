@@ -24,11 +24,13 @@
 static pthread_mutex_t cancel_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_ret;
+static int global_ret;
 
 static void global_init(void)
 {
-	global_ret = curl_global_init(CURL_GLOBAL_ALL);
+	global_ret = rp__curl_load();
+	if (global_ret == 0 && curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+		global_ret = -ENOTSUP;
 }
 
 int rp_http_config_init(struct rp_http_config *cfg)
@@ -137,8 +139,8 @@ int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
 	if (cfg && cfg->ring >= 0 && (unsigned)cfg->ring >= ex->n_rings)
 		return -EINVAL;
 	pthread_once(&global_once, global_init);
-	if (global_ret != CURLE_OK)
-		return -ENOTSUP;
+	if (global_ret < 0)
+		return global_ret;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;

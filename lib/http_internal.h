@@ -238,6 +238,11 @@ struct rp_http_transfer {
 /* ---- http.c ----------------------------------------------------------- */
 
 /*
+ * Loads libcurl once per process (http_curl.c): 0; -ELIBACC when it cannot
+ * be opened, -ELIBBAD when it lacks a function the library calls.
+ */
+int rp__curl_load(void);
+/*
  * Takes the client's lock unless this thread holds it already; returns
  * whether it did, for rp__http_leave().
  */

@@ -154,6 +154,43 @@ static void test_bad_stdin_line_is_an_input_error(void)
 	h_free(&r);
 }
 
+/*
+ * libringpool opens libcurl only for `get`; where the soname finds an empty
+ * file, or a library without curl's functions, the run stops with a message
+ * that names libcurl, before it touches the output folder.
+ */
+static void test_unloadable_libcurl_is_named(void)
+{
+	const char *fake = getenv("FAKECURL"), *soname = getenv("CURL_SONAME");
+	char libdir[512], lib[1024];
+	char *out = h_dir("nocurl-out");
+	struct h_result r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fake);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(soname);
+	snprintf(libdir, sizeof(libdir), "%s", h_dir("nocurl-lib"));
+	snprintf(lib, sizeof(lib), "%s/%s", libdir, soname);
+	CU_ASSERT_EQUAL_FATAL(setenv("LD_LIBRARY_PATH", libdir, 1), 0);
+
+	h_write_text(lib, "");
+	r = h_get(NULL, false, "-d", out, "http://127.0.0.1:1/a.bin",
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(h_has(r.err, "libcurl cannot be loaded"));
+	h_free(&r);
+
+	CU_ASSERT_EQUAL(unlink(lib), 0);
+	CU_ASSERT_EQUAL_FATAL(symlink(fake, lib), 0);
+	r = h_get(NULL, false, "-d", out, "http://127.0.0.1:1/a.bin",
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(h_has(r.err, "lacks a function"));
+	h_free(&r);
+
+	unsetenv("LD_LIBRARY_PATH");
+	CU_ASSERT_EQUAL(h_count_entries(out), 0);
+}
+
 /* ---- downloads ------------------------------------------------------------ */
 
 static void test_nginx_files_arrive_whole(void)
@@ -824,6 +861,8 @@ static const struct tu_test tests[] = {
 	  false },
 	{ "bad_option_values_are_named", test_bad_option_values_are_named, false },
 	{ "bad_list_line_stops_before_any_download", test_bad_list_line_stops_before_any_download, false },
+	{ "unloadable_libcurl_is_named", test_unloadable_libcurl_is_named,
+	  false },
 	{ "missing_list_file_is_named", test_missing_list_file_is_named, false },
 	{ "bad_stdin_line_is_an_input_error", test_bad_stdin_line_is_an_input_error, false },
 	{ "nginx_files_arrive_whole", test_nginx_files_arrive_whole, false },

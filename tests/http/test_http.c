@@ -32,6 +32,40 @@
 
 /* ---- tests ------------------------------------------------------------ */
 
+/* Whether a libcurl is mapped into this process. */
+static bool libcurl_mapped(void)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "/libcurl"))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+/*
+ * libringpool opens libcurl only for the first client (lib/http_curl.c).
+ * Runs first: no client has been made in this process before it.
+ */
+static void test_libcurl_loaded_with_the_first_client(void)
+{
+	const char *v;
+	struct env e;
+
+	CU_ASSERT_FALSE(libcurl_mapped());
+	ht_env_up(&e, NULL);
+	CU_ASSERT_PTR_NOT_NULL(e.h);
+	CU_ASSERT_TRUE(libcurl_mapped());
+	v = rp_http_curl_version();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT(v[0] >= '7' && v[0] <= '9' && strchr(v, '.') != NULL);
+	ht_env_down(&e);
+}
+
 static void test_config_and_bad_arguments(void)
 {
 	struct rp_http_request req = { .url = "http://127.0.0.1:1/", .fd = 1 };
@@ -625,6 +659,8 @@ static void test_write_error_is_eio(void)
 }
 
 static const struct tu_test tests[] = {
+	{ "libcurl_loaded_with_the_first_client",
+	  test_libcurl_loaded_with_the_first_client, false },
 	{ "config_and_bad_arguments", test_config_and_bad_arguments, false },
 	{ "client_on_a_chosen_ring", test_client_on_a_chosen_ring, false },
 	{ "ca_file_is_checked_and_copied", test_ca_file_is_checked_and_copied, false },
