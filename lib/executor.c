@@ -96,20 +96,26 @@ static inline void maybe_wake(rp_executor *ex)
 
 static void wake_all(rp_executor *ex)
 {
-	struct rp__worker *w, *list;
+	struct rp__worker *w;
+	unsigned i;
 
 	pthread_mutex_lock(&ex->idle_lock);
-	list = ex->idle_head;
-	ex->idle_head = NULL;
-	for (w = list; w; w = w->next_idle) {
+	for (w = ex->idle_head; w; w = w->next_idle) {
 		w->idle = false;
 		atomic_fetch_sub(&ex->n_idle, 1);
 		atomic_fetch_add(&ex->n_spinning, 1);
 		atomic_store_explicit(&w->park, 1, memory_order_release);
 	}
+	ex->idle_head = NULL;
 	pthread_mutex_unlock(&ex->idle_lock);
-	for (w = list; w; w = w->next_idle)
-		rp__futex_wake(&w->park, 1);
+	/*
+	 * Every worker rather than the list just emptied: once the lock is let
+	 * go, a worker on that list may wake (it sees `park`), find nothing and
+	 * be back on the idle list, rewriting its next_idle under our feet.  A
+	 * wake-up of a worker that is not waiting does nothing.
+	 */
+	for (i = 0; i < ex->n_workers; i++)
+		rp__futex_wake(&ex->workers[i].park, 1);
 }
 
 /* ---- running tasks ---------------------------------------------------- */
