@@ -36,10 +36,13 @@ static void usage(FILE *out)
 "Run 'ringpool COMMAND --help' for a command's options.\n");
 }
 
-/* The version, and the I/O backend this machine gives and why. */
+/*
+ * The version, the I/O backend this machine gives and why, and the libcurl
+ * that downloads would use.
+ */
 static int print_version(void)
 {
-	const char *why = NULL;
+	const char *why = NULL, *curl;
 	rp_executor *ex;
 	struct rp_config cfg;
 	int backend, ret;
@@ -71,6 +74,9 @@ static int print_version(void)
 							     " (owned rings)",
 	       why ? " - " : "", why ? why : "");
 	rp_executor_free(ex);
+	curl = rp_http_curl_version();
+	printf("libcurl: %s\n", curl ? curl : "not available (cannot be "
+	       "loaded; `ringpool get` and `bench http` need it)");
 	return 0;
 }
 

@@ -2,12 +2,14 @@
 /*
  * `ringpool bench` usage errors, from the outside: every invalid
  * combination of options gives a clear message and exit status 2, and
- * `bench file` refuses to overwrite a file it did not create.
+ * `bench file` refuses to overwrite a file it did not create; and what
+ * `ringpool --version` says.
  *
  * Registered once per backend: RINGPOOL_BACKEND=uring runs the library
  * engines as --engine uring, =threads as --engine threads (sync, which
  * uses no library, runs in both); with threads only file_refuses_overwrite
- * runs, the one test that does I/O.  bcli.c runs the binary.
+ * (the one test that does I/O) and the `--version` test run.  bcli.c runs
+ * the binary.
  *
  * Under the valgrind setup the usage errors run the binary itself, not
  * under memcheck: a hundred of them cost two minutes of valgrind for a
@@ -226,6 +228,32 @@ static void test_http_usage_errors(void)
 	expect_usage_errors(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
+/*
+ * `ringpool --version`: the version, the backend this run gets (forced by
+ * RINGPOOL_BACKEND here, and saying so for threads), and libcurl's version.
+ */
+static void test_version_names_backend_and_libcurl(void)
+{
+	struct out o;
+	const char *curl;
+
+	bc_native = true;
+	o = RUN("--version");
+	bc_native = false;
+	CU_ASSERT_EQUAL(o.status, 0);
+	CU_ASSERT(strncmp(o.out, "ringpool ", 9) == 0);
+	if (!strcmp(bc_engine, "uring")) {
+		CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\nbackend: io_uring"));
+	} else {
+		CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\nbackend: threads - "
+					      "forced by RINGPOOL_BACKEND"));
+	}
+	curl = strstr(o.out, "\nlibcurl: ");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(curl);
+	CU_ASSERT(curl[10] >= '7' && curl[10] <= '9');
+	bc_out_free(&o);
+}
+
 /* Writes to a file the tool did not create need --force. */
 static void test_file_refuses_overwrite(void)
 {
@@ -263,6 +291,8 @@ int main(int argc, char **argv)
 		{"file_usage_errors", test_file_usage_errors, false},
 		{"other_usage_errors", test_other_usage_errors, false},
 		{"http_usage_errors", test_http_usage_errors, false},
+		{"version_names_backend_and_libcurl",
+		 test_version_names_backend_and_libcurl, false},
 		{"file_refuses_overwrite", test_file_refuses_overwrite, false},
 	};
 
