@@ -130,50 +130,37 @@ void(curl_easy_reset)(CURL *curl)
 }
 
 /*
- * An option's number says the type of its argument, as libcurl itself reads
- * it: below CURLOPTTYPE_OBJECTPOINT a long, then data pointers, function
- * pointers, curl_off_t, and from CURLOPTTYPE_BLOB data pointers again.
+ * Calls fnptr(handle, option, next argument of ap), reading that argument
+ * with the type the option's number gives it, as libcurl itself does: below
+ * CURLOPTTYPE_OBJECTPOINT a long, then data pointers, function pointers,
+ * curl_off_t, and from CURLOPTTYPE_BLOB data pointers again.  The multi
+ * options (CURLMoption) are numbered the same way.
  */
-CURLcode(curl_easy_setopt)(CURL *curl, CURLoption option, ...)
-{
-	va_list ap;
-	CURLcode ret;
+#define RP_CURL_FORWARD(fnptr, handle, option, ap)                             \
+	((option) < CURLOPTTYPE_OBJECTPOINT                                    \
+		 ? (fnptr)((handle), (option), va_arg((ap), long))             \
+	 : (option) < CURLOPTTYPE_FUNCTIONPOINT ||                             \
+			 (option) >= CURLOPTTYPE_BLOB                          \
+		 ? (fnptr)((handle), (option), va_arg((ap), void *))           \
+	 : (option) < CURLOPTTYPE_OFF_T                                        \
+		 ? (fnptr)((handle), (option), va_arg((ap), void (*)(void)))   \
+		 : (fnptr)((handle), (option), va_arg((ap), curl_off_t)))
 
-	va_start(ap, option);
-	if (option < CURLOPTTYPE_OBJECTPOINT)
-		ret = fn.p_curl_easy_setopt(curl, option, va_arg(ap, long));
-	else if (option < CURLOPTTYPE_FUNCTIONPOINT ||
-		 option >= CURLOPTTYPE_BLOB)
-		ret = fn.p_curl_easy_setopt(curl, option, va_arg(ap, void *));
-	else if (option < CURLOPTTYPE_OFF_T)
-		ret = fn.p_curl_easy_setopt(curl, option,
-					  va_arg(ap, void (*)(void)));
-	else
-		ret = fn.p_curl_easy_setopt(curl, option,
-					  va_arg(ap, curl_off_t));
-	va_end(ap);
-	return ret;
-}
+/* curl_easy_setopt() and curl_multi_setopt(), through RP_CURL_FORWARD(). */
+#define RP_CURL_SETOPT(name, ret_type, handle_type, option_type)               \
+	ret_type(name)(handle_type * handle, option_type option, ...)          \
+	{                                                                      \
+		va_list ap;                                                    \
+		ret_type ret;                                                  \
+                                                                               \
+		va_start(ap, option);                                          \
+		ret = RP_CURL_FORWARD(fn.p_##name, handle, option, ap);        \
+		va_end(ap);                                                    \
+		return ret;                                                    \
+	}
 
-CURLMcode(curl_multi_setopt)(CURLM *multi, CURLMoption option, ...)
-{
-	va_list ap;
-	CURLMcode ret;
-
-	va_start(ap, option);
-	if (option < CURLOPTTYPE_OBJECTPOINT)
-		ret = fn.p_curl_multi_setopt(multi, option, va_arg(ap, long));
-	else if (option < CURLOPTTYPE_FUNCTIONPOINT)
-		ret = fn.p_curl_multi_setopt(multi, option, va_arg(ap, void *));
-	else if (option < CURLOPTTYPE_OFF_T)
-		ret = fn.p_curl_multi_setopt(multi, option,
-					   va_arg(ap, void (*)(void)));
-	else
-		ret = fn.p_curl_multi_setopt(multi, option,
-					   va_arg(ap, curl_off_t));
-	va_end(ap);
-	return ret;
-}
+RP_CURL_SETOPT(curl_easy_setopt, CURLcode, CURL, CURLoption)
+RP_CURL_SETOPT(curl_multi_setopt, CURLMcode, CURLM, CURLMoption)
 
 /* Every CURLINFO takes a pointer to where the value goes. */
 CURLcode(curl_easy_getinfo)(CURL *curl, CURLINFO info, ...)
