@@ -25,13 +25,6 @@
 #include "cli.h"
 #include "get_run.h"
 
-/*
- * SIGINT and SIGTERM are blocked in every thread and taken here, so that
- * the main thread hears of them through the ready queue's condition
- * variable.  After the first one the signal is unblocked in this thread
- * only and set back to its default: a second Ctrl-C ends the process at
- * once (the .part files stay for -c).
- */
 const char *cli_http_new_error(int err)
 {
 	if (err == -ELIBACC)
@@ -42,6 +35,13 @@ const char *cli_http_new_error(int err)
 	return strerror(-err);
 }
 
+/*
+ * SIGINT and SIGTERM are blocked in every thread and taken here, so that
+ * the main thread hears of them through the ready queue's condition
+ * variable.  After the first one the signal is unblocked in this thread
+ * only and set back to its default: a second Ctrl-C ends the process at
+ * once (the .part files stay for -c).
+ */
 static void *signal_main(void *arg)
 {
 	struct run *r = arg;
