@@ -162,12 +162,12 @@ static void test_bad_stdin_line_is_an_input_error(void)
 static void test_unloadable_libcurl_is_named(void)
 {
 	const char *fake = getenv("FAKECURL"), *soname = getenv("CURL_SONAME");
-	char libdir[512], lib[1024];
-	char *out = h_dir("nocurl-out");
+	char out[256], libdir[256], lib[1024];
 	struct h_result r;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(fake);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(soname);
+	snprintf(out, sizeof(out), "%s", h_dir("nocurl-out"));
 	snprintf(libdir, sizeof(libdir), "%s", h_dir("nocurl-lib"));
 	snprintf(lib, sizeof(lib), "%s/%s", libdir, soname);
 	CU_ASSERT_EQUAL_FATAL(setenv("LD_LIBRARY_PATH", libdir, 1), 0);
