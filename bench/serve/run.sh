@@ -20,15 +20,23 @@
 #   --duration S     seconds per run (default 3)
 #   --conns "LIST"   default "1 50"
 #   --rings N        ringpool rings and nginx workers (default 1)
+#   --wrk-threads N  wrk's threads (default 1); with more rings than one,
+#                    give wrk about as many threads, or wrk is the limit
+#   --server-cpus LIST  run both servers on these CPUs only (taskset -c)
+#   --client-cpus LIST  run wrk on these CPUs only
 #
 # wrk and the server share the machine's cores; on a 2-vCPU VM that is one
-# core each, roughly, for both servers alike.
+# core each, roughly, for both servers alike.  On a machine with cores to
+# spare, --server-cpus and --client-cpus keep them apart, e.g. for 4 rings:
+#   bench/run serve --rings 4 --wrk-threads 4 --server-cpus 0-3 --client-cpus 8-11
 set -euo pipefail
 
 rounds=3
 duration=3
 conns_list="1 50"
 rings=1
+wrk_threads=1
+server_cpus='' client_cpus=''
 
 while (($#)); do
 	case "$1" in
@@ -36,6 +44,9 @@ while (($#)); do
 	--duration) duration=$2; shift 2 ;;
 	--conns) conns_list=$2; shift 2 ;;
 	--rings) rings=$2; shift 2 ;;
+	--wrk-threads) wrk_threads=$2; shift 2 ;;
+	--server-cpus) server_cpus=$2; shift 2 ;;
+	--client-cpus) client_cpus=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "serve/run.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
@@ -51,6 +62,19 @@ ringpool="$builddir/cli/ringpool"
 for cmd in nginx wrk; do
 	command -v "$cmd" >/dev/null || { echo "serve/run.sh: $cmd is not installed" >&2; exit 1; }
 done
+for n in "$rings" "$wrk_threads" "$rounds" "$duration"; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "serve/run.sh: not a count: '$n'" >&2; exit 2; }
+done
+# pin LIST CMD...: runs CMD on the CPUs in LIST, or anywhere when LIST is empty.
+pin() {
+	local cpus=$1
+	shift
+	if [[ -n $cpus ]]; then taskset -c "$cpus" "$@"; else "$@"; fi
+}
+for cpus in "$server_cpus" "$client_cpus"; do
+	[[ -z $cpus ]] || taskset -c "$cpus" true 2>/dev/null ||
+		{ echo "serve/run.sh: '$cpus' is not a list of this machine's CPUs" >&2; exit 2; }
+done
 
 work="$builddir/serve-bench"
 rm -rf "$work"
@@ -63,11 +87,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/../nginx.sh"
 ngx="$work/nginx"
 ngx_port=$(free_port)
 nginx_conf "$ngx" "$ngx_port" "$work/www" "$rings"
-nginx -p "$ngx" -c "$ngx/nginx.conf" -g 'daemon on;'
+pin "$server_cpus" nginx -p "$ngx" -c "$ngx/nginx.conf" -g 'daemon on;'
 
 rp_port=$(free_port)
-"$ringpool" serve -q --port "$rp_port" --rings "$rings" "$work/www" \
-	2>"$work/rp.err" &
+# Started directly (taskset execs it), so that $! is the server's PID.
+rp_cmd=("$ringpool" serve -q --port "$rp_port" --rings "$rings" "$work/www")
+[[ -z $server_cpus ]] || rp_cmd=(taskset -c "$server_cpus" "${rp_cmd[@]}")
+"${rp_cmd[@]}" 2>"$work/rp.err" &
 rp_pid=$!
 cleanup() {
 	kill "$(cat "$ngx/nginx.pid" 2>/dev/null)" 2>/dev/null || true
@@ -100,6 +126,7 @@ cpu_ns() {
 # run SERVER FILE CONNS: one wrk run; prints "requests/s MB/s cpu_us_per_req".
 run() {
 	local server=$1 file=$2 conns=$3 port pids c0 c1 out rps bytes
+	local threads=$((wrk_threads < conns ? wrk_threads : conns)) # wrk's rule
 	if [[ $server == nginx ]]; then
 		port=$ngx_port
 		pids=$(ngx_pids)
@@ -109,7 +136,7 @@ run() {
 	fi
 	# shellcheck disable=SC2086
 	c0=$(cpu_ns $pids)
-	out=$(wrk -t1 -c"$conns" -d"${duration}s" "http://127.0.0.1:$port/$file")
+	out=$(pin "$client_cpus" wrk -t"$threads" -c"$conns" -d"${duration}s" "http://127.0.0.1:$port/$file")
 	# shellcheck disable=SC2086
 	c1=$(cpu_ns $pids)
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
@@ -126,7 +153,7 @@ run() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "serve: ringpool serve ($(grep -o 'io_uring[^)]*\|blocking[^)]*' "$work/rp.err")) against nginx ($rings worker(s)), wrk -t1, ${duration}s x $rounds rounds each"
+echo "serve: ringpool serve ($(grep -o 'io_uring[^)]*\|blocking[^)]*' "$work/rp.err")) against nginx ($rings worker(s)), wrk -t$wrk_threads, ${duration}s x $rounds rounds each"
 printf '%-6s %-5s %-9s %12s %10s %14s\n' file conns server "requests/s" "MB/s" "CPU us/req"
 result="RESULT serve"
 for file in f4k.bin f1m.bin; do
