@@ -707,6 +707,29 @@ RP_EXPORT int rp_send(rp_executor *ex, int fd, const void *buf, size_t len,
 RP_EXPORT int rp_recv(rp_executor *ex, int fd, void *buf, size_t len,
 		      int flags, const struct rp_io_opts *opts,
 		      rp_future **out);
+/**
+ * splice(2): moves up to `len` bytes from `fd_in` to `fd_out`, one of them
+ * a pipe, without copying them through memory of the process: a file's
+ * pages go into a pipe, and from a pipe into a socket, by reference (what
+ * `sendfile()` does in one call, in two operations).  `off_in`, `off_out`:
+ * the offset in a file, or -1 for none (always -1 for a pipe or socket).
+ * `flags`: `SPLICE_F_MOVE`, `SPLICE_F_NONBLOCK`, `SPLICE_F_MORE`; others
+ * give -EINVAL, as does ::RP_IO_FIXED_FILE.  The value is the bytes moved,
+ * which may be fewer than `len` (what the pipe held or had room for, what
+ * the socket took); 0 at the end of `fd_in`.
+ *
+ * The kernel never runs a splice inline: io_uring hands it to one of its
+ * workers, and the fallback makes the call on an I/O thread.  A blocking
+ * descriptor that is not ready holds that thread until it is, and neither
+ * a deadline nor rp_future_cancel() reaches a fallback thread inside the
+ * call.  So pass non-blocking sockets: a splice into a full one ends with
+ * -EAGAIN, and rp_poll() for POLLOUT says when to try again (the pipe
+ * keeps what it held).  `SPLICE_F_NONBLOCK` does the same for the pipe.
+ */
+RP_EXPORT int rp_splice(rp_executor *ex, int fd_in, int64_t off_in,
+			int fd_out, int64_t off_out, size_t len,
+			unsigned flags, const struct rp_io_opts *opts,
+			rp_future **out);
 /** shutdown(2). */
 RP_EXPORT int rp_shutdown(rp_executor *ex, int fd, int how,
 			  const struct rp_io_opts *opts, rp_future **out);

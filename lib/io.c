@@ -5,6 +5,7 @@
  * backend, and the one place where an operation's raw result becomes the
  * future's value, error and final state, for both backends.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,6 +314,26 @@ int rp_writev(rp_executor *ex, int fd, const struct iovec *iov, int iovcnt,
 	      int64_t offset, const struct rp_io_opts *opts, rp_future **out)
 {
 	return rwv(ex, IORING_OP_WRITEV, fd, iov, iovcnt, offset, opts, out);
+}
+
+int rp_splice(rp_executor *ex, int fd_in, int64_t off_in, int fd_out,
+	      int64_t off_out, size_t len, unsigned flags,
+	      const struct rp_io_opts *opts, rp_future **out)
+{
+	const unsigned takes = SPLICE_F_MOVE | SPLICE_F_NONBLOCK |
+			       SPLICE_F_MORE;
+	struct rp__iof *io;
+	int ret;
+
+	if (off_in < -1 || off_out < -1 || (flags & ~takes) ||
+	    (opts && (opts->flags & RP_IO_FIXED_FILE)))
+		return -EINVAL;
+	ret = io_begin(ex, opts, 0, out, &io);
+	if (ret)
+		return ret;
+	io_uring_prep_splice(&io->sqe, fd_in, off_in, fd_out, off_out,
+			     clamp_len(len), flags);
+	return io_end(ex, io, out);
 }
 
 int rp_openat(rp_executor *ex, int dirfd, const char *path, int flags,

@@ -459,6 +459,25 @@ static int64_t do_simple(const struct io_uring_sqe *sqe)
 	return r < 0 ? -errno : r;
 }
 
+/*
+ * splice(2) as io_uring's worker makes it: one call, which waits as the
+ * descriptors and flags say (rp_splice() tells callers to pass non-blocking
+ * ones where a wait could be long).
+ */
+static int64_t do_splice(const struct io_uring_sqe *sqe)
+{
+	loff_t in = (loff_t)sqe->splice_off_in, out = (loff_t)sqe->off;
+	bool at_in = sqe->splice_off_in != (__u64)-1;
+	bool at_out = sqe->off != (__u64)-1;
+	ssize_t n;
+
+	do
+		n = splice(sqe->splice_fd_in, at_in ? &in : NULL, sqe->fd,
+			   at_out ? &out : NULL, sqe->len, sqe->splice_flags);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
 int64_t rp__io_blocking_execute(const struct io_uring_sqe *sqe, int cancel_fd,
 				int64_t deadline, const _Atomic uint32_t *flags)
 {
@@ -490,6 +509,8 @@ int64_t rp__io_blocking_execute(const struct io_uring_sqe *sqe, int cancel_fd,
 		return do_connect(sqe, &w);
 	case IORING_OP_POLL_ADD:
 		return do_poll(sqe, &w);
+	case IORING_OP_SPLICE:
+		return do_splice(sqe);
 	case IORING_OP_TIMEOUT:
 		return do_timeout(sqe, &w);
 	case IORING_OP_CLOSE:

@@ -3,7 +3,8 @@
  * Network I/O on loopback TCP and socketpairs: socket, connect, accept,
  * send, recv (with flags), echo round trips, a thousand concurrent
  * connections, peer reset, refused connections, bulk transfers, and
- * operations placed on chosen rings.  test_io_waits.c has deadlines, poll,
+ * operations placed on chosen rings, splice from a file through a pipe to
+ * a socket.  test_io_waits.c has deadlines, poll,
  * shutdown, sleep and nop.
  *
  * Registered three times: RINGPOOL_BACKEND=uring, RINGPOOL_BACKEND=threads
@@ -570,6 +571,169 @@ static void test_bulk_transfer(void)
 	it_executor_free(ex);
 }
 
+/* ---- splice ------------------------------------------------------------ */
+
+/* One rp_splice(), waited for; returns its error, the value in `*v`. */
+static int splice_once(rp_executor *ex, int in, int64_t off_in, int out,
+		       size_t len, unsigned flags, int64_t *v)
+{
+	rp_future *f = NULL;
+	int ret = rp_splice(ex, in, off_in, out, -1, len, flags, NULL, &f);
+
+	CU_ASSERT_EQUAL(ret, 0);
+	if (ret)
+		return IT_NOT_QUEUED;
+	return it_end(f, v);
+}
+
+/*
+ * A file goes to a TCP peer through a pipe, as a server sends a body: file
+ * to pipe at an offset, pipe to a non-blocking socket, until the file's
+ * end (a splice of 0).  The peer's bytes are the file's, from the offset.
+ */
+static void splice_file_to_peer(rp_executor *ex, int file, size_t size,
+				size_t from, int sock, int peer)
+{
+	unsigned char *got = malloc(size);
+	int p[2];
+	size_t off = from, sent = 0;
+	int64_t v;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	for (;;) {
+		size_t held;
+
+		v = -1;
+		CU_ASSERT_EQUAL_FATAL(splice_once(ex, file, (int64_t)off, p[1],
+						  64 * KiB, 0, &v), 0);
+		if (v == 0)
+			break;
+		CU_ASSERT_FATAL(v > 0 && v <= (int64_t)(64 * KiB));
+		off += (size_t)v;
+		for (held = (size_t)v; held > 0; held -= (size_t)v) {
+			v = -1;
+			CU_ASSERT_EQUAL_FATAL(splice_once(ex, p[0], -1, sock,
+							  held, SPLICE_F_MOVE,
+							  &v),
+					      0);
+			CU_ASSERT_FATAL(v > 0 && (size_t)v <= held);
+			sent += (size_t)v;
+		}
+	}
+	CU_ASSERT_EQUAL(off, size);
+	CU_ASSERT_EQUAL(sent, size - from);
+	CU_ASSERT(it_read_all(peer, got, size - from));
+	CU_ASSERT(it_check(got, size - from, 7, from));
+	close(p[0]);
+	close(p[1]);
+	free(got);
+}
+
+static void test_splice(void)
+{
+	size_t size = 300 * KiB + 17;
+	unsigned char *data = malloc(size);
+	rp_executor *ex = it_executor_new(NULL);
+	struct rp_io_opts fixed = { .flags = RP_IO_FIXED_FILE };
+	struct it_dir d;
+	rp_future *f = NULL;
+	int file, a, b, p[2];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	it_dir_make(&d, NULL);
+	file = it_open_rw(&d, "body");
+	it_fill(data, size, 7, 0);
+	CU_ASSERT_EQUAL_FATAL(pwrite(file, data, size, 0), (ssize_t)size);
+	it_tcp_pair(&a, &b);
+	it_bound_blocking_calls(a);
+	CU_ASSERT_EQUAL(fcntl(b, F_SETFL, O_NONBLOCK), 0);
+	splice_file_to_peer(ex, file, size, 0, b, a);
+	splice_file_to_peer(ex, file, size, 4097, b, a);
+
+	/* A full non-blocking socket: -EAGAIN, the pipe keeps its bytes. */
+	{
+		size_t held = 0, drained = 0;
+		unsigned char *got = malloc(MiB);
+		int64_t v;
+		int err = 0;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+		CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+		CU_ASSERT_EQUAL(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+		while (err == 0) {
+			if (held == 0) {
+				v = -1;
+				CU_ASSERT_EQUAL_FATAL(
+					splice_once(ex, file, 0, p[1],
+						    size < 64 * KiB ? size
+								    : 64 * KiB,
+						    0, &v),
+					0);
+				CU_ASSERT_FATAL(v > 0);
+				held = (size_t)v;
+			}
+			v = -1;
+			err = splice_once(ex, p[0], -1, b, held, SPLICE_F_MOVE,
+					  &v);
+			if (err == 0) {
+				CU_ASSERT_FATAL(v > 0 && (size_t)v <= held);
+				held -= (size_t)v;
+			}
+		}
+		CU_ASSERT_EQUAL(err, -EAGAIN);
+		/* The peer reads what came: the socket is writable again. */
+		for (;;) {
+			ssize_t n = recv(a, got, MiB, MSG_DONTWAIT);
+
+			if (n < 0 && errno == EAGAIN)
+				break;
+			CU_ASSERT_FATAL(n > 0);
+			drained += (size_t)n;
+		}
+		CU_ASSERT(drained > 0);
+		CU_ASSERT_EQUAL_FATAL(rp_poll(ex, b, POLLOUT, NULL, &f), 0);
+		v = 0;
+		CU_ASSERT_EQUAL(it_end(f, &v), 0);
+		CU_ASSERT(v & POLLOUT);
+		if (held) {
+			v = -1;
+			CU_ASSERT_EQUAL(splice_once(ex, p[0], -1, b, held,
+						    SPLICE_F_MOVE, &v),
+					0);
+			CU_ASSERT(v > 0);
+		}
+		close(p[0]);
+		close(p[1]);
+		free(got);
+	}
+
+	/* What the call refuses. */
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	CU_ASSERT_EQUAL(rp_splice(ex, file, -2, p[1], -1, 1, 0, NULL, &f),
+			-EINVAL);
+	CU_ASSERT_EQUAL(rp_splice(ex, file, 0, p[1], -2, 1, 0, NULL, &f),
+			-EINVAL);
+	CU_ASSERT_EQUAL(rp_splice(ex, file, 0, p[1], -1, 1, 1u << 30, NULL,
+				  &f),
+			-EINVAL);
+	CU_ASSERT_EQUAL(rp_splice(ex, file, 0, p[1], -1, 1, 0, &fixed, &f),
+			-EINVAL);
+	CU_ASSERT_EQUAL(rp_splice(NULL, file, 0, p[1], -1, 1, 0, NULL, &f),
+			-EINVAL);
+	/* And what the kernel refuses: neither side a pipe, a bad one. */
+	CU_ASSERT_EQUAL(splice_once(ex, file, 0, a, 1, 0, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(splice_once(ex, -1, 0, p[1], 1, 0, NULL), -EBADF);
+	close(p[0]);
+	close(p[1]);
+	close(a);
+	close(b);
+	close(file);
+	it_dir_remove(&d);
+	free(data);
+	it_executor_free(ex);
+}
+
 /* ---- placing connections on rings (RP_IO_RING) ------------------------ */
 
 #define PLACED_RINGS 3
@@ -729,6 +893,7 @@ static const struct tu_test tests[] = {
 	{ "peer_reset", test_peer_reset, false },
 	{ "connection_refused", test_connection_refused, false },
 	{ "bulk_transfer", test_bulk_transfer, false },
+	{ "splice", test_splice, false },
 	{ "operations_placed_on_rings", test_operations_placed_on_rings,
 	  false },
 };
