@@ -33,6 +33,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -54,6 +55,9 @@
 #define IN_CAP 8192u		/* receive buffer of a connection */
 #define HEAD_CAP 4096u		/* room for a response's headers */
 #define PIECE_MAX (32u << 10)	/* the most of a body sent at once */
+#define SPLICE_MIN (128u << 10)	/* bodies spliced from this size on */
+#define PIPE_BYTES (1u << 20)	/* what a pipe for splicing holds */
+#define PIPES_PER_RING 16u	/* bodies spliced at once, per ring */
 #define URL_CAP 2048u		/* request target */
 #define REL_CAP 1024u		/* path under the folder */
 /* --max-conns by default with the blocking-thread backend (a thread each). */
@@ -73,6 +77,7 @@ struct opts {
 	unsigned port, rings, max_conns;
 	double idle_timeout, send_timeout;
 	bool quiet, dotfiles, max_conns_given, precompressed, list;
+	enum { SPLICE_AUTO, SPLICE_ON, SPLICE_OFF } splice;
 };
 
 /* The request headers the server reads; others are skipped. */
@@ -145,6 +150,14 @@ struct conn {
 	char *page;
 	size_t page_len;
 	uint64_t off, left;	/* body bytes still to send, from `off` */
+	/*
+	 * A spliced body: the pipe (-1 without), the bytes in it, and the
+	 * socket's file status flags from before O_NONBLOCK was added for
+	 * the splices (-1 when not added).
+	 */
+	int pipe[2];
+	size_t in_pipe;
+	int sock_flags;
 	char *out;		/* headers and a piece of the body */
 	size_t out_cap;
 	size_t hlen;		/* header bytes at the front of `out` */
@@ -187,8 +200,11 @@ static int64_t io_result(rp_future *f)
 	return err ? err : value;
 }
 
+static void pipe_give(struct conn *c);
+
 static void end_response(struct conn *c)
 {
+	pipe_give(c);
 	if (c->file >= 0)
 		close(c->file);
 	c->file = -1;
@@ -514,6 +530,19 @@ static void send_piece(struct conn *c, size_t n)
 		conn_close(c);
 }
 
+/*
+ * A read of the body failed (`n` < 0) or came short (the file shrank under
+ * us): the length is promised, so the connection ends and the client sees
+ * a short body.
+ */
+static void body_unread(struct conn *c, int64_t n)
+{
+	if (n != -ECANCELED)
+		fprintf(stderr, "ringpool serve: cannot read %s: %s\n", c->rel,
+			n < 0 ? strerror((int)-n) : "the file got shorter");
+	conn_close(c);
+}
+
 /* Reads the next piece of the body behind what c->out already holds. */
 static void read_piece(struct conn *c)
 {
@@ -536,17 +565,7 @@ static void on_read(rp_future *f, void *arg)
 	if (c->left < want)
 		want = (size_t)c->left;
 	if (n != (int64_t)want) {
-		/*
-		 * An error, or the file shrank under us: the length is
-		 * promised, so the connection ends and the client sees a
-		 * short body.
-		 */
-		if (n != -ECANCELED)
-			fprintf(stderr,
-				"ringpool serve: cannot read %s: %s\n",
-				c->rel, n < 0 ? strerror((int)-n)
-					      : "the file got shorter");
-		conn_close(c);
+		body_unread(c, n);
 		return;
 	}
 	send_piece(c, (size_t)n);
@@ -565,6 +584,258 @@ static void on_written(rp_future *f, void *arg)
 		read_piece(c);
 	else
 		request_done(c);
+}
+
+/* ---- spliced bodies ------------------------------------------------------ */
+
+/*
+ * Pipes for splicing, shared by the rings (and the fallback's threads): a
+ * body takes one for as long as it is sent and gives it back empty, or
+ * closes it when it ends with bytes still in it.  At most `cap` are open;
+ * a body that finds none free is copied instead.
+ */
+static struct {
+	pthread_mutex_t lock;
+	int (*free)[2];
+	unsigned n_free, n_open, cap;
+} pipes = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static bool pipe_take(struct conn *c)
+{
+	int p[2];
+	bool ok = false;
+
+	pthread_mutex_lock(&pipes.lock);
+	if (pipes.n_free) {
+		pipes.n_free--;
+		c->pipe[0] = pipes.free[pipes.n_free][0];
+		c->pipe[1] = pipes.free[pipes.n_free][1];
+		ok = true;
+	} else if (pipes.n_open < pipes.cap &&
+		   !pipe2(p, O_CLOEXEC | O_NONBLOCK)) {
+		/*
+		 * Smaller pipes would move a large body in more splices than
+		 * copying costs.  An unprivileged user's pipes may not grow
+		 * past fs.pipe-max-size, nor all together past
+		 * fs.pipe-user-pages-soft: the pipes open are then all there
+		 * will be.
+		 */
+		if (fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES) >= (int)PIPE_BYTES) {
+			c->pipe[0] = p[0];
+			c->pipe[1] = p[1];
+			pipes.n_open++;
+			ok = true;
+		} else {
+			close(p[0]);
+			close(p[1]);
+			pipes.cap = pipes.n_open;
+		}
+	}
+	pthread_mutex_unlock(&pipes.lock);
+	c->in_pipe = 0;
+	return ok;
+}
+
+/* Gives the body's pipe back (closed if bytes are left in it). */
+static void pipe_give(struct conn *c)
+{
+	if (c->pipe[0] < 0)
+		return;
+	pthread_mutex_lock(&pipes.lock);
+	if (c->in_pipe == 0 && pipes.n_free < pipes.cap) {
+		pipes.free[pipes.n_free][0] = c->pipe[0];
+		pipes.free[pipes.n_free][1] = c->pipe[1];
+		pipes.n_free++;
+	} else {
+		close(c->pipe[0]);
+		close(c->pipe[1]);
+		pipes.n_open--;
+	}
+	pthread_mutex_unlock(&pipes.lock);
+	c->pipe[0] = c->pipe[1] = -1;
+	c->in_pipe = 0;
+}
+
+/*
+ * Room for PIPES_PER_RING pipes per ring, or none (bodies are copied): with
+ * --splice off, when out of memory, and by default on fewer than 4 CPUs.
+ * Every splice runs on one of io_uring's kernel workers (see rp_splice()),
+ * two hand-offs per pipe's worth: with cores to spare they run beside the
+ * ring's thread and a 1 MiB body costs about half the CPU of copying it
+ * through a buffer, at up to twice the MB/s; on 2 vCPUs the workers take
+ * turns with the ring's thread and the client, and one connection's
+ * responses came slower than copied (bench/serve/README.md).
+ */
+static void pipes_init(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (o.splice == SPLICE_OFF || (o.splice == SPLICE_AUTO && cpus < 4))
+		return;
+	pipes.free = calloc((size_t)PIPES_PER_RING * n_rings,
+			    sizeof(*pipes.free));
+	pipes.cap = pipes.free ? PIPES_PER_RING * n_rings : 0;
+}
+
+static void pipes_free(void)
+{
+	unsigned i;
+
+	for (i = 0; i < pipes.n_free; i++) {
+		close(pipes.free[i][0]);
+		close(pipes.free[i][1]);
+	}
+	free(pipes.free);
+}
+
+/*
+ * The socket while its body is spliced: non-blocking, so that a splice into
+ * it ends with -EAGAIN when it is full instead of holding one of the
+ * kernel's workers (or a fallback thread) until the client reads; the
+ * connection then waits for POLLOUT with rp_poll().  Only the splices and
+ * that poll are in flight meanwhile, and the flags are put back before the
+ * next request's receive.
+ */
+static bool sock_nonblocking(struct conn *c, bool on)
+{
+	if (on) {
+		c->sock_flags = fcntl(c->fd, F_GETFL);
+		return c->sock_flags >= 0 &&
+		       !fcntl(c->fd, F_SETFL, c->sock_flags | O_NONBLOCK);
+	}
+	if (c->sock_flags >= 0)
+		(void)fcntl(c->fd, F_SETFL, c->sock_flags);
+	c->sock_flags = -1;
+	return true;
+}
+
+static void splice_fill(struct conn *c);
+static void splice_drain(struct conn *c);
+
+static void on_writable(rp_future *f, void *arg)
+{
+	struct conn *c = arg;
+
+	if (io_result(f) < 0) {
+		/* The send timeout, or shutdown. */
+		conn_close(c);
+		return;
+	}
+	splice_drain(c);
+}
+
+static void on_drained(rp_future *f, void *arg)
+{
+	struct rp_io_opts io = { .timeout_ns = (int64_t)(o.send_timeout *
+							 NS_PER_S) };
+	struct conn *c = arg;
+	int64_t n = io_result(f);
+	rp_future *g = NULL;
+
+	if (n == -EAGAIN) {
+		/* The socket is full: on when the client has read some. */
+		if (!chain(rp_poll(ex, c->fd, POLLOUT, &io, &g), &g,
+			   on_writable, c))
+			conn_close(c);
+		return;
+	}
+	if (n <= 0 || (size_t)n > c->in_pipe) {
+		/* The peer went away, or shutdown. */
+		conn_close(c);
+		return;
+	}
+	c->in_pipe -= (size_t)n;
+	if (c->in_pipe)
+		splice_drain(c);
+	else if (c->left)
+		splice_fill(c);
+	else {
+		sock_nonblocking(c, false);
+		request_done(c);
+	}
+}
+
+/* Pipe to socket: what the pipe holds. */
+static void splice_drain(struct conn *c)
+{
+	rp_future *f = NULL;
+
+	if (!chain(rp_splice(ex, c->pipe[0], -1, c->fd, -1, c->in_pipe,
+			     SPLICE_F_MOVE | (c->left ? SPLICE_F_MORE : 0),
+			     NULL, &f),
+		   &f, on_drained, c))
+		conn_close(c);
+}
+
+static void on_filled(rp_future *f, void *arg)
+{
+	struct conn *c = arg;
+	int64_t n = io_result(f);
+
+	if (n == -EINVAL) {
+		/*
+		 * A file system that cannot splice (nothing moved yet): the
+		 * rest of the body is copied, the headers being out.
+		 */
+		pipe_give(c);
+		sock_nonblocking(c, false);
+		c->hlen = 0;
+		read_piece(c);
+		return;
+	}
+	if (n <= 0 || (uint64_t)n > c->left) {
+		body_unread(c, n);
+		return;
+	}
+	c->in_pipe = (size_t)n;
+	c->off += (uint64_t)n;
+	c->left -= (uint64_t)n;
+	splice_drain(c);
+}
+
+/* File to pipe: as much of the rest as the pipe holds. */
+static void splice_fill(struct conn *c)
+{
+	size_t n = c->left < PIPE_BYTES ? (size_t)c->left : PIPE_BYTES;
+	rp_future *f = NULL;
+
+	if (!chain(rp_splice(ex, c->file, (int64_t)c->off, c->pipe[1], -1, n,
+			     0, NULL, &f),
+		   &f, on_filled, c))
+		conn_close(c);
+}
+
+static void on_head_sent(rp_future *f, void *arg)
+{
+	struct conn *c = arg;
+
+	if (io_result(f) != (int64_t)c->hlen || !sock_nonblocking(c, true)) {
+		conn_close(c);
+		return;
+	}
+	splice_fill(c);
+}
+
+/*
+ * A body of SPLICE_MIN bytes or more goes from the file to the socket
+ * through a pipe (rp_splice()), never through the process: file to pipe,
+ * pipe to socket, a pipe's worth at a time.  The headers go first, with
+ * MSG_MORE so that they leave with the body's first bytes.  False when no
+ * pipe is free: the body is copied instead.
+ */
+static bool splice_body(struct conn *c)
+{
+	struct rp_io_opts io = { .timeout_ns = (int64_t)(o.send_timeout *
+							 NS_PER_S) };
+	rp_future *f = NULL;
+
+	if (c->left < SPLICE_MIN || !pipe_take(c))
+		return false;
+	if (!chain(rp_send(ex, c->fd, c->out, c->hlen,
+			   MSG_MORE | MSG_WAITALL | MSG_NOSIGNAL, &io, &f),
+		   &f, on_head_sent, c))
+		conn_close(c);
+	return true;
 }
 
 /* A regular file, open in c->file: its headers, then its body. */
@@ -634,6 +905,8 @@ static void respond_file(struct conn *c, const struct stat *st)
 	c->off = start;
 	c->left = c->head ? 0 : count;
 	c->body_len = c->left;
+	if (splice_body(c))
+		return;
 	if (c->left)
 		read_piece(c);
 	else
@@ -1263,6 +1536,8 @@ static void on_accept(rp_future *f, void *arg)
 	}
 	c->fd = (int)fd;
 	c->file = -1;
+	c->pipe[0] = c->pipe[1] = -1;
+	c->sock_flags = -1;
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
 	if (!o.quiet)
@@ -1323,6 +1598,9 @@ static void serve_usage(FILE *out)
 "                         --dotfiles)\n"
 "      --precompressed    send NAME.br or NAME.gz, when there and no older\n"
 "                         than NAME, to clients that accept that coding\n"
+"      --splice WHEN      send bodies of 128 KiB or more from the file to\n"
+"                         the socket through a pipe, not through a buffer:\n"
+"                         auto (the default: with 4 or more CPUs), on, off\n"
 "  -q, --quiet            no access log\n"
 "  -h, --help             show this help\n"
 "\n"
@@ -1384,6 +1662,7 @@ static int parse_opts(int argc, char **argv)
 		{ "send-timeout", required_argument, NULL, 's' },
 		{ "dotfiles", no_argument, NULL, '.' },
 		{ "precompressed", no_argument, NULL, 'z' },
+		{ "splice", required_argument, NULL, 'S' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1437,6 +1716,17 @@ static int parse_opts(int argc, char **argv)
 			break;
 		case 'z':
 			o.precompressed = true;
+			break;
+		case 'S':
+			if (!strcmp(optarg, "auto"))
+				o.splice = SPLICE_AUTO;
+			else if (!strcmp(optarg, "on"))
+				o.splice = SPLICE_ON;
+			else if (!strcmp(optarg, "off"))
+				o.splice = SPLICE_OFF;
+			else
+				return usage_error("--splice: auto, on or off, "
+						   "not '%s'", optarg);
 			break;
 		case 'l':
 			o.list = true;
@@ -1534,21 +1824,22 @@ static long open_fds(void)
 
 /*
  * A connection holds two descriptors while it sends a file: --max-conns is
- * lowered to what RLIMIT_NOFILE leaves (keeping 16 spare), so that a full
- * house gets 503 at the door rather than every request failing to open
- * its file.
+ * lowered to what RLIMIT_NOFILE leaves (keeping 16 spare, and two for each
+ * pipe of spliced bodies), so that a full house gets 503 at the door rather
+ * than every request failing to open its file.
  */
 static void fit_conns_to_nofile(void)
 {
 	long used = open_fds();
 	struct rlimit rl;
-	rlim_t room;
+	rlim_t room, spare;
 
 	if (used < 0 || getrlimit(RLIMIT_NOFILE, &rl) ||
 	    rl.rlim_cur == RLIM_INFINITY)
 		return;
-	room = rl.rlim_cur > (rlim_t)used + 16 + 2
-		       ? (rl.rlim_cur - (rlim_t)used - 16) / 2 : 1;
+	spare = 16 + 2 * (rlim_t)pipes.cap;
+	room = rl.rlim_cur > (rlim_t)used + spare + 2
+		       ? (rl.rlim_cur - (rlim_t)used - spare) / 2 : 1;
 	if (o.max_conns <= room)
 		return;
 	o.max_conns = (unsigned)room;
@@ -1584,7 +1875,8 @@ int cli_serve(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile(2 * (rlim_t)o.max_conns + 64);
+	raise_nofile(2 * (rlim_t)o.max_conns + 64 +
+		     2 * (rlim_t)PIPES_PER_RING * o.rings);
 
 	listen_fd = listen_on(url, sizeof(url));
 	if (listen_fd < 0) {
@@ -1620,6 +1912,7 @@ int cli_serve(int argc, char **argv)
 	}
 	rp_executor_backend(ex, &backend, &why);
 	n_rings = backend == RP_BACKEND_URING ? o.rings : 1;
+	pipes_init();
 	fit_conns_to_nofile();
 
 	settings = (http_parser_settings){
@@ -1658,6 +1951,7 @@ int cli_serve(int argc, char **argv)
 	atomic_store(&stopping, true);
 	/* Cancels what is in flight; the callbacks close and free. */
 	rp_executor_free(ex);
+	pipes_free();
 	close(listen_fd);
 	close(root_fd);
 	fflush(stdout);

@@ -725,6 +725,8 @@ RP_EXPORT int rp_recv(rp_executor *ex, int fd, void *buf, size_t len,
  * call.  So pass non-blocking sockets: a splice into a full one ends with
  * -EAGAIN, and rp_poll() for POLLOUT says when to try again (the pipe
  * keeps what it held).  `SPLICE_F_NONBLOCK` does the same for the pipe.
+ * As with write(2), a socket whose peer has gone may raise SIGPIPE: servers
+ * ignore it.
  */
 RP_EXPORT int rp_splice(rp_executor *ex, int fd_in, int64_t off_in,
 			int fd_out, int64_t off_out, size_t len,

@@ -36,7 +36,7 @@ static void test_nop_and_unknown(void)
 	io_uring_prep_nop(&sqe);
 	CU_ASSERT_EQUAL(bk_exec(&sqe), 0);
 	io_uring_prep_nop(&sqe);
-	sqe.opcode = IORING_OP_SPLICE;
+	sqe.opcode = IORING_OP_TEE;
 	CU_ASSERT_EQUAL(bk_exec(&sqe), -EINVAL);
 	sqe.opcode = 0xee;
 	CU_ASSERT_EQUAL(bk_exec(&sqe), -EINVAL);

@@ -10,6 +10,7 @@
  * valgrind setup the servers themselves run under valgrind, and must exit 0
  * (no error, no leak) when stopped.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -708,19 +709,127 @@ static void *client(void *arg)
 	return NULL;
 }
 
-static void test_many_clients_at_once(void)
+/*
+ * Runs `fn` on `n` threads at once (at most 64), each given a counter of
+ * what went wrong; returns the sum.
+ */
+static unsigned at_once(void *(*fn)(void *), unsigned n)
 {
-	enum { N = 12 };
-	pthread_t t[N];
-	unsigned bad[N] = { 0 }, i, all = 0;
+	pthread_t t[64];
+	unsigned bad[64] = { 0 }, i, all = 0;
 
-	for (i = 0; i < N; i++)
-		CU_ASSERT_FATAL(!pthread_create(&t[i], NULL, client, &bad[i]));
-	for (i = 0; i < N; i++) {
+	CU_ASSERT_FATAL(n <= 64);
+	for (i = 0; i < n; i++)
+		CU_ASSERT_FATAL(!pthread_create(&t[i], NULL, fn, &bad[i]));
+	for (i = 0; i < n; i++) {
 		pthread_join(t[i], NULL);
 		all += bad[i];
 	}
-	CU_ASSERT_EQUAL(all, 0);
+	return all;
+}
+
+static void test_many_clients_at_once(void)
+{
+	CU_ASSERT_EQUAL(at_once(client, 12), 0);
+}
+
+/* Two big bodies, pipelined on one connection: each must be the file. */
+static void *big_twice(void *arg)
+{
+	static const char req[] =
+		"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"
+		"GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=1000-\r\n"
+		"Connection: close\r\n\r\n";
+	unsigned *bad = arg;
+	struct resp r1, r2;
+	size_t len;
+	char *raw = exchange(req, &len);
+
+	if (!raw || !parse(raw, len, false, &r1) || r1.status != 200 ||
+	    r1.body_len != big_len || memcmp(r1.body, big, big_len) ||
+	    !parse(r1.next, (size_t)(raw + len - r1.next), false, &r2) ||
+	    r2.status != 206 || r2.body_len != big_len - 1000 ||
+	    memcmp(r2.body, big + 1000, big_len - 1000) ||
+	    r2.next != raw + len)
+		(*bad)++;
+	free(raw);
+	return NULL;
+}
+
+/* Pipes among the server's open descriptors (its free spliced-body pipes). */
+static unsigned server_pipes(const struct server *s)
+{
+	char dir[64], path[320], target[64];
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)s->pid);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		ssize_t k;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		k = readlink(path, target, sizeof(target) - 1);
+		if (k > 0) {
+			target[k] = '\0';
+			n += !strncmp(target, "pipe:", 5);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * With --splice on (the main server), bodies of 128 KiB and more go
+ * through pipes, at most 16 at once per ring (two rings, or one thread
+ * pool): 40 connections at once each get two big bodies, pipelined, some
+ * spliced and some copied when every pipe is taken, and the connection
+ * carries on after each.  The pipes stay open afterwards, for the next.
+ */
+static void test_big_bodies_spliced_on_more_connections_than_pipes(void)
+{
+	CU_ASSERT_EQUAL(at_once(big_twice, 40), 0);
+	CU_ASSERT(server_pipes(&main_srv) >= 2);
+}
+
+/* start() with `opts` (at most 14, NULL-terminated), then the folder. */
+static int start_on_www(struct server *s, const char *tag,
+			const char *const *opts)
+{
+	const char *a[16];
+	unsigned n = 0;
+
+	while (opts[n] && n < 14) {
+		a[n] = opts[n];
+		n++;
+	}
+	a[n++] = www;
+	a[n] = NULL;
+	return start(s, tag, a);
+}
+
+/* --splice off: big bodies are copied, and the server opens no pipe. */
+static void test_splice_off_copies(void)
+{
+	static const char *const opts[] = { "--port", "0", "--splice", "off",
+					    "-q", NULL };
+	struct server s;
+	struct resp r;
+	size_t len;
+	char *raw;
+
+	CU_ASSERT_FATAL(start_on_www(&s, "nosplice", opts) == 0);
+	raw = exchange_on(s.port,
+			  "GET /big.bin HTTP/1.1\r\nConnection: close\r\n\r\n",
+			  &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200 &&
+		  r.body_len == big_len && !memcmp(r.body, big, big_len));
+	free(raw);
+	CU_ASSERT_EQUAL(server_pipes(&s), 0);
+	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
 }
 
 static void test_over_max_conns_gets_503(void)
@@ -966,12 +1075,13 @@ static void test_precompressed_copies(void)
  * A client that asks for a large file and reads none of it: the server
  * gives up after --send-timeout and closes, and goes on serving others.
  */
-static void test_a_reader_that_stalls_is_cut_off(void)
+/* The same with bodies spliced (`splice` "on") or copied ("off"). */
+static void stalled_reader(const char *splice)
 {
 	static const char *const args[] = { "--port", "0", "--send-timeout",
 					    "1", "--max-conns", "8", "-q",
-					    NULL, NULL };
-	const char *a[10];
+					    "--splice", NULL, NULL, NULL };
+	const char *a[12];
 	int rcvbuf = 4096, fd;
 	struct server s;
 	struct resp r;
@@ -982,8 +1092,12 @@ static void test_a_reader_that_stalls_is_cut_off(void)
 	struct timeval tv = { .tv_sec = 30 };
 
 	memcpy(a, args, sizeof(args));
-	a[7] = www;
-	CU_ASSERT_FATAL(start(&s, "stall", a) == 0);
+	a[8] = splice;
+	a[9] = www;
+	/* A tag of its own: start() reads the port from the tag's log. */
+	CU_ASSERT_FATAL(start(&s, strcmp(splice, "on") ? "stall-off"
+							: "stall-on",
+			      a) == 0);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CU_ASSERT_FATAL(fd >= 0);
 	/* A small window, so that the server's sends back up soon. */
@@ -1010,6 +1124,12 @@ static void test_a_reader_that_stalls_is_cut_off(void)
 	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200);
 	free(raw);
 	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
+}
+
+static void test_a_reader_that_stalls_is_cut_off(void)
+{
+	stalled_reader("off");
+	stalled_reader("on");
 }
 
 /*
@@ -1236,6 +1356,7 @@ static void test_usage_errors(void)
 		{ "--bind", "1.2.3.999", NULL, "'1.2.3.999'" },
 		{ "a", "b", NULL, "one folder" },
 		{ "--port", NULL, NULL, "needs a value" },
+		{ "--splice", "sometimes", NULL, "auto, on or off" },
 	};
 	size_t i;
 
@@ -1457,6 +1578,10 @@ int main(int argc, char **argv)
 		{ "an_idle_connection_is_closed",
 		  test_an_idle_connection_is_closed, false },
 		{ "many_clients_at_once", test_many_clients_at_once, false },
+		{ "big_bodies_spliced_on_more_connections_than_pipes",
+		  test_big_bodies_spliced_on_more_connections_than_pipes,
+		  false },
+		{ "splice_off_copies", test_splice_off_copies, false },
 		{ "over_max_conns_gets_503", test_over_max_conns_gets_503,
 		  false },
 		{ "a_reader_that_stalls_is_cut_off",
@@ -1476,8 +1601,8 @@ int main(int argc, char **argv)
 		  test_stops_on_a_signal_and_logs, false },
 	};
 	const char *args[] = { "--port", "0", "--idle-timeout", "1",
-			       "--max-conns", "64", "--rings", "2", www,
-			       NULL };
+			       "--max-conns", "64", "--rings", "2",
+			       "--splice", "on", www, NULL };
 	int ret;
 
 	signal(SIGPIPE, SIG_IGN);
