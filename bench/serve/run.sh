@@ -24,6 +24,7 @@
 #                    give wrk about as many threads, or wrk is the limit
 #   --server-cpus LIST  run both servers on these CPUs only (taskset -c)
 #   --client-cpus LIST  run wrk on these CPUs only
+#   --rp-args "ARGS"    more options for ringpool serve (e.g. "--splice on")
 #
 # wrk and the server share the machine's cores; on a 2-vCPU VM that is one
 # core each, roughly, for both servers alike.  On a machine with cores to
@@ -36,7 +37,7 @@ duration=3
 conns_list="1 50"
 rings=1
 wrk_threads=1
-server_cpus='' client_cpus=''
+server_cpus='' client_cpus='' rp_args=''
 
 while (($#)); do
 	case "$1" in
@@ -47,6 +48,7 @@ while (($#)); do
 	--wrk-threads) wrk_threads=$2; shift 2 ;;
 	--server-cpus) server_cpus=$2; shift 2 ;;
 	--client-cpus) client_cpus=$2; shift 2 ;;
+	--rp-args) rp_args=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "serve/run.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
@@ -91,7 +93,9 @@ pin "$server_cpus" nginx -p "$ngx" -c "$ngx/nginx.conf" -g 'daemon on;'
 
 rp_port=$(free_port)
 # Started directly (taskset execs it), so that $! is the server's PID.
-rp_cmd=("$ringpool" serve -q --port "$rp_port" --rings "$rings" "$work/www")
+read -r -a rp_extra <<<"$rp_args"
+rp_cmd=("$ringpool" serve -q --port "$rp_port" --rings "$rings" "${rp_extra[@]}"
+	"$work/www")
 [[ -z $server_cpus ]] || rp_cmd=(taskset -c "$server_cpus" "${rp_cmd[@]}")
 "${rp_cmd[@]}" 2>"$work/rp.err" &
 rp_pid=$!
@@ -153,7 +157,7 @@ run() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "serve: ringpool serve ($(grep -o 'io_uring[^)]*\|blocking[^)]*' "$work/rp.err")) against nginx ($rings worker(s)), wrk -t$wrk_threads, ${duration}s x $rounds rounds each"
+echo "serve: ringpool serve ($(grep -o 'io_uring[^)]*\|blocking[^)]*' "$work/rp.err")) against nginx ($rings worker(s))${rp_args:+ (ringpool serve $rp_args)}, wrk -t$wrk_threads, ${duration}s x $rounds rounds each"
 printf '%-6s %-5s %-9s %12s %10s %14s\n' file conns server "requests/s" "MB/s" "CPU us/req"
 result="RESULT serve"
 for file in f4k.bin f1m.bin; do
