@@ -94,16 +94,9 @@ case "$fs" in
 loop|dir) ;;
 *) echo "get/run.sh: --fs must be loop or dir" >&2; usage ;;
 esac
-# pin LIST CMD...: CMD on the CPUs of LIST, or anywhere when LIST is empty.
-pin() {
-	local cpus=$1
-	shift
-	if [[ -n $cpus ]]; then taskset -c "$cpus" "$@"; else "$@"; fi
-}
-for cpus in "$client_cpus" "$server_cpus"; do
-	[[ -z $cpus ]] || taskset -c "$cpus" true 2>/dev/null ||
-		{ echo "get/run.sh: '$cpus' is not a list of this machine's CPUs" >&2; exit 2; }
-done
+# shellcheck source=bench/nginx.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../nginx.sh"
+check_cpus get/run.sh "$client_cpus" "$server_cpus"
 # CPUs each side may use.
 client_n=$(pin "$client_cpus" nproc)
 server_n=$(pin "$server_cpus" nproc)
@@ -146,8 +139,6 @@ if [[ ! -f "$data/.complete" ]] ||
 fi
 
 # nginx on a free port, with a config of its own.
-# shellcheck source=bench/nginx.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../nginx.sh"
 port=$(free_port)
 ngx="$work/nginx"
 workers=auto

@@ -67,16 +67,9 @@ done
 for n in "$rings" "$wrk_threads" "$rounds" "$duration"; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "serve/run.sh: not a count: '$n'" >&2; exit 2; }
 done
-# pin LIST CMD...: runs CMD on the CPUs in LIST, or anywhere when LIST is empty.
-pin() {
-	local cpus=$1
-	shift
-	if [[ -n $cpus ]]; then taskset -c "$cpus" "$@"; else "$@"; fi
-}
-for cpus in "$server_cpus" "$client_cpus"; do
-	[[ -z $cpus ]] || taskset -c "$cpus" true 2>/dev/null ||
-		{ echo "serve/run.sh: '$cpus' is not a list of this machine's CPUs" >&2; exit 2; }
-done
+# shellcheck source=bench/nginx.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../nginx.sh"
+check_cpus serve/run.sh "$server_cpus" "$client_cpus"
 
 work="$builddir/serve-bench"
 rm -rf "$work"
@@ -84,8 +77,6 @@ mkdir -p "$work/www"
 head -c 4096 /dev/urandom >"$work/www/f4k.bin"
 head -c 1048576 /dev/urandom >"$work/www/f1m.bin"
 
-# shellcheck source=bench/nginx.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../nginx.sh"
 ngx="$work/nginx"
 ngx_port=$(free_port)
 nginx_conf "$ngx" "$ngx_port" "$work/www" "$rings"
