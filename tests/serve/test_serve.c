@@ -832,6 +832,74 @@ static void test_splice_off_copies(void)
 	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
 }
 
+/*
+ * A file cut short while its body is sent (`splice` "on": spliced, "off":
+ * copied): the length was promised, so the connection ends early, the
+ * server says why on stderr and goes on serving.
+ */
+static void shrinking_file(const char *splice)
+{
+	const char *const opts[] = { "--port", "0", "--splice", splice, "-q",
+				     NULL };
+	static const char req[] = "GET /shrink.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+	char path[400], buf[65536], *err, *raw;
+	size_t total = 0, len;
+	struct server s;
+	struct resp r;
+	int fd, file;
+
+	snprintf(path, sizeof(path), "%s/shrink.bin", www);
+	file = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	CU_ASSERT_FATAL(file >= 0);
+	/* 64 MiB, sparse: far more than the sockets' buffers hold. */
+	CU_ASSERT_FATAL(ftruncate(file, 64 << 20) == 0);
+	CU_ASSERT_FATAL(start_on_www(&s, strcmp(splice, "on") ? "shrink-off"
+							      : "shrink-on",
+				     opts) == 0);
+	fd = dial(s.port);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(send_all(fd, req, sizeof(req) - 1));
+	while (total < sizeof(buf)) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+	CU_ASSERT(total >= sizeof(buf));
+	CU_ASSERT(ftruncate(file, 0) == 0);
+	close(file);
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n <= 0) {
+			/* An orderly end, within dial()'s receive timeout. */
+			CU_ASSERT_EQUAL(n, 0);
+			break;
+		}
+		total += (size_t)n;
+	}
+	close(fd);
+	CU_ASSERT(total < (64u << 20));
+	raw = exchange_on(s.port,
+			  "GET /hello.txt HTTP/1.1\r\nConnection: close\r\n\r\n",
+			  &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200);
+	free(raw);
+	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
+	err = slurp(s.err, NULL);
+	CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "shrink.bin: the file got "
+						 "shorter"));
+	free(err);
+	unlink(path);
+}
+
+static void test_a_file_that_shrinks_ends_its_response(void)
+{
+	shrinking_file("off");
+	shrinking_file("on");
+}
+
 static void test_over_max_conns_gets_503(void)
 {
 	static const char *const args[] = { "--port", "0", "--max-conns", "1",
@@ -1582,6 +1650,8 @@ int main(int argc, char **argv)
 		  test_big_bodies_spliced_on_more_connections_than_pipes,
 		  false },
 		{ "splice_off_copies", test_splice_off_copies, false },
+		{ "a_file_that_shrinks_ends_its_response",
+		  test_a_file_that_shrinks_ends_its_response, false },
 		{ "over_max_conns_gets_503", test_over_max_conns_gets_503,
 		  false },
 		{ "a_reader_that_stalls_is_cut_off",
