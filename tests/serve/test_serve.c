@@ -369,6 +369,21 @@ static int status_of(const char *method, const char *path, const char *extra)
 
 /* ---- the tests ------------------------------------------------------------ */
 
+/* Whether the server at `port` still answers: GET /hello.txt is 200. */
+static bool serves_hello(int port)
+{
+	struct resp r;
+	size_t len;
+	char *raw = exchange_on(port,
+				"GET /hello.txt HTTP/1.1\r\n"
+				"Connection: close\r\n\r\n",
+				&len);
+	bool ok = raw && parse(raw, len, false, &r) && r.status == 200;
+
+	free(raw);
+	return ok;
+}
+
 static void test_a_file_and_its_headers(void)
 {
 	char v[128];
@@ -842,10 +857,9 @@ static void shrinking_file(const char *splice)
 	const char *const opts[] = { "--port", "0", "--splice", splice, "-q",
 				     NULL };
 	static const char req[] = "GET /shrink.bin HTTP/1.1\r\nHost: x\r\n\r\n";
-	char path[400], buf[65536], *err, *raw;
-	size_t total = 0, len;
+	char path[400], buf[65536], *err;
+	size_t total = 0;
 	struct server s;
-	struct resp r;
 	int fd, file;
 
 	snprintf(path, sizeof(path), "%s/shrink.bin", www);
@@ -881,11 +895,7 @@ static void shrinking_file(const char *splice)
 	}
 	close(fd);
 	CU_ASSERT(total < (64u << 20));
-	raw = exchange_on(s.port,
-			  "GET /hello.txt HTTP/1.1\r\nConnection: close\r\n\r\n",
-			  &len);
-	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200);
-	free(raw);
+	CU_ASSERT(serves_hello(s.port));
 	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
 	err = slurp(s.err, NULL);
 	CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "shrink.bin: the file got "
@@ -949,11 +959,7 @@ static void test_over_max_conns_gets_503(void)
 	CU_ASSERT_EQUAL(bad, 0);
 	close(hold);
 	usleep(tu_under_valgrind() ? 2000000 : 200000);
-	raw = exchange_on(s.port,
-			  "GET /hello.txt HTTP/1.1\r\nConnection: close\r\n\r\n",
-			  &len);
-	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200);
-	free(raw);
+	CU_ASSERT(serves_hello(s.port));
 	CU_ASSERT_EQUAL(stop(&s, SIGINT), 0);
 }
 
@@ -1152,9 +1158,8 @@ static void stalled_reader(const char *splice)
 	const char *a[12];
 	int rcvbuf = 4096, fd;
 	struct server s;
-	struct resp r;
-	size_t len, total = 0;
-	char *raw, req[] = "GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+	size_t total = 0;
+	char req[] = "GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct timeval tv = { .tv_sec = 30 };
@@ -1186,11 +1191,7 @@ static void stalled_reader(const char *splice)
 	close(fd);
 	/* Cut off well before the 32 MiB it promised. */
 	CU_ASSERT(total > 0 && total < (32u << 20));
-	raw = exchange_on(s.port,
-			  "GET /hello.txt HTTP/1.1\r\nConnection: close\r\n\r\n",
-			  &len);
-	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200);
-	free(raw);
+	CU_ASSERT(serves_hello(s.port));
 	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
 }
 
