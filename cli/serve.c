@@ -136,6 +136,7 @@ struct conn {
 	char rel[REL_CAP];
 	bool dir_slash, index;
 	int file;
+	bool file_nb;		/* c->file still has its O_NONBLOCK */
 	/*
 	 * Precompressed copies: the codings the request accepts, the one
 	 * being tried (N_CODINGS: none), its path, the file itself's stat
@@ -174,6 +175,7 @@ static struct opts o;
 static rp_executor *ex;
 static int listen_fd = -1, root_fd = -1;
 static unsigned n_rings = 1;
+static bool ring_backend;	/* io_uring, not the blocking threads */
 static _Atomic unsigned next_ring, n_conns;
 static atomic_bool stopping;
 static _Atomic uint64_t n_requests, n_accepted;
@@ -202,12 +204,30 @@ static int64_t io_result(rp_future *f)
 
 static void pipe_give(struct conn *c);
 
+/*
+ * Closes the file a response is done with.  On the rings the close goes out
+ * with the ring's next submission (done inline, no worker), which spares
+ * every response a system call of its own; with the fallback it would be a
+ * hand-over to an I/O thread, so the file is closed here.
+ */
+static void close_file(int fd)
+{
+	rp_future *f;
+
+	if (ring_backend && !rp_close(ex, fd, NULL, &f)) {
+		rp_future_unref(f);
+		return;
+	}
+	close(fd);
+}
+
 static void end_response(struct conn *c)
 {
 	pipe_give(c);
 	if (c->file >= 0)
-		close(c->file);
+		close_file(c->file);
 	c->file = -1;
+	c->file_nb = false;
 	free(c->out);
 	c->out = NULL;
 	c->out_cap = 0;
@@ -543,6 +563,26 @@ static void body_unread(struct conn *c, int64_t n)
 	conn_close(c);
 }
 
+/*
+ * Clears the O_NONBLOCK that c->file was opened with; false if it cannot.
+ *
+ * Reads of a regular file ignore the flag, and so does io_uring on the
+ * kernels that let it hand a read that would wait to its workers even then
+ * (6.x); older ones end such a read with -EAGAIN, or short.  So the flag is
+ * kept, which spares every response an fcntl(), and cleared when a read
+ * comes back short, before that piece is read again; and before a splice,
+ * which the flag would make non-blocking.
+ */
+static bool file_blocking(struct conn *c)
+{
+	if (!c->file_nb)
+		return true;
+	if (fcntl(c->file, F_SETFL, 0) < 0)
+		return false;
+	c->file_nb = false;
+	return true;
+}
+
 /* Reads the next piece of the body behind what c->out already holds. */
 static void read_piece(struct conn *c)
 {
@@ -564,6 +604,12 @@ static void on_read(rp_future *f, void *arg)
 
 	if (c->left < want)
 		want = (size_t)c->left;
+	if (n != (int64_t)want && n != -ECANCELED && c->file_nb &&
+	    file_blocking(c)) {
+		/* Perhaps only the flag: once more, without it. */
+		read_piece(c);
+		return;
+	}
 	if (n != (int64_t)want) {
 		body_unread(c, n);
 		return;
@@ -829,7 +875,7 @@ static bool splice_body(struct conn *c)
 							 NS_PER_S) };
 	rp_future *f = NULL;
 
-	if (c->left < SPLICE_MIN || !pipe_take(c))
+	if (c->left < SPLICE_MIN || !file_blocking(c) || !pipe_take(c))
 		return false;
 	if (!chain(rp_send(ex, c->fd, c->out, c->hlen,
 			   MSG_MORE | MSG_WAITALL | MSG_NOSIGNAL, &io, &f),
@@ -950,9 +996,10 @@ static void on_copy_open(rp_future *f, void *arg)
 	}
 	if (fd >= 0) {
 		if (!fstat((int)fd, &st) && S_ISREG(st.st_mode) &&
-		    !older(&st, &c->plain) && !fcntl((int)fd, F_SETFL, 0)) {
+		    !older(&st, &c->plain)) {
 			close(c->file);
 			c->file = (int)fd;
+			c->file_nb = true;
 			c->coding = codings[c->enc].name;
 			respond_file(c, &st);
 			return;
@@ -1109,14 +1156,10 @@ static void on_open(rp_future *f, void *arg)
 	}
 	if (S_ISREG(st.st_mode)) {
 		/*
-		 * Opened O_NONBLOCK so that a FIFO cannot hold the open; a
-		 * regular file's reads must not get -EAGAIN from io_uring for
-		 * pages not yet cached (it would not hand them to its workers).
+		 * Opened O_NONBLOCK so that a FIFO cannot hold the open.  A
+		 * regular file keeps the flag (see file_blocking()).
 		 */
-		if (fcntl(c->file, F_SETFL, 0) < 0) {
-			respond_text(c, 500, NULL);
-			return;
-		}
+		c->file_nb = true;
 		c->enc = next_coding(c, 0);
 		if (c->enc < N_CODINGS) {
 			c->plain = st;
@@ -1911,7 +1954,8 @@ int cli_serve(int argc, char **argv)
 		return 1;
 	}
 	rp_executor_backend(ex, &backend, &why);
-	n_rings = backend == RP_BACKEND_URING ? o.rings : 1;
+	ring_backend = backend == RP_BACKEND_URING;
+	n_rings = ring_backend ? o.rings : 1;
 	pipes_init();
 	fit_conns_to_nofile();
 
