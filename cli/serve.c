@@ -30,6 +30,7 @@
 #include <getopt.h>
 #include <http_parser.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -1918,6 +1919,16 @@ int cli_serve(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+#ifdef M_TRIM_THRESHOLD
+	/*
+	 * A response's buffer is freed when it ends, so that idle keep-alive
+	 * connections hold none.  With glibc's default threshold (128 KiB) a
+	 * ring thread's heap was given back to the kernel and faulted in again
+	 * over and over under load: 4% of the server's CPU time in sysmalloc()
+	 * (4 KiB files, 64 connections).  Each heap may keep 4 MiB free.
+	 */
+	(void)mallopt(M_TRIM_THRESHOLD, 4 << 20);
+#endif
 	raise_nofile(2 * (rlim_t)o.max_conns + 64 +
 		     2 * (rlim_t)PIPES_PER_RING * o.rings);
 
