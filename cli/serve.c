@@ -1383,9 +1383,13 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 		c->in_value = true;
 		c->field[c->field_len] = '\0';
 		c->hdr = H_OTHER;
+		/* Lengths first: most headers are none of these. */
 		for (i = 0; i < H_KEPT && !c->field_long; i++)
-			if (!strcasecmp(c->field, kept_names[i]))
+			if (c->field_len == strlen(kept_names[i]) &&
+			    !strcasecmp(c->field, kept_names[i])) {
 				c->hdr = (enum hdr)i;
+				break;
+			}
 		/* A repeated header: the last one counts. */
 		if (c->hdr != H_OTHER)
 			c->kept[c->hdr].len = 0;

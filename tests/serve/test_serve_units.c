@@ -134,6 +134,15 @@ static void test_content_types(void)
 			       "application/octet-stream");
 	CU_ASSERT_STRING_EQUAL(serve_content_type("trailing."),
 			       "application/octet-stream");
+	/* Any case; the longest extension known; longer ones and prefixes. */
+	CU_ASSERT_STRING_EQUAL(serve_content_type("Font.WoFf2"), "font/woff2");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("p.JPEG"), "image/jpeg");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("x.woff2woff2"),
+			       "application/octet-stream");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("x.htmlx"),
+			       "application/octet-stream");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("x.ht"),
+			       "application/octet-stream");
 }
 
 /* Checks one Range value against a 100-byte file. */
