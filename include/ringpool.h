@@ -657,7 +657,15 @@ RP_EXPORT int rp_write_full(rp_executor *ex, int fd, const void *buf,
 RP_EXPORT int rp_openat(rp_executor *ex, int dirfd, const char *path,
 			int flags, unsigned mode, const struct rp_io_opts *opts,
 			rp_future **out);
-/** close(2). */
+/**
+ * close(2).
+ *
+ * With io_uring the kernel closes the descriptor for the ring, out of sight
+ * of tools that follow descriptors by intercepting the C library's calls:
+ * ThreadSanitizer, which also misses openat(2), can take a later use of the
+ * same number on another thread for a race with a use before the close.  A
+ * program checked with it can close with close(2) in its checked builds.
+ */
 RP_EXPORT int rp_close(rp_executor *ex, int fd, const struct rp_io_opts *opts,
 		       rp_future **out);
 /** Flag of rp_fsync(): sync data only, as fdatasync(2). */
