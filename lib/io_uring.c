@@ -277,6 +277,7 @@ static void multi_done(struct ring *r, rp_future *f, int res, unsigned cflags)
 }
 
 static unsigned fill(struct ring *r);
+static int submit_only(struct ring *r);
 static bool has_work(struct ring *r);
 static void enter(struct ring *r);
 
@@ -289,7 +290,9 @@ static void enter(struct ring *r);
  * 4k O_DIRECT reads at QD 32 on a virtio disk (docs/DESIGN.md).  This stops
  * as soon as a flush's operations complete inside the call (reads from the
  * page cache, sends on loopback), where the extra system calls would only
- * cost.
+ * cost.  On a DEFER_TASKRUN ring the flush does not run deferred
+ * completions (submit_only()), or the rest of the device's batch, posted by
+ * that call, would look like operations that completed inside it.
  */
 #define REAP_FLUSH_EVERY 8
 
@@ -303,7 +306,8 @@ static bool flush_early(struct ring *r, unsigned reaped)
 	fill(r);
 	queued = io_uring_sq_ready(&r->ring);
 	before = io_uring_cq_ready(&r->ring);
-	enter(r);
+	if (submit_only(r))
+		enter(r);
 	return io_uring_cq_ready(&r->ring) - before < queued;
 }
 
@@ -596,6 +600,32 @@ static void enter(struct ring *r)
 		ret = r->sqpoll ? io_uring_submit(&r->ring)
 				: io_uring_submit_and_get_events(&r->ring);
 	while (ret == -EINTR);
+}
+
+/*
+ * Submits the SQ without running deferred completions (no
+ * IORING_ENTER_GETEVENTS, which liburing's submit adds whenever
+ * IORING_SQ_TASKRUN is up): on a DEFER_TASKRUN ring the CQEs that appear
+ * during the call are then those of operations that completed inline.
+ * Returns nonzero where it could not (SQPOLL, an error): enter() then does.
+ */
+static int submit_only(struct ring *r)
+{
+	struct io_uring_sq *sq = &r->ring.sq;
+	int ret;
+
+	if (r->sqpoll || !(r->ring.flags & IORING_SETUP_DEFER_TASKRUN))
+		return 1;
+	if (sq->sqe_head != sq->sqe_tail) {
+		sq->sqe_head = sq->sqe_tail;
+		IO_URING_WRITE_ONCE(*sq->ktail, sq->sqe_tail);
+	}
+	do
+		ret = io_uring_enter(r->ring.ring_fd,
+				     sq->sqe_tail - IO_URING_READ_ONCE(*sq->khead),
+				     0, 0, NULL);
+	while (ret == -EINTR);
+	return ret < 0;
 }
 
 /* True when the kernel holds completions we have not seen yet. */
