@@ -607,7 +607,9 @@ static void enter(struct ring *r)
  * IORING_ENTER_GETEVENTS, which liburing's submit adds whenever
  * IORING_SQ_TASKRUN is up): on a DEFER_TASKRUN ring the CQEs that appear
  * during the call are then those of operations that completed inline.
- * Returns nonzero where it could not (SQPOLL, an error): enter() then does.
+ * Publishing the tail is all the flush needs: liburing maps SQ slot i to
+ * SQE i when it sets the ring up.  Returns nonzero where it could not
+ * (SQPOLL, an error): enter() then does.
  */
 static int submit_only(struct ring *r)
 {
