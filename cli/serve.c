@@ -427,12 +427,10 @@ static bool out_alloc(struct conn *c, uint64_t body)
  */
 static void put(struct conn *c, const char *s, size_t len)
 {
-	size_t room = HEAD_CAP - 1 - c->hlen;
+	struct sbuf b = { c->out, c->hlen, HEAD_CAP };
 
-	if (len > room)
-		len = room;
-	memcpy(c->out + c->hlen, s, len);
-	c->hlen += len;
+	sb_put(&b, s, len);
+	c->hlen = b.n;
 }
 
 #define PUT_LIT(c, lit) put((c), (lit), sizeof(lit) - 1)
@@ -444,13 +442,10 @@ static void put_str(struct conn *c, const char *s)
 
 static void put_u64(struct conn *c, uint64_t v)
 {
-	char d[20];
-	size_t i = sizeof(d);
+	struct sbuf b = { c->out, c->hlen, HEAD_CAP };
 
-	do
-		d[--i] = (char)('0' + v % 10);
-	while (v /= 10);
-	put(c, d + i, sizeof(d) - i);
+	sb_num(&b, v, 10, 1);
+	c->hlen = b.n;
 }
 
 /* The status line and the headers every response has. */

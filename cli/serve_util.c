@@ -200,43 +200,6 @@ int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 	return 1;
 }
 
-/*
- * A string built in out[cap], kept NUL-terminated and cut when full: the
- * entity tag and the dates are made for every response, and these plain
- * copies cost a fraction of snprintf()'s parsing of a format.
- */
-struct sbuf {
-	char *p;
-	size_t n, cap;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t len)
-{
-	size_t room;
-
-	if (!b->cap)
-		return;
-	room = b->cap - 1 - b->n;
-	if (len > room)
-		len = room;
-	memcpy(b->p + b->n, s, len);
-	b->n += len;
-	b->p[b->n] = '\0';
-}
-
-/* `v` in base `base` (10 or 16), at least `width` digits. */
-static void sb_num(struct sbuf *b, uint64_t v, unsigned base, size_t width)
-{
-	char d[24];
-	size_t i = sizeof(d);
-
-	do {
-		d[--i] = "0123456789abcdef"[v % base];
-		v /= base;
-	} while (v || sizeof(d) - i < width);
-	sb_put(b, d + i, sizeof(d) - i);
-}
-
 void serve_etag(int64_t mtime_s, long mtime_ns, uint64_t size,
 		const char *coding, char *out, size_t out_len)
 {
@@ -252,7 +215,7 @@ void serve_etag(int64_t mtime_s, long mtime_ns, uint64_t size,
 	sb_num(&b, size, 16, 1);
 	if (coding) {
 		sb_put(&b, "-", 1);
-		sb_put(&b, coding, strlen(coding));
+		sb_str(&b, coding);
 	}
 	sb_put(&b, "\"", 1);
 }
