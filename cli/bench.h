@@ -181,8 +181,18 @@ int bench_output(const struct bench_doc *d, const struct bench_common *c);
 /* The JSON document (new reference). */
 json_object *bench_doc_json(const struct bench_doc *d);
 
-/* Writes the self-contained HTML page.  Returns 0 or -errno. */
-int bench_report_html(const struct bench_doc *d, const char *path);
+/*
+ * Writes the self-contained HTML page to `f` (not flushed or closed).
+ * Returns 0, or -EIO when the stream reports an error.
+ */
+int bench_report_html(const struct bench_doc *d, FILE *f);
+
+/*
+ * Whether --report PATH can be written: its folder exists and takes new
+ * files, and PATH is not a folder.  Checked before a run, so a long run is
+ * not lost to a typo.  Returns 0 or -errno ("-" is stdout: always 0).
+ */
+int bench_report_check(const char *path);
 
 /* Kernel release and the ring features this kernel offers, for settings. */
 /*

@@ -115,7 +115,8 @@ static void usage(FILE *out)
 		"Output:\n"
 		"  --json             one JSON document on stdout instead of "
 		"the table\n"
-		"  --report FILE      a self-contained HTML page with charts\n"
+		"  --report FILE      a self-contained HTML page with charts (-:\n"
+		"                     stdout, the table then on stderr)\n"
 		"  -h, --help         show this help\n");
 }
 

@@ -368,12 +368,8 @@ static void results_table(FILE *f, const struct bench_doc *d)
 	fputs("</table>\n", f);
 }
 
-int bench_report_html(const struct bench_doc *d, const char *path)
+int bench_report_html(const struct bench_doc *d, FILE *f)
 {
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -errno;
 	fprintf(f,
 		"<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
 		"charset=\"utf-8\"><title>ringpool bench %s</title>\n"
@@ -406,9 +402,5 @@ int bench_report_html(const struct bench_doc *d, const char *path)
 		      "^C.</p>\n",
 		      f);
 	fputs("</body></html>\n", f);
-	if (ferror(f)) {
-		fclose(f);
-		return -EIO;
-	}
-	return fclose(f) ? -errno : 0;
+	return ferror(f) ? -EIO : 0;
 }

@@ -4,7 +4,13 @@
  * document (json-c).  The HTML page is in bench_html.c.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ringpool.h"
 #include "bench.h"
@@ -255,8 +261,66 @@ static void print_table(FILE *out, const struct bench_doc *d)
 			     "before ^C\n");
 }
 
+int bench_report_check(const char *path)
+{
+	char copy[PATH_MAX];
+	struct stat st;
+
+	if (!strcmp(path, "-"))
+		return 0;
+	if (strlen(path) >= sizeof(copy))
+		return -ENAMETOOLONG;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	strcpy(copy, path);
+	/* dirname() of "page.html" is ".". */
+	return access(dirname(copy), W_OK | X_OK) ? -errno : 0;
+}
+
+/*
+ * The page goes to PATH.PID.tmp beside PATH and is renamed over PATH once
+ * written and closed, so a full disk or a failed write leaves no half page
+ * and no earlier report under PATH truncated.
+ */
+static int write_report(const struct bench_doc *d, const char *path)
+{
+	char tmp[PATH_MAX + 32];
+	FILE *f;
+	int fd, ret;
+
+	if (!strcmp(path, "-")) {
+		ret = bench_report_html(d, stdout);
+		return fflush(stdout) ? -errno : ret;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path,
+		     (long)getpid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		ret = -errno;
+		close(fd);
+		unlink(tmp);
+		return ret;
+	}
+	ret = bench_report_html(d, f);
+	if (fflush(f) && !ret)
+		ret = -errno;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
 int bench_output(const struct bench_doc *d, const struct bench_common *c)
 {
+	/* With the page on stdout (--report -), the table goes to stderr. */
+	bool page_out = c->report && !strcmp(c->report, "-");
 	int ret;
 
 	if (c->json) {
@@ -269,20 +333,21 @@ int bench_output(const struct bench_doc *d, const struct bench_common *c)
 		fputc('\n', stdout);
 		json_object_put(o);
 	} else {
-		print_table(stdout, d);
+		print_table(page_out ? stderr : stdout, d);
 	}
 	fflush(stdout);
 	if (!c->report)
 		return 0;
-	ret = bench_report_html(d, c->report);
+	ret = write_report(d, c->report);
 	if (ret < 0) {
 		fprintf(stderr,
 			"ringpool bench %s: cannot write the report "
 			"%s: %s\n",
-			d->subject, c->report, strerror(-ret));
+			d->subject, page_out ? "to stdout" : c->report,
+			strerror(-ret));
 		return 1;
 	}
-	if (!c->json)
+	if (!c->json && !page_out)
 		printf("report: %s\n", c->report);
 	return 0;
 }

@@ -221,6 +221,8 @@ int bench_common_opt(struct bench_common *c, const char *subject, int opt,
 
 int bench_common_check(struct bench_common *c, const char *subject)
 {
+	int ret;
+
 	if (c->ops && c->runtime > 0) {
 		bench_err(subject, "--runtime and --ops exclude each other: "
 				   "a run ends after a time or after a count");
@@ -229,6 +231,11 @@ int bench_common_check(struct bench_common *c, const char *subject)
 	if (c->json && c->report && !strcmp(c->report, "-")) {
 		bench_err(subject, "--report - would mix HTML into the JSON "
 				   "on stdout; name a file");
+		return 2;
+	}
+	if (c->report && (ret = bench_report_check(c->report))) {
+		bench_err(subject, "cannot write the report %s: %s", c->report,
+			  strerror(-ret));
 		return 2;
 	}
 	c->progress = isatty(STDERR_FILENO);

@@ -626,6 +626,67 @@ static void test_html_report(void)
 	free(page);
 }
 
+/*
+ * --report -: the page on stdout, the table on stderr, and no file named
+ * "-" left in the working folder.
+ */
+static void test_html_report_on_stdout(void)
+{
+	struct out o;
+
+	CU_ASSERT_NOT_EQUAL_FATAL(access("-", F_OK), 0);
+	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "2M",
+		"--runtime", "0.2", "--warmup", "0", "--engine", bc_engine,
+		"--report", "-");
+	CU_ASSERT_EQUAL(o.status, 0);
+	CU_ASSERT_EQUAL(strncmp(o.out, "<!DOCTYPE html>", 15), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "<svg"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "</html>"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "p99.9 us"));
+	CU_ASSERT_PTR_NULL(strstr(o.err, "<svg"));
+	CU_ASSERT_NOT_EQUAL(access("-", F_OK), 0);
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
+/*
+ * A report written over an earlier one replaces it whole, and leaves no
+ * temporary file beside it.
+ */
+static void test_html_report_replaces(void)
+{
+	char dir[256], path[300];
+	struct out o;
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	int fd, n = 0;
+
+	snprintf(dir, sizeof(dir), "%s-rep", bc_tmpdir);
+	CU_ASSERT_FATAL(mkdir(dir, 0755) == 0 || errno == EEXIST);
+	snprintf(path, sizeof(path), "%s/page.html", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(write(fd, "old", 3), 3);
+	close(fd);
+	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "2M",
+		"--runtime", "0.2", "--warmup", "0", "--engine", bc_engine,
+		"--report", path);
+	CU_ASSERT_EQUAL(o.status, 0);
+	bc_out_free(&o);
+	CU_ASSERT_EQUAL(stat(path, &st), 0);
+	CU_ASSERT(st.st_size > 1000);
+	d = opendir(dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	CU_ASSERT_EQUAL(n, 1);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* Mounts a small file system of `type` in a fresh directory, or skips. */
 static bool mount_small(const char *type, const char *opts, char *dir,
 			size_t len)
@@ -854,6 +915,8 @@ int main(int argc, char **argv)
 		{"table_output", test_table_output, false},
 		{"progress_on_terminal", test_progress_on_terminal, false},
 		{"html_report", test_html_report, false},
+		{"html_report_on_stdout", test_html_report_on_stdout, false},
+		{"html_report_replaces", test_html_report_replaces, false},
 		{"direct_refused", test_direct_refused, false},
 		{"disk_full_while_laying_out", test_disk_full_while_laying_out,
 		 false},

@@ -158,6 +158,11 @@ static void test_file_usage_errors(void)
 		{{"bench", "file", "--dir", "/nonexistent/dir", "--ops", "1",
 		  NULL},
 		 "cannot create a file in /nonexistent/dir"},
+		{{"bench", "file", "--dir", "/tmp", "--report",
+		  "/nonexistent/dir/page.html", NULL},
+		 "cannot write the report /nonexistent/dir/page.html: No such"},
+		{{"bench", "file", "--dir", "/tmp", "--report", "/tmp", NULL},
+		 "cannot write the report /tmp: Is a directory"},
 	};
 
 	expect_usage_errors(cases, sizeof(cases) / sizeof(cases[0]));
@@ -182,6 +187,10 @@ static void test_other_usage_errors(void)
 		{{"bench", "tasks", "--workers", "2000", NULL},
 		 "invalid --workers"},
 		{{"bench", "tasks", "--tasks", "x", NULL}, "invalid --tasks"},
+		{{"bench", "tasks", "--report", "/nonexistent/dir/t.html", NULL},
+		 "cannot write the report /nonexistent/dir/t.html"},
+		{{"bench", "net", "--report", "/", NULL},
+		 "cannot write the report /: Is a directory"},
 	};
 
 	expect_usage_errors(cases, sizeof(cases) / sizeof(cases[0]));
