@@ -104,6 +104,13 @@ int file_prepare(struct file_opts *o, struct data_file *df)
 				  df->path, file_rw_names[o->rw]);
 			return 2;
 		}
+		if (S_ISDIR(sb.st_mode)) {
+			bench_err(SUBJ,
+				  "%s is a folder: --dir %s creates a "
+				  "temporary file in it",
+				  df->path, df->path);
+			return 2;
+		}
 		if (!S_ISREG(sb.st_mode) && !o->size) {
 			bench_err(SUBJ,
 				  "%s is not a regular file: give "

@@ -163,6 +163,8 @@ static void test_file_usage_errors(void)
 		 "cannot write the report /nonexistent/dir/page.html: No such"},
 		{{"bench", "file", "--dir", "/tmp", "--report", "/tmp", NULL},
 		 "cannot write the report /tmp: Is a directory"},
+		{{"bench", "file", "--file", "/tmp", "--size", "1M", NULL},
+		 "/tmp is a folder: --dir /tmp"},
 	};
 
 	expect_usage_errors(cases, sizeof(cases) / sizeof(cases[0]));
