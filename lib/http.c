@@ -310,8 +310,11 @@ void rp__http_detach(rp_http_transfer *t)
 	/* A 416 tells the length in "Content-Range: bytes *" "/LENGTH". */
 	if (t->info.size < 0 && t->range_total >= 0)
 		t->info.size = t->range_total;
+	/* Clamped: "Retry-After: 18446744074" must not wrap to 0.29 s. */
 	if (t->retry_after_s >= 0)
-		t->info.retry_after_ns = t->retry_after_s * 1000000000;
+		t->info.retry_after_ns =
+			t->retry_after_s > INT64_MAX / 1000000000 ?
+			INT64_MAX : t->retry_after_s * 1000000000;
 	if (url && strcmp(url, t->url))
 		t->effective_url = strdup(url);	/* NULL: t->url will do */
 	/*

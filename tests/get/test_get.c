@@ -262,6 +262,49 @@ static void test_503_then_success_honours_retry_after(void)
 	h_free(&r);
 }
 
+/* The delay of the first "retry" event on `out`, in seconds; -1 if none. */
+static double retry_delay(const char *out)
+{
+	char *copy = strdup(out), *line, *save = NULL;
+	double d = -1;
+
+	for (line = strtok_r(copy, "\n", &save); line && d < 0;
+	     line = strtok_r(NULL, "\n", &save)) {
+		json_object *ev = json_tokener_parse(line), *v;
+
+		if (ev && json_object_object_get_ex(ev, "event", &v) &&
+		    !strcmp(json_object_get_string(v), "retry") &&
+		    json_object_object_get_ex(ev, "delay", &v))
+			d = json_object_get_double(v);
+		json_object_put(ev);
+	}
+	free(copy);
+	return d;
+}
+
+/*
+ * A Retry-After too large for nanoseconds in 64 bits waits the longest
+ * (300 s), not what the overflow wrapped it to (18446744074 s was 0.29 s).
+ */
+static void test_huge_retry_after_waits_the_longest(void)
+{
+	const char *args[] = { "-d", NULL, "--json", "--retry", "1", NULL,
+			       NULL };
+	char *dir = h_dir("huge_ra");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	args[1] = dir;
+	args[5] = fu("/flaky/ra.bin?fail=1&retry_after=18446744074");
+	r = h_getv_signal(NULL, false, args, tu_under_valgrind() ? 5 : 1,
+			  SIGINT);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT_DOUBLE_EQUAL(retry_delay(r.out), 300, 0.001);
+	CU_ASSERT_EQUAL(h_fault_requests("/flaky/ra.bin"), 1);
+	h_free(&r);
+}
+
 static void test_429_and_408_are_retried(void)
 {
 	char *dir = h_dir("429");
@@ -868,6 +911,7 @@ static const struct tu_test tests[] = {
 	{ "nginx_files_arrive_whole", test_nginx_files_arrive_whole, false },
 	{ "404_and_500_fail_with_their_status", test_404_and_500_fail_with_their_status, false },
 	{ "503_then_success_honours_retry_after", test_503_then_success_honours_retry_after, false },
+	{ "huge_retry_after_waits_the_longest", test_huge_retry_after_waits_the_longest, false },
 	{ "429_and_408_are_retried", test_429_and_408_are_retried, false },
 	{ "dropped_connection_resumes_with_range", test_dropped_connection_resumes_with_range, false },
 	{ "short_body_never_gets_its_name", test_short_body_never_gets_its_name, false },
