@@ -105,6 +105,14 @@ static void tick(struct run *r)
 	get_progress_tick(r->prog, a, n);
 }
 
+/* Flushes the NDJSON events; keeps the first write error for the end. */
+static void flush_events(struct run *r)
+{
+	errno = 0;
+	if (fflush(stdout) != 0 && !r->out_err)
+		r->out_err = errno ? errno : EIO;
+}
+
 static double mono_s(void)
 {
 	struct timespec ts;
@@ -175,7 +183,7 @@ static int run_loop(struct run *r, bool tty, char *why, size_t why_len)
 		}
 		/* NDJSON readers (| jq) see events as they happen, a batch a write. */
 		if (r->o->json)
-			fflush(stdout);
+			flush_events(r);
 		if (tty && mono_s() - last_tick >= 0.2) {
 			tick(r);
 			last_tick = mono_s();
@@ -353,6 +361,20 @@ int cli_get(int argc, char **argv)
 		get_progress_set_total(r.prog, total);
 		ret = run_loop(&r, po.tty && !o.quiet, why, sizeof(why));
 		status = get_progress_finish(r.prog) ? 1 : 0;
+		/*
+		 * Events that never reached stdout (a full disk, a closed
+		 * file) are output lost: say so, and do not exit 0.
+		 */
+		if (o.json) {
+			flush_events(&r);
+			if (ferror(stdout) && !r.out_err)
+				r.out_err = EIO;
+		}
+		if (r.out_err) {
+			fprintf(stderr, "ringpool get: cannot write the --json "
+				"events to stdout: %s\n", strerror(r.out_err));
+			status = 1;
+		}
 		pthread_mutex_lock(&r.lock);
 		sig = r.signal;
 		pthread_mutex_unlock(&r.lock);

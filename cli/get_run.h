@@ -59,6 +59,7 @@ struct run {
 	struct slot *ready;
 	int signal;		/* SIGINT or SIGTERM once received */
 	bool stopping;		/* main thread only */
+	int out_err;		/* first errno of writing --json to stdout */
 };
 
 /* Takes a new entry into slot `s`: skip it, check it, fail it, or start it. */

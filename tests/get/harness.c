@@ -359,7 +359,7 @@ unsigned h_fault_requests(const char *needle)
 	return count_lines("faultd.log", needle);
 }
 
-static char *slurp(const char *path)
+char *h_slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char *buf = NULL;
@@ -441,8 +441,8 @@ struct h_result h_getv_signal(const char *stdin_path, bool vg,
 	if (pid > 0 && waitpid(pid, &st, 0) == pid)
 		r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	r.seconds = (tu_now_ns() - t0) / 1e9;
-	r.out = slurp(out);
-	r.err = slurp(err);
+	r.out = h_slurp(out);
+	r.err = h_slurp(err);
 	/* The log shows what the CLI said when an assertion fails. */
 	printf("\n  $ ringpool get");
 	for (i = 0; args[i]; i++)

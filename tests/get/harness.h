@@ -89,6 +89,9 @@ void h_assert_body(const char *dir, const char *name, const char *key,
 /* Whether `needle` is in `text`; says which was missing when not. */
 bool h_has(const char *text, const char *needle);
 
+/* The contents of `path`, NUL-terminated ("" when unreadable); free() it. */
+char *h_slurp(const char *path);
+
 /* Writes `text` to `path`.  Returns 0 or -errno. */
 int h_write_text(const char *path, const char *text);
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -759,6 +760,29 @@ static void test_json_events(void)
 	h_free(&r);
 }
 
+/* Events that cannot be written (stdout on a full disk) are an error. */
+static void test_json_write_error_is_reported(void)
+{
+	char *dir = h_dir("json_full");
+	char cmd[1024], err[256], *text;
+	int st;
+
+	if (!need_http())
+		return;
+	snprintf(err, sizeof(err), "%s/json_full.err", h_root);
+	snprintf(cmd, sizeof(cmd), "'%s' get --json -d '%s' '%s' >/dev/full "
+		 "2>'%s'", getenv("RINGPOOL_BIN"), dir, fu("/file/jf.bin"),
+		 err);
+	st = system(cmd);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	text = h_slurp(err);
+	CU_ASSERT(h_has(text, "cannot write the --json events to stdout: "
+			      "No space left on device"));
+	free(text);
+	/* The download itself is done. */
+	h_assert_body(dir, "jf.bin", "jf.bin", 1000);
+}
+
 /* Writes a list of `n` nginx files "many/fI" (I from 0) and creates them. */
 static void make_many(const char *list, size_t n)
 {
@@ -931,6 +955,7 @@ static const struct tu_test tests[] = {
 	{ "limit_rate_is_aggregate", test_limit_rate_is_aggregate, false },
 	{ "sigint_stops_and_keeps_parts", test_sigint_stops_and_keeps_parts, false },
 	{ "json_events", test_json_events, false },
+	{ "json_write_error_is_reported", test_json_write_error_is_reported, false },
 	{ "ten_thousand_files_then_rerun_transfers_nothing", test_ten_thousand_files_then_rerun_transfers_nothing, false },
 	{ "loops_split_the_transfers", test_loops_split_the_transfers, false },
 	{ "shards_split_the_work", test_shards_split_the_work, false },
