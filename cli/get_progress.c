@@ -91,6 +91,71 @@ void get_progress_set_total(struct get_progress *p, long total)
 	p->total = total;
 }
 
+/*
+ * The length of the valid UTF-8 character at `s` (1 to 4 bytes), or 0 for
+ * a byte that starts none: overlong forms, surrogates and code points past
+ * U+10FFFF are invalid too.
+ */
+static size_t utf8_len(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[0] == 0xe0 && s[1] < 0xa0) ||
+		    (s[0] == 0xed && s[1] > 0x9f))
+			return 0;
+		return 3;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80 || (s[0] == 0xf0 && s[1] < 0x90) ||
+		    (s[0] == 0xf4 && s[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/*
+ * A JSON string of `s`.  JSON text is UTF-8, but a name decoded from
+ * "%FF" or a URL from a Latin-1 list need not be: each byte that is not
+ * part of a valid character becomes U+FFFD, so that every line parses.
+ */
+static json_object *jstr(const char *s)
+{
+	const unsigned char *p;
+	json_object *o;
+	size_t n, len = 0;
+	char *buf;
+
+	for (p = (const unsigned char *)s; *p; p += n)
+		if (!(n = utf8_len(p)))
+			break;
+	if (!*p)
+		return json_object_new_string(s);
+	buf = malloc(strlen(s) * 3 + 1);
+	if (!buf)
+		return json_object_new_string("");
+	for (p = (const unsigned char *)s; *p; p += n) {
+		n = utf8_len(p);
+		if (n) {
+			memcpy(buf + len, p, n);
+			len += n;
+		} else {
+			memcpy(buf + len, "\xef\xbf\xbd", 3);
+			len += 3;
+			n = 1;
+		}
+	}
+	buf[len] = '\0';
+	o = json_object_new_string(buf);
+	free(buf);
+	return o;
+}
+
 /* Prints one NDJSON event and frees it. */
 static void emit(json_object *ev)
 {
@@ -106,9 +171,9 @@ static json_object *event(const char *type, const char *url, const char *name)
 
 	json_object_object_add(ev, "event", json_object_new_string(type));
 	if (url)
-		json_object_object_add(ev, "url", json_object_new_string(url));
+		json_object_object_add(ev, "url", jstr(url));
 	if (name)
-		json_object_object_add(ev, "name", json_object_new_string(name));
+		json_object_object_add(ev, "name", jstr(name));
 	return ev;
 }
 
@@ -152,7 +217,7 @@ void get_progress_retry(struct get_progress *p, const char *url,
 		ev = event("retry", url, name);
 		json_object_object_add(ev, "attempt", json_object_new_int((int)attempt));
 		json_object_object_add(ev, "delay", json_object_new_double(delay_ns / 1e9));
-		json_object_object_add(ev, "reason", json_object_new_string(why));
+		json_object_object_add(ev, "reason", jstr(why));
 		emit(ev);
 	}
 	if (lines_on(p))
@@ -217,7 +282,7 @@ void get_progress_replacing(struct get_progress *p, const char *url,
 
 	if (p->o.json) {
 		ev = event("replacing", url, name);
-		json_object_object_add(ev, "reason", json_object_new_string(why));
+		json_object_object_add(ev, "reason", jstr(why));
 		emit(ev);
 	}
 	/* Shown on a terminal too: a file on disk was not what it should be. */
@@ -245,7 +310,7 @@ void get_progress_failed(struct get_progress *p, const char *url,
 	}
 	if (p->o.json) {
 		ev = event("failed", url, name);
-		json_object_object_add(ev, "reason", json_object_new_string(why));
+		json_object_object_add(ev, "reason", jstr(why));
 		if (status)
 			json_object_object_add(ev, "status", json_object_new_int64(status));
 		json_object_object_add(ev, "retries", json_object_new_int((int)retries));

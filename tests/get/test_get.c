@@ -760,6 +760,49 @@ static void test_json_events(void)
 	h_free(&r);
 }
 
+/*
+ * Every event is valid JSON, and so valid UTF-8, also when a name decoded
+ * from the URL is not ("%FF%FE"): such bytes are U+FFFD in the event, and
+ * the file keeps its name.
+ */
+static void test_json_is_utf8_for_any_name(void)
+{
+	char *dir = h_dir("json_utf8");
+	char *copy, *line, *save = NULL;
+	struct json_tokener *tok;
+	unsigned lines = 0;
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	r = h_get(NULL, true, "-d", dir, "--json", "--retry", "0",
+		  fu("/file/%FF%FEu1.bin"), fu("/status/404/%C3%28u2"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	tok = json_tokener_new();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+				    JSON_TOKENER_VALIDATE_UTF8);
+	copy = strdup(r.out);
+	for (line = strtok_r(copy, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		json_object *ev;
+
+		json_tokener_reset(tok);
+		ev = json_tokener_parse_ex(tok, line, (int)strlen(line) + 1);
+		CU_ASSERT_PTR_NOT_NULL(ev);
+		if (!ev)
+			printf("  not UTF-8 JSON: %s\n", line);
+		json_object_put(ev);
+		lines++;
+	}
+	CU_ASSERT_EQUAL(lines, 5);	/* 2 start, done, failed, summary */
+	CU_ASSERT(h_has(r.out, "\"name\":\"\xef\xbf\xbd\xef\xbf\xbdu1.bin\""));
+	h_assert_body(dir, "\xff\xfeu1.bin", "%FF%FEu1.bin", 1000);
+	free(copy);
+	json_tokener_free(tok);
+	h_free(&r);
+}
+
 /* Events that cannot be written (stdout on a full disk) are an error. */
 static void test_json_write_error_is_reported(void)
 {
@@ -955,6 +998,7 @@ static const struct tu_test tests[] = {
 	{ "limit_rate_is_aggregate", test_limit_rate_is_aggregate, false },
 	{ "sigint_stops_and_keeps_parts", test_sigint_stops_and_keeps_parts, false },
 	{ "json_events", test_json_events, false },
+	{ "json_is_utf8_for_any_name", test_json_is_utf8_for_any_name, false },
 	{ "json_write_error_is_reported", test_json_write_error_is_reported, false },
 	{ "ten_thousand_files_then_rerun_transfers_nothing", test_ten_thousand_files_then_rerun_transfers_nothing, false },
 	{ "loops_split_the_transfers", test_loops_split_the_transfers, false },
