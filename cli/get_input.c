@@ -49,10 +49,13 @@ int get_parse_sha256(const char *hex, unsigned char sha[32])
 /*
  * A URL to fetch: "http://" or "https://" (any case) and a host.  Nothing
  * else is fetched (rp_http refuses other schemes too), so a list that names
- * one is an input error, reported before anything is downloaded.
+ * one is an input error, reported before anything is downloaded.  So is a
+ * space or a control character, which libcurl would refuse only once the
+ * run started, and which messages would echo to the terminal.
  */
 static bool looks_like_url(const char *s)
 {
+	const char *p;
 	size_t n;
 
 	if (!strncasecmp(s, "http://", 7))
@@ -61,13 +64,49 @@ static bool looks_like_url(const char *s)
 		n = 8;
 	else
 		return false;
+	for (p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
 	return s[n] && s[n] != '/';
+}
+
+/* What is wrong with `s`, which looks_like_url() refused, in words. */
+static const char *url_why(const char *s)
+{
+	if (strncasecmp(s, "http://", 7) && strncasecmp(s, "https://", 8))
+		return "is not an http:// or https:// URL";
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return "holds a space or a control character "
+			       "(percent-encode it)";
+	return "is not an http:// or https:// URL";
+}
+
+/*
+ * `in`, at most `max` bytes of it, fit to quote in a message: a space
+ * stays, other control characters are written as \xNN, so that a list
+ * cannot send escape sequences to the terminal.
+ */
+static const char *shown(const char *in, size_t max, char *out, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; in[i] && i < max && o + 5 < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c < ' ' || c == 0x7f)
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return out;
 }
 
 int get_parse_line(char *line, char **url, char **name, bool *has_sha,
 		   unsigned char sha[32], char *why, size_t why_len)
 {
-	char *tok, *save = NULL;
+	char *tok, *save = NULL, q[400];
 
 	*url = NULL;
 	*name = NULL;
@@ -81,9 +120,8 @@ int get_parse_line(char *line, char **url, char **name, bool *has_sha,
 			if (!looks_like_url(tok)) {
 				snprintf(
 					why, why_len,
-					"'%.80s' is not an http:// or https:// "
-					"URL",
-					tok);
+					"'%s' %s", shown(tok, 80, q, sizeof(q)),
+					url_why(tok));
 				return -EINVAL;
 			}
 			*url = tok;
@@ -94,10 +132,11 @@ int get_parse_line(char *line, char **url, char **name, bool *has_sha,
 			}
 			if (!get_name_is_safe(tok + 5)) {
 				snprintf(why, why_len,
-					 "name '%.80s' is not a plain file name "
+					 "name '%s' is not a plain file name "
 					 "(no '/', no leading dot, no control "
 					 "characters, at most %d bytes)",
-					 tok + 5, GET_NAME_MAX);
+					 shown(tok + 5, 80, q, sizeof(q)),
+					 GET_NAME_MAX);
 				return -EINVAL;
 			}
 			*name = tok + 5;
@@ -107,14 +146,16 @@ int get_parse_line(char *line, char **url, char **name, bool *has_sha,
 				return -EINVAL;
 			}
 			if (get_parse_sha256(tok + 7, sha) < 0) {
-				snprintf(why, why_len, "sha256 '%.80s' is not 64 "
-					 "hex digits", tok + 7);
+				snprintf(why, why_len, "sha256 '%s' is not 64 "
+					 "hex digits", shown(tok + 7, 80, q,
+							     sizeof(q)));
 				return -EINVAL;
 			}
 			*has_sha = true;
 		} else {
-			snprintf(why, why_len, "unexpected '%.80s' (expected "
-				 "name=NAME or sha256=HEX after the URL)", tok);
+			snprintf(why, why_len, "unexpected '%s' (expected "
+				 "name=NAME or sha256=HEX after the URL)",
+				 shown(tok, 80, q, sizeof(q)));
 			return -EINVAL;
 		}
 	}
@@ -238,10 +279,10 @@ long get_input_precheck(struct get_input *in, char *why, size_t why_len)
 
 	for (i = 0; i < in->n_args; i++, index++) {
 		if (!looks_like_url(in->args[i])) {
-			snprintf(why, why_len,
-				 "argument '%.200s' is not an http:// or "
-				 "https:// URL",
-				 in->args[i]);
+			char q[1000];
+
+			snprintf(why, why_len, "argument '%s' %s",
+				 shown(in->args[i], 200, q, sizeof(q)), url_why(in->args[i]));
 			return -EINVAL;
 		}
 		count += get_shard_has(index, in->shard_k, in->shard_n);
@@ -323,10 +364,10 @@ int get_input_next(struct get_input *in, struct get_entry *e,
 	while (in->next_arg < in->n_args) {
 		url = in->args[in->next_arg++];
 		if (!looks_like_url(url)) {
-			snprintf(why, why_len,
-				 "argument '%.200s' is not an http:// or "
-				 "https:// URL",
-				 url);
+			char q[1000];
+
+			snprintf(why, why_len, "argument '%s' %s",
+				 shown(url, 200, q, sizeof(q)), url_why(url));
 			return -EINVAL;
 		}
 		ret = make_entry(in, url, in->out_name, false, NULL, e);

@@ -300,6 +300,60 @@ static void test_bad_list_lines_say_why(void)
 			-EINVAL);
 }
 
+/*
+ * A URL with a control character (or, as an argument, a space) is an input
+ * error found before any download: libcurl would refuse it only later, and
+ * the message would have echoed its escape sequences to the terminal.
+ * Messages show control characters as \xNN.
+ */
+static void test_control_characters_are_refused_and_escaped(void)
+{
+	char *url, *name, why[256];
+	bool has_sha;
+
+	CU_ASSERT_EQUAL(parse("http://h/a\033[2J\033[31mred", &url, &name,
+			      &has_sha, why), -EINVAL);
+	CU_ASSERT_STRING_EQUAL(why, "'http://h/a\\x1b[2J\\x1b[31mred' holds a "
+			       "space or a control character (percent-encode "
+			       "it)");
+	CU_ASSERT_EQUAL(parse("http://h/a\x7f", &url, &name, &has_sha, why),
+			-EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "\\x7f"));
+	CU_ASSERT_EQUAL(parse("\033]0;title\007", &url, &name, &has_sha, why),
+			-EINVAL);
+	CU_ASSERT_STRING_EQUAL(why, "'\\x1b]0;title\\x07' is not an http:// or "
+			       "https:// URL");
+	CU_ASSERT_EQUAL(parse("http://h/a name=\033[1mx", &url, &name,
+			      &has_sha, why), -EINVAL);
+	CU_ASSERT_PTR_NULL(strchr(why, '\033'));
+	CU_ASSERT_EQUAL(parse("http://h/a \033[1m", &url, &name, &has_sha,
+			      why), -EINVAL);
+	CU_ASSERT_PTR_NULL(strchr(why, '\033'));
+	/* Bytes past ASCII (UTF-8 paths) are still taken. */
+	CU_ASSERT_EQUAL(parse("http://h/\xc3\xbc.txt", &url, &name, &has_sha,
+			      why), 1);
+}
+
+static void test_urls_with_spaces_are_input_errors(void)
+{
+	char *args[] = { "http://h/a b", "http://h/\tc" };
+	struct get_input in;
+	char why[600];
+
+	CU_ASSERT_EQUAL(get_input_open(&in, args, 1, NULL, 0, 1, NULL, why,
+				       sizeof(why)), 0);
+	CU_ASSERT_EQUAL(get_input_precheck(&in, why, sizeof(why)), -EINVAL);
+	CU_ASSERT_STRING_EQUAL(why, "argument 'http://h/a b' holds a space or "
+			       "a control character (percent-encode it)");
+	get_input_close(&in);
+	CU_ASSERT_EQUAL(get_input_open(&in, args + 1, 1, NULL, 0, 1, NULL, why,
+				       sizeof(why)), 0);
+	CU_ASSERT_EQUAL(get_input_precheck(&in, why, sizeof(why)), -EINVAL);
+	CU_ASSERT_STRING_EQUAL(why, "argument 'http://h/\\x09c' holds a space "
+			       "or a control character (percent-encode it)");
+	get_input_close(&in);
+}
+
 static void test_option_values(void)
 {
 	unsigned long k, n;
@@ -441,6 +495,8 @@ static const struct tu_test tests[] = {
 	{ "many_same_names_stay_fast", test_many_same_names_stay_fast, false },
 	{ "list_lines", test_list_lines, false },
 	{ "bad_list_lines_say_why", test_bad_list_lines_say_why, false },
+	{ "control_characters_are_refused_and_escaped", test_control_characters_are_refused_and_escaped, false },
+	{ "urls_with_spaces_are_input_errors", test_urls_with_spaces_are_input_errors, false },
 	{ "option_values", test_option_values, false },
 	{ "shards_are_disjoint_and_complete", test_shards_are_disjoint_and_complete, false },
 	{ "shards_agree_on_collision_names", test_shards_agree_on_collision_names, false },
