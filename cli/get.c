@@ -8,7 +8,9 @@
  * under a mutex; the main thread pops the queue and moves the slot on, so
  * no slot is ever touched by two threads at once.  The input is read one
  * entry each time a slot frees up, so memory follows -j, not the length of
- * the list.
+ * the list; a list on a pipe or a terminal is read one entry ahead on a
+ * thread of its own (run::input_thread), since its next line may be long
+ * in coming.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,6 +116,121 @@ static void flush_events(struct run *r)
 		r->out_err = errno ? errno : EIO;
 }
 
+/*
+ * The reader of a list that may block (see run::input_thread).  Its reads
+ * end when input_stop() writes `input_quit_fd` (get_input_abortable()).
+ */
+static void *input_main(void *arg)
+{
+	struct run *r = arg;
+	struct get_entry e;
+	char why[sizeof(r->input_why)];
+	int ret;
+
+	for (;;) {
+		why[0] = '\0';
+		ret = get_input_next(&r->in, &e, why, sizeof(why));
+		pthread_mutex_lock(&r->lock);
+		while (r->q_len == r->q_cap && !r->input_quit) {
+			r->reader_waits = true;
+			pthread_cond_wait(&r->input_cond, &r->lock);
+		}
+		r->reader_waits = false;
+		if (r->input_quit || ret <= 0) {
+			r->input_end = true;
+			r->input_ret = ret;
+			memcpy(r->input_why, why, sizeof(why));
+			pthread_cond_signal(&r->cond);
+			pthread_mutex_unlock(&r->lock);
+			if (ret > 0)
+				get_entry_clear(&e);
+			return NULL;
+		}
+		r->queue[(r->q_head + r->q_len++) % r->q_cap] = e;
+		/* The main thread waits for input only on an empty queue. */
+		if (r->q_len == 1)
+			pthread_cond_signal(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+	}
+}
+
+/* Starts the reader thread for a list on a pipe or a terminal. */
+static void input_start(struct run *r)
+{
+	r->q_cap = r->o->jobs;
+	r->queue = calloc(r->q_cap, sizeof(*r->queue));
+	r->input_quit_fd = eventfd(0, EFD_CLOEXEC);
+	/* Without them the list is read on the main thread, as a file is. */
+	if (!r->queue || r->input_quit_fd < 0)
+		return;
+	if (get_input_abortable(&r->in, r->input_quit_fd) == 0 &&
+	    pthread_create(&r->input_tid, NULL, input_main, r) == 0)
+		r->input_thread = true;
+}
+
+/*
+ * The next entry for a free slot: 1 and `e` filled, 0 at the end of the
+ * list, a negative errno with `why` for an input error, or -EAGAIN when
+ * the reader thread has nothing yet.
+ */
+static int next_entry(struct run *r, struct get_entry *e, char *why,
+		      size_t why_len)
+{
+	int ret = -EAGAIN;
+
+	if (!r->input_thread)
+		return get_input_next(&r->in, e, why, why_len);
+	pthread_mutex_lock(&r->lock);
+	if (r->q_len) {
+		*e = r->queue[r->q_head];
+		r->q_head = (r->q_head + 1) % r->q_cap;
+		r->q_len--;
+		if (r->reader_waits && r->q_len <= r->q_cap / 2) {
+			r->reader_waits = false;
+			pthread_cond_signal(&r->input_cond);
+		}
+		ret = 1;
+	} else if (r->input_end) {
+		ret = r->input_ret;
+		snprintf(why, why_len, "%s", r->input_why);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+/* Whether the reader thread has an entry or the end for a free slot. */
+static bool input_waiting(const struct run *r, bool input_done)
+{
+	return r->input_thread && !input_done && !r->stopping &&
+	       r->free_slots && (r->q_len || r->input_end);
+}
+
+/* Stops the reader thread, blocked in a read or not, and frees its queue. */
+static void input_stop(struct run *r)
+{
+	uint64_t one = 1;
+
+	if (r->input_thread) {
+		pthread_mutex_lock(&r->lock);
+		r->input_quit = true;
+		pthread_cond_signal(&r->input_cond);
+		pthread_mutex_unlock(&r->lock);
+		/* An eventfd's count cannot overflow from one write of 1. */
+		while (write(r->input_quit_fd, &one, sizeof(one)) < 0 &&
+		       errno == EINTR)
+			;
+		pthread_join(r->input_tid, NULL);
+		r->input_thread = false;
+	}
+	for (; r->q_len; r->q_len--, r->q_head = (r->q_head + 1) % r->q_cap)
+		get_entry_clear(&r->queue[r->q_head]);
+	free(r->queue);
+	r->queue = NULL;
+	if (r->input_quit_fd >= 0)
+		close(r->input_quit_fd);
+	r->input_quit_fd = -1;
+}
+
 static double mono_s(void)
 {
 	struct timespec ts;
@@ -140,7 +258,9 @@ static int run_loop(struct run *r, bool tty, char *why, size_t why_len)
 			int ret;
 
 			s = r->free_slots;
-			ret = get_input_next(&r->in, &s->e, why, why_len);
+			ret = next_entry(r, &s->e, why, why_len);
+			if (ret == -EAGAIN)
+				break;
 			if (ret <= 0) {
 				input_done = true;
 				input_err = ret;
@@ -150,10 +270,11 @@ static int run_loop(struct run *r, bool tty, char *why, size_t why_len)
 			r->active++;
 			get_slot_start(r, s);
 		}
-		if (!r->active)
+		if (!r->active && (input_done || r->stopping))
 			break;
 		pthread_mutex_lock(&r->lock);
-		while (!r->ready && !(r->signal && !r->stopping)) {
+		while (!r->ready && !(r->signal && !r->stopping) &&
+		       !input_waiting(r, input_done)) {
 			struct timespec ts;
 
 			if (!tty) {
@@ -317,6 +438,7 @@ int cli_get(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	memset(&r, 0, sizeof(r));
 	r.o = &o;
+	r.input_quit_fd = -1;
 	r.rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
 	r.rng |= 1;
 	why[0] = '\0';
@@ -340,6 +462,7 @@ int cli_get(int argc, char **argv)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r.cond, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&r.input_cond, NULL);
 
 	po.json = o.json;
 	po.quiet = o.quiet;
@@ -359,7 +482,11 @@ int cli_get(int argc, char **argv)
 		fprintf(stderr, "ringpool get: %s\n", r.prog ? why : "out of memory");
 	} else {
 		get_progress_set_total(r.prog, total);
+		/* After the mask above: SIGINT and SIGTERM stay blocked there. */
+		if (total == -ESPIPE)
+			input_start(&r);
 		ret = run_loop(&r, po.tty && !o.quiet, why, sizeof(why));
+		input_stop(&r);
 		status = get_progress_finish(r.prog) ? 1 : 0;
 		/*
 		 * Events that never reached stdout (a full disk, a closed
@@ -404,6 +531,7 @@ int cli_get(int argc, char **argv)
 	get_progress_free(r.prog);
 	get_input_close(&r.in);
 	pthread_cond_destroy(&r.cond);
+	pthread_cond_destroy(&r.input_cond);
 	pthread_mutex_destroy(&r.lock);
 	return status;
 }

@@ -119,6 +119,7 @@ struct get_input {
 	char **args;
 	int n_args, next_arg;
 	FILE *fp;		/* NULL when no -i */
+	FILE *raw_fp;		/* the list's own stream under an abortable fp */
 	const char *path;	/* as the user wrote it, "-" for stdin */
 	unsigned long lineno;
 	char *buf;
@@ -146,6 +147,13 @@ void get_input_close(struct get_input *in);
  * read twice (standard input, a pipe).
  */
 long get_input_precheck(struct get_input *in, char *why, size_t why_len);
+
+/*
+ * Makes every later read of the list end, with ECANCELED, once `quit_fd`
+ * (an eventfd) is readable, so that a thread blocked on a pipe's or a
+ * terminal's next line can be stopped.  Returns 0 or -ENOMEM.
+ */
+int get_input_abortable(struct get_input *in, int quit_fd);
 
 /*
  * Gives the next entry of this shard.  Returns 1 and fills `e` (the caller

@@ -12,11 +12,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "get.h"
 
@@ -255,8 +257,73 @@ int get_input_open(struct get_input *in, char **args, int n_args,
 	return 0;
 }
 
+/* The list's descriptor, and an eventfd whose count ends every read. */
+struct abortable {
+	int fd;
+	int quit_fd;
+};
+
+static ssize_t abortable_read(void *cookie, char *buf, size_t size)
+{
+	struct abortable *a = cookie;
+	struct pollfd p[2] = { { a->fd, POLLIN, 0 }, { a->quit_fd, POLLIN, 0 } };
+	ssize_t n;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (p[1].revents) {
+			errno = ECANCELED;
+			return -1;
+		}
+		n = read(a->fd, buf, size);
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+			return n;
+	}
+}
+
+static int abortable_close(void *cookie)
+{
+	free(cookie);
+	return 0;
+}
+
+int get_input_abortable(struct get_input *in, int quit_fd)
+{
+	static const cookie_io_functions_t io = {
+		.read = abortable_read,
+		.close = abortable_close,
+	};
+	struct abortable *a;
+	FILE *fp;
+
+	if (!in->fp)
+		return 0;
+	a = malloc(sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->fd = fileno(in->fp);
+	a->quit_fd = quit_fd;
+	fp = fopencookie(a, "r", io);
+	if (!fp) {
+		free(a);
+		return -ENOMEM;
+	}
+	in->raw_fp = in->fp;
+	in->fp = fp;
+	return 0;
+}
+
 void get_input_close(struct get_input *in)
 {
+	if (in->raw_fp) {
+		fclose(in->fp);		/* the cookie's stream only */
+		in->fp = in->raw_fp;
+		in->raw_fp = NULL;
+	}
 	if (in->fp && in->fp != stdin)
 		fclose(in->fp);
 	in->fp = NULL;

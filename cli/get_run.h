@@ -60,6 +60,25 @@ struct run {
 	int signal;		/* SIGINT or SIGTERM once received */
 	bool stopping;		/* main thread only */
 	int out_err;		/* first errno of writing --json to stdout */
+	/*
+	 * A list on a pipe or a terminal is read on a thread of its own, so
+	 * that waiting for its next line neither holds back the transfers
+	 * that end meanwhile nor keeps SIGINT and SIGTERM from acting.  That
+	 * thread reads ahead into `queue` (-j entries at most, under `lock`),
+	 * waits on `input_cond` while it is full, and is woken only once the
+	 * main thread has taken half of it: one wake-up per -j/2 entries.
+	 */
+	bool input_thread;
+	pthread_t input_tid;
+	int input_quit_fd;	/* an eventfd: written to end the reader's read */
+	pthread_cond_t input_cond;
+	struct get_entry *queue;
+	size_t q_cap, q_head, q_len;
+	bool reader_waits;
+	bool input_end;		/* the reader is done: input_ret, input_why */
+	bool input_quit;	/* main thread: no more entries wanted */
+	int input_ret;
+	char input_why[600];
 };
 
 /* Takes a new entry into slot `s`: skip it, check it, fail it, or start it. */

@@ -11,6 +11,7 @@
  * cases, and the large ones are scaled down.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -692,6 +693,98 @@ static void test_sigint_stops_and_keeps_parts(void)
 	h_free(&r);
 }
 
+/*
+ * Starts a writer that puts `line` into the FIFO `fifo` and then keeps it
+ * open for 20 s (opened read-write, so that neither side blocks on open):
+ * a list whose next line is long in coming.
+ */
+static pid_t slow_list_writer(const char *fifo, const char *line)
+{
+	pid_t writer;
+
+	fflush(NULL);
+	writer = fork();
+	if (writer == 0) {
+		int wfd = open(fifo, O_RDWR);
+
+		if (wfd < 0 || write(wfd, line, strlen(line)) < 0)
+			_exit(1);
+		sleep(20);
+		_exit(0);
+	}
+	return writer;
+}
+
+/*
+ * A list on a pipe whose writer is slow: SIGTERM (a pod being stopped)
+ * stops the transfers in flight at once, also while the next line is
+ * awaited, not once it comes (or never).
+ */
+static void test_sigterm_while_waiting_for_stdin(void)
+{
+	const char *args[] = { "-d", NULL, "-i", "-", NULL };
+	char *dir = h_dir("sigterm_stdin");
+	char fifo[256], line[600];
+	struct h_result r;
+	pid_t writer;
+
+	if (!need_http())
+		return;
+	args[1] = dir;
+	snprintf(fifo, sizeof(fifo), "%s/list.fifo", h_root);
+	CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+	snprintf(line, sizeof(line), "%s\n", fu("/stall/w1.bin"));
+	writer = slow_list_writer(fifo, line);
+	CU_ASSERT_FATAL(writer >= 0);
+	r = h_getv_signal(fifo, false, args, tu_under_valgrind() ? 5 : 1,
+			  SIGTERM);
+	kill(writer, SIGKILL);
+	waitpid(writer, NULL, 0);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(h_has(r.err, "interrupted by SIGTERM"));
+	CU_ASSERT(h_has(r.err, "/stall/w1.bin: interrupted"));
+	/* Not the 20 s of the writer nor the 30 s of the stall. */
+	CU_ASSERT(r.seconds < 10);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
+	h_free(&r);
+	unlink(fifo);
+}
+
+/*
+ * A file ends under its final name, and is reported, while the list's
+ * next line is still awaited: a slow producer (a crawler feeding URLs)
+ * does not hold back the files already downloaded.
+ */
+static void test_file_finishes_while_list_waits(void)
+{
+	const char *args[] = { "-d", NULL, "-i", "-", NULL };
+	char *dir = h_dir("slow_list");
+	char fifo[256], line[600];
+	struct h_result r;
+	pid_t writer;
+
+	if (!need_http())
+		return;
+	args[1] = dir;
+	snprintf(fifo, sizeof(fifo), "%s/slow.fifo", h_root);
+	CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+	snprintf(line, sizeof(line), "%s\n", fu("/file/early.bin?size=5000"));
+	writer = slow_list_writer(fifo, line);
+	CU_ASSERT_FATAL(writer >= 0);
+	r = h_getv_signal(fifo, false, args, tu_under_valgrind() ? 6 : 2,
+			  SIGINT);
+	kill(writer, SIGKILL);
+	waitpid(writer, NULL, 0);
+	/* Interrupted, but the file was done before the signal. */
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(h_has(r.err, "done early.bin"));
+	CU_ASSERT(h_exists(h_path(dir, "early.bin")));
+	CU_ASSERT_FALSE(h_exists(h_path(dir, "early.bin.part")));
+	CU_ASSERT(r.seconds < 10);
+	h_free(&r);
+	unlink(fifo);
+}
+
 /* Counts the NDJSON events of each type on `out`; all lines must parse. */
 static void count_events(const char *out, unsigned *start, unsigned *done,
 			 unsigned *failed, unsigned *skipped,
@@ -892,6 +985,52 @@ static void test_ten_thousand_files_then_rerun_transfers_nothing(void)
 }
 
 /*
+ * A long list on a pipe, read ahead by its own thread a few entries at a
+ * time (-j 4): every entry is fetched once, and the run ends at the pipe's
+ * end.
+ */
+static void test_long_list_on_a_pipe(void)
+{
+	size_t n = tu_scaled(1000);
+	char list[256], fifo[256];
+	char *dir = h_dir("pipe_list");
+	unsigned before;
+	struct h_result r;
+	pid_t writer;
+
+	if (!need_http())
+		return;
+	snprintf(list, sizeof(list), "%s/pipe_list.txt", h_root);
+	snprintf(fifo, sizeof(fifo), "%s/pipe_list.fifo", h_root);
+	make_many(list, n);
+	CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+	before = h_nginx_requests("/many/");
+	fflush(NULL);
+	writer = fork();
+	CU_ASSERT_FATAL(writer >= 0);
+	if (writer == 0) {
+		char buf[4096];
+		int in = open(list, O_RDONLY), out = open(fifo, O_WRONLY);
+		ssize_t k;
+
+		if (in < 0 || out < 0)
+			_exit(1);
+		while ((k = read(in, buf, sizeof(buf))) > 0)
+			if (write(out, buf, (size_t)k) != k)
+				_exit(1);
+		_exit(k < 0);
+	}
+	r = h_get(fifo, true, "-d", dir, "-q", "-j", "4", "-i", "-",
+		  (char *)NULL);
+	waitpid(writer, NULL, 0);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_EQUAL(h_nginx_requests("/many/") - before, n);
+	assert_many(dir, n);
+	h_free(&r);
+	unlink(fifo);
+}
+
+/*
  * --loops: each loop needs a connection per host and a transfer; within
  * that, the transfers split over several loops arrive whole, each once.
  */
@@ -997,6 +1136,9 @@ static const struct tu_test tests[] = {
 	{ "fsync_finish", test_fsync_finish, false },
 	{ "limit_rate_is_aggregate", test_limit_rate_is_aggregate, false },
 	{ "sigint_stops_and_keeps_parts", test_sigint_stops_and_keeps_parts, false },
+	{ "sigterm_while_waiting_for_stdin", test_sigterm_while_waiting_for_stdin, false },
+	{ "file_finishes_while_list_waits", test_file_finishes_while_list_waits, false },
+	{ "long_list_on_a_pipe", test_long_list_on_a_pipe, false },
 	{ "json_events", test_json_events, false },
 	{ "json_is_utf8_for_any_name", test_json_is_utf8_for_any_name, false },
 	{ "json_write_error_is_reported", test_json_write_error_is_reported, false },
