@@ -1206,7 +1206,7 @@ static void on_open(rp_future *f, void *arg)
 {
 	struct conn *c = arg;
 	int64_t fd = io_result(f);
-	char loc[URL_CAP + 64];
+	char loc[REL_CAP * 3 + 32];
 	struct stat st;
 
 	if (fd == -ECANCELED) {
@@ -1257,18 +1257,15 @@ static void on_open(rp_future *f, void *arg)
 	close(c->file);
 	c->file = -1;
 	if (!c->dir_slash) {
-		struct http_parser_url u;
-		size_t plen = c->url_len;
-		const char *p = c->url;
+		/*
+		 * The cleaned path with a '/' after it (and no query), not the
+		 * request's bytes: "//evil.example/../docs" would otherwise
+		 * send the browser to evil.example.
+		 */
+		char where[REL_CAP * 3 + 4];
 
-		/* The same path with a '/' after it (and no query). */
-		http_parser_url_init(&u);
-		if (!http_parser_parse_url(c->url, c->url_len, 0, &u) &&
-		    (u.field_set & (1 << UF_PATH))) {
-			p = c->url + u.field_data[UF_PATH].off;
-			plen = u.field_data[UF_PATH].len;
-		}
-		snprintf(loc, sizeof(loc), "Location: %.*s/\r\n", (int)plen, p);
+		serve_dir_location(c->rel, where, sizeof(where));
+		snprintf(loc, sizeof(loc), "Location: %s\r\n", where);
 		respond_text(c, 301, loc);
 		return;
 	}

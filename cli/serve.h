@@ -71,6 +71,16 @@ static inline void sb_num(struct sbuf *b, uint64_t v, unsigned base,
 int serve_map_path(const char *path, size_t len, bool dotfiles, char *out,
 		   size_t out_len, bool *dir_slash);
 
+/*
+ * The Location of a folder's address with the final '/': `rel` as
+ * serve_map_path() made it ("." for the served folder), percent-encoded
+ * (all but unreserved bytes and '/'), after a '/' and before a '/'.  Made
+ * from the cleaned path, never from the request's own bytes, so that a
+ * target such as "//evil.example/../docs" cannot make it "//evil.example/...",
+ * which a browser takes for another host.  Cut to fit `out_len`.
+ */
+void serve_dir_location(const char *rel, char *out, size_t out_len);
+
 /* The Content-Type for a file name, from its extension. */
 const char *serve_content_type(const char *name);
 

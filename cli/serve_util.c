@@ -77,6 +77,32 @@ int serve_map_path(const char *path, size_t len, bool dotfiles, char *out,
 	return 0;
 }
 
+void serve_dir_location(const char *rel, char *out, size_t out_len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct sbuf b = { out, 0, out_len };
+	char e[3] = { '%' };
+
+	if (out_len)
+		out[0] = '\0';
+	sb_put(&b, "/", 1);
+	if (!strcmp(rel, "."))
+		return;
+	for (; *rel; rel++) {
+		unsigned char ch = (unsigned char)*rel;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~/", ch)) {
+			sb_put(&b, rel, 1);
+			continue;
+		}
+		e[1] = hex[ch >> 4];
+		e[2] = hex[ch & 15];
+		sb_put(&b, e, 3);
+	}
+	sb_put(&b, "/", 1);
+}
+
 const char *serve_content_type(const char *name)
 {
 	static const struct {

@@ -466,6 +466,18 @@ static void test_folders(void)
 		  !strcmp(v, "text/html; charset=utf-8"));
 	CU_ASSERT(r.body_len == 13 && !memcmp(r.body, "<h1>sub</h1>\n", 13));
 	free(raw);
+	/*
+	 * The Location is the cleaned path: one made from the target's bytes
+	 * ("//evil.example/../sub/") would send a browser to evil.example.
+	 */
+	raw = request("GET", "//evil.example/..//sub", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 301);
+	CU_ASSERT(header(&r, "Location", v, sizeof(v)) && !strcmp(v, "/sub/"));
+	free(raw);
+	raw = request("GET", "/\\evil.example/%2e%2e/%73ub", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 301);
+	CU_ASSERT(header(&r, "Location", v, sizeof(v)) && !strcmp(v, "/sub/"));
+	free(raw);
 	/* No index.html: no listing. */
 	CU_ASSERT_EQUAL(status_of("GET", "/noindex/", NULL), 403);
 	CU_ASSERT_EQUAL(status_of("GET", "/", NULL), 403);

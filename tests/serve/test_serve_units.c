@@ -189,6 +189,24 @@ static void test_ranges(void)
 	}
 }
 
+static void expect_location(const char *rel, const char *want)
+{
+	char out[64];
+
+	serve_dir_location(rel, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, want);
+}
+
+/* A folder's redirect: the cleaned path, encoded, never "//host". */
+static void test_folder_locations(void)
+{
+	expect_location(".", "/");
+	expect_location("docs", "/docs/");
+	expect_location("a/b.", "/a/b./");
+	expect_location("a b/c\\d?#", "/a%20b/c%5Cd%3F%23/");
+	expect_location("\\evil.example", "/%5Cevil.example/");
+}
+
 static void test_http_dates(void)
 {
 	char buf[40];
@@ -389,6 +407,7 @@ int main(int argc, char **argv)
 		  false },
 		{ "content_types", test_content_types, false },
 		{ "ranges", test_ranges, false },
+		{ "folder_locations", test_folder_locations, false },
 		{ "http_dates", test_http_dates, false },
 		{ "entity_tags", test_entity_tags, false },
 		{ "accepted_codings", test_accepted_codings, false },
