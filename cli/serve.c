@@ -1974,6 +1974,41 @@ static void fit_conns_to_nofile(void)
 		(unsigned long long)rl.rlim_cur);
 }
 
+/*
+ * io_uring entries per ring for --max-conns connections.  A ring takes no
+ * more work while its whole CQ (twice its entries) is owed, and every
+ * connection owes CQEs all the time: its one operation and that
+ * operation's linked timeout (the idle receive included), and for a
+ * moment the close of the file it answered from.  With the library's
+ * default 256 entries, 255 idle connections held the CQ, and the accept
+ * queued behind them never ran: the server took no new connection until
+ * one of them ended, far below --max-conns.  Connections are dealt to the
+ * rings in turn but may end unevenly, so each ring has room for all of
+ * them; past the kernel's 32768 entries --max-conns is lowered.
+ */
+#define RING_ENTRIES_MAX 32768u
+#define CQES_PER_CONN 3u
+#define CQES_SPARE 64u	/* the accept, its timer, 503s lingering */
+
+static unsigned ring_entries_for_conns(void)
+{
+	unsigned long need = ((unsigned long)o.max_conns * CQES_PER_CONN +
+			      CQES_SPARE + 1) / 2;
+	unsigned entries = 256;
+
+	if (need > RING_ENTRIES_MAX) {
+		o.max_conns = (2 * RING_ENTRIES_MAX - CQES_SPARE) /
+			      CQES_PER_CONN;
+		fprintf(stderr, "ringpool serve: at most %u connections: "
+			"io_uring rings hold %u entries\n", o.max_conns,
+			RING_ENTRIES_MAX);
+		return RING_ENTRIES_MAX;
+	}
+	while (entries < need)
+		entries *= 2;
+	return entries;
+}
+
 int cli_serve(int argc, char **argv)
 {
 	struct rp_config cfg;
@@ -2021,6 +2056,7 @@ int cli_serve(int argc, char **argv)
 	rp_config_init(&cfg);
 	cfg.workers = 1;	/* CPU tasks: folder listings only */
 	cfg.rings = o.rings;
+	cfg.ring_entries = ring_entries_for_conns();
 	ret = rp_executor_new(&cfg, &ex);
 	if (!ret) {
 		rp_executor_backend(ex, &backend, &why);

@@ -761,6 +761,48 @@ static void test_many_clients_at_once(void)
 }
 
 /* Two big bodies, pipelined on one connection: each must be the file. */
+/*
+ * Hundreds of idle connections, under --max-conns: each one's receive and
+ * its timeout stay owed on the ring, and with the library's default ring
+ * (256 entries, 512 CQEs) the 256th connection's accept was never taken
+ * from the queue, so the server answered no one new until one of them
+ * ended.  A new client must get its answer at once.
+ */
+static void test_idle_connections_do_not_stop_accepting(void)
+{
+	static const char *const args[] = { "--port", "0", "-q", "--max-conns",
+					    "400", "--idle-timeout", "60",
+					    www, NULL };
+	enum { IDLE = 300 };
+	struct timeval tv = { .tv_sec = tu_under_valgrind() ? 30 : 5 };
+	static const char req[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+				  "Connection: close\r\n\r\n";
+	struct server s;
+	int fds[IDLE], fd, i, n = 0;
+	char buf[64];
+	ssize_t got;
+
+	CU_ASSERT_FATAL(start(&s, "idle", args) == 0);
+	for (i = 0; i < IDLE; i++)
+		if ((fds[i] = dial(s.port)) >= 0)
+			n++;
+	CU_ASSERT_EQUAL(n, IDLE);
+	fd = dial(s.port);
+	CU_ASSERT(fd >= 0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		CU_ASSERT(send_all(fd, req, sizeof(req) - 1));
+		got = recv(fd, buf, sizeof(buf) - 1, 0);
+		buf[got > 0 ? got : 0] = '\0';
+		CU_ASSERT(!strncmp(buf, "HTTP/1.1 200 ", 13));
+		close(fd);
+	}
+	for (i = 0; i < IDLE; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
+}
+
 static void *big_twice(void *arg)
 {
 	static const char req[] =
@@ -1659,6 +1701,8 @@ int main(int argc, char **argv)
 		{ "an_idle_connection_is_closed",
 		  test_an_idle_connection_is_closed, false },
 		{ "many_clients_at_once", test_many_clients_at_once, false },
+		{ "idle_connections_do_not_stop_accepting",
+		  test_idle_connections_do_not_stop_accepting, false },
 		{ "big_bodies_spliced_on_more_connections_than_pipes",
 		  test_big_bodies_spliced_on_more_connections_than_pipes,
 		  false },
