@@ -129,6 +129,11 @@ struct conn {
 	enum hdr hdr;
 	struct kept kept[H_KEPT];
 	bool complete;		/* the whole request is in */
+	/*
+	 * When the request's headers must all be in (monotonic ns): 0 before
+	 * its first byte, -1 once they are.
+	 */
+	int64_t head_until;
 	int reject;		/* a status to answer with at once, or 0 */
 
 	/* The response. */
@@ -596,6 +601,7 @@ static void request_done(struct conn *c)
 	c->hdr = H_OTHER;
 	c->reject = 0;
 	c->body_len = 0;
+	c->head_until = 0;
 	http_parser_pause(&c->parser, 0);
 	if (c->parsed < c->len) {
 		feed(c);
@@ -1418,6 +1424,7 @@ static int on_headers_complete(http_parser *p)
 			c->kept[i].len = 0;
 	c->method = p->method;
 	c->keep_alive = http_should_keep_alive(p);
+	c->head_until = -1;
 	if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
 		c->reject = 405;
 		http_parser_pause(p, 1);
@@ -1462,7 +1469,15 @@ static void feed(struct conn *c)
 		respond_fatal(c, e == HPE_HEADER_OVERFLOW ? 431 : 400, NULL);
 		return;
 	}
-	/* All of it parsed, the request not complete yet: read on. */
+	/*
+	 * All of it parsed, the request not complete yet: read on.  Its
+	 * headers must all come within --idle-timeout of its first byte, so
+	 * that a client cannot hold the connection by sending them a byte at
+	 * a time, each just before the idle timeout.
+	 */
+	if (!c->head_until)
+		c->head_until = now_ns() +
+				(int64_t)(o.idle_timeout * NS_PER_S);
 	c->len = c->parsed = 0;
 	arm_recv(c, NULL);
 }
@@ -1490,6 +1505,17 @@ static void arm_recv(struct conn *c, const struct rp_io_opts *opts)
 	if (opts)
 		io = *opts;
 	io.timeout_ns = (int64_t)(o.idle_timeout * NS_PER_S);
+	if (c->head_until > 0) {
+		int64_t left = c->head_until - now_ns();
+
+		if (left <= 0) {
+			/* Headers too slow: closed, as on an idle timeout. */
+			conn_close(c);
+			return;
+		}
+		if (left < io.timeout_ns)
+			io.timeout_ns = left;
+	}
 	if (!chain(rp_recv(ex, c->fd, c->in + c->len, IN_CAP - c->len, 0,
 			   &io, &f),
 		   &f, on_recv, c))

@@ -717,6 +717,41 @@ static void test_an_idle_connection_is_closed(void)
 	close(fd);
 }
 
+/*
+ * Headers sent a byte at a time, each well within --idle-timeout (1 s):
+ * the receive timeout alone never fired, so a client could hold a
+ * connection for as long as it liked (and --max-conns of them the
+ * server).  The headers must all be in within the timeout of the first
+ * byte, as nginx's client_header_timeout has it.
+ */
+static void test_slow_headers_are_cut_off(void)
+{
+	static const char req[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+				  "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	int64_t t0 = tu_now_ns(), closed_after = -1;
+	int fd = dial(main_srv.port);
+	size_t i;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	for (i = 0; i < sizeof(req) - 1; i++) {
+		char buf[16];
+
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 0 ||
+		    !send_all(fd, req + i, 1)) {
+			closed_after = tu_now_ns() - t0;
+			break;
+		}
+		if (tu_now_ns() - t0 > (tu_under_valgrind() ? 20 : 5) *
+					       1000000000LL)
+			break;
+		usleep(200000);
+	}
+	close(fd);
+	CU_ASSERT(closed_after >= 900000000LL);
+	CU_ASSERT(closed_after > 0 && closed_after < (tu_under_valgrind() ?
+						      10 : 3) * 1000000000LL);
+}
+
 static void *client(void *arg)
 {
 	unsigned i, *bad = arg;
@@ -1700,6 +1735,8 @@ int main(int argc, char **argv)
 		  test_http10_and_requests_in_pieces, false },
 		{ "an_idle_connection_is_closed",
 		  test_an_idle_connection_is_closed, false },
+		{ "slow_headers_are_cut_off", test_slow_headers_are_cut_off,
+		  false },
 		{ "many_clients_at_once", test_many_clients_at_once, false },
 		{ "idle_connections_do_not_stop_accepting",
 		  test_idle_connections_do_not_stop_accepting, false },
