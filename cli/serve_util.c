@@ -185,6 +185,7 @@ int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 		      uint64_t *count)
 {
 	const char *p = value;
+	bool none = false;	/* no byte of the range in the file */
 	uint64_t a, b;
 
 	while (*p == ' ' || *p == '\t')
@@ -201,8 +202,7 @@ int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 			return 0;
 		a = b >= size ? 0 : size - b;
 		b = size ? size - 1 : 0;
-		if (!size || b < a)
-			return -ERANGE;
+		none = !size || b < a;
 	} else {
 		if (!read_u64(&p, &a) || *p++ != '-')
 			return 0;
@@ -212,15 +212,21 @@ int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 		} else {
 			b = UINT64_MAX;
 		}
-		if (a >= size)
-			return -ERANGE;
+		none = a >= size;
 		if (b >= size)
 			b = size - 1;
 	}
 	while (*p == ' ' || *p == '\t')
 		p++;
-	if (*p)		/* several ranges or trailing junk: send it all */
+	/*
+	 * Several ranges or trailing junk: send it all, also when the first
+	 * range lies outside the file (416 is for a request none of whose
+	 * ranges is in it, and the others are not read).
+	 */
+	if (*p)
 		return 0;
+	if (none)
+		return -ERANGE;
 	*start = a;
 	*count = b - a + 1;
 	return 1;

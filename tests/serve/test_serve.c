@@ -513,6 +513,11 @@ static void test_ranges(void)
 	CU_ASSERT_EQUAL(r.status, 200);
 	CU_ASSERT_EQUAL(r.body_len, 13);
 	free(raw);
+	/* Also when the first lies outside the file: not 416. */
+	raw = request("GET", "/hello.txt", "Range: bytes=500-600,0-1\r\n", &r);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_EQUAL(r.body_len, 13);
+	free(raw);
 }
 
 static void test_if_modified_since(void)
