@@ -1241,6 +1241,11 @@ static void on_open(rp_future *f, void *arg)
 		respond_text(c, 500, NULL);
 		return;
 	}
+	if (S_ISREG(st.st_mode) && c->dir_slash && !c->index) {
+		/* "/file.txt/": a file is not a folder (open(2): ENOTDIR). */
+		respond_text(c, 404, NULL);
+		return;
+	}
 	if (S_ISREG(st.st_mode)) {
 		/*
 		 * Opened O_NONBLOCK so that a FIFO cannot hold the open.  A

@@ -430,6 +430,9 @@ static void test_missing_hidden_and_escaping_paths(void)
 
 	CU_ASSERT_EQUAL(status_of("GET", "/missing.txt", NULL), 404);
 	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt/x", NULL), 404);
+	/* A file's name with a '/' after it names a folder: there is none. */
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt/", NULL), 404);
+	CU_ASSERT_EQUAL(status_of("GET", "/sub/index.html/", NULL), 404);
 	CU_ASSERT_EQUAL(status_of("GET", "/.secret", NULL), 404);
 	CU_ASSERT_EQUAL(status_of("GET", "/sub/.hidden/x", NULL), 404);
 	CU_ASSERT_EQUAL(status_of("GET", "/../hello.txt", NULL), 400);
