@@ -135,6 +135,7 @@ struct conn {
 	 */
 	int64_t head_until;
 	int reject;		/* a status to answer with at once, or 0 */
+	unsigned hosts;		/* Host header lines */
 
 	/* The response. */
 	unsigned method;	/* enum http_method */
@@ -600,6 +601,7 @@ static void request_done(struct conn *c)
 	c->url_long = c->field_long = c->in_value = c->complete = false;
 	c->hdr = H_OTHER;
 	c->reject = 0;
+	c->hosts = 0;
 	c->body_len = 0;
 	c->head_until = 0;
 	http_parser_pause(&c->parser, 0);
@@ -1411,6 +1413,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 		/* A repeated header: the last one counts. */
 		if (c->hdr != H_OTHER)
 			c->kept[c->hdr].len = 0;
+		else if (c->field_len == 4 && !strcasecmp(c->field, "host"))
+			c->hosts++;
 	}
 	if (c->hdr != H_OTHER)
 		keep_value(&c->kept[c->hdr], at, len);
@@ -1430,7 +1434,16 @@ static int on_headers_complete(http_parser *p)
 	c->method = p->method;
 	c->keep_alive = http_should_keep_alive(p);
 	c->head_until = -1;
-	if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
+	/*
+	 * RFC 9112, 3.2: 400 for an HTTP/1.1 request without a Host header,
+	 * and for any with more than one.
+	 */
+	if (c->hosts > 1 || (!c->hosts && (p->http_major > 1 ||
+					   (p->http_major == 1 &&
+					    p->http_minor >= 1)))) {
+		c->reject = 400;
+		http_parser_pause(p, 1);
+	} else if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
 		c->reject = 405;
 		http_parser_pause(p, 1);
 	}
@@ -1459,7 +1472,8 @@ static void feed(struct conn *c)
 	if (c->reject) {
 		c->head = c->method == HTTP_HEAD;
 		/* Its body is not read. */
-		respond_fatal(c, c->reject, "Allow: GET, HEAD\r\n");
+		respond_fatal(c, c->reject, c->reject == 405
+			      ? "Allow: GET, HEAD\r\n" : NULL);
 		return;
 	}
 	if (c->complete) {

@@ -375,7 +375,7 @@ static bool serves_hello(int port)
 	struct resp r;
 	size_t len;
 	char *raw = exchange_on(port,
-				"GET /hello.txt HTTP/1.1\r\n"
+				"GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
 				"Connection: close\r\n\r\n",
 				&len);
 	bool ok = raw && parse(raw, len, false, &r) && r.status == 200;
@@ -593,6 +593,18 @@ static void test_bad_requests(void)
 		  !strcmp(v, "GET, HEAD"));
 	free(raw);
 	CU_ASSERT_EQUAL(status_of("DELETE", "/hello.txt", NULL), 405);
+
+	/* RFC 9112, 3.2: an HTTP/1.1 request names one Host. */
+	raw = exchange("GET /hello.txt HTTP/1.1\r\n\r\n", &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 400);
+	free(raw);
+	raw = exchange("GET /hello.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		       &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 400);
+	free(raw);
+	raw = exchange("GET /hello.txt HTTP/1.0\r\n\r\n", &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200);
+	free(raw);
 
 	raw = exchange("NONSENSE\r\n\r\n", &len);
 	CU_ASSERT(parse(raw, len, false, &r) && r.status == 400);
@@ -935,7 +947,8 @@ static void test_splice_off_copies(void)
 
 	CU_ASSERT_FATAL(start_on_www(&s, "nosplice", opts) == 0);
 	raw = exchange_on(s.port,
-			  "GET /big.bin HTTP/1.1\r\nConnection: close\r\n\r\n",
+			  "GET /big.bin HTTP/1.1\r\nHost: x\r\n"
+			  "Connection: close\r\n\r\n",
 			  &len);
 	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200 &&
 		  r.body_len == big_len && !memcmp(r.body, big, big_len));
@@ -1025,7 +1038,7 @@ static void test_over_max_conns_gets_503(void)
 	CU_ASSERT(hold >= 0);
 	/* Let the server take the first one before the second comes. */
 	usleep(tu_under_valgrind() ? 2000000 : 200000);
-	raw = exchange_on(s.port, "GET /hello.txt HTTP/1.1\r\n\r\n", &len);
+	raw = exchange_on(s.port, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", &len);
 	CU_ASSERT(parse(raw, len, false, &r) && r.status == 503);
 	free(raw);
 	/*
@@ -1034,7 +1047,7 @@ static void test_over_max_conns_gets_503(void)
 	 * next receive, and a client stack that drops what it has not read).
 	 */
 	for (i = 0; i < 20; i++) {
-		static const char req[] = "GET /hello.txt HTTP/1.1\r\n\r\n";
+		static const char req[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
 		char buf[1024];
 		ssize_t got = 0;
 		int fd = dial(s.port);
@@ -1308,7 +1321,8 @@ static void test_a_low_open_file_limit_lowers_max_conns(void)
 	static const char *const args[] = { "--port", "0", "-q", "--max-conns",
 					    "40", NULL, NULL };
 	static const char req[] =
-		"GET /hello.txt HTTP/1.1\r\nConnection: close\r\n\r\n";
+		"GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		"Connection: close\r\n\r\n";
 	const char *backend = getenv("RINGPOOL_BACKEND");
 	enum { N = 30 };
 	const char *a[8];
