@@ -530,7 +530,16 @@ struct iovec;
 struct sockaddr;
 struct statx;
 
-/** rp_io_opts::flags: `fd` is an index into rp_register_files()' table. */
+/**
+ * rp_io_opts::flags: `fd` is an index into rp_register_files()' table.
+ * Taken by the operations on an open descriptor `fd`: rp_read(),
+ * rp_write(), rp_readv(), rp_writev(), the *_full forms, rp_fsync(),
+ * rp_fallocate(), rp_connect(), rp_accept(), rp_send(), rp_recv(),
+ * rp_shutdown() and rp_poll().  Not by rp_close() (a registered descriptor
+ * stays the caller's to close, see rp_register_files()), rp_splice(), the
+ * operations on a directory descriptor and path, rp_socket(), rp_nop() and
+ * the multishot operations: there it gives -EINVAL.
+ */
 #define RP_IO_FIXED_FILE 1u
 /**
  * rp_io_opts::flags, for rp_read(), rp_write() and their *_full forms: the

@@ -167,8 +167,12 @@ void rp__io_complete(rp_future *f, int64_t res)
  * Starts an operation: checks the common arguments, reserves the right to
  * queue (see rp__submit_enter) and allocates the future.  On success the
  * caller fills *sqe and calls io_end().  `takes`: which of the flags that
- * only some operations take (RP_IO_FIXED_BUF, RP_IO_POLL_FIRST) this one
- * does.
+ * only some operations take (RP_IO_FIXED_FILE, RP_IO_FIXED_BUF,
+ * RP_IO_POLL_FIRST) this one does.  RP_IO_FIXED_FILE only where io_uring
+ * looks the SQE's fd up in the table: it refuses the flag (-EBADF) for
+ * openat, statx, unlinkat, renameat, mkdirat and close, and ignores it for
+ * socket and nop, while the fallback would translate the index (and close
+ * the caller's descriptor), so the two backends would disagree.
  */
 static int io_begin(rp_executor *ex, const struct rp_io_opts *opts,
 		    unsigned takes, rp_future **out, struct rp__iof **iop)
@@ -180,7 +184,7 @@ static int io_begin(rp_executor *ex, const struct rp_io_opts *opts,
 
 	if (!ex || !out || ex->internal || !ex->io)
 		return -EINVAL;
-	if ((oflags & ~(RP_IO_FIXED_FILE | RP_IO_RING | takes)) ||
+	if ((oflags & ~(RP_IO_RING | takes)) ||
 	    ((oflags & RP_IO_RING) && opts->ring >= ex->n_rings))
 		return -EINVAL;
 	ret = rp__submit_enter(ex);
@@ -245,7 +249,7 @@ static int rw(rp_executor *ex, int op, int fd, const void *buf, size_t len,
 		return -EINVAL;
 	if (fixed && (!ex || opts->buf_index >= ex->n_fixed_bufs))
 		return -EINVAL;
-	ret = io_begin(ex, opts, RP_IO_FIXED_BUF, out, &io);
+	ret = io_begin(ex, opts, RP_IO_FIXED_FILE | RP_IO_FIXED_BUF, out, &io);
 	if (ret)
 		return ret;
 	if (fixed)
@@ -296,7 +300,7 @@ static int rwv(rp_executor *ex, int op, int fd, const struct iovec *iov,
 
 	if (!iov || iovcnt <= 0 || iovcnt > IOV_MAX || offset < -1)
 		return -EINVAL;
-	ret = io_begin(ex, opts, 0, out, &io);
+	ret = io_begin(ex, opts, RP_IO_FIXED_FILE, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_rw(op, &io->sqe, fd, iov, (unsigned)iovcnt,
@@ -371,7 +375,7 @@ int rp_fsync(rp_executor *ex, int fd, unsigned flags,
 
 	if (flags & ~RP_FSYNC_DATASYNC)
 		return -EINVAL;
-	ret = io_begin(ex, opts, 0, out, &io);
+	ret = io_begin(ex, opts, RP_IO_FIXED_FILE, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_fsync(&io->sqe, fd, flags & RP_FSYNC_DATASYNC ?
@@ -387,7 +391,7 @@ int rp_fallocate(rp_executor *ex, int fd, int mode, int64_t offset,
 
 	if (offset < 0 || len <= 0)
 		return -EINVAL;
-	ret = io_begin(ex, opts, 0, out, &io);
+	ret = io_begin(ex, opts, RP_IO_FIXED_FILE, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_fallocate(&io->sqe, fd, mode, (uint64_t)offset,
@@ -479,7 +483,7 @@ int rp_connect(rp_executor *ex, int fd, const struct sockaddr *addr,
 
 	if (!addr || addrlen == 0)
 		return -EINVAL;
-	ret = io_begin(ex, opts, 0, out, &io);
+	ret = io_begin(ex, opts, RP_IO_FIXED_FILE, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_connect(&io->sqe, fd, addr, addrlen);
@@ -495,7 +499,7 @@ int rp_accept(rp_executor *ex, int fd, struct sockaddr *addr,
 
 	if (!addr != !addrlen)
 		return -EINVAL;
-	ret = io_begin(ex, opts, 0, out, &io);
+	ret = io_begin(ex, opts, RP_IO_FIXED_FILE, out, &io);
 	if (ret)
 		return ret;
 	io_uring_prep_accept(&io->sqe, fd, addr, (socklen_t *)addrlen, flags);
@@ -518,7 +522,8 @@ int rp_send(rp_executor *ex, int fd, const void *buf, size_t len, int flags,
 
 	if (!buf && len)
 		return -EINVAL;
-	ret = io_begin(ex, opts, RP_IO_POLL_FIRST, out, &io);
+	ret = io_begin(ex, opts, RP_IO_FIXED_FILE | RP_IO_POLL_FIRST, out,
+		       &io);
 	if (ret)
 		return ret;
 	io_uring_prep_send(&io->sqe, fd, buf, clamp_len(len), flags);
@@ -534,7 +539,8 @@ int rp_recv(rp_executor *ex, int fd, void *buf, size_t len, int flags,
 
 	if (!buf && len)
 		return -EINVAL;
-	ret = io_begin(ex, opts, RP_IO_POLL_FIRST, out, &io);
+	ret = io_begin(ex, opts, RP_IO_FIXED_FILE | RP_IO_POLL_FIRST, out,
+		       &io);
 	if (ret)
 		return ret;
 	io_uring_prep_recv(&io->sqe, fd, buf, clamp_len(len), flags);
@@ -546,7 +552,7 @@ int rp_shutdown(rp_executor *ex, int fd, int how,
 		const struct rp_io_opts *opts, rp_future **out)
 {
 	struct rp__iof *io;
-	int ret = io_begin(ex, opts, 0, out, &io);
+	int ret = io_begin(ex, opts, RP_IO_FIXED_FILE, out, &io);
 
 	if (ret)
 		return ret;
@@ -558,7 +564,7 @@ int rp_poll(rp_executor *ex, int fd, unsigned events,
 	    const struct rp_io_opts *opts, rp_future **out)
 {
 	struct rp__iof *io;
-	int ret = io_begin(ex, opts, 0, out, &io);
+	int ret = io_begin(ex, opts, RP_IO_FIXED_FILE, out, &io);
 
 	if (ret)
 		return ret;

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -152,6 +154,43 @@ static void test_fixed_options_are_checked_by_the_call(void)
 	it_executor_free(ex);
 }
 
+/*
+ * RP_IO_FIXED_FILE on an operation that does not take it is refused by the
+ * call on both backends.  io_uring refused rp_close() and the path
+ * operations (-EBADF) and ignored the flag on rp_socket() and rp_nop(),
+ * while the fallback translated the index: its rp_close() closed the
+ * caller's registered descriptor and its rp_openat() opened relative to it.
+ */
+static void test_fixed_file_refused_where_not_taken(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	struct rp_io_opts o = { .flags = RP_IO_FIXED_FILE };
+	struct statx stx;
+	rp_future *f = NULL;
+	int fd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(rp_register_files(ex, &fd, 1), 0);
+	CU_ASSERT_EQUAL(rp_close(ex, 0, &o, &f), -EINVAL);
+	CU_ASSERT_EQUAL(rp_openat(ex, 0, ".", O_RDONLY, 0, &o, &f), -EINVAL);
+	CU_ASSERT_EQUAL(rp_statx(ex, 0, ".", 0, STATX_BASIC_STATS, &stx, &o,
+				 &f), -EINVAL);
+	CU_ASSERT_EQUAL(rp_unlinkat(ex, 0, "rp-none", 0, &o, &f), -EINVAL);
+	CU_ASSERT_EQUAL(rp_renameat(ex, 0, "rp-none", 0, "rp-none2", 0, &o,
+				    &f), -EINVAL);
+	CU_ASSERT_EQUAL(rp_mkdirat(ex, 0, "rp-none", 0700, &o, &f), -EINVAL);
+	CU_ASSERT_EQUAL(rp_socket(ex, AF_UNIX, SOCK_STREAM, 0, &o, &f),
+			-EINVAL);
+	CU_ASSERT_EQUAL(rp_nop(ex, &o, &f), -EINVAL);
+	CU_ASSERT_PTR_NULL(f);
+	/* The registered descriptor is still open, and still usable. */
+	CU_ASSERT(fcntl(fd, F_GETFD) >= 0);
+	CU_ASSERT_EQUAL_FATAL(rp_fsync(ex, 0, 0, &o, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), 0);
+	it_executor_free(ex);
+	close(fd);
+}
+
 static const struct tu_test tests[] = {
 	{ "fixed_file_and_buffer_read", test_fixed_file_and_buffer_read,
 	  false },
@@ -161,6 +200,8 @@ static const struct tu_test tests[] = {
 	  test_fixed_file_index_out_of_table_gives_ebadf, false },
 	{ "fixed_options_are_checked_by_the_call",
 	  test_fixed_options_are_checked_by_the_call, false },
+	{ "fixed_file_refused_where_not_taken",
+	  test_fixed_file_refused_where_not_taken, false },
 };
 
 int main(int argc, char **argv)
