@@ -279,6 +279,14 @@ static int64_t do_xfer(const struct io_uring_sqe *sqe, const struct waiter *w,
 	}
 }
 
+static bool is_listening(int fd)
+{
+	socklen_t len = sizeof(int);
+	int on = 0;
+
+	return !getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) && on;
+}
+
 static int64_t do_accept(const struct io_uring_sqe *sqe,
 			 const struct waiter *w)
 {
@@ -291,6 +299,15 @@ static int64_t do_accept(const struct io_uring_sqe *sqe,
 		return -EINVAL;
 	if (sqe->fd < 0)
 		return -EBADF;
+	/*
+	 * A socket that is not listening would never be reported ready, so
+	 * the wait would last for ever where io_uring fails at once: make the
+	 * call, which fails without waiting (-EINVAL, -EOPNOTSUPP, -ENOTSOCK).
+	 */
+	if (!is_listening(sqe->fd)) {
+		fd = accept4(sqe->fd, addr, addrlen, (int)sqe->accept_flags);
+		return fd >= 0 ? fd : -errno;
+	}
 	for (;;) {
 		ret = wait_fd(w, sqe->fd, POLLIN, w->deadline);
 		if (ret < 0)

@@ -587,7 +587,7 @@ static void test_errors_end_the_future(void)
 	struct rcv r;
 	rp_future *f;
 	int64_t v = -1;
-	int fd, err;
+	int fd, peer, err;
 
 	/* Accepting on a socket that does not listen. */
 	ms_acc_init(&a, 1);
@@ -600,6 +600,20 @@ static void test_errors_end_the_future(void)
 	it_latch_wait(&a.ended, 1, "the done-callback");
 	CU_ASSERT_EQUAL(tu_latch_count(&a.got), 0);
 	close(fd);
+	ms_acc_destroy(&a);
+
+	/* Nor on a connected socket (the fallback used to wait for ever). */
+	ms_acc_init(&a, 1);
+	it_unix_pair(&fd, &peer);
+	f = ms_acc_start(ex, fd, &a);
+	v = -1;
+	err = it_end(f, &v);
+	CU_ASSERT_EQUAL(err, -EINVAL);
+	CU_ASSERT_EQUAL(v, 0);
+	it_latch_wait(&a.ended, 1, "the done-callback");
+	CU_ASSERT_EQUAL(tu_latch_count(&a.got), 0);
+	close(fd);
+	close(peer);
 	ms_acc_destroy(&a);
 
 	/* Receiving on a descriptor that is not open. */

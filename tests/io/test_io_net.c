@@ -297,7 +297,7 @@ static void test_socket_errors(void)
 	struct sockaddr_in addr;
 	rp_future *f = NULL;
 	char buf[4] = { 0 };
-	int fds[2], s;
+	int fds[2], s, a;
 
 	CU_ASSERT_EQUAL_FATAL(rp_socket(ex, 12345, SOCK_STREAM, 0, NULL, &f),
 			      0);
@@ -319,6 +319,21 @@ static void test_socket_errors(void)
 	CU_ASSERT_FATAL(s >= 0);
 	CU_ASSERT_EQUAL_FATAL(rp_accept(ex, s, NULL, NULL, 0, NULL, &f), 0);
 	CU_ASSERT_EQUAL(it_end(f, NULL), -EINVAL);
+	close(s);
+	/*
+	 * Nor on a connected one, which poll never reports readable for a
+	 * connection: the fallback waited for ever where io_uring fails.
+	 */
+	it_unix_pair(&s, &a);
+	CU_ASSERT_EQUAL_FATAL(rp_accept(ex, s, NULL, NULL, 0, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -EINVAL);
+	close(s);
+	close(a);
+	/* A datagram socket cannot accept at all. */
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(s >= 0);
+	CU_ASSERT_EQUAL_FATAL(rp_accept(ex, s, NULL, NULL, 0, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -EOPNOTSUPP);
 	close(s);
 	close(fds[0]);
 	close(fds[1]);
