@@ -89,6 +89,13 @@ int rp_map_new(rp_executor *ex, rp_task_fn fn, const void *inputs,
 		return -EINVAL;
 	inflight = opts && opts->max_inflight ? opts->max_inflight :
 		   2 * (size_t)ex->n_workers;
+	/*
+	 * A chunk never holds more than the inputs: the arrays below are
+	 * sized by it, and a chunk size far over `n` (Python takes any) made
+	 * the call fail -ENOMEM, or -EINVAL, for a handful of inputs.
+	 */
+	if (n > 0 && chunk > n)
+		chunk = n;
 	chunks = n / chunk + (n % chunk != 0);
 	if (inflight > chunks)
 		inflight = chunks ? chunks : 1;

@@ -557,6 +557,51 @@ static void test_map_accepts_null_value_and_error(void)
 	free(items);
 }
 
+/*
+ * A chunk size larger than the input count is one chunk of all the inputs,
+ * as in Python.  The arrays used to be sized by the chunk size, so the call
+ * failed with -ENOMEM (or aborted under ASan) for three inputs.
+ */
+static void test_map_chunk_size_larger_than_input_count(void)
+{
+	static const size_t sizes[] = { 4, (size_t)1 << 40, SIZE_MAX / 16,
+					SIZE_MAX };
+	struct rp_map_opts opts;
+	struct map_ctx ctx;
+	rp_executor *ex = NULL;
+	struct item *items;
+	rp_map *m = NULL;
+	int64_t value;
+	size_t i, k;
+	int error;
+
+	map_ctx_init(&ctx);
+	items = make_items(&ctx, 3);
+	CU_ASSERT_EQUAL_FATAL(tu_executor_new(2, &ex), 0);
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		memset(&opts, 0, sizeof(opts));
+		opts.chunk_size = sizes[k];
+		opts.max_inflight = k % 2 ? 0 : SIZE_MAX;
+		m = NULL;
+		CU_ASSERT_EQUAL_FATAL(rp_map_new(ex, item_task, items,
+						 sizeof(*items), 3, &opts,
+						 &m), 0);
+		for (i = 0; i < 3; i++) {
+			value = -1;
+			error = 1;
+			CU_ASSERT_EQUAL(rp_map_next(m, RP_FOREVER, &value,
+						    &error), 0);
+			CU_ASSERT_EQUAL(error, 0);
+			CU_ASSERT_EQUAL(value, expected_value(i));
+		}
+		CU_ASSERT_EQUAL(rp_map_next(m, RP_FOREVER, &value, &error),
+				-ENODATA);
+		rp_map_free(m);
+	}
+	CU_ASSERT_EQUAL(rp_executor_free(ex), 0);
+	free(items);
+}
+
 /* Each input waits until all `n` have started, or gives up after a while. */
 struct meet {
 	struct tu_latch arrived;
@@ -690,6 +735,8 @@ static const struct tu_test tests[] = {
 	  test_map_free_early_cancels_pending_and_stops_reading_inputs, false },
 	{ "map_accepts_null_value_and_error",
 	  test_map_accepts_null_value_and_error, false },
+	{ "map_chunk_size_larger_than_input_count",
+	  test_map_chunk_size_larger_than_input_count, false },
 	{ "map_runs_its_tasks_on_several_workers_at_once",
 	  test_map_runs_its_tasks_on_several_workers_at_once, false },
 	{ "map_ten_million_inputs_chunk_1000_max_inflight_4",
