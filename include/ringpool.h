@@ -617,7 +617,10 @@ RP_EXPORT int rp_io_batch_end(rp_executor *ex);
  * The fallback keeps the same table and translates indexes.
  *
  * @return 0; -EINVAL (NULL `fds` with `n` > 0, or `n` over 32768); -ENOMEM;
- *         the kernel's error.
+ *         -EDEADLK from a done-callback of an I/O operation (a thread of
+ *         the rings or of the blocking-I/O pool); -ESHUTDOWN after
+ *         rp_executor_shutdown(); -ENOTRECOVERABLE when the executor is
+ *         broken; the kernel's error.
  */
 RP_EXPORT int rp_register_files(rp_executor *ex, const int *fds, unsigned n);
 
@@ -627,7 +630,8 @@ RP_EXPORT int rp_register_files(rp_executor *ex, const int *fds, unsigned n);
  * and must outlive the registration.  Call while no operation uses them.
  *
  * @return 0; -EINVAL (NULL `iov` with `n` > 0, or `n` over 1024); -ENOMEM
- *         (also when RLIMIT_MEMLOCK is too low on older kernels); the
+ *         (also when RLIMIT_MEMLOCK is too low on older kernels); -EDEADLK,
+ *         -ESHUTDOWN and -ENOTRECOVERABLE as rp_register_files(); the
  *         kernel's error.
  */
 RP_EXPORT int rp_register_buffers(rp_executor *ex, const struct iovec *iov,

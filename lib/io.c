@@ -690,6 +690,24 @@ int rp_recv_multishot(rp_executor *ex, int fd, rp_recv_fn fn, void *arg,
 
 /* ---- registered files and buffers ------------------------------------- */
 
+/*
+ * What both backends refuse alike: io_uring's registration waits for each
+ * ring's thread, so it cannot be made from one (-EDEADLK), and it goes
+ * through the submit gate (-ESHUTDOWN, -ENOTRECOVERABLE).  The fallback's
+ * table needs neither, but the same program must get the same answers.
+ */
+static int reg_begin(rp_executor *ex)
+{
+	int ret;
+
+	if (ex->io->on_own_thread(ex))
+		return -EDEADLK;
+	ret = rp__submit_enter(ex);
+	if (ret == 0)
+		rp__submit_exit(ex);
+	return ret;
+}
+
 int rp_register_files(rp_executor *ex, const int *fds, unsigned n)
 {
 	int *copy = NULL;
@@ -697,6 +715,9 @@ int rp_register_files(rp_executor *ex, const int *fds, unsigned n)
 
 	if (!ex || ex->internal || !ex->io || (n && !fds) || n > 32768)
 		return -EINVAL;
+	ret = reg_begin(ex);
+	if (ret)
+		return ret;
 	if (n) {
 		copy = malloc(n * sizeof(*copy));
 		if (!copy)
@@ -722,6 +743,9 @@ int rp_register_buffers(rp_executor *ex, const struct iovec *iov, unsigned n)
 
 	if (!ex || ex->internal || !ex->io || (n && !iov) || n > 1024)
 		return -EINVAL;
+	ret = reg_begin(ex);
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&ex->io_lock);
 	ret = ex->io->reg(ex, RP__REG_BUFFERS, iov, n);
 	if (ret == 0)

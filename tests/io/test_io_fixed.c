@@ -191,6 +191,73 @@ static void test_fixed_file_refused_where_not_taken(void)
 	close(fd);
 }
 
+struct reg_from_cb {
+	rp_executor *ex;
+	int fd;
+	int files, bufs;
+	struct tu_latch ran;
+};
+
+static void register_in_callback(rp_future *f, void *arg)
+{
+	struct reg_from_cb *r = arg;
+	char buf[8];
+	struct iovec iov = { buf, sizeof(buf) };
+
+	(void)f;
+	r->files = rp_register_files(r->ex, &r->fd, 1);
+	r->bufs = rp_register_buffers(r->ex, &iov, 1);
+	tu_latch_post(&r->ran);
+}
+
+static int failing_initializer(void *arg)
+{
+	(void)arg;
+	return -EPERM;
+}
+
+/*
+ * Registration answers the same on both backends where it cannot go on:
+ * io_uring refused it from a ring's thread (-EDEADLK), after shutdown
+ * (-ESHUTDOWN) and on a broken executor (-ENOTRECOVERABLE), while the
+ * fallback accepted all three.
+ */
+static void test_register_refused_alike_on_both_backends(void)
+{
+	struct reg_from_cb r = { .fd = 0, .files = 1, .bufs = 1 };
+	struct rp_config cfg;
+	char buf[8];
+	struct iovec iov = { buf, sizeof(buf) };
+	rp_future *f = NULL;
+	int fd = 0;
+
+	tu_latch_init(&r.ran);
+	r.ex = it_executor_new(NULL);
+	CU_ASSERT_EQUAL_FATAL(rp_sleep(r.ex, 1000000, &f), 0);
+	CU_ASSERT_EQUAL(rp_future_add_done_callback(f, register_in_callback,
+						    &r), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), 0);
+	it_latch_wait(&r.ran, 1, "the done-callback");
+	CU_ASSERT_EQUAL(r.files, -EDEADLK);
+	CU_ASSERT_EQUAL(r.bufs, -EDEADLK);
+	/* From the caller's own thread it works. */
+	CU_ASSERT_EQUAL(rp_register_files(r.ex, &fd, 1), 0);
+	CU_ASSERT_EQUAL(rp_executor_shutdown(r.ex, 0), 0);
+	CU_ASSERT_EQUAL(rp_register_files(r.ex, &fd, 1), -ESHUTDOWN);
+	CU_ASSERT_EQUAL(rp_register_files(r.ex, NULL, 0), -ESHUTDOWN);
+	CU_ASSERT_EQUAL(rp_register_buffers(r.ex, &iov, 1), -ESHUTDOWN);
+	it_executor_free(r.ex);
+	tu_latch_destroy(&r.ran);
+
+	CU_ASSERT_EQUAL_FATAL(rp_config_init(&cfg), 0);
+	cfg.initializer = failing_initializer;
+	r.ex = it_executor_new(&cfg);
+	CU_ASSERT_EQUAL(rp_register_files(r.ex, &fd, 1), -ENOTRECOVERABLE);
+	CU_ASSERT_EQUAL(rp_register_buffers(r.ex, &iov, 1),
+			-ENOTRECOVERABLE);
+	it_executor_free(r.ex);
+}
+
 static const struct tu_test tests[] = {
 	{ "fixed_file_and_buffer_read", test_fixed_file_and_buffer_read,
 	  false },
@@ -202,6 +269,8 @@ static const struct tu_test tests[] = {
 	  test_fixed_options_are_checked_by_the_call, false },
 	{ "fixed_file_refused_where_not_taken",
 	  test_fixed_file_refused_where_not_taken, false },
+	{ "register_refused_alike_on_both_backends",
+	  test_register_refused_alike_on_both_backends, false },
 };
 
 int main(int argc, char **argv)
