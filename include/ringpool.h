@@ -122,14 +122,20 @@ struct rp_config {
 	 * error io_uring_setup gave.
 	 */
 	int backend;
-	/** io_uring rings, each driven by its own thread. Default 1, max 64. */
+	/**
+	 * io_uring rings, each driven by its own thread.  Default 1, max 64;
+	 * 0 means 1.
+	 */
 	unsigned rings;
-	/** Submission queue entries per ring (a power of two). Default 256. */
+	/**
+	 * Submission queue entries per ring: a power of two, at most 32768;
+	 * 0 means the default, 256.
+	 */
 	unsigned ring_entries;
 	/**
 	 * Threads of the blocking-I/O pool, used by the fallback backend and
 	 * for operations the kernel's io_uring lacks.  Separate from the CPU
-	 * workers.  Default 16, max 1024.
+	 * workers.  Default 16, max 1024; 0 means the default.
 	 */
 	unsigned io_threads;
 	/**
@@ -225,8 +231,13 @@ RP_EXPORT int rp_config_init(struct rp_config *cfg);
  *
  * @param cfg settings, or NULL for the defaults.
  * @param out receives the executor; release it with rp_executor_free().
- * @return 0; -EINVAL for a NULL `out` or a worker count over 1024; -ENOMEM;
- *         -EAGAIN when a thread cannot be created.
+ * @return 0; -EINVAL for a NULL `out`, a setting out of the range its
+ *         comment in ::rp_config gives (workers, rings, ring_entries,
+ *         io_threads, sqpoll_idle_ms; an unknown backend or ring_mode), or
+ *         a value of `RINGPOOL_BACKEND` or `RINGPOOL_RINGS` other than
+ *         those named there (checked whichever backend is used); with
+ *         ::RP_BACKEND_URING asked for, the error of setting io_uring up;
+ *         -ENOMEM; -EAGAIN when a thread cannot be created.
  */
 RP_EXPORT int rp_executor_new(const struct rp_config *cfg, rp_executor **out);
 

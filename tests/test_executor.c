@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,49 @@ static void test_executor_new_over_1024_workers_returns_einval(void)
 	CU_ASSERT_EQUAL(rp_executor_new(&cfg, &ex), -EINVAL);
 	cfg.workers = 100000;
 	CU_ASSERT_EQUAL(rp_executor_new(&cfg, &ex), -EINVAL);
+}
+
+/*
+ * The settings the header bounds are refused out of range, and 0 means the
+ * default where it says so (the header used to name only the worker
+ * count; rings, ring_entries and io_threads of 0 were silently defaulted).
+ */
+static void test_executor_new_checks_each_setting(void)
+{
+	static const struct {
+		size_t off;
+		unsigned bad;
+	} cases[] = {
+		{ offsetof(struct rp_config, rings), 65 },
+		{ offsetof(struct rp_config, ring_entries), 3 },
+		{ offsetof(struct rp_config, ring_entries), 65536 },
+		{ offsetof(struct rp_config, io_threads), 1025 },
+		{ offsetof(struct rp_config, sqpoll_idle_ms), 60001 },
+	};
+	rp_executor *ex = NULL;
+	struct rp_config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(rp_config_init(&cfg), 0);
+		memcpy((char *)&cfg + cases[i].off, &cases[i].bad,
+		       sizeof(unsigned));
+		CU_ASSERT_EQUAL(rp_executor_new(&cfg, &ex), -EINVAL);
+	}
+	CU_ASSERT_EQUAL_FATAL(rp_config_init(&cfg), 0);
+	cfg.backend = 3;
+	CU_ASSERT_EQUAL(rp_executor_new(&cfg, &ex), -EINVAL);
+	CU_ASSERT_EQUAL_FATAL(rp_config_init(&cfg), 0);
+	cfg.ring_mode = 3;
+	CU_ASSERT_EQUAL(rp_executor_new(&cfg, &ex), -EINVAL);
+
+	CU_ASSERT_EQUAL_FATAL(rp_config_init(&cfg), 0);
+	cfg.workers = 1;
+	cfg.rings = 0;
+	cfg.ring_entries = 0;
+	cfg.io_threads = 0;
+	CU_ASSERT_EQUAL_FATAL(rp_executor_new(&cfg, &ex), 0);
+	CU_ASSERT_EQUAL(rp_executor_free(ex), 0);
 }
 
 static void test_executor_new_accepts_1024_workers(void)
@@ -479,6 +523,8 @@ static const struct tu_test tests[] = {
 	  test_config_init_fills_documented_defaults, false },
 	{ "config_init_null_returns_einval",
 	  test_config_init_null_returns_einval, false },
+	{ "executor_new_checks_each_setting",
+	  test_executor_new_checks_each_setting, false },
 	{ "executor_new_null_out_returns_einval",
 	  test_executor_new_null_out_returns_einval, false },
 	{ "executor_new_over_1024_workers_returns_einval",
