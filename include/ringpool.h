@@ -129,7 +129,13 @@ struct rp_config {
 	unsigned rings;
 	/**
 	 * Submission queue entries per ring: a power of two, at most 32768;
-	 * 0 means the default, 256.
+	 * 0 means the default, 256.  The completion queue has twice as many,
+	 * and a ring never has more operations in flight than it has
+	 * completions to hold (one per operation, two with a deadline): past
+	 * that, further operations wait in the ring's queue until some end.
+	 * A program that keeps many long-lived operations in flight (a
+	 * server's idle receives with timeouts on thousands of connections)
+	 * sizes this for them, or new work such as a queued accept waits.
 	 */
 	unsigned ring_entries;
 	/**
