@@ -562,6 +562,8 @@ struct statx;
  * rp_io_opts::flags, for rp_read(), rp_write() and their *_full forms: the
  * buffer lies inside registered buffer rp_io_opts::buf_index (see
  * rp_register_buffers()), which saves the kernel mapping it on every call.
+ * An operation whose buffer does not lie wholly inside it ends with
+ * -EFAULT, on both backends.
  */
 #define RP_IO_FIXED_BUF 2u
 /**

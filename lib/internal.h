@@ -515,6 +515,7 @@ struct rp_executor {
 	unsigned n_rings;		/* rp_config::rings, for RP_IO_RING */
 	/* Registered files and buffers (io.c), under io_lock. */
 	int *fixed_fds;
+	struct iovec *fixed_bufs;	/* rp_register_buffers()' copy */
 	unsigned n_fixed_fds, n_fixed_bufs;
 
 	/* Start-up, join and settings. */

@@ -80,6 +80,8 @@ void rp__io_destroy(rp_executor *ex)
 	ex->io = NULL;
 	free(ex->fixed_fds);
 	ex->fixed_fds = NULL;
+	free(ex->fixed_bufs);
+	ex->fixed_bufs = NULL;
 }
 
 int rp_executor_backend(const rp_executor *ex, int *backend, const char **why)
@@ -739,6 +741,7 @@ int rp_register_files(rp_executor *ex, const int *fds, unsigned n)
 
 int rp_register_buffers(rp_executor *ex, const struct iovec *iov, unsigned n)
 {
+	struct iovec *copy = NULL;
 	int ret;
 
 	if (!ex || ex->internal || !ex->io || (n && !iov) || n > 1024)
@@ -746,10 +749,22 @@ int rp_register_buffers(rp_executor *ex, const struct iovec *iov, unsigned n)
 	ret = reg_begin(ex);
 	if (ret)
 		return ret;
+	/* Kept so that the fallback refuses what the kernel would (-EFAULT). */
+	if (n) {
+		copy = malloc(n * sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, iov, n * sizeof(*copy));
+	}
 	pthread_mutex_lock(&ex->io_lock);
 	ret = ex->io->reg(ex, RP__REG_BUFFERS, iov, n);
-	if (ret == 0)
+	if (ret == 0) {
+		free(ex->fixed_bufs);
+		ex->fixed_bufs = copy;
 		ex->n_fixed_bufs = n;
+		copy = NULL;
+	}
 	pthread_mutex_unlock(&ex->io_lock);
+	free(copy);
 	return ret;
 }

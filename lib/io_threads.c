@@ -173,16 +173,43 @@ static int64_t timespec_ns(const struct __kernel_timespec *ts)
 }
 
 /*
+ * Whether [addr, addr + len) lies inside registered buffer `index`, as the
+ * kernel checks a fixed-buffer read or write (-EFAULT otherwise).
+ */
+static bool in_fixed_buf(rp_executor *ex, unsigned index, uint64_t addr,
+			 uint32_t len)
+{
+	const struct iovec *b;
+	uint64_t start;
+	bool in;
+
+	pthread_mutex_lock(&ex->io_lock);
+	in = index < ex->n_fixed_bufs;
+	if (in) {
+		b = &ex->fixed_bufs[index];
+		start = (uint64_t)(uintptr_t)b->iov_base;
+		in = addr >= start && addr - start <= b->iov_len &&
+		     len <= b->iov_len - (addr - start);
+	}
+	pthread_mutex_unlock(&ex->io_lock);
+	return in;
+}
+
+/*
  * Registered files and buffers mean nothing to plain system calls: turn an
  * index into its descriptor, and a fixed-buffer read or write into a plain
- * one (the address in the SQE is the real one).
+ * one (the address in the SQE is the real one, checked against the
+ * registered buffer as io_uring checks it).
  */
 static int translate_fixed(rp_executor *ex, struct io_uring_sqe *sqe)
 {
-	if (sqe->opcode == IORING_OP_READ_FIXED)
-		sqe->opcode = IORING_OP_READ;
-	else if (sqe->opcode == IORING_OP_WRITE_FIXED)
-		sqe->opcode = IORING_OP_WRITE;
+	if (sqe->opcode == IORING_OP_READ_FIXED ||
+	    sqe->opcode == IORING_OP_WRITE_FIXED) {
+		if (!in_fixed_buf(ex, sqe->buf_index, sqe->addr, sqe->len))
+			return -EFAULT;
+		sqe->opcode = sqe->opcode == IORING_OP_READ_FIXED ?
+				      IORING_OP_READ : IORING_OP_WRITE;
+	}
 	if (!(sqe->flags & IOSQE_FIXED_FILE))
 		return 0;
 	sqe->flags &= ~IOSQE_FIXED_FILE;

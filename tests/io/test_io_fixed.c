@@ -258,7 +258,46 @@ static void test_register_refused_alike_on_both_backends(void)
 	it_executor_free(r.ex);
 }
 
+/*
+ * A fixed-buffer read or write must lie inside its registered buffer: the
+ * kernel refuses one that does not with -EFAULT, and so does the fallback,
+ * which could otherwise have done it as a plain read.
+ */
+static void test_fixed_buf_outside_its_buffer_faults(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	struct rp_io_opts o = { .flags = RP_IO_FIXED_BUF, .buf_index = 0 };
+	char *buf = malloc(2 * BUF_SIZE);
+	struct iovec iov = { buf, BUF_SIZE };
+	rp_future *f;
+	int64_t v = -1;
+	int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(rp_register_buffers(ex, &iov, 1), 0);
+	/* Its last 16 bytes: inside. */
+	CU_ASSERT_EQUAL_FATAL(rp_read(ex, fd, buf + BUF_SIZE - 16, 16, -1, &o,
+				      &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 16);
+	/* Across its end. */
+	CU_ASSERT_EQUAL_FATAL(rp_read(ex, fd, buf + BUF_SIZE - 8, 16, -1, &o,
+				      &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -EFAULT);
+	/* Wholly past it. */
+	CU_ASSERT_EQUAL_FATAL(rp_read(ex, fd, buf + BUF_SIZE, 16, -1, &o, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -EFAULT);
+	CU_ASSERT_EQUAL(rp_register_buffers(ex, NULL, 0), 0);
+	it_executor_free(ex);
+	close(fd);
+	free(buf);
+}
+
 static const struct tu_test tests[] = {
+	{"fixed_buf_outside_its_buffer_faults",
+	 test_fixed_buf_outside_its_buffer_faults, false},
 	{ "fixed_file_and_buffer_read", test_fixed_file_and_buffer_read,
 	  false },
 	{ "fixed_write_lands_in_the_file", test_fixed_write_lands_in_the_file,
