@@ -32,6 +32,14 @@ struct slot {
 	bool resumed, restarted;
 	bool truncate;		/* the .part may hold bytes past the end */
 	bool replacing;		/* NAME is there but failed its sha256 */
+	/*
+	 * The validator (a strong ETag, else Last-Modified) of the bytes in
+	 * NAME.part, "" when none is known: sent as If-Range on a resume, and
+	 * kept with a .part left behind in the user.ringpool.validator
+	 * extended attribute, for a later -c.
+	 */
+	char validator[256];
+	bool has_xattr;		/* NAME.part carries that attribute */
 	rp_http_transfer *t;
 	rp_future *f;		/* the verify or finish task, or the sleep */
 	struct slot *next;	/* on the ready queue, or the free list */

@@ -21,11 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "get_run.h"
 
 #define MAX_BACKOFF_NS (60 * 1000000000LL)
+#define VALIDATOR_XATTR "user.ringpool.validator"
 #define MAX_RETRY_AFTER_NS (300 * 1000000000LL)
 
 static void on_done(rp_future *f, void *arg)
@@ -59,6 +61,44 @@ static void release(struct run *r, struct slot *s)
 	r->active--;
 }
 
+/*
+ * Keeps the validator of a .part left for -c with it, or removes a stale
+ * one.  A file system without user extended attributes (ENOTSUP) just
+ * resumes without If-Range, as curl -C and wget -c always do.
+ */
+static void keep_validator(struct slot *s)
+{
+	if (s->validator[0])
+		(void)fsetxattr(s->fd, VALIDATOR_XATTR, s->validator,
+				strlen(s->validator), 0);
+	else if (s->has_xattr)
+		(void)fremovexattr(s->fd, VALIDATOR_XATTR);
+}
+
+/*
+ * What the last response says about the bytes now in NAME.part.  A 200
+ * wrote them from 0: its validator, or none.  A 206 added to them: its
+ * validator, or the one we had.  Anything else wrote nothing.  A strong
+ * entity tag is preferred; Last-Modified only when there is none (RFC 9110
+ * calls a date strong only when the response's Date is a second later,
+ * which is not checked: two changes within a second could go unseen).
+ */
+static void take_validator(struct slot *s, const struct rp_http_info *info)
+{
+	const char *v = NULL;
+
+	if (info->status != 200 && info->status != 206)
+		return;
+	if (info->etag && strncmp(info->etag, "W/", 2))
+		v = info->etag;
+	else if (info->last_modified)
+		v = info->last_modified;
+	if (v && strlen(v) < sizeof(s->validator))
+		snprintf(s->validator, sizeof(s->validator), "%s", v);
+	else if (info->status == 200)
+		s->validator[0] = '\0';
+}
+
 /* Ends a slot as failed; an empty NAME.part is not worth keeping. */
 static void fail_slot(struct run *r, struct slot *s, long status,
 		      const char *why)
@@ -70,6 +110,8 @@ static void fail_slot(struct run *r, struct slot *s, long status,
 	if (s->fd >= 0) {
 		if (fstat(s->fd, &st) == 0 && st.st_size == 0)
 			unlinkat(r->dirfd, s->part, 0);
+		else
+			keep_validator(s);
 		close(s->fd);
 		s->fd = -1;
 	}
@@ -87,6 +129,8 @@ static void begin_get(struct run *r, struct slot *s)
 {
 	struct rp_http_request req = {
 		.url = s->e.url, .fd = s->fd, .offset = s->offset,
+		.if_range = s->offset > 0 && s->validator[0] ? s->validator
+							     : NULL,
 	};
 	char why[128];
 	int ret;
@@ -165,6 +209,9 @@ static int finish_task(void *arg, int64_t *value)
 			return -EBADMSG;
 		}
 	}
+	/* NAME is whole: what a resume needed goes with the .part name. */
+	if (s->has_xattr)
+		(void)fremovexattr(s->fd, VALIDATOR_XATTR);
 	if (o->fsync && fsync(s->fd) < 0) {
 		ret = -errno;
 		snprintf(s->fin_why, sizeof(s->fin_why), "cannot sync %s: %s",
@@ -286,6 +333,7 @@ static void transfer_ended(struct run *r, struct slot *s)
 	if (ret == -ECANCELED)
 		err = -ECANCELED;
 	describe(r, s, err, &info, why, sizeof(why));
+	take_validator(s, &info);	/* before the free: info's strings */
 	rp_http_transfer_free(s->t);
 	s->t = NULL;
 	s->received += info.bytes;
@@ -422,6 +470,13 @@ static void open_part(struct run *r, struct slot *s)
 		return;
 	}
 	s->offset = r->o->cont ? (uint64_t)st.st_size : 0;
+	if (s->offset > 0) {
+		ssize_t n = fgetxattr(s->fd, VALIDATOR_XATTR, s->validator,
+				      sizeof(s->validator) - 1);
+
+		s->has_xattr = n >= 0;
+		s->validator[n > 0 ? n : 0] = '\0';
+	}
 	get_progress_start(r->prog, s->e.url, s->e.name, s->offset);
 	begin_get(r, s);
 }
@@ -530,6 +585,8 @@ void get_slot_start(struct run *r, struct slot *s)
 	s->offset = s->received = 0;
 	s->retries = 0;
 	s->resumed = s->restarted = s->truncate = s->replacing = false;
+	s->validator[0] = '\0';
+	s->has_xattr = false;
 	s->t = NULL;
 	s->f = NULL;
 	snprintf(s->part, sizeof(s->part), "%s%s", s->e.name, PART_SUFFIX);

@@ -1027,6 +1027,16 @@ struct rp_http_request {
 	 * length.  At most INT64_MAX.
 	 */
 	uint64_t offset;
+	/**
+	 * With an `offset`: the validator of the bytes already there, as an
+	 * earlier response gave it (rp_http_info::etag when strong, else
+	 * rp_http_info::last_modified), sent as `If-Range`.  A server whose
+	 * resource has changed since then sends all of it (200), written
+	 * from 0, instead of a range that would splice two versions
+	 * together.  NULL (the default) for none.  Copied; at most 1024
+	 * bytes without control characters, else -EINVAL.
+	 */
+	const char *if_range;
 };
 
 /** What is known about a transfer that has ended. */
@@ -1047,6 +1057,14 @@ struct rp_http_info {
 	int64_t retry_after_ns;
 	/** The URL after redirects; valid until rp_http_transfer_free(). */
 	const char *effective_url;
+	/**
+	 * The last response's `ETag` and `Last-Modified` headers as sent
+	 * (an entity tag keeps its quotes, and its `W/` when weak), NULL when
+	 * it had none; valid until rp_http_transfer_free().  A download to be
+	 * resumed later keeps one as rp_http_request::if_range.
+	 */
+	const char *etag;
+	const char *last_modified;
 	/** Why it failed, in words; "" on success. */
 	char error[256];
 	/**

@@ -232,6 +232,8 @@ static void settle(rp_http_transfer *t)
 	f->error = err;
 	info->bytes = t->written;
 	info->effective_url = t->effective_url ? t->effective_url : t->url;
+	info->etag = t->etag;
+	info->last_modified = t->last_modified;
 	if (err == 0 && atomic_load_explicit(&t->progress_total,
 					     memory_order_relaxed) < 0)
 		atomic_store_explicit(&t->progress_total,

@@ -337,6 +337,15 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *arg)
 		t->range_start = -1;
 		t->range_total = -1;
 		t->retry_after_s = -1;
+		free(t->etag);
+		free(t->last_modified);
+		t->etag = t->last_modified = NULL;
+	} else if ((v = header_value(line, len, "etag:"))) {
+		free(t->etag);
+		t->etag = strndup(v, strcspn(v, "\r\n"));
+	} else if ((v = header_value(line, len, "last-modified:"))) {
+		free(t->last_modified);
+		t->last_modified = strndup(v, strcspn(v, "\r\n"));
 	} else if ((v = header_value(line, len, "content-range:"))) {
 		const char *slash = strchr(v, '/');
 

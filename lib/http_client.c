@@ -362,6 +362,8 @@ static int setup_easy(rp_http_transfer *t)
 		if (curl_easy_setopt(e, CURLOPT_RANGE, range))
 			return -ENOMEM;
 	}
+	if (t->req_headers)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->req_headers);
 	rp__http_body_setopt(t);
 	return 0;
 }
@@ -370,6 +372,9 @@ static void transfer_release(rp_http_transfer *t)
 {
 	if (t->easy)
 		curl_easy_cleanup(t->easy);
+	curl_slist_free_all(t->req_headers);
+	free(t->etag);
+	free(t->last_modified);
 	free(t->effective_url);
 	free(t->url);
 	free(t);
@@ -427,6 +432,38 @@ static void hand_over(rp_http *h)
 	rp__http_unref(h);
 }
 
+/*
+ * The client's headers and "If-Range: VALUE", for one transfer: 0, -EINVAL
+ * for a value that could not be sent as it is, -ENOMEM.
+ */
+static int if_range_headers(rp_http *h, const char *value,
+			    struct curl_slist **out)
+{
+	struct curl_slist *l = NULL, *n;
+	const struct curl_slist *c;
+	char line[1024 + 16];
+	const char *p;
+
+	if (!*value || strlen(value) > 1024)
+		return -EINVAL;
+	for (p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return -EINVAL;
+	snprintf(line, sizeof(line), "If-Range: %s", value);
+	for (c = h->headers; c; c = c->next) {
+		if (!(n = curl_slist_append(l, c->data)))
+			goto nomem;
+		l = n;
+	}
+	if (!(n = curl_slist_append(l, line)))
+		goto nomem;
+	*out = n;
+	return 0;
+nomem:
+	curl_slist_free_all(l);
+	return -ENOMEM;
+}
+
 int rp_http_get(rp_http *h, const struct rp_http_request *req,
 		rp_http_transfer **out)
 {
@@ -462,6 +499,13 @@ int rp_http_get(rp_http *h, const struct rp_http_request *req,
 	if (!t->url || !t->easy) {
 		transfer_release(t);
 		return -ENOMEM;
+	}
+	if (req->if_range && req->offset > 0) {
+		ret = if_range_headers(h, req->if_range, &t->req_headers);
+		if (ret) {
+			transfer_release(t);
+			return ret;
+		}
 	}
 	ret = setup_easy(t);
 	if (ret) {

@@ -206,6 +206,8 @@ struct rp_http_transfer {
 	int fd;
 	uint64_t offset;		/* asked for (Range) */
 	char *url;
+	/* rp_http_config::headers, plus If-Range; NULL: the client's list. */
+	struct curl_slist *req_headers;
 
 	/* Body. */
 	bool started;			/* first body byte decided `base` */
@@ -226,6 +228,7 @@ struct rp_http_transfer {
 	int64_t range_start;		/* Content-Range's first byte, or -1 */
 	int64_t range_total;		/* Content-Range's total, or -1 */
 	int64_t retry_after_s;		/* Retry-After, or -1 */
+	char *etag, *last_modified;	/* as sent, or NULL */
 
 	/* The end. */
 	CURLcode code;

@@ -18,7 +18,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -667,6 +669,78 @@ static void test_limit_rate_is_aggregate(void)
 	h_free(&r);
 }
 
+/* The "done NAME (...)" line of `err` says "resumed". */
+static bool done_resumed(const char *err, const char *name)
+{
+	char key[128];
+	const char *line, *end;
+
+	snprintf(key, sizeof(key), "done %s (", name);
+	line = strstr(err, key);
+	if (!line)
+		return false;
+	end = strchr(line, '\n');
+	line = strstr(line, "resumed");
+	return line && (!end || line < end);
+}
+
+/*
+ * -c after the server's file changed: the .part's validator (its ETag,
+ * kept in an extended attribute) goes as If-Range, so the new version
+ * comes whole instead of its end being spliced onto the old beginning;
+ * the unchanged file beside it resumes.
+ */
+static void test_continue_after_the_file_changed(void)
+{
+	const char *args[] = { "-d", NULL, "--limit-rate", "100k",
+			       NULL, NULL, NULL };
+	char *dir = h_dir("changed");
+	char same[512], changed[512];
+	struct timespec ts[2];
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	snprintf(same, sizeof(same), "%s/www/same.bin", h_root);
+	snprintf(changed, sizeof(changed), "%s/www/changed.bin", h_root);
+	CU_ASSERT_EQUAL_FATAL(h_write_body(same, "same-v1", 400000), 0);
+	CU_ASSERT_EQUAL_FATAL(h_write_body(changed, "changed-v1", 400000), 0);
+	args[1] = dir;
+	args[4] = nu("/same.bin");
+	args[5] = nu("/changed.bin");
+	r = h_getv_signal(NULL, false, args, tu_under_valgrind() ? 4 : 1,
+			  SIGINT);
+	CU_ASSERT_EQUAL(r.status, 1);
+	h_free(&r);
+	CU_ASSERT_FATAL(h_exists(h_path(dir, "changed.bin.part")));
+	CU_ASSERT_FATAL(h_exists(h_path(dir, "same.bin.part")));
+	if (getxattr(h_path(dir, "changed.bin.part"),
+		     "user.ringpool.validator", NULL, 0) < 0) {
+		CU_ASSERT_EQUAL(errno, ENOTSUP);
+		printf("skipped: no user extended attributes in %s (%s)\n",
+		       dir, strerror(errno));
+		return;
+	}
+	/* Other bytes, the same size, a later date (nginx's ETag). */
+	CU_ASSERT_EQUAL_FATAL(h_write_body(changed, "changed-v2", 400000), 0);
+	CU_ASSERT_EQUAL(clock_gettime(CLOCK_REALTIME, &ts[0]), 0);
+	ts[0].tv_sec += 100;
+	ts[1] = ts[0];
+	CU_ASSERT_EQUAL(utimensat(AT_FDCWD, changed, ts, 0), 0);
+	r = h_get(NULL, true, "-d", dir, "-c", nu("/same.bin"),
+		  nu("/changed.bin"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT(done_resumed(r.err, "same.bin"));
+	CU_ASSERT(h_has(r.err, "done changed.bin"));
+	CU_ASSERT_FALSE(done_resumed(r.err, "changed.bin"));
+	h_assert_body(dir, "same.bin", "same-v1", 400000);
+	h_assert_body(dir, "changed.bin", "changed-v2", 400000);
+	/* What -c needed does not stay on the finished file. */
+	CU_ASSERT(getxattr(h_path(dir, "same.bin"), "user.ringpool.validator",
+			   NULL, 0) < 0);
+	h_free(&r);
+}
+
 static void test_sigint_stops_and_keeps_parts(void)
 {
 	const char *args[] = { "-d", NULL, "--retry-delay", "30",
@@ -1135,6 +1209,7 @@ static const struct tu_test tests[] = {
 	{ "quiet_prints_only_failures", test_quiet_prints_only_failures, false },
 	{ "fsync_finish", test_fsync_finish, false },
 	{ "limit_rate_is_aggregate", test_limit_rate_is_aggregate, false },
+	{ "continue_after_the_file_changed", test_continue_after_the_file_changed, false },
 	{ "sigint_stops_and_keeps_parts", test_sigint_stops_and_keeps_parts, false },
 	{ "sigterm_while_waiting_for_stdin", test_sigterm_while_waiting_for_stdin, false },
 	{ "file_finishes_while_list_waits", test_file_finishes_while_list_waits, false },

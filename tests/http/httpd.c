@@ -115,6 +115,20 @@ static bool send_status(int fd, int code)
 			 n) && send_all(fd, body, (size_t)n);
 }
 
+/* Whether an If-Range value (up to its line's end) is /body/N's. */
+static bool if_range_matches(const char *path, const char *v)
+{
+	unsigned long long n;
+	size_t len = strcspn(v, "\r\n");
+	char tag[40];
+
+	if (sscanf(path, "/body/%llu", &n) != 1)
+		return false;
+	snprintf(tag, sizeof(tag), "\"b%llu\"", n);
+	return (len == strlen(tag) && !strncmp(v, tag, len)) ||
+	       (len == strlen(TH_BODY_DATE) && !strncmp(v, TH_BODY_DATE, len));
+}
+
 /*
  * Answers one request.  Returns true when the connection may serve another.
  */
@@ -125,10 +139,14 @@ static bool answer(struct th_server *s, int fd, const char *path,
 	char extra[256];
 
 	if (sscanf(path, "/body/%llu", &n) == 1) {
+		char tags[128];
+
+		snprintf(tags, sizeof(tags), "ETag: \"b%llu\"\r\n"
+			 "Last-Modified: " TH_BODY_DATE "\r\n", n);
 		if (range_from >= 0 && (uint64_t)range_from < n) {
 			snprintf(extra, sizeof(extra),
-				 "Content-Range: bytes %lld-%llu/%llu\r\n",
-				 (long long)range_from, n - 1, n);
+				 "%sContent-Range: bytes %lld-%llu/%llu\r\n",
+				 tags, (long long)range_from, n - 1, n);
 			return send_head(fd, 206, "Partial Content", extra,
 					 (int64_t)(n - (uint64_t)range_from)) &&
 			       send_body(s, fd, n, (uint64_t)range_from, n,
@@ -140,7 +158,7 @@ static bool answer(struct th_server *s, int fd, const char *path,
 			return send_head(fd, 416, "Range Not Satisfiable",
 					 extra, 0);
 		}
-		return send_head(fd, 200, "OK", "", (int64_t)n) &&
+		return send_head(fd, 200, "OK", tags, (int64_t)n) &&
 		       send_body(s, fd, n, 0, n, 65536, 0);
 	}
 	if (sscanf(path, "/norange/%llu", &n) == 1)
@@ -233,6 +251,15 @@ static void *conn_main(void *arg)
 								    "\r\n"))
 			if (!strncasecmp(line + 2, "Range: bytes=", 13))
 				range_from = strtoll(line + 15, NULL, 10);
+		/*
+		 * If-Range: the range only when the validator is /body/N's
+		 * (its entity tag or its date), else the whole body.
+		 */
+		for (line = strstr(req, "\r\n"); line; line = strstr(line + 2,
+								    "\r\n"))
+			if (!strncasecmp(line + 2, "If-Range: ", 10) &&
+			    !if_range_matches(path, line + 12))
+				range_from = -1;
 		atomic_fetch_add(&s->requests, 1);
 		if (!answer(s, c->fd, path, range_from))
 			break;

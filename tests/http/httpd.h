@@ -5,7 +5,9 @@
  *
  *   /body/N          200, N bytes of it_fill(seed N); "Range: bytes=K-"
  *                    gives 206 with Content-Range, K >= N a 416 that
- *                    tells the length
+ *                    tells the length; with ETag "bN" and Last-Modified
+ *                    TH_BODY_DATE, and an If-Range that is neither makes
+ *                    the range ignored (200)
  *   /norange/N       200 and the whole body, whatever the Range
  *   /nolen/N         200 without Content-Length; the body ends at close
  *   /slow/N/MS       200, N bytes in 4 KiB pieces MS ms apart
@@ -22,6 +24,9 @@
 #define RINGPOOL_TEST_HTTPD_H
 
 #include <stdint.h>
+
+/* The Last-Modified of every /body/N. */
+#define TH_BODY_DATE "Sun, 06 Nov 1994 08:49:37 GMT"
 
 struct th_server;
 

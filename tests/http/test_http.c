@@ -462,6 +462,106 @@ static void test_range_ignored_writes_from_0(void)
 	ht_env_down(&e);
 }
 
+/*
+ * Downloads /body/SIZE into `fd` from `offset` with If-Range `validator`;
+ * the response's ETag and Last-Modified are copied out ("" for none).
+ */
+static int fetch_if_range(struct env *e, uint64_t size, int fd,
+			  uint64_t offset, const char *validator,
+			  int64_t *value, struct rp_http_info *info,
+			  char *etag, char *date)
+{
+	struct rp_http_request req = { 0 };
+	rp_http_transfer *t;
+	char path[64], url[256];
+	int err;
+
+	snprintf(path, sizeof(path), "/body/%llu", (unsigned long long)size);
+	ht_url_of(e, path, url, sizeof(url));
+	req.url = url;
+	req.fd = fd;
+	req.offset = offset;
+	req.if_range = validator;
+	CU_ASSERT_EQUAL_FATAL(rp_http_get(e->h, &req, &t), 0);
+	err = it_result(rp_http_transfer_future(t), value);
+	CU_ASSERT_EQUAL(rp_http_transfer_info(t, info), 0);
+	snprintf(etag, 64, "%s", info->etag ? info->etag : "");
+	snprintf(date, 64, "%s", info->last_modified ? info->last_modified
+						     : "");
+	info->etag = info->last_modified = info->effective_url = NULL;
+	rp_http_transfer_free(t);
+	return err;
+}
+
+/*
+ * If-Range: the range when the bytes already there are of the version the
+ * validator names, else the whole body from 0, so that two versions are
+ * never spliced; and the validators of the response are reported.
+ */
+static void test_if_range_resumes_only_the_same_version(void)
+{
+	const uint64_t size = 150000, from = 50000;
+	struct rp_http_request req = { 0 };
+	struct rp_http_info info;
+	char etag[64], date[64], junk[1000], url[256];
+	rp_http_transfer *t = NULL;
+	int64_t value = -1;
+	struct env e;
+	int fd;
+
+	ht_env_up(&e, NULL);
+	/* The same version (its entity tag): only the rest comes. */
+	fd = ht_dest(&e, "same");
+	memset(junk, 0, sizeof(junk));
+	CU_ASSERT_EQUAL(fetch_if_range(&e, size, fd, 0, NULL, &value, &info,
+				       etag, date), 0);
+	CU_ASSERT_STRING_EQUAL(etag, "\"b150000\"");
+	CU_ASSERT_STRING_EQUAL(date, TH_BODY_DATE);
+	CU_ASSERT_EQUAL(ftruncate(fd, (off_t)from), 0);
+	CU_ASSERT_EQUAL(fetch_if_range(&e, size, fd, from, "\"b150000\"",
+				       &value, &info, etag, date), 0);
+	CU_ASSERT_EQUAL(info.status, 206);
+	CU_ASSERT(info.resumed);
+	CU_ASSERT_EQUAL(value, (int64_t)(size - from));
+	CU_ASSERT_STRING_EQUAL(etag, "\"b150000\"");
+	CU_ASSERT(ht_holds(fd, size, 0, size));
+	close(fd);
+	/* By date too. */
+	fd = ht_dest(&e, "date");
+	CU_ASSERT_EQUAL(fetch_if_range(&e, size, fd, 0, NULL, &value, &info,
+				       etag, date), 0);
+	CU_ASSERT_EQUAL(ftruncate(fd, (off_t)from), 0);
+	CU_ASSERT_EQUAL(fetch_if_range(&e, size, fd, from, TH_BODY_DATE,
+				       &value, &info, etag, date), 0);
+	CU_ASSERT(info.resumed);
+	CU_ASSERT(ht_holds(fd, size, 0, size));
+	close(fd);
+	/* Another version's bytes: all of it, from 0, over them. */
+	fd = ht_dest(&e, "changed");
+	memset(junk, 'x', sizeof(junk));
+	CU_ASSERT_EQUAL(pwrite(fd, junk, sizeof(junk), 0),
+			(ssize_t)sizeof(junk));
+	CU_ASSERT_EQUAL(fetch_if_range(&e, size, fd, sizeof(junk),
+				       "\"an-older-version\"", &value, &info,
+				       etag, date), 0);
+	CU_ASSERT_EQUAL(info.status, 200);
+	CU_ASSERT_FALSE(info.resumed);
+	CU_ASSERT_EQUAL(value, (int64_t)size);
+	CU_ASSERT(ht_holds(fd, size, 0, size));
+	/* A value that cannot be sent as it is. */
+	ht_url_of(&e, "/body/10", url, sizeof(url));
+	req.url = url;
+	req.fd = fd;
+	req.offset = 5;
+	req.if_range = "\"a\"\r\nX-Injected: 1";
+	CU_ASSERT_EQUAL(rp_http_get(e.h, &req, &t), -EINVAL);
+	req.if_range = "";
+	CU_ASSERT_EQUAL(rp_http_get(e.h, &req, &t), -EINVAL);
+	CU_ASSERT_PTR_NULL(t);
+	close(fd);
+	ht_env_down(&e);
+}
+
 static void test_short_body_is_eproto(void)
 {
 	struct rp_http_info info;
@@ -674,6 +774,8 @@ static const struct tu_test tests[] = {
 	{ "reused_handle_forgets_range", test_reused_handle_forgets_range,
 	  false },
 	{ "resume_past_end_416", test_resume_past_end_416, false },
+	{ "if_range_resumes_only_the_same_version",
+	  test_if_range_resumes_only_the_same_version, false },
 	{ "range_ignored_writes_from_0", test_range_ignored_writes_from_0,
 	  false },
 	{ "short_body_is_eproto", test_short_body_is_eproto, false },
