@@ -50,7 +50,8 @@ static void get_usage(FILE *out)
 "  -A, --user-agent TEXT  the User-Agent header (default ringpool/VERSION)\n"
 "  -c, --continue         resume NAME.part files; skip files already there\n"
 "                         (after checking their sha256= when the line has one)\n"
-"      --fsync            sync data and folder before a file gets its name\n"
+"      --fsync            sync the data before a file gets its name, and\n"
+"                         the folder after\n"
 "Output:\n"
 "      --json             NDJSON events on stdout\n"
 "  -q, --quiet            print failures only\n"
@@ -124,6 +125,7 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 		OPT_JSON, OPT_CACERT, OPT_LOOPS,
 	};
 	const char *why;
+	size_t n;
 	static const struct option opts[] = {
 		{ "input", required_argument, NULL, 'i' },
 		{ "dir", required_argument, NULL, 'd' },
@@ -156,7 +158,12 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 	while ((c = getopt_long(argc, argv, ":i:d:o:j:H:A:cqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': o->input = optarg; break;
-		case 'd': o->dir = optarg; break;
+		case 'd':
+			/* "out/" names files "out/a.part", not "out//a.part". */
+			for (n = strlen(optarg); n > 1 && optarg[n - 1] == '/';)
+				optarg[--n] = '\0';
+			o->dir = optarg;
+			break;
 		case 'o':
 			if (!get_name_is_safe(optarg))
 				return usage_error("-o '%s': not a plain file name "

@@ -16,7 +16,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-"Usage: ringpool [--help] [--version] COMMAND [ARGS...]\n"
+"Usage: ringpool [-h|--help] [-V|--version] COMMAND [ARGS...]\n"
 "\n"
 "A hybrid executor: io_uring for I/O, a thread pool for CPU work.\n"
 "\n"
@@ -28,7 +28,7 @@ static void usage(FILE *out)
 "                         submit-to-result round trip\n"
 "  bench http [OPTIONS]   downloads through rp_http from a local HTTP\n"
 "                         server it starts: uring vs threads\n"
-"  get [OPTIONS] URL...   download URLs into a folder, many at once, with\n"
+"  get [OPTIONS] [URL...] download URLs into a folder, many at once, with\n"
 "                         retries, resume and checksums\n"
 "  serve [OPTIONS] [DIR]  serve the files under DIR over HTTP/1.1\n"
 "  help                   show this help\n"

@@ -117,7 +117,8 @@ struct rp_config {
 	 * I/O backend: ::RP_BACKEND_AUTO (default) uses io_uring when the
 	 * kernel lets this process set up a ring and falls back to blocking
 	 * threads otherwise.  With AUTO, the environment variable
-	 * `RINGPOOL_BACKEND=uring|threads` forces one.  Forcing ::RP_BACKEND_URING
+	 * `RINGPOOL_BACKEND=uring|threads` forces one (`auto`, or unset,
+	 * leaves the choice to the library).  Forcing ::RP_BACKEND_URING
 	 * where io_uring is unusable makes rp_executor_new() fail with the
 	 * error io_uring_setup gave.
 	 */
@@ -163,7 +164,8 @@ struct rp_config {
 	/**
 	 * Who may drive the io_uring rings: ::RP_RINGS_AUTO (default) is
 	 * ::RP_RINGS_OWNED unless the environment variable
-	 * `RINGPOOL_RINGS=owned|shared` says otherwise.  Ignored by the
+	 * `RINGPOOL_RINGS=owned|shared` says otherwise (`auto`, or unset,
+	 * means owned).  Ignored by the
 	 * fallback backend.
 	 */
 	int ring_mode;

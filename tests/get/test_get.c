@@ -366,7 +366,7 @@ static void test_short_body_never_gets_its_name(void)
 static void test_disk_full_names_the_file(void)
 {
 	char *dir = h_dir("full");
-	char want[600];
+	char want[600], slash[520];
 	struct h_result r;
 
 	if (!need_http())
@@ -376,7 +376,9 @@ static void test_disk_full_names_the_file(void)
 		       strerror(errno));
 		return;
 	}
-	r = h_get(NULL, true, "-d", dir, "--retry-delay", "0.01",
+	/* "DIR/" as typed with a shell's completion: one '/' in messages. */
+	snprintf(slash, sizeof(slash), "%s/", dir);
+	r = h_get(NULL, true, "-d", slash, "--retry-delay", "0.01",
 		  fu("/file/big.bin?size=1000000"), (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 1);
 	snprintf(want, sizeof(want), "writing %s/big.bin.part: %s", dir,
