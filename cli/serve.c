@@ -1002,10 +1002,15 @@ static void respond_file(struct conn *c, const struct stat *st)
 		send_piece(c, 0);
 		return;
 	}
-	/* A range of the version the client has (If-Range), or none. */
+	/*
+	 * A range of the version the client has (If-Range: its entity tag,
+	 * or its date in any of the three forms), or none.
+	 */
 	if (k[H_RANGE].len &&
 	    (!k[H_IF_RANGE].len || !strcmp(k[H_IF_RANGE].v, etag) ||
-	     !strcmp(k[H_IF_RANGE].v, lm))) {
+	     (k[H_IF_RANGE].v[0] != '"' &&
+	      !serve_parse_http_date(k[H_IF_RANGE].v, &since) &&
+	      since == st->st_mtime))) {
 		r = serve_parse_range(k[H_RANGE].v, size, &start, &count);
 		if (r == -ERANGE) {
 			snprintf(cr, sizeof(cr), "Content-Range: bytes */%llu\r\n",

@@ -127,7 +127,12 @@ bool serve_etag_listed(const char *list, const char *etag);
 /* An HTTP date (IMF-fixdate, RFC 9110) of `t`, in `out` (30 bytes or more). */
 void serve_http_date(time_t t, char *out, size_t out_len);
 
-/* Parses an IMF-fixdate.  Returns 0 with *t set, or -EINVAL. */
+/*
+ * Parses an HTTP date in any of the three forms RFC 9110 (5.6.7) has a
+ * recipient take: IMF-fixdate, the obsolete RFC 850 form (a two-digit year
+ * more than 50 years ahead is the century before) and asctime()'s.
+ * Returns 0 with *t set, or -EINVAL.
+ */
 int serve_parse_http_date(const char *s, time_t *t);
 
 /* The most entries a folder listing shows; it says how many it left out. */

@@ -394,15 +394,72 @@ void serve_http_date(time_t t, char *out, size_t out_len)
 	sb_put(&b, " GMT", 4);
 }
 
+/* The year of an RFC 850 date's two digits (RFC 9110, 5.6.7). */
+static int rfc850_year(int yy)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	int year, this_year = 1970;
+
+	if (gmtime_r(&now, &tm))
+		this_year = tm.tm_year + 1900;
+	/*
+	 * The year with those last two digits in this century, or, when that
+	 * is more than 50 years ahead, the one a century before.
+	 */
+	year = this_year - this_year % 100 + yy;
+	if (year > this_year + 50)
+		year -= 100;
+	return year;
+}
+
+/* Whether `s` is a day's full name, as an RFC 850 date has it. */
+static bool long_wday(const char *s)
+{
+	static const char *const names[] = { "Sunday", "Monday", "Tuesday",
+					     "Wednesday", "Thursday",
+					     "Friday", "Saturday" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i]))
+			return true;
+	return false;
+}
+
 int serve_parse_http_date(const char *s, time_t *t)
 {
-	char wd[4], mon[4], gmt[4];
+	char wd[10], mon[4], gmt[4];
 	struct tm tm = { 0 };
 	int day, year, h, m, sec, used = 0, i;
+	bool ok;
 
-	if (sscanf(s, "%3[A-Za-z], %d %3[A-Za-z] %d %d:%d:%d %3s%n", wd, &day,
-		   mon, &year, &h, &m, &sec, gmt, &used) != 8 ||
-	    s[used] != '\0' || strlen(wd) != 3 || strcmp(gmt, "GMT"))
+	/*
+	 * RFC 9110, 5.6.7: a recipient must take all three forms.  The
+	 * IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT"; ...
+	 */
+	ok = sscanf(s, "%3[A-Za-z], %d %3[A-Za-z] %d %d:%d:%d %3s%n", wd, &day,
+		    mon, &year, &h, &m, &sec, gmt, &used) == 8 &&
+	     s[used] == '\0' && strlen(wd) == 3 && !strcmp(gmt, "GMT");
+	if (!ok) {
+		/* ... the obsolete RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT"; */
+		used = 0;
+		ok = sscanf(s, "%9[A-Za-z], %2d-%3[A-Za-z]-%2d %d:%d:%d %3s%n",
+			    wd, &day, mon, &year, &h, &m, &sec, gmt,
+			    &used) == 8 &&
+		     s[used] == '\0' && !strcmp(gmt, "GMT") && long_wday(wd) &&
+		     year >= 0;
+		if (ok)
+			year = rfc850_year(year);
+	}
+	if (!ok) {
+		/* ... and asctime()'s "Sun Nov  6 08:49:37 1994". */
+		used = 0;
+		ok = sscanf(s, "%3[A-Za-z] %3[A-Za-z] %2d %d:%d:%d %4d%n", wd,
+			    mon, &day, &h, &m, &sec, &year, &used) == 7 &&
+		     s[used] == '\0' && strlen(wd) == 3;
+	}
+	if (!ok)
 		return -EINVAL;
 	for (i = 0; i < 12 && strcmp(mon, months[i]); i++)
 		;

@@ -536,15 +536,33 @@ static void test_if_modified_since(void)
 	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt",
 				  "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 "
 				  "GMT\r\n"), 200);
-	/* A date in another form is ignored. */
+	/*
+	 * The obsolete forms count as well (RFC 9110, 5.6.7: a recipient
+	 * must take all three): RFC 850's, whose 74 is 2074 and 25 2025 (a
+	 * two-digit year is the one no more than 50 years ahead) ...
+	 */
 	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt",
-				  "If-Modified-Since: Friday, 01-Jan-00 "
+				  "If-Modified-Since: Monday, 01-Jan-74 "
+				  "00:00:00 GMT\r\n"), 304);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt",
+				  "If-Modified-Since: Wednesday, 01-Jan-25 "
 				  "00:00:00 GMT\r\n"), 200);
+	/* ... and asctime()'s. */
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt",
+				  "If-Modified-Since: Fri Jan  1 00:00:00 "
+				  "2100\r\n"), 304);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt",
+				  "If-Modified-Since: Thu Jan  1 00:00:00 "
+				  "1970\r\n"), 200);
+	/* What is no date at all is ignored. */
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt",
+				  "If-Modified-Since: Friday, 01 Jan 2100 "
+				  "00:00:00\r\n"), 200);
 }
 
 static void test_entity_tags_and_if_range(void)
 {
-	char etag[64], lm[64], extra[160];
+	char etag[64], lm[64], extra[160], v[64];
 	struct resp r;
 	char *raw = request("GET", "/hello.txt", NULL, &r);
 
@@ -574,6 +592,24 @@ static void test_entity_tags_and_if_range(void)
 	snprintf(extra, sizeof(extra), "Range: bytes=0-4\r\nIf-Range: %s\r\n",
 		 lm);
 	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt", extra), 206);
+	/* The same date in the asctime() form; a second later is another. */
+	{
+		struct tm tm = { 0 };
+		time_t t;
+
+		CU_ASSERT_FATAL(strptime(lm, "%a, %d %b %Y %H:%M:%S GMT",
+					 &tm) != NULL);
+		t = timegm(&tm);
+		strftime(v, sizeof(v), "%a %b %e %H:%M:%S %Y", gmtime_r(&t, &tm));
+		snprintf(extra, sizeof(extra),
+			 "Range: bytes=0-4\r\nIf-Range: %s\r\n", v);
+		CU_ASSERT_EQUAL(status_of("GET", "/hello.txt", extra), 206);
+		t++;
+		strftime(v, sizeof(v), "%a %b %e %H:%M:%S %Y", gmtime_r(&t, &tm));
+		snprintf(extra, sizeof(extra),
+			 "Range: bytes=0-4\r\nIf-Range: %s\r\n", v);
+		CU_ASSERT_EQUAL(status_of("GET", "/hello.txt", extra), 200);
+	}
 	raw = request("GET", "/hello.txt",
 		      "Range: bytes=0-4\r\nIf-Range: \"old\"\r\n", &r);
 	CU_ASSERT(r.status == 200 && r.body_len == 13);

@@ -210,6 +210,23 @@ static void test_folder_locations(void)
 	expect_location("\\evil.example", "/%5Cevil.example/");
 }
 
+/* Parses `t` written as an RFC 850 date, as an old client would send it. */
+static int parse_rfc850(time_t t, time_t *out)
+{
+	char day[16], buf[64];
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(day, sizeof(day), "%A", &tm))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s, %02d-%s-%02d %02d:%02d:%02d GMT", day,
+		 tm.tm_mday, (const char *[]){ "Jan", "Feb", "Mar", "Apr",
+					       "May", "Jun", "Jul", "Aug",
+					       "Sep", "Oct", "Nov",
+					       "Dec" }[tm.tm_mon],
+		 (tm.tm_year + 1900) % 100, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return serve_parse_http_date(buf, out);
+}
+
 static void test_http_dates(void)
 {
 	char buf[40];
@@ -231,11 +248,52 @@ static void test_http_dates(void)
 	CU_ASSERT_EQUAL(serve_parse_http_date("Sat, 28 Nov 2026 07:16:14 GMT",
 					      &t), 0);
 	CU_ASSERT_EQUAL(t, 1795850174);
-	/* Other forms (RFC 850, asctime) and junk are not taken. */
-	CU_ASSERT_EQUAL(serve_parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT",
-					      &t), -EINVAL);
+	/*
+	 * The obsolete forms, which RFC 9110 (5.6.7) has a recipient take:
+	 * RFC 850 and asctime().
+	 */
+	t = 0;
 	CU_ASSERT_EQUAL(serve_parse_http_date("Sun Nov  6 08:49:37 1994", &t),
+			0);
+	CU_ASSERT_EQUAL(t, 784111777);
+	t = 0;
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sat Nov 28 07:16:14 2026", &t),
+			0);
+	CU_ASSERT_EQUAL(t, 1795850174);
+	/*
+	 * RFC 850's two-digit year is the one with those digits no more
+	 * than 50 years ahead, so what it means depends on the year now.
+	 */
+	{
+		const time_t now = time(NULL), year = 31556952;	/* s */
+
+		t = 0;
+		CU_ASSERT_EQUAL(parse_rfc850(now - 30 * year, &t), 0);
+		CU_ASSERT_EQUAL(t, now - 30 * year);
+		CU_ASSERT_EQUAL(parse_rfc850(now + 40 * year, &t), 0);
+		CU_ASSERT_EQUAL(t, now + 40 * year);
+		/* 60 years ago reads as 40 ahead: a century later. */
+		CU_ASSERT_EQUAL(parse_rfc850(now - 60 * year, &t), 0);
+		t -= now - 60 * year;
+		CU_ASSERT(t > 100 * year - 2 * 86400 &&
+			  t < 100 * year + 2 * 86400);
+	}
+	/* Each form whole, with its own day names and separators. */
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT",
+					      &t), 0);
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sun, 06-Nov-94 08:49:37 GMT",
+					      &t), -EINVAL);
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sundae, 06-Nov-94 08:49:37 GMT",
+					      &t), -EINVAL);
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sunday, 06-Nov-94 08:49:37",
+					      &t), -EINVAL);
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sun Nov  6 08:49:37 1994 GMT",
+					      &t), -EINVAL);
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sun Nov  6 08:49:37", &t),
 			-EINVAL);
+	CU_ASSERT_EQUAL(serve_parse_http_date("Sun Foo  6 08:49:37 1994", &t),
+			-EINVAL);
+	/* Junk is not taken. */
 	CU_ASSERT_EQUAL(serve_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT x",
 					      &t), -EINVAL);
 	CU_ASSERT_EQUAL(serve_parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT",
