@@ -402,6 +402,7 @@ static const char *reason(int status)
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
 	default: return "Unknown";
 	}
 }
@@ -1440,10 +1441,15 @@ static int on_headers_complete(http_parser *p)
 	c->keep_alive = http_should_keep_alive(p);
 	c->head_until = -1;
 	/*
-	 * RFC 9112, 3.2: 400 for an HTTP/1.1 request without a Host header,
-	 * and for any with more than one.
+	 * A major version other than 1 (HTTP/2.0, HTTP/0.9 with headers) is
+	 * not spoken here: 505 (RFC 9110, 15.6.6), as nginx answers.  RFC
+	 * 9112, 3.2: 400 for an HTTP/1.1 request without a Host header, and
+	 * for any with more than one.
 	 */
-	if (c->hosts > 1 || (!c->hosts && (p->http_major > 1 ||
+	if (p->http_major != 1) {
+		c->reject = 505;
+		http_parser_pause(p, 1);
+	} else if (c->hosts > 1 || (!c->hosts && (p->http_major > 1 ||
 					   (p->http_major == 1 &&
 					    p->http_minor >= 1)))) {
 		c->reject = 400;

@@ -642,6 +642,29 @@ static void test_bad_requests(void)
 	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200);
 	free(raw);
 
+	/*
+	 * Another major version is not spoken: 505 (nginx too), and the
+	 * connection ends.  A later minor version of 1 is HTTP/1.1 (RFC 9110,
+	 * 2.5).
+	 */
+	raw = exchange("GET /hello.txt HTTP/2.0\r\nHost: x\r\n\r\n", &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 505 &&
+		  r.next == raw + len);
+	free(raw);
+	raw = exchange("GET /hello.txt HTTP/3.0\r\nHost: x\r\n"
+		       "Connection: keep-alive\r\n\r\n", &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 505 &&
+		  r.next == raw + len);
+	free(raw);
+	raw = exchange("HEAD /hello.txt HTTP/0.9\r\nHost: x\r\n\r\n", &len);
+	CU_ASSERT(parse(raw, len, true, &r) && r.status == 505 &&
+		  r.next == raw + len);
+	free(raw);
+	raw = exchange("GET /hello.txt HTTP/1.2\r\nHost: x\r\n"
+		       "Connection: close\r\n\r\n", &len);
+	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200);
+	free(raw);
+
 	raw = exchange("NONSENSE\r\n\r\n", &len);
 	CU_ASSERT(parse(raw, len, false, &r) && r.status == 400);
 	free(raw);
