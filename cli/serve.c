@@ -136,6 +136,15 @@ struct conn {
 	int64_t head_until;
 	int reject;		/* a status to answer with at once, or 0 */
 	unsigned hosts;		/* Host header lines */
+	/*
+	 * What the header callbacks see between one's bytes and the next's:
+	 * in[gap..) is not looked at yet, and `gap_lf` tells whether a line
+	 * ended since the last header bytes.  A value's bytes after a line
+	 * end, with no name between, are an obsolete line folding.
+	 */
+	size_t gap;
+	bool gap_lf;
+	bool bad_head;		/* a header line to answer with 400 */
 
 	/* The response. */
 	unsigned method;	/* enum http_method */
@@ -603,6 +612,7 @@ static void request_done(struct conn *c)
 	c->hdr = H_OTHER;
 	c->reject = 0;
 	c->hosts = 0;
+	c->gap_lf = c->bad_head = false;
 	c->body_len = 0;
 	c->head_until = 0;
 	http_parser_pause(&c->parser, 0);
@@ -1368,9 +1378,26 @@ static int on_url(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+/*
+ * Notes whether a line ended between the last header bytes and `at`, where
+ * a header callback's bytes start; returns it, and moves on past them.
+ */
+static bool line_ended(struct conn *c, const char *at, size_t len)
+{
+	size_t to = (size_t)(at - c->in);
+	bool lf = c->gap_lf || (to > c->gap &&
+				memchr(c->in + c->gap, '\n', to - c->gap));
+
+	c->gap = to + len;
+	c->gap_lf = false;
+	return lf;
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = conn_of(p);
+
+	line_ended(c, at, len);
 
 	if (c->in_value) {
 		c->in_value = c->field_long = false;
@@ -1402,6 +1429,15 @@ static void keep_value(struct kept *k, const char *at, size_t len)
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = conn_of(p);
+
+	/*
+	 * A value continued on a line of its own, after a space or tab (RFC
+	 * 9112, 5.2: obs-fold), which http-parser takes as part of the
+	 * value: 400, as nginx answers.  (An empty value comes as no bytes
+	 * at the start of the next line.)
+	 */
+	if (line_ended(c, at, len) && len)
+		c->bad_head = true;
 
 	if (!c->in_value) {
 		unsigned i;
@@ -1449,6 +1485,9 @@ static int on_headers_complete(http_parser *p)
 	if (p->http_major != 1) {
 		c->reject = 505;
 		http_parser_pause(p, 1);
+	} else if (c->bad_head) {
+		c->reject = 400;
+		http_parser_pause(p, 1);
 	} else if (c->hosts > 1 || (!c->hosts && (p->http_major > 1 ||
 					   (p->http_major == 1 &&
 					    p->http_minor >= 1)))) {
@@ -1476,9 +1515,14 @@ static void feed(struct conn *c)
 	enum http_errno e;
 	size_t n;
 
+	c->gap = c->parsed;
 	n = http_parser_execute(&c->parser, &settings, c->in + c->parsed,
 				c->len - c->parsed);
 	c->parsed += n;
+	/* Before in[] is reused: whether a line ended in what is left. */
+	if (c->parsed > c->gap &&
+	    memchr(c->in + c->gap, '\n', c->parsed - c->gap))
+		c->gap_lf = true;
 	e = HTTP_PARSER_ERRNO(&c->parser);
 	if (c->reject) {
 		c->head = c->method == HTTP_HEAD;

@@ -693,6 +693,82 @@ static void test_bad_requests(void)
 	}
 }
 
+/* The status `req` gets, sent whole, or a byte at a time when `bytewise`. */
+static int status_sent(const char *req, bool bytewise)
+{
+	struct resp r;
+	size_t len, i;
+	char *raw;
+	int fd = dial(main_srv.port);
+
+	if (fd < 0)
+		return -1;
+	for (i = 0; bytewise && req[i]; i++) {
+		send_all(fd, req + i, 1);
+		usleep(1000);
+	}
+	if (!bytewise)
+		send_all(fd, req, strlen(req));
+	raw = read_all(fd, &len);
+	close(fd);
+	if (!raw || !parse(raw, len, false, &r))
+		r.status = -1;
+	free(raw);
+	return r.status;
+}
+
+/*
+ * Header lines RFC 9112 has a server refuse (400), as nginx does, sent
+ * whole and a byte at a time (where the server sees them in pieces), and
+ * their lookalikes that are fine.
+ */
+static void test_malformed_header_lines(void)
+{
+	static const struct {
+		const char *req;
+		int status;
+	} cases[] = {
+		/* 5.2: an obsolete line folding (obs-fold). */
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n"
+		  "Connection: close\r\n\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-A:\r\n\tb\r\n"
+		  "Connection: close\r\n\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\nHost: x\nRange: bytes=0-\n 4\n"
+		  "Connection: close\n\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-A: a\r\n \r\n"
+		  "Connection: close\r\n\r\n", 400 },
+		/* Spaces inside a value, and empty values, are no folding. */
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-A: a  b \r\n"
+		  "X-B:\r\nX-C:   \r\nConnection: close\r\n\r\n", 200 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int whole = status_sent(cases[i].req, false);
+		int bytewise = status_sent(cases[i].req, true);
+
+		if (whole != cases[i].status || bytewise != cases[i].status)
+			printf("\n  case %zu: %d, a byte at a time %d\n", i,
+			       whole, bytewise);
+		CU_ASSERT_EQUAL(whole, cases[i].status);
+		CU_ASSERT_EQUAL(bytewise, cases[i].status);
+	}
+	/* After a request that is fine, on the same connection. */
+	{
+		struct resp r1, r2;
+		size_t len;
+		char *raw = exchange("GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+				     "X-A: a\r\n\r\n"
+				     "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+				     "X-A: a\r\n\tb\r\n\r\n", &len);
+
+		CU_ASSERT(parse(raw, len, false, &r1) && r1.status == 200 &&
+			  parse(r1.next, len - (size_t)(r1.next - raw), false,
+				&r2) && r2.status == 400);
+		free(raw);
+	}
+}
+
 /*
  * A request refused before its body is read: the server ends its side with
  * a FIN and reads what still comes, so the client sees the response and
@@ -1808,6 +1884,8 @@ int main(int argc, char **argv)
 		{ "entity_tags_and_if_range", test_entity_tags_and_if_range,
 		  false },
 		{ "bad_requests", test_bad_requests, false },
+		{ "malformed_header_lines", test_malformed_header_lines,
+		  false },
 		{ "an_error_ends_in_order_while_the_client_sends",
 		  test_an_error_ends_in_order_while_the_client_sends, false },
 		{ "keep_alive_and_pipelining", test_keep_alive_and_pipelining,
