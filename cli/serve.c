@@ -1398,6 +1398,13 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 	struct conn *c = conn_of(p);
 
 	line_ended(c, at, len);
+	/*
+	 * RFC 9112, 5.1: a server MUST answer whitespace between a name and
+	 * its colon ("Host : x") with 400.  http-parser refuses a tab there,
+	 * and takes a space as part of the name.
+	 */
+	if (memchr(at, ' ', len))
+		c->bad_head = true;
 
 	if (c->in_value) {
 		c->in_value = c->field_long = false;

@@ -737,6 +737,15 @@ static void test_malformed_header_lines(void)
 		  "Connection: close\n\n", 400 },
 		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-A: a\r\n \r\n"
 		  "Connection: close\r\n\r\n", 400 },
+		/* 5.1: whitespace between a name and its colon. */
+		{ "GET /hello.txt HTTP/1.1\r\nHost : x\r\n"
+		  "Connection: close\r\n\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nRange : bytes=0-1\r\n"
+		  "Connection: close\r\n\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-A  :a\r\n"
+		  "Connection: close\r\n\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-A\t: a\r\n"
+		  "Connection: close\r\n\r\n", 400 },
 		/* Spaces inside a value, and empty values, are no folding. */
 		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-A: a  b \r\n"
 		  "X-B:\r\nX-C:   \r\nConnection: close\r\n\r\n", 200 },
