@@ -1342,12 +1342,21 @@ static void handle_request(struct conn *c)
 	}
 	http_parser_url_init(&u);
 	if (http_parser_parse_url(c->url, c->url_len, 0, &u) ||
-	    !(u.field_set & (1 << UF_PATH))) {
+	    !(u.field_set & (1 << UF_PATH | 1 << UF_HOST))) {
 		respond_fatal(c, 400, NULL);
 		return;
 	}
-	path = c->url + u.field_data[UF_PATH].off;
-	plen = u.field_data[UF_PATH].len;
+	if (u.field_set & (1 << UF_PATH)) {
+		path = c->url + u.field_data[UF_PATH].off;
+		plen = u.field_data[UF_PATH].len;
+	} else {
+		/*
+		 * The absolute form with no path ("http://host", "http://host?q"):
+		 * an empty path is "/" (RFC 9110, 4.2.3), as nginx has it.
+		 */
+		path = "/";
+		plen = 1;
+	}
 	ret = serve_map_path(path, plen, o.dotfiles, c->rel, sizeof(c->rel),
 			     &c->dir_slash);
 	if (ret) {

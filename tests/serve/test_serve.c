@@ -484,6 +484,15 @@ static void test_folders(void)
 	/* No index.html: no listing. */
 	CU_ASSERT_EQUAL(status_of("GET", "/noindex/", NULL), 403);
 	CU_ASSERT_EQUAL(status_of("GET", "/", NULL), 403);
+	/*
+	 * The absolute form with no path names "/" (RFC 9110, 4.2.3: an
+	 * empty path is "/"), as in nginx, whatever follows the host.
+	 */
+	CU_ASSERT_EQUAL(status_of("GET", "http://x", NULL), 403);
+	CU_ASSERT_EQUAL(status_of("GET", "http://x?q=1", NULL), 403);
+	CU_ASSERT_EQUAL(status_of("GET", "http://127.0.0.1:8080", NULL), 403);
+	CU_ASSERT_EQUAL(status_of("GET", "http://x/sub", NULL), 301);
+	CU_ASSERT_EQUAL(status_of("GET", "http://", NULL), 400);
 }
 
 static void test_ranges(void)
