@@ -149,6 +149,7 @@ struct conn {
 	/* The response. */
 	unsigned method;	/* enum http_method */
 	bool keep_alive, head;
+	bool http10;		/* the request is HTTP/1.0 */
 	char rel[REL_CAP];
 	bool dir_slash, index;
 	int file;
@@ -479,11 +480,18 @@ static void head_begin(struct conn *c, int status)
 	put(c, cs->head, cs->head_len);
 }
 
-/* The last header line, if any, and the blank line. */
+/*
+ * The last header line, if any, and the blank line.  An HTTP/1.0 client
+ * that asked for keep-alive only keeps the connection when the response
+ * says so (RFC 9112, C.2.2, and RFC 2068, 19.7.1); without it, it would
+ * wait for the close.
+ */
 static void head_end(struct conn *c)
 {
 	if (!c->keep_alive)
 		PUT_LIT(c, "Connection: close\r\n");
+	else if (c->http10)
+		PUT_LIT(c, "Connection: keep-alive\r\n");
 	PUT_LIT(c, "\r\n");
 }
 
@@ -1491,6 +1499,7 @@ static int on_headers_complete(http_parser *p)
 			c->kept[i].len = 0;
 	c->method = p->method;
 	c->keep_alive = http_should_keep_alive(p);
+	c->http10 = p->http_major == 1 && p->http_minor == 0;
 	c->head_until = -1;
 	/*
 	 * A major version other than 1 (HTTP/2.0, HTTP/0.9 with headers) is

@@ -863,6 +863,35 @@ static void test_http10_and_requests_in_pieces(void)
 	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200 &&
 		  r.next == raw + len);
 	free(raw);
+	/*
+	 * With keep-alive asked for, it keeps the connection, and says so:
+	 * an HTTP/1.0 client keeps it only then (RFC 2068, 19.7.1).
+	 */
+	{
+		struct resp r2, r3;
+		char v[64];
+
+		raw = exchange("GET /hello.txt HTTP/1.0\r\n"
+			       "Connection: keep-alive\r\n\r\n"
+			       "HEAD /missing HTTP/1.0\r\n"
+			       "Connection: Keep-Alive\r\n\r\n"
+			       "GET /hello.txt HTTP/1.0\r\n\r\n", &len);
+		CU_ASSERT_FATAL(parse(raw, len, false, &r));
+		CU_ASSERT(r.status == 200 &&
+			  header(&r, "Connection", v, sizeof(v)) &&
+			  !strcmp(v, "keep-alive"));
+		CU_ASSERT_FATAL(parse(r.next, len - (size_t)(r.next - raw),
+				      true, &r2));
+		CU_ASSERT(r2.status == 404 &&
+			  header(&r2, "Connection", v, sizeof(v)) &&
+			  !strcmp(v, "keep-alive"));
+		CU_ASSERT_FATAL(parse(r2.next, len - (size_t)(r2.next - raw),
+				      false, &r3));
+		CU_ASSERT(r3.status == 200 &&
+			  header(&r3, "Connection", v, sizeof(v)) &&
+			  !strcmp(v, "close") && r3.next == raw + len);
+		free(raw);
+	}
 
 	fd = dial(main_srv.port);
 	CU_ASSERT_FATAL(fd >= 0);
