@@ -61,7 +61,9 @@ static inline void sb_num(struct sbuf *b, uint64_t v, unsigned base,
  * `out` ("." for the folder itself, else segments joined by '/', never
  * starting with '/' and never holding "." or ".." segments).  "." and
  * empty segments are dropped and ".." removes the segment before it.
- * `*dir_slash` tells whether the path ended with '/'.
+ * `*dir_slash` tells whether the path names a folder: it ended with '/'
+ * (or "%2F"), or with a "." or ".." segment ("/a/b/." is "/a/b/", RFC
+ * 3986, 5.2.4).
  *
  * Returns 0; -EINVAL for a path that does not start with '/', a bad
  * percent escape or a NUL byte; -EPERM for a ".." that would leave the

@@ -41,8 +41,11 @@ int serve_map_path(const char *path, size_t len, bool dotfiles, char *out,
 					return -EINVAL;
 				c = (char)(hi << 4 | lo);
 				i += 2;
-				if (c == '/')
+				if (c == '/') {
+					/* Last: the path ends with a '/'. */
+					*dir_slash |= i == len;
 					break;
+				}
 			}
 			if (c == '\0')
 				return -EINVAL;
@@ -50,6 +53,13 @@ int serve_map_path(const char *path, size_t len, bool dotfiles, char *out,
 				return -ENAMETOOLONG;
 			seg[sl++] = c;
 		}
+		/*
+		 * A path ending in a "." or ".." segment names a folder, as
+		 * one ending with '/': "/a/b/." is "/a/b/" (RFC 3986, 5.2.4).
+		 */
+		if (i == len && sl && seg[0] == '.' &&
+		    (sl == 1 || (sl == 2 && seg[1] == '.')))
+			*dir_slash = true;
 		if (sl == 0 || (sl == 1 && seg[0] == '.'))
 			continue;
 		if (sl == 2 && seg[0] == '.' && seg[1] == '.') {

@@ -433,6 +433,14 @@ static void test_missing_hidden_and_escaping_paths(void)
 	/* A file's name with a '/' after it names a folder: there is none. */
 	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt/", NULL), 404);
 	CU_ASSERT_EQUAL(status_of("GET", "/sub/index.html/", NULL), 404);
+	/* So does one with "/." or an encoded '/' after it (nginx: 404). */
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt/.", NULL), 404);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt/%2e", NULL), 404);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt/./", NULL), 404);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt%2f", NULL), 404);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt%2F.", NULL), 404);
+	/* "/hello.txt/.." is "/", a folder without index.html. */
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt/..", NULL), 403);
 	CU_ASSERT_EQUAL(status_of("GET", "/.secret", NULL), 404);
 	CU_ASSERT_EQUAL(status_of("GET", "/sub/.hidden/x", NULL), 404);
 	CU_ASSERT_EQUAL(status_of("GET", "/../hello.txt", NULL), 400);
@@ -469,6 +477,12 @@ static void test_folders(void)
 		  !strcmp(v, "text/html; charset=utf-8"));
 	CU_ASSERT(r.body_len == 13 && !memcmp(r.body, "<h1>sub</h1>\n", 13));
 	free(raw);
+	/* "/sub/." and "/sub/x/.." are "/sub/" (RFC 3986, 5.2.4), as in nginx. */
+	raw = request("GET", "/sub/.", NULL, &r);
+	CU_ASSERT(r.status == 200 && r.body_len == 13 &&
+		  !memcmp(r.body, "<h1>sub</h1>\n", 13));
+	free(raw);
+	CU_ASSERT_EQUAL(status_of("GET", "/sub/x/..", NULL), 200);
 	/*
 	 * The Location is the cleaned path: one made from the target's bytes
 	 * ("//evil.example/../sub/") would send a browser to evil.example.

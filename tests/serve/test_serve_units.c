@@ -49,15 +49,28 @@ static void test_paths_are_cleaned(void)
 	expect_path("/a/b/c.txt", "a/b/c.txt", false);
 	expect_path("/a/", "a", true);
 	expect_path("//a///b", "a/b", false);
-	expect_path("/./a/./b/.", "a/b", false);
+	/*
+	 * A last "." or ".." segment leaves a '/' at the end, as RFC 3986's
+	 * remove_dot_segments (5.2.4) has it: "/a/b/." is "/a/b/", and "/a/.."
+	 * "/".  These said no '/' before, so "/file.txt/." was the file,
+	 * where "/file.txt/" is not (nginx: 404 for both).
+	 */
+	expect_path("/./a/./b/.", "a/b", true);
 	expect_path("/a/b/../c", "a/c", false);
-	expect_path("/a/..", ".", false);
+	expect_path("/a/..", ".", true);
+	expect_path("/a.txt/.", "a.txt", true);
+	expect_path("/a.txt/%2e", "a.txt", true);
+	expect_path("/a.txt/x/%2E%2e", "a.txt", true);
+	expect_path("/a.txt/..", ".", true);
+	expect_path("/a/b.", "a/b.", false);
 	expect_path("/a/b/../../c/", "c", true);
 	expect_path("/hello%20world.txt", "hello world.txt", false);
 	expect_path("/%41%62c", "Abc", false);
 	/* An encoded '/' separates as a '/' does; it cannot hide a "..". */
 	expect_path("/a%2fb", "a/b", false);
 	expect_path("/a%2F..%2Fb", "b", false);
+	expect_path("/a.txt%2f", "a.txt", true);
+	expect_path("/a.txt%2F.", "a.txt", true);
 }
 
 static void test_paths_that_leave_the_folder_are_refused(void)
