@@ -90,8 +90,9 @@ const char *serve_content_type(const char *name);
  * Reads a Range header value against a file of `size` bytes.  Returns 1 with
  * the one range in *start and *count when the value asks for a single
  * satisfiable byte range; 0 when the header is to be ignored and the whole
- * file sent (not a bytes range, malformed, or several ranges); -ERANGE when
- * no byte of it lies in the file (416).
+ * file sent (not a bytes range, malformed, several ranges, or a suffix
+ * range of an empty file); -ERANGE when no byte of it lies in the file
+ * (416).
  */
 int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 		      uint64_t *count);

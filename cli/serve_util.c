@@ -196,6 +196,7 @@ int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 {
 	const char *p = value;
 	bool none = false;	/* no byte of the range in the file */
+	bool empty = false;	/* a suffix range of an empty file */
 	uint64_t a, b;
 
 	while (*p == ' ' || *p == '\t')
@@ -210,6 +211,17 @@ int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 		p++;
 		if (!read_u64(&p, &b))
 			return 0;
+		/*
+		 * Of an empty file, the last N > 0 bytes are satisfiable (RFC
+		 * 9110, 14.1.2: "When a selected representation has zero
+		 * length, the only satisfiable form of range-spec in a GET
+		 * request is a suffix-range with a non-zero suffix-length"),
+		 * so not 416; yet no Content-Range can describe none of its
+		 * bytes.  14.2 lets a server ignore a Range on a representation
+		 * with no content: the whole, empty, file goes out, as nginx
+		 * sends it.
+		 */
+		empty = !size && b;
 		a = b >= size ? 0 : size - b;
 		b = size ? size - 1 : 0;
 		none = !size || b < a;
@@ -233,7 +245,7 @@ int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 	 * range lies outside the file (416 is for a request none of whose
 	 * ranges is in it, and the others are not read).
 	 */
-	if (*p)
+	if (*p || empty)
 		return 0;
 	if (none)
 		return -ERANGE;

@@ -544,6 +544,21 @@ static void test_ranges(void)
 	CU_ASSERT_EQUAL(r.status, 200);
 	CU_ASSERT_EQUAL(r.body_len, 13);
 	free(raw);
+	/*
+	 * An empty file's last 5 bytes are satisfiable (RFC 9110, 14.1.2),
+	 * but no Content-Range says so: the empty file, 200, as from nginx.
+	 * From its first byte on, nothing is: 416.
+	 */
+	raw = request("GET", "/empty.txt", "Range: bytes=-5\r\n", &r);
+	CU_ASSERT(r.status == 200 && r.body_len == 0 &&
+		  header(&r, "Content-Length", v, sizeof(v)) &&
+		  !strcmp(v, "0") && !header(&r, "Content-Range", v, sizeof(v)));
+	free(raw);
+	raw = request("GET", "/empty.txt", "Range: bytes=0-\r\n", &r);
+	CU_ASSERT(r.status == 416 &&
+		  header(&r, "Content-Range", v, sizeof(v)) &&
+		  !strcmp(v, "bytes */0"));
+	free(raw);
 }
 
 static void test_if_modified_since(void)
@@ -1872,6 +1887,7 @@ static int make_www(void)
 	if (write_file(root, "outside.txt", "outside\n", 8) ||
 	    write_file(www, "hello.txt", "Hello, world\n", 13) ||
 	    write_file(www, "with space.txt", "space\n", 6) ||
+	    write_file(www, "empty.txt", "", 0) ||
 	    write_file(www, ".secret", "secret\n", 7) ||
 	    write_file(www, "sub/index.html", "<h1>sub</h1>\n", 13) ||
 	    write_file(www, "sub/.hidden/x", "x\n", 2) ||
