@@ -305,6 +305,13 @@ static int run_loop(struct run *r, bool tty, char *why, size_t why_len)
 		/* NDJSON readers (| jq) see events as they happen, a batch a write. */
 		if (r->o->json)
 			flush_events(r);
+		/*
+		 * The reader of the events went away (| head -1): stop as on
+		 * SIGTERM, the .part files kept for -c, rather than die of
+		 * SIGPIPE with the empty ones left behind.
+		 */
+		if (r->out_err == EPIPE && !r->stopping)
+			stop_all(r);
 		if (tty && mono_s() - last_tick >= 0.2) {
 			tick(r);
 			last_tick = mono_s();
@@ -470,6 +477,8 @@ int cli_get(int argc, char **argv)
 	po.color = po.tty && !getenv("NO_COLOR");
 	r.prog = get_progress_new(&po);
 
+	/* A closed stdout is EPIPE from the write (see run_loop()). */
+	signal(SIGPIPE, SIG_IGN);
 	/* Before the executor starts, so that its threads inherit the mask. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -497,7 +506,12 @@ int cli_get(int argc, char **argv)
 			if (ferror(stdout) && !r.out_err)
 				r.out_err = EIO;
 		}
-		if (r.out_err) {
+		if (r.out_err == EPIPE) {
+			fprintf(stderr, "ringpool get: stdout was closed (the "
+				"reader of the --json events went away): "
+				"stopped; run again with -c to finish\n");
+			status = 1;
+		} else if (r.out_err) {
 			fprintf(stderr, "ringpool get: cannot write the --json "
 				"events to stdout: %s\n", strerror(r.out_err));
 			status = 1;

@@ -972,6 +972,60 @@ static void test_json_is_utf8_for_any_name(void)
 	h_free(&r);
 }
 
+/*
+ * The reader of the --json events goes away (| head -1): the run stops as
+ * on SIGTERM, says why and exits 1, rather than dying of SIGPIPE with
+ * empty .part files left behind.
+ */
+static void test_json_reader_gone_stops_the_run(void)
+{
+	char *dir = h_dir("json_epipe");
+	char err[256], c, *text;
+	int out[2], st = -1, efd;
+	double t0;
+	pid_t pid;
+
+	if (!need_http())
+		return;
+	snprintf(err, sizeof(err), "%s/json_epipe.err", h_root);
+	efd = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(efd >= 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(out), 0);
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(efd, 2);
+		close(out[0]);
+		/*
+		 * A closed reader shows at the next write: ep2's end, 1 s
+		 * or so in, while ep3 waits on its stalled server.
+		 */
+		execl(getenv("RINGPOOL_BIN"), "ringpool", "get", "--json",
+		      "-d", dir, "--limit-rate", "200k",
+		      fu("/file/ep1.bin?size=1000"),
+		      fu("/file/ep2.bin?size=200000"), fu("/stall/ep3.bin"),
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	close(efd);
+	t0 = tu_now_ns() / 1e9;
+	/* The first event, then the reader is gone. */
+	CU_ASSERT_EQUAL(read(out[0], &c, 1), 1);
+	close(out[0]);
+	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	/* Not the 30 s of the stall. */
+	CU_ASSERT(tu_now_ns() / 1e9 - t0 < 10);
+	text = h_slurp(err);
+	CU_ASSERT(h_has(text, "stdout was closed"));
+	free(text);
+	/* The stalled one had no byte: no empty .part. */
+	CU_ASSERT_FALSE(h_exists(h_path(dir, "ep3.bin.part")));
+}
+
 /* Events that cannot be written (stdout on a full disk) are an error. */
 static void test_json_write_error_is_reported(void)
 {
@@ -1219,6 +1273,7 @@ static const struct tu_test tests[] = {
 	{ "json_events", test_json_events, false },
 	{ "json_is_utf8_for_any_name", test_json_is_utf8_for_any_name, false },
 	{ "json_write_error_is_reported", test_json_write_error_is_reported, false },
+	{ "json_reader_gone_stops_the_run", test_json_reader_gone_stops_the_run, false },
 	{ "ten_thousand_files_then_rerun_transfers_nothing", test_ten_thousand_files_then_rerun_transfers_nothing, false },
 	{ "loops_split_the_transfers", test_loops_split_the_transfers, false },
 	{ "shards_split_the_work", test_shards_split_the_work, false },
