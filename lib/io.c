@@ -710,61 +710,55 @@ static int reg_begin(rp_executor *ex)
 	return ret;
 }
 
-int rp_register_files(rp_executor *ex, const int *fds, unsigned n)
+/*
+ * Registers `n` items of `size` bytes (files or buffers, `kind`) and keeps a
+ * copy in the executor for the fallback, which translates indexes and
+ * checks ranges itself: the copy replaces the old one under io_lock once
+ * the backend took the registration.
+ */
+static int reg_table(rp_executor *ex, int kind, const void *items, unsigned n,
+		     size_t size)
 {
-	int *copy = NULL;
-	int ret;
+	void *copy = NULL, *old;
+	int ret = reg_begin(ex);
 
-	if (!ex || ex->internal || !ex->io || (n && !fds) || n > 32768)
-		return -EINVAL;
-	ret = reg_begin(ex);
 	if (ret)
 		return ret;
 	if (n) {
-		copy = malloc(n * sizeof(*copy));
+		copy = malloc(n * size);
 		if (!copy)
 			return -ENOMEM;
-		memcpy(copy, fds, n * sizeof(*copy));
+		memcpy(copy, items, n * size);
 	}
 	pthread_mutex_lock(&ex->io_lock);
-	ret = ex->io->reg(ex, RP__REG_FILES, fds, n);
-	if (ret == 0) {
-		free(ex->fixed_fds);
+	ret = ex->io->reg(ex, kind, items, n);
+	if (ret == 0 && kind == RP__REG_FILES) {
+		old = ex->fixed_fds;
 		ex->fixed_fds = copy;
 		ex->n_fixed_fds = n;
-		copy = NULL;
+		copy = old;
+	} else if (ret == 0) {
+		old = ex->fixed_bufs;
+		ex->fixed_bufs = copy;
+		ex->n_fixed_bufs = n;
+		copy = old;
 	}
 	pthread_mutex_unlock(&ex->io_lock);
 	free(copy);
 	return ret;
 }
 
+int rp_register_files(rp_executor *ex, const int *fds, unsigned n)
+{
+	if (!ex || ex->internal || !ex->io || (n && !fds) || n > 32768)
+		return -EINVAL;
+	return reg_table(ex, RP__REG_FILES, fds, n, sizeof(*fds));
+}
+
 int rp_register_buffers(rp_executor *ex, const struct iovec *iov, unsigned n)
 {
-	struct iovec *copy = NULL;
-	int ret;
-
 	if (!ex || ex->internal || !ex->io || (n && !iov) || n > 1024)
 		return -EINVAL;
-	ret = reg_begin(ex);
-	if (ret)
-		return ret;
 	/* Kept so that the fallback refuses what the kernel would (-EFAULT). */
-	if (n) {
-		copy = malloc(n * sizeof(*copy));
-		if (!copy)
-			return -ENOMEM;
-		memcpy(copy, iov, n * sizeof(*copy));
-	}
-	pthread_mutex_lock(&ex->io_lock);
-	ret = ex->io->reg(ex, RP__REG_BUFFERS, iov, n);
-	if (ret == 0) {
-		free(ex->fixed_bufs);
-		ex->fixed_bufs = copy;
-		ex->n_fixed_bufs = n;
-		copy = NULL;
-	}
-	pthread_mutex_unlock(&ex->io_lock);
-	free(copy);
-	return ret;
+	return reg_table(ex, RP__REG_BUFFERS, iov, n, sizeof(*iov));
 }

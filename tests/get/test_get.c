@@ -792,30 +792,45 @@ static pid_t slow_list_writer(const char *fifo, const char *line)
 }
 
 /*
+ * Runs `ringpool get -d DIR -i -` with a FIFO for stdin that gets `url` as
+ * its one line and then stays open (slow_list_writer()), sending `sig`
+ * `after_s` seconds in.
+ */
+static struct h_result run_on_slow_list(const char *dir, const char *url,
+					double after_s, int sig)
+{
+	const char *args[] = { "-d", dir, "-i", "-", NULL };
+	char fifo[256], line[600];
+	struct h_result r;
+	pid_t writer;
+
+	snprintf(fifo, sizeof(fifo), "%s/slow.fifo", h_root);
+	unlink(fifo);
+	CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+	snprintf(line, sizeof(line), "%s\n", url);
+	writer = slow_list_writer(fifo, line);
+	CU_ASSERT_FATAL(writer >= 0);
+	r = h_getv_signal(fifo, false, args, after_s, sig);
+	kill(writer, SIGKILL);
+	waitpid(writer, NULL, 0);
+	unlink(fifo);
+	return r;
+}
+
+/*
  * A list on a pipe whose writer is slow: SIGTERM (a pod being stopped)
  * stops the transfers in flight at once, also while the next line is
  * awaited, not once it comes (or never).
  */
 static void test_sigterm_while_waiting_for_stdin(void)
 {
-	const char *args[] = { "-d", NULL, "-i", "-", NULL };
 	char *dir = h_dir("sigterm_stdin");
-	char fifo[256], line[600];
 	struct h_result r;
-	pid_t writer;
 
 	if (!need_http())
 		return;
-	args[1] = dir;
-	snprintf(fifo, sizeof(fifo), "%s/list.fifo", h_root);
-	CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
-	snprintf(line, sizeof(line), "%s\n", fu("/stall/w1.bin"));
-	writer = slow_list_writer(fifo, line);
-	CU_ASSERT_FATAL(writer >= 0);
-	r = h_getv_signal(fifo, false, args, tu_under_valgrind() ? 5 : 1,
-			  SIGTERM);
-	kill(writer, SIGKILL);
-	waitpid(writer, NULL, 0);
+	r = run_on_slow_list(dir, fu("/stall/w1.bin"),
+			     tu_under_valgrind() ? 5 : 1, SIGTERM);
 	CU_ASSERT_EQUAL(r.status, 1);
 	CU_ASSERT(h_has(r.err, "interrupted by SIGTERM"));
 	CU_ASSERT(h_has(r.err, "/stall/w1.bin: interrupted"));
@@ -823,7 +838,6 @@ static void test_sigterm_while_waiting_for_stdin(void)
 	CU_ASSERT(r.seconds < 10);
 	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
 	h_free(&r);
-	unlink(fifo);
 }
 
 /*
@@ -833,24 +847,13 @@ static void test_sigterm_while_waiting_for_stdin(void)
  */
 static void test_file_finishes_while_list_waits(void)
 {
-	const char *args[] = { "-d", NULL, "-i", "-", NULL };
 	char *dir = h_dir("slow_list");
-	char fifo[256], line[600];
 	struct h_result r;
-	pid_t writer;
 
 	if (!need_http())
 		return;
-	args[1] = dir;
-	snprintf(fifo, sizeof(fifo), "%s/slow.fifo", h_root);
-	CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
-	snprintf(line, sizeof(line), "%s\n", fu("/file/early.bin?size=5000"));
-	writer = slow_list_writer(fifo, line);
-	CU_ASSERT_FATAL(writer >= 0);
-	r = h_getv_signal(fifo, false, args, tu_under_valgrind() ? 6 : 2,
-			  SIGINT);
-	kill(writer, SIGKILL);
-	waitpid(writer, NULL, 0);
+	r = run_on_slow_list(dir, fu("/file/early.bin?size=5000"),
+			     tu_under_valgrind() ? 6 : 2, SIGINT);
 	/* Interrupted, but the file was done before the signal. */
 	CU_ASSERT_EQUAL(r.status, 1);
 	CU_ASSERT(h_has(r.err, "done early.bin"));
@@ -858,7 +861,6 @@ static void test_file_finishes_while_list_waits(void)
 	CU_ASSERT_FALSE(h_exists(h_path(dir, "early.bin.part")));
 	CU_ASSERT(r.seconds < 10);
 	h_free(&r);
-	unlink(fifo);
 }
 
 /* Counts the NDJSON events of each type on `out`; all lines must parse. */
