@@ -160,17 +160,58 @@ static rp_future *take(struct rp__worker *w)
 	return rp__runq_pop(&w->ex->rq);
 }
 
+/*
+ * A task that a waiting worker runs runs on top of the waiter's stack, and
+ * it may wait and help in turn: N queued tasks that each wait on something
+ * still running elsewhere nested N deep and overflowed the worker's stack
+ * (100000 of them did, on 8 MiB).  Past this many nested helps a waiter
+ * only waits; the awaited task is still run inline (rp__run_inline()).
+ */
+#define HELP_DEPTH_MAX 128
+
 bool rp__help_one(rp_executor *ex)
 {
 	struct rp__worker *w = cur_worker;
 	rp_future *f;
 
-	if (!w || w->ex != ex)
+	if (!w || w->ex != ex || w->help_depth >= HELP_DEPTH_MAX)
 		return false;
 	f = take(w);
 	if (!f)
 		return false;
+	w->help_depth++;
 	run_task(ex, f);
+	w->help_depth--;
+	return true;
+}
+
+bool rp__run_inline(rp_executor *ex, rp_future *f)
+{
+	struct rp__worker *w = cur_worker;
+	uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+	int64_t value = 0;
+	int err;
+
+	if (!w || w->ex != ex || f->ex != ex ||
+	    (atomic_load_explicit(&f->flags, memory_order_relaxed) &
+	     (RP__F_IO | RP__F_HOOK)))
+		return false;
+	if (atomic_load_explicit(&ex->cancel_pending, memory_order_relaxed))
+		return rp_future_cancel(f) == 0;
+	/*
+	 * The queue keeps its reference: whoever pops `f` later finds it no
+	 * longer pending and drops it, as for a task cancelled while queued.
+	 */
+	do {
+		if ((s & RP__STATE_MASK) != RP__PENDING)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&f->state, &s,
+			(s & RP__STATE_FLAGS) | RP__RUNNING,
+			memory_order_acq_rel, memory_order_acquire));
+	err = f->u.task.fn(f->u.task.arg, &value);
+	f->value = value;
+	f->error = err;
+	rp__future_finish(f, RP__DONE);
 	return true;
 }
 

@@ -142,7 +142,7 @@ int rp__future_wait(rp_future *f, int64_t deadline)
 			ret = 0;
 			break;
 		}
-		if (mine && rp__help_one(mine))
+		if (mine && (rp__run_inline(mine, f) || rp__help_one(mine)))
 			continue;
 
 		/* Spin briefly when waits like this one end soon. */

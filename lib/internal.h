@@ -456,6 +456,8 @@ struct rp__worker {
 	 * queued (worker_main()).
 	 */
 	bool wake_if_more;
+	/* Tasks this worker runs nested inside waits (rp__help_one()). */
+	unsigned help_depth;
 };
 
 /* Size classes of the slab: CPU futures and I/O futures. */
@@ -577,6 +579,13 @@ rp_executor *rp__current_worker_executor(void);
  * if a task ran.  Used by waiters so that nested waits never deadlock.
  */
 bool rp__help_one(rp_executor *ex);
+/*
+ * On a worker thread of `ex`: runs the CPU task `f` of `ex` right here if it
+ * is still queued, as a waiter on it.  Returns true if `f` has now ended.
+ * Waiting on a queued task by helping with the queue in order would run
+ * every task queued before it first, nested on this stack.
+ */
+bool rp__run_inline(rp_executor *ex, rp_future *f);
 
 /* ---- slab (slab.c) ---------------------------------------------------- */
 

@@ -669,6 +669,98 @@ static void test_many_waiting_tasks_queued_on_one_worker_all_complete(void)
 	free(fs);
 }
 
+/*
+ * Many queued tasks that each submit a child and wait on it.  The child
+ * queues behind all the others, so a waiter that helped in queue order ran
+ * the next parent, which waited and helped in turn, one frame deeper each:
+ * 100000 of them overflowed a worker's 8 MiB stack.
+ */
+static rp_executor *deep_ex;
+
+static int deep_parent_task(void *arg, int64_t *value)
+{
+	rp_future *child = NULL;
+	int ret;
+
+	(void)arg;
+	ret = rp_submit(deep_ex, tu_value_task, (void *)(intptr_t)1, &child);
+	if (ret)
+		return ret;
+	ret = rp_future_result(child, 30 * SEC, value, NULL);
+	rp_future_unref(child);
+	return ret;
+}
+
+static void test_many_tasks_waiting_on_children_do_not_nest_on_one_stack(void)
+{
+	size_t n = tu_scaled(100000), i, bad = 0;
+	rp_future **fs = calloc(n, sizeof(*fs));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fs);
+	CU_ASSERT_EQUAL_FATAL(tu_executor_new(1, &deep_ex), 0);
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(rp_submit(deep_ex, deep_parent_task, NULL,
+						&fs[i]), 0);
+	for (i = 0; i < n; i++) {
+		int64_t value = 0;
+		int error = 1;
+
+		if (rp_future_result(fs[i], RP_FOREVER, &value, &error) ||
+		    error || value != 1)
+			bad++;
+		rp_future_unref(fs[i]);
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(rp_executor_free(deep_ex), 0);
+	free(fs);
+}
+
+/* Waits on the task given as its argument, which runs on another worker. */
+static int deep_waiter_task(void *arg, int64_t *value)
+{
+	return rp_future_result(arg, 30 * SEC, value, NULL);
+}
+
+static void test_many_tasks_waiting_on_a_running_task_do_not_nest_deep(void)
+{
+	struct tu_blocker b;
+	rp_future *running = NULL;
+
+	tu_blocker_init(&b, 1, 0);
+	CU_ASSERT_EQUAL_FATAL(tu_executor_new(2, &deep_ex), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_submit(deep_ex, tu_blocker_task, &b,
+					&running), 0);
+	tu_latch_wait(&b.started, 1);
+	/*
+	 * The other worker takes a waiter, which helps with the next waiter,
+	 * and so on; release the blocker once they are all queued.
+	 */
+	{
+		size_t n = tu_scaled(100000), i, bad = 0;
+		rp_future **fs = calloc(n, sizeof(*fs));
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(fs);
+		for (i = 0; i < n; i++)
+			CU_ASSERT_EQUAL_FATAL(rp_submit(deep_ex,
+					deep_waiter_task, running, &fs[i]), 0);
+		tu_latch_post(&b.release);
+		for (i = 0; i < n; i++) {
+			int64_t value = 0;
+			int error = 1;
+
+			if (rp_future_result(fs[i], RP_FOREVER, &value,
+					     &error) || error || value != 1)
+				bad++;
+			rp_future_unref(fs[i]);
+		}
+		CU_ASSERT_EQUAL(bad, 0);
+		free(fs);
+	}
+	rp_future_unref(running);
+	CU_ASSERT_EQUAL(rp_executor_free(deep_ex), 0);
+	tu_blocker_destroy(&b);
+}
+
 static const struct tu_test tests[] = {
 	{ "cancel_racing_workers_ends_each_future_exactly_once",
 	  test_cancel_racing_workers_ends_each_future_exactly_once, false },
@@ -690,6 +782,10 @@ static const struct tu_test tests[] = {
 	  test_task_waits_on_own_executor_with_one_worker_via_rp_wait, false },
 	{ "many_waiting_tasks_queued_on_one_worker_all_complete",
 	  test_many_waiting_tasks_queued_on_one_worker_all_complete, false },
+	{ "many_tasks_waiting_on_children_do_not_nest_on_one_stack",
+	  test_many_tasks_waiting_on_children_do_not_nest_on_one_stack, false },
+	{ "many_tasks_waiting_on_a_running_task_do_not_nest_deep",
+	  test_many_tasks_waiting_on_a_running_task_do_not_nest_deep, false },
 };
 
 int main(int argc, char **argv)
