@@ -342,9 +342,16 @@ RP_EXPORT void rp_future_unref(rp_future *f);
  * - `-EINVAL`: `f` is NULL.
  *
  * Called on a worker thread of the executor, it runs other queued tasks while
- * it waits, so a task may wait on another task of the same executor without
- * deadlock, even with a single worker.  On such a thread the timeout is
- * checked between those tasks, so it can be overshot by the length of one.
+ * it waits (`f` itself first, when it is still queued), so a task may wait on
+ * another task of the same executor without deadlock, even with a single
+ * worker.  On such a thread the timeout is checked between those tasks, so it
+ * can be overshot by the length of one.  A task run that way runs on top of
+ * the waiting one, which cannot return before it does: so a task must not
+ * wait on a task that waits, directly or through others, on it.  If task A
+ * waits here and its worker picks up task C, which waits on A, the two wait
+ * on each other (until C's timeout) even while other workers are free.  The
+ * same holds for rp_wait(), rp_as_completed_next() and rp_map_next() called
+ * on a worker.
  *
  * @param value may be NULL.
  * @param error may be NULL.

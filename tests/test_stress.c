@@ -761,6 +761,79 @@ static void test_many_tasks_waiting_on_a_running_task_do_not_nest_deep(void)
 	tu_blocker_destroy(&b);
 }
 
+/*
+ * The limit rp_future_result() documents: A waits on B (running on the other
+ * worker); its worker, helping, runs C, which waits on A.  C sits on top of
+ * A, so A cannot end before C gives up, though B's worker frees up.
+ */
+struct helped_cycle {
+	rp_executor *ex;
+	struct tu_blocker b;
+	struct tu_latch a_known;
+	rp_future *_Atomic a;
+	rp_future *_Atomic c;
+	int c_wait;
+};
+
+static int cycle_c_task(void *arg, int64_t *value)
+{
+	struct helped_cycle *hc = arg;
+
+	(void)value;
+	hc->c_wait = rp_future_result(atomic_load(&hc->a), SEC / 5, NULL,
+				      NULL);
+	tu_latch_post(&hc->b.release);
+	return 0;
+}
+
+static int cycle_a_task(void *arg, int64_t *value)
+{
+	struct helped_cycle *hc = arg;
+	rp_future *b = NULL, *c = NULL;
+	int ret;
+
+	tu_latch_wait(&hc->a_known, 1);
+	ret = rp_submit(hc->ex, tu_blocker_task, &hc->b, &b);
+	if (ret)
+		return ret;
+	tu_latch_wait(&hc->b.started, 1);
+	ret = rp_submit(hc->ex, cycle_c_task, hc, &c);
+	if (ret == 0) {
+		atomic_store(&hc->c, c);
+		ret = rp_future_result(b, RP_FOREVER, value, NULL);
+	}
+	rp_future_unref(b);
+	return ret;
+}
+
+static void test_task_helped_by_a_waiter_cannot_wait_on_that_waiter(void)
+{
+	struct helped_cycle hc;
+	rp_future *a = NULL;
+	int64_t value = 0;
+	int error = 1;
+
+	memset(&hc, 0, sizeof(hc));
+	tu_blocker_init(&hc.b, 7, 0);
+	tu_latch_init(&hc.a_known);
+	CU_ASSERT_EQUAL_FATAL(tu_executor_new(2, &hc.ex), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_submit(hc.ex, cycle_a_task, &hc, &a), 0);
+	atomic_store(&hc.a, a);
+	tu_latch_post(&hc.a_known);
+	CU_ASSERT_EQUAL(rp_future_result(a, RP_FOREVER, &value, &error), 0);
+	CU_ASSERT_EQUAL(error, 0);
+	CU_ASSERT_EQUAL(value, 7);
+	/* C ran on A's worker, above A, and could only time out. */
+	CU_ASSERT_EQUAL(hc.c_wait, -ETIMEDOUT);
+	CU_ASSERT_EQUAL(rp_future_result(atomic_load(&hc.c), RP_FOREVER, NULL,
+					 NULL), 0);
+	rp_future_unref(atomic_load(&hc.c));
+	rp_future_unref(a);
+	CU_ASSERT_EQUAL(rp_executor_free(hc.ex), 0);
+	tu_latch_destroy(&hc.a_known);
+	tu_blocker_destroy(&hc.b);
+}
+
 static const struct tu_test tests[] = {
 	{ "cancel_racing_workers_ends_each_future_exactly_once",
 	  test_cancel_racing_workers_ends_each_future_exactly_once, false },
@@ -786,6 +859,8 @@ static const struct tu_test tests[] = {
 	  test_many_tasks_waiting_on_children_do_not_nest_on_one_stack, false },
 	{ "many_tasks_waiting_on_a_running_task_do_not_nest_deep",
 	  test_many_tasks_waiting_on_a_running_task_do_not_nest_deep, false },
+	{ "task_helped_by_a_waiter_cannot_wait_on_that_waiter",
+	  test_task_helped_by_a_waiter_cannot_wait_on_that_waiter, false },
 };
 
 int main(int argc, char **argv)
