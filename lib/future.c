@@ -48,6 +48,9 @@ void rp__future_init(rp_future *f, rp_executor *ex, rp_task_fn fn, void *arg)
 	f->ex = ex;
 }
 
+_Atomic uint32_t rp__many_epoch;
+_Atomic uint32_t rp__many_sleepers;
+
 void rp__future_finish(rp_future *f, uint32_t final_state)
 {
 	struct rp__cb *cb, *prev = NULL, *next;
@@ -57,6 +60,14 @@ void rp__future_finish(rp_future *f, uint32_t final_state)
 				       memory_order_acq_rel);
 	if (old & RP__WAITERS)
 		rp__futex_wake(&f->state, INT_MAX);
+	if (old & RP__MANY) {
+		/* Pairs with rp_wait(): bump, then look for sleepers. */
+		atomic_fetch_add_explicit(&rp__many_epoch, 1,
+					  memory_order_seq_cst);
+		if (atomic_load_explicit(&rp__many_sleepers,
+					 memory_order_seq_cst))
+			rp__futex_wake(&rp__many_epoch, INT_MAX);
+	}
 	if (old & RP__NO_CBS)
 		return;		/* no adder came; later ones run their own */
 

@@ -100,8 +100,21 @@ enum {
 	RP__STATE_MASK = 3,
 	RP__WAITERS = 4,
 	RP__NO_CBS = 8,
-	RP__STATE_FLAGS = RP__WAITERS | RP__NO_CBS,
+	/*
+	 * Set by rp_wait() on a future it waits for: the finisher then bumps
+	 * rp__many_epoch (future.c).  Unlike a callback node it needs no
+	 * memory, so a wait that times out leaves nothing behind.
+	 */
+	RP__MANY = 16,
+	RP__STATE_FLAGS = RP__WAITERS | RP__NO_CBS | RP__MANY,
 };
+
+/*
+ * Bumped (seq_cst) by the finisher of every future with RP__MANY, which then
+ * wakes the rp_wait() callers that sleep on it (rp__many_sleepers of them).
+ */
+extern _Atomic uint32_t rp__many_epoch;
+extern _Atomic uint32_t rp__many_sleepers;
 
 /* The callback list of an ended future: adders run their node at once. */
 #define RP__CB_CLOSED ((struct rp__cb *)1)

@@ -3,6 +3,7 @@
  * rp_wait() in its three modes and rp_as_completed_*().
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -721,6 +722,36 @@ static void test_as_completed_free_with_pending_futures_does_not_block(void)
 	gated_finish(&g);
 }
 
+/*
+ * rp_wait() with FIRST_COMPLETED or FIRST_EXCEPTION once hung a callback node
+ * per future on the futures for each call, freed only when they ended: a
+ * loop polling 100 running tasks with a short timeout grew by 4 KiB a call.
+ */
+static void test_timed_out_waits_leave_no_memory_behind(void)
+{
+	struct tu_busy_exec be;
+	rp_future *fs[100];
+	size_t i, calls = tu_scaled(5000);
+	struct mallinfo2 before, after;
+	int mode;
+
+	tu_busy_exec_start(&be);
+	for (i = 0; i < 100; i++)
+		fs[i] = be.running;
+	for (mode = RP_FIRST_COMPLETED; mode <= RP_FIRST_EXCEPTION; mode++) {
+		/* One call first, so that lazy allocations are behind us. */
+		CU_ASSERT_EQUAL(rp_wait(fs, 100, mode, 1000, NULL, NULL),
+				-ETIMEDOUT);
+		before = mallinfo2();
+		for (i = 0; i < calls; i++)
+			CU_ASSERT_EQUAL(rp_wait(fs, 100, mode, 1000, NULL,
+						NULL), -ETIMEDOUT);
+		after = mallinfo2();
+		CU_ASSERT(after.uordblks <= before.uordblks + 64 * 1024);
+	}
+	tu_busy_exec_finish(&be);
+}
+
 static const struct tu_test tests[] = {
 	{ "wait_first_completed_returns_when_one_future_ends",
 	  test_wait_first_completed_returns_when_one_future_ends, false },
@@ -767,6 +798,8 @@ static const struct tu_test tests[] = {
 	  test_as_completed_with_no_futures_gives_enodata, false },
 	{ "as_completed_invalid_arguments_return_einval",
 	  test_as_completed_invalid_arguments_return_einval, false },
+	{ "timed_out_waits_leave_no_memory_behind",
+	  test_timed_out_waits_leave_no_memory_behind, false },
 	{ "as_completed_free_with_pending_futures_does_not_block",
 	  test_as_completed_free_with_pending_futures_does_not_block, false },
 };
