@@ -120,32 +120,29 @@ static void wake_all(rp_executor *ex)
 
 /* ---- running tasks ---------------------------------------------------- */
 
+/* Runs the claimed CPU task `f` and ends its future. */
+static void call_task(rp_future *f)
+{
+	int64_t value = 0;
+	int err = f->u.task.fn(f->u.task.arg, &value);
+
+	f->value = value;
+	f->error = err;
+	rp__future_finish(f, RP__DONE);
+}
+
 static void run_task(rp_executor *ex, rp_future *f)
 {
-	uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
-	int64_t value = 0;
-	int err;
-
 	if (atomic_load_explicit(&ex->cancel_pending, memory_order_relaxed))
 		(void)rp_future_cancel(f);
-	/* Claim the task; losing means it was cancelled while queued. */
-	do {
-		if ((s & RP__STATE_MASK) != RP__PENDING) {
-			rp_future_unref(f);
-			return;
-		}
-	} while (!atomic_compare_exchange_weak_explicit(&f->state, &s,
-			(s & RP__STATE_FLAGS) | RP__RUNNING,
-			memory_order_acq_rel, memory_order_acquire));
-
-	if (atomic_load_explicit(&f->flags, memory_order_relaxed) & RP__F_IO) {
-		/* A blocking-I/O pool running an operation of another executor. */
-		rp__io_blocking_run(ex, f);
-	} else {
-		err = f->u.task.fn(f->u.task.arg, &value);
-		f->value = value;
-		f->error = err;
-		rp__future_finish(f, RP__DONE);
+	/* Losing the claim means it was cancelled while queued, or run inline. */
+	if (rp__future_claim(f)) {
+		if (atomic_load_explicit(&f->flags, memory_order_relaxed) &
+		    RP__F_IO)
+			/* A blocking-I/O pool running another executor's op. */
+			rp__io_blocking_run(ex, f);
+		else
+			call_task(f);
 	}
 	rp_future_unref(f);
 }
@@ -188,9 +185,6 @@ bool rp__help_one(rp_executor *ex)
 bool rp__run_inline(rp_executor *ex, rp_future *f)
 {
 	struct rp__worker *w = cur_worker;
-	uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
-	int64_t value = 0;
-	int err;
 
 	if (!w || w->ex != ex || f->ex != ex ||
 	    (atomic_load_explicit(&f->flags, memory_order_relaxed) &
@@ -202,16 +196,9 @@ bool rp__run_inline(rp_executor *ex, rp_future *f)
 	 * The queue keeps its reference: whoever pops `f` later finds it no
 	 * longer pending and drops it, as for a task cancelled while queued.
 	 */
-	do {
-		if ((s & RP__STATE_MASK) != RP__PENDING)
-			return false;
-	} while (!atomic_compare_exchange_weak_explicit(&f->state, &s,
-			(s & RP__STATE_FLAGS) | RP__RUNNING,
-			memory_order_acq_rel, memory_order_acquire));
-	err = f->u.task.fn(f->u.task.arg, &value);
-	f->value = value;
-	f->error = err;
-	rp__future_finish(f, RP__DONE);
+	if (!rp__future_claim(f))
+		return false;
+	call_task(f);
 	return true;
 }
 

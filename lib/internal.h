@@ -231,6 +231,24 @@ static inline uint32_t rp__future_state(const rp_future *f)
 				    memory_order_acquire) & RP__STATE_MASK;
 }
 
+/*
+ * Moves a queued future from PENDING to RUNNING, keeping its flags.  False
+ * when it is no longer pending: cancelled while queued, or claimed by
+ * another (a waiter that runs it inline, see rp__run_inline()).
+ */
+static inline bool rp__future_claim(rp_future *f)
+{
+	uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+
+	do {
+		if ((s & RP__STATE_MASK) != RP__PENDING)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&f->state, &s,
+			(s & RP__STATE_FLAGS) | RP__RUNNING,
+			memory_order_acq_rel, memory_order_acquire));
+	return true;
+}
+
 /* ---- queue (queue.c) --------------------------------------------------- */
 
 /* Intrusive multi-producer queue of futures; see queue.c. */

@@ -434,20 +434,6 @@ static void issue_cancel(struct ring *r, rp_future *f)
 	r->owed++;
 }
 
-/* Claims a queued future for the ring; false if it was cancelled. */
-static bool claim(rp_future *f)
-{
-	uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
-
-	do {
-		if ((s & RP__STATE_MASK) != RP__PENDING)
-			return false;
-	} while (!atomic_compare_exchange_weak_explicit(&f->state, &s,
-			(s & RP__STATE_FLAGS) | RP__RUNNING,
-			memory_order_acq_rel, memory_order_acquire));
-	return true;
-}
-
 static int ring_register(struct ring *r, const struct reg_cmd *c)
 {
 	int ret = 0;
@@ -493,7 +479,7 @@ void rp__ring_take(struct ring *r, rp_future *f)
 		rp_future_unref(f);
 		return;
 	}
-	if (!claim(f)) {
+	if (!rp__future_claim(f)) {	/* cancelled while queued */
 		rp_future_unref(f);
 		return;
 	}
