@@ -1023,13 +1023,17 @@ static void respond_file(struct conn *c, const struct stat *st)
 	}
 	/*
 	 * A range of the version the client has (If-Range: its entity tag,
-	 * or its date in any of the three forms), or none.
+	 * or its date in any of the three forms), or none.  A date names one
+	 * version only when the file was last changed a second or more
+	 * before now (RFC 9110, 8.8.2.2 and 13.1.5: Last-Modified is a strong
+	 * validator only then): within the second of a change, a second
+	 * change could carry the same date.
 	 */
 	if (k[H_RANGE].len &&
 	    (!k[H_IF_RANGE].len || !strcmp(k[H_IF_RANGE].v, etag) ||
 	     (k[H_IF_RANGE].v[0] != '"' &&
 	      !serve_parse_http_date(k[H_IF_RANGE].v, &since) &&
-	      since == st->st_mtime))) {
+	      since == st->st_mtime && st->st_mtime < time(NULL)))) {
 		r = serve_parse_range(k[H_RANGE].v, size, &start, &count);
 		if (r == -ERANGE) {
 			snprintf(cr, sizeof(cr), "Content-Range: bytes */%llu\r\n",

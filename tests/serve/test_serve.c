@@ -598,11 +598,29 @@ static void test_if_modified_since(void)
 				  "00:00:00\r\n"), 200);
 }
 
+static int write_file(const char *dir, const char *name, const void *data,
+		      size_t len);
+
+/* The mtime of `path`, in seconds; 0 when it cannot be read. */
+static time_t file_mtime(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : st.st_mtime;
+}
+
 static void test_entity_tags_and_if_range(void)
 {
-	char etag[64], lm[64], extra[160], v[64];
+	char etag[64], lm[64], extra[160], v[64], path[400];
+	struct timespec ts[2] = { { 0, 0 }, { 0, 0 } };
 	struct resp r;
-	char *raw = request("GET", "/hello.txt", NULL, &r);
+	char *raw;
+
+	/* Changed an hour ago: its date is a strong validator (below). */
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 3600;
+	snprintf(path, sizeof(path), "%s/hello.txt", www);
+	CU_ASSERT_EQUAL_FATAL(utimensat(AT_FDCWD, path, ts, 0), 0);
+	raw = request("GET", "/hello.txt", NULL, &r);
 
 	CU_ASSERT_EQUAL(r.status, 200);
 	CU_ASSERT_FATAL(header(&r, "ETag", etag, sizeof(etag)) != NULL);
@@ -652,6 +670,29 @@ static void test_entity_tags_and_if_range(void)
 		      "Range: bytes=0-4\r\nIf-Range: \"old\"\r\n", &r);
 	CU_ASSERT(r.status == 200 && r.body_len == 13);
 	free(raw);
+
+	/*
+	 * Changed within this second: its date could name two versions, so
+	 * a range by date is refused (the whole file); by entity tag, given.
+	 */
+	CU_ASSERT_EQUAL_FATAL(write_file(www, "fresh.txt", "just written\n",
+					 13), 0);
+	raw = request("GET", "/fresh.txt", NULL, &r);
+	CU_ASSERT_FATAL(header(&r, "Last-Modified", lm, sizeof(lm)) != NULL);
+	CU_ASSERT_FATAL(header(&r, "ETag", etag, sizeof(etag)) != NULL);
+	free(raw);
+	snprintf(extra, sizeof(extra), "Range: bytes=0-4\r\nIf-Range: %s\r\n",
+		 lm);
+	raw = request("GET", "/fresh.txt", extra, &r);
+	/* Unless the clock moved on to the next second meanwhile. */
+	snprintf(path, sizeof(path), "%s/fresh.txt", www);
+	CU_ASSERT(r.status == 200 ||
+		  (r.status == 206 && file_mtime(path) < time(NULL)));
+	free(raw);
+	snprintf(extra, sizeof(extra), "Range: bytes=0-4\r\nIf-Range: %s\r\n",
+		 etag);
+	CU_ASSERT_EQUAL(status_of("GET", "/fresh.txt", extra), 206);
+	unlink(path);
 }
 
 static void test_bad_requests(void)
