@@ -695,8 +695,32 @@ static void test_entity_tags_and_if_range(void)
 	unlink(path);
 }
 
+/*
+ * Sends `req` as it is and parses the first response: its status, or -1
+ * when none could be parsed.  With `whole`, whether that response was all
+ * the server sent before closing.
+ */
+static int raw_status(const char *req, bool head_only, bool *whole)
+{
+	struct resp r;
+	size_t len;
+	char *raw = exchange(req, &len);
+	int status = -1;
+
+	if (whole)
+		*whole = false;
+	if (parse(raw, len, head_only, &r)) {
+		status = r.status;
+		if (whole)
+			*whole = r.next == raw + len;
+	}
+	free(raw);
+	return status;
+}
+
 static void test_bad_requests(void)
 {
+	bool whole;
 	char v[64], req[8192];
 	struct resp r;
 	size_t len;
@@ -710,39 +734,28 @@ static void test_bad_requests(void)
 	CU_ASSERT_EQUAL(status_of("DELETE", "/hello.txt", NULL), 405);
 
 	/* RFC 9112, 3.2: an HTTP/1.1 request names one Host. */
-	raw = exchange("GET /hello.txt HTTP/1.1\r\n\r\n", &len);
-	CU_ASSERT(parse(raw, len, false, &r) && r.status == 400);
-	free(raw);
-	raw = exchange("GET /hello.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
-		       &len);
-	CU_ASSERT(parse(raw, len, false, &r) && r.status == 400);
-	free(raw);
-	raw = exchange("GET /hello.txt HTTP/1.0\r\n\r\n", &len);
-	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200);
-	free(raw);
+	CU_ASSERT_EQUAL(raw_status("GET /hello.txt HTTP/1.1\r\n\r\n", false,
+				   NULL), 400);
+	CU_ASSERT_EQUAL(raw_status("GET /hello.txt HTTP/1.1\r\nHost: a\r\n"
+				   "Host: b\r\n\r\n", false, NULL), 400);
+	CU_ASSERT_EQUAL(raw_status("GET /hello.txt HTTP/1.0\r\n\r\n", false,
+				   NULL), 200);
 
 	/*
 	 * Another major version is not spoken: 505 (nginx too), and the
 	 * connection ends.  A later minor version of 1 is HTTP/1.1 (RFC 9110,
 	 * 2.5).
 	 */
-	raw = exchange("GET /hello.txt HTTP/2.0\r\nHost: x\r\n\r\n", &len);
-	CU_ASSERT(parse(raw, len, false, &r) && r.status == 505 &&
-		  r.next == raw + len);
-	free(raw);
-	raw = exchange("GET /hello.txt HTTP/3.0\r\nHost: x\r\n"
-		       "Connection: keep-alive\r\n\r\n", &len);
-	CU_ASSERT(parse(raw, len, false, &r) && r.status == 505 &&
-		  r.next == raw + len);
-	free(raw);
-	raw = exchange("HEAD /hello.txt HTTP/0.9\r\nHost: x\r\n\r\n", &len);
-	CU_ASSERT(parse(raw, len, true, &r) && r.status == 505 &&
-		  r.next == raw + len);
-	free(raw);
-	raw = exchange("GET /hello.txt HTTP/1.2\r\nHost: x\r\n"
-		       "Connection: close\r\n\r\n", &len);
-	CU_ASSERT(parse(raw, len, false, &r) && r.status == 200);
-	free(raw);
+	CU_ASSERT(raw_status("GET /hello.txt HTTP/2.0\r\nHost: x\r\n\r\n",
+			     false, &whole) == 505 && whole);
+	CU_ASSERT(raw_status("GET /hello.txt HTTP/3.0\r\nHost: x\r\n"
+			     "Connection: keep-alive\r\n\r\n", false,
+			     &whole) == 505 && whole);
+	CU_ASSERT(raw_status("HEAD /hello.txt HTTP/0.9\r\nHost: x\r\n\r\n",
+			     true, &whole) == 505 && whole);
+	CU_ASSERT_EQUAL(raw_status("GET /hello.txt HTTP/1.2\r\nHost: x\r\n"
+				   "Connection: close\r\n\r\n", false, NULL),
+			200);
 
 	raw = exchange("NONSENSE\r\n\r\n", &len);
 	CU_ASSERT(parse(raw, len, false, &r) && r.status == 400);
