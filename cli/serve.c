@@ -1533,6 +1533,12 @@ static int on_message_complete(http_parser *p)
 {
 	struct conn *c = conn_of(p);
 
+	/*
+	 * A malformed trailer line (on_headers_complete() saw the header
+	 * lines, http-parser calls nothing between the trailers and here).
+	 */
+	if (c->bad_head)
+		c->reject = 400;
 	c->complete = true;
 	http_parser_pause(p, 1);
 	return 0;

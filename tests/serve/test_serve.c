@@ -838,6 +838,19 @@ static void test_malformed_header_lines(void)
 		  "Connection: close\r\n\r\n", 400 },
 		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-A\t: a\r\n"
 		  "Connection: close\r\n\r\n", 400 },
+		/* The same in the trailer section of a chunked body. */
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+		  "3\r\nabc\r\n0\r\nT: v\r\n w\r\n\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+		  "0\r\nT: v\r\nU:\r\n\tw\r\n\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+		  "0\r\nT : v\r\n\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+		  "2;a=b\r\n\nb\r\n0\r\nT: v  w\r\nU:\r\n\r\n", 200 },
 		/* Spaces inside a value, and empty values, are no folding. */
 		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-A: a  b \r\n"
 		  "X-B:\r\nX-C:   \r\nConnection: close\r\n\r\n", 200 },
