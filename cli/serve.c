@@ -1473,6 +1473,13 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 		c->in_value = true;
 		c->field[c->field_len] = '\0';
 		c->hdr = H_OTHER;
+		/*
+		 * Trailer fields (after a chunked body) are checked as header
+		 * lines are, but none counts: RFC 9110, 6.5.1 has a recipient
+		 * not merge one into the header section (nginx ignores them).
+		 */
+		if (c->head_until == -1)
+			return 0;
 		/* Lengths first: most headers are none of these. */
 		for (i = 0; i < H_KEPT && !c->field_long; i++)
 			if (c->field_len == strlen(kept_names[i]) &&

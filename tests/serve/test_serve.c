@@ -867,6 +867,25 @@ static void test_malformed_header_lines(void)
 		CU_ASSERT_EQUAL(whole, cases[i].status);
 		CU_ASSERT_EQUAL(bytewise, cases[i].status);
 	}
+	/*
+	 * Trailer fields are no header fields: a Range, If-None-Match or Host
+	 * there changes nothing (RFC 9110, 6.5.1; nginx ignores them too).
+	 */
+	{
+		struct resp r;
+		size_t len;
+		char *raw = exchange("GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+				     "Range: bytes=0-3\r\n"
+				     "Transfer-Encoding: chunked\r\n"
+				     "Connection: close\r\n\r\n"
+				     "0\r\nRange: bytes=0-1\r\n"
+				     "If-None-Match: *\r\nHost: y\r\n\r\n",
+				     &len);
+
+		CU_ASSERT(parse(raw, len, false, &r) && r.status == 206 &&
+			  r.body_len == 4 && !memcmp(r.body, "Hell", 4));
+		free(raw);
+	}
 	/* After a request that is fine, on the same connection. */
 	{
 		struct resp r1, r2;
