@@ -129,11 +129,12 @@ struct conn {
 	enum hdr hdr;
 	struct kept kept[H_KEPT];
 	bool complete;		/* the whole request is in */
+	bool in_body;		/* its headers are in */
 	/*
-	 * When the request's headers must all be in (monotonic ns): 0 before
-	 * its first byte, -1 once they are.
+	 * When the whole request, headers and body, must be in (monotonic
+	 * ns): 0 before its first byte.
 	 */
-	int64_t head_until;
+	int64_t req_until;
 	int reject;		/* a status to answer with at once, or 0 */
 	unsigned hosts;		/* Host header lines */
 	/*
@@ -620,9 +621,9 @@ static void request_done(struct conn *c)
 	c->hdr = H_OTHER;
 	c->reject = 0;
 	c->hosts = 0;
-	c->gap_lf = c->bad_head = false;
+	c->gap_lf = c->bad_head = c->in_body = false;
 	c->body_len = 0;
-	c->head_until = 0;
+	c->req_until = 0;
 	http_parser_pause(&c->parser, 0);
 	if (c->parsed < c->len) {
 		feed(c);
@@ -1478,7 +1479,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 		 * lines are, but none counts: RFC 9110, 6.5.1 has a recipient
 		 * not merge one into the header section (nginx ignores them).
 		 */
-		if (c->head_until == -1)
+		if (c->in_body)
 			return 0;
 		/* Lengths first: most headers are none of these. */
 		for (i = 0; i < H_KEPT && !c->field_long; i++)
@@ -1511,7 +1512,7 @@ static int on_headers_complete(http_parser *p)
 	c->method = p->method;
 	c->keep_alive = http_should_keep_alive(p);
 	c->http10 = p->http_major == 1 && p->http_minor == 0;
-	c->head_until = -1;
+	c->in_body = true;
 	/*
 	 * A major version other than 1 (HTTP/2.0, HTTP/0.9 with headers) is
 	 * not spoken here: 505 (RFC 9110, 15.6.6), as nginx answers.  RFC
@@ -1587,12 +1588,12 @@ static void feed(struct conn *c)
 	}
 	/*
 	 * All of it parsed, the request not complete yet: read on.  Its
-	 * headers must all come within --idle-timeout of its first byte, so
-	 * that a client cannot hold the connection by sending them a byte at
-	 * a time, each just before the idle timeout.
+	 * headers and body must all come within --idle-timeout of its first
+	 * byte, so that a client cannot hold the connection by sending them
+	 * a byte at a time, each just before the idle timeout.
 	 */
-	if (!c->head_until)
-		c->head_until = now_ns() +
+	if (!c->req_until)
+		c->req_until = now_ns() +
 				(int64_t)(o.idle_timeout * NS_PER_S);
 	c->len = c->parsed = 0;
 	arm_recv(c, NULL);
@@ -1621,11 +1622,11 @@ static void arm_recv(struct conn *c, const struct rp_io_opts *opts)
 	if (opts)
 		io = *opts;
 	io.timeout_ns = (int64_t)(o.idle_timeout * NS_PER_S);
-	if (c->head_until > 0) {
-		int64_t left = c->head_until - now_ns();
+	if (c->req_until) {
+		int64_t left = c->req_until - now_ns();
 
 		if (left <= 0) {
-			/* Headers too slow: closed, as on an idle timeout. */
+			/* Request too slow: closed, as on an idle timeout. */
 			conn_close(c);
 			return;
 		}

@@ -1035,26 +1035,23 @@ static void test_an_idle_connection_is_closed(void)
 }
 
 /*
- * Headers sent a byte at a time, each well within --idle-timeout (1 s):
- * the receive timeout alone never fired, so a client could hold a
- * connection for as long as it liked (and --max-conns of them the
- * server).  The headers must all be in within the timeout of the first
- * byte, as nginx's client_header_timeout has it.
+ * Sends `head` whole, then `slow` a byte at a time, 200 ms apart; the time
+ * from the first byte to when the server closed the connection (-1: it did
+ * not within 5 s).
  */
-static void test_slow_headers_are_cut_off(void)
+static int64_t closed_after_trickle(const char *head, const char *slow)
 {
-	static const char req[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
-				  "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	int64_t t0 = tu_now_ns(), closed_after = -1;
 	int fd = dial(main_srv.port);
-	size_t i;
+	size_t i, n = strlen(slow);
 
 	CU_ASSERT_FATAL(fd >= 0);
-	for (i = 0; i < sizeof(req) - 1; i++) {
+	CU_ASSERT(send_all(fd, head, strlen(head)));
+	for (i = 0; i < n; i++) {
 		char buf[16];
 
 		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 0 ||
-		    !send_all(fd, req + i, 1)) {
+		    !send_all(fd, slow + i, 1)) {
 			closed_after = tu_now_ns() - t0;
 			break;
 		}
@@ -1064,9 +1061,42 @@ static void test_slow_headers_are_cut_off(void)
 		usleep(200000);
 	}
 	close(fd);
-	CU_ASSERT(closed_after >= 900000000LL);
-	CU_ASSERT(closed_after > 0 && closed_after < (tu_under_valgrind() ?
-						      10 : 3) * 1000000000LL);
+	return closed_after;
+}
+
+/*
+ * Headers sent a byte at a time, each well within --idle-timeout (1 s):
+ * the receive timeout alone never fired, so a client could hold a
+ * connection for as long as it liked (and --max-conns of them the
+ * server).  The headers must all be in within the timeout of the first
+ * byte, as nginx's client_header_timeout has it.
+ */
+static void test_slow_headers_are_cut_off(void)
+{
+	int64_t t = closed_after_trickle("", "GET /hello.txt HTTP/1.1\r\n"
+					 "Host: x\r\nX-Slow: aaaaaaaaaaaaaaaaa"
+					 "aaaaaaaaaaaaaaaaaaaaaaa");
+
+	CU_ASSERT(t >= 900000000LL);
+	CU_ASSERT(t > 0 && t < (tu_under_valgrind() ? 10 : 3) * 1000000000LL);
+}
+
+/* The same for a body (the server reads it to find the next request). */
+static void test_a_slow_body_is_cut_off(void)
+{
+	static const char body[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	int64_t t = closed_after_trickle("GET /hello.txt HTTP/1.1\r\nHost: x"
+					 "\r\nContent-Length: 40\r\n\r\n",
+					 body);
+	int64_t tc = closed_after_trickle("GET /hello.txt HTTP/1.1\r\nHost: x"
+					  "\r\nTransfer-Encoding: chunked"
+					  "\r\n\r\n28\r\n", body);
+
+	CU_ASSERT(t >= 900000000LL);
+	CU_ASSERT(t > 0 && t < (tu_under_valgrind() ? 10 : 3) * 1000000000LL);
+	CU_ASSERT(tc >= 900000000LL);
+	CU_ASSERT(tc > 0 && tc < (tu_under_valgrind() ? 10 : 3) *
+					  1000000000LL);
 }
 
 static void *client(void *arg)
@@ -2058,6 +2088,8 @@ int main(int argc, char **argv)
 		{ "an_idle_connection_is_closed",
 		  test_an_idle_connection_is_closed, false },
 		{ "slow_headers_are_cut_off", test_slow_headers_are_cut_off,
+		  false },
+		{ "a_slow_body_is_cut_off", test_a_slow_body_is_cut_off,
 		  false },
 		{ "many_clients_at_once", test_many_clients_at_once, false },
 		{ "idle_connections_do_not_stop_accepting",
