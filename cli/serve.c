@@ -71,6 +71,12 @@
  * destroy the response before the client reads it.
  */
 #define LINGER_BYTES (1u << 20)
+/*
+ * The largest request body read (and dropped, since nothing here takes
+ * one); a larger one is 413 at once, as nginx's client_max_body_size has
+ * it, rather than read for as long as the client sends.
+ */
+#define BODY_MAX (1u << 20)
 #define LINGER_NS (2 * NS_PER_S)
 
 struct opts {
@@ -130,6 +136,7 @@ struct conn {
 	struct kept kept[H_KEPT];
 	bool complete;		/* the whole request is in */
 	bool in_body;		/* its headers are in */
+	uint64_t req_body;	/* the sizes of its chunks so far */
 	/*
 	 * When the whole request, headers and body, must be in (monotonic
 	 * ns): 0 before its first byte.
@@ -408,6 +415,7 @@ static const char *reason(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 416: return "Range Not Satisfiable";
 	case 431: return "Request Header Fields Too Large";
@@ -624,6 +632,7 @@ static void request_done(struct conn *c)
 	c->gap_lf = c->bad_head = c->in_body = false;
 	c->body_len = 0;
 	c->req_until = 0;
+	c->req_body = 0;
 	http_parser_pause(&c->parser, 0);
 	if (c->parsed < c->len) {
 		feed(c);
@@ -1533,6 +1542,23 @@ static int on_headers_complete(http_parser *p)
 	} else if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
 		c->reject = 405;
 		http_parser_pause(p, 1);
+	} else if ((p->flags & F_CONTENTLENGTH) &&
+		   p->content_length > BODY_MAX) {
+		c->reject = 413;
+		http_parser_pause(p, 1);
+	}
+	return 0;
+}
+
+/* A chunk's size line is in (p->content_length: its size). */
+static int on_chunk_header(http_parser *p)
+{
+	struct conn *c = conn_of(p);
+
+	c->req_body += p->content_length;
+	if (p->content_length > BODY_MAX || c->req_body > BODY_MAX) {
+		c->reject = 413;
+		http_parser_pause(p, 1);
 	}
 	return 0;
 }
@@ -2235,6 +2261,7 @@ int cli_serve(int argc, char **argv)
 		.on_header_field = on_header_field,
 		.on_header_value = on_header_value,
 		.on_headers_complete = on_headers_complete,
+		.on_chunk_header = on_chunk_header,
 		.on_message_complete = on_message_complete,
 	};
 	/*

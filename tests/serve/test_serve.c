@@ -733,6 +733,51 @@ static void test_bad_requests(void)
 	free(raw);
 	CU_ASSERT_EQUAL(status_of("DELETE", "/hello.txt", NULL), 405);
 
+	/*
+	 * A body over 1 MiB is 413 at once, not read for as long as the
+	 * client sends (nginx's client_max_body_size), declared whole or
+	 * chunk by chunk; 1 MiB is read, and the next request after it.
+	 */
+	CU_ASSERT(raw_status("GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+			     "Content-Length: 1048577\r\n\r\nabc", false,
+			     &whole) == 413 && whole);
+	CU_ASSERT(raw_status("GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+			     "Content-Length: 1000000000000\r\n\r\n", false,
+			     &whole) == 413 && whole);
+	CU_ASSERT(raw_status("GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+			     "Transfer-Encoding: chunked\r\n\r\n"
+			     "fffffffffff\r\nabc", false, &whole) == 413 &&
+		  whole);
+	CU_ASSERT(raw_status("GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+			     "Transfer-Encoding: chunked\r\n\r\n"
+			     "1\r\na\r\n100000\r\nabc", false, &whole) ==
+		  413 && whole);
+	{
+		static const char head[] = "GET /hello.txt HTTP/1.1\r\n"
+					   "Host: x\r\nTransfer-Encoding: "
+					   "chunked\r\n\r\n100000\r\n";
+		static const char tail[] = "\r\n0\r\n\r\n"
+					   "GET /hello.txt HTTP/1.1\r\n"
+					   "Host: x\r\nConnection: close"
+					   "\r\n\r\n";
+		size_t n = sizeof(head) - 1 + (1u << 20) + sizeof(tail);
+		char *one_mib = malloc(n);
+		struct resp r2;
+
+		CU_ASSERT_FATAL(one_mib != NULL);
+		memcpy(one_mib, head, sizeof(head) - 1);
+		memset(one_mib + sizeof(head) - 1, 'b', 1u << 20);
+		memcpy(one_mib + sizeof(head) - 1 + (1u << 20), tail,
+		       sizeof(tail));
+		raw = exchange(one_mib, &len);
+		CU_ASSERT(parse(raw, len, false, &r) && r.status == 200 &&
+			  parse(r.next, len - (size_t)(r.next - raw), false,
+				&r2) && r2.status == 200 &&
+			  r2.next == raw + len);
+		free(raw);
+		free(one_mib);
+	}
+
 	/* RFC 9112, 3.2: an HTTP/1.1 request names one Host. */
 	CU_ASSERT_EQUAL(raw_status("GET /hello.txt HTTP/1.1\r\n\r\n", false,
 				   NULL), 400);
