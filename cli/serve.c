@@ -88,7 +88,10 @@ struct opts {
 };
 
 /* The request headers the server reads; others are skipped. */
-enum hdr { H_RANGE, H_IMS, H_INM, H_IF_RANGE, H_AE, H_KEPT, H_OTHER = H_KEPT };
+enum hdr {
+	H_RANGE, H_IMS, H_INM, H_IF_RANGE, H_AE, H_EXPECT,
+	H_KEPT, H_OTHER = H_KEPT
+};
 
 static const char *const kept_names[H_KEPT] = {
 	[H_RANGE] = "range",
@@ -96,6 +99,7 @@ static const char *const kept_names[H_KEPT] = {
 	[H_INM] = "if-none-match",
 	[H_IF_RANGE] = "if-range",
 	[H_AE] = "accept-encoding",
+	[H_EXPECT] = "expect",
 };
 
 /*
@@ -137,6 +141,7 @@ struct conn {
 	bool complete;		/* the whole request is in */
 	bool in_body;		/* its headers are in */
 	uint64_t req_body;	/* the sizes of its chunks so far */
+	bool continue_due;	/* a 100 (Continue) to send before its body */
 	/*
 	 * When the whole request, headers and body, must be in (monotonic
 	 * ns): 0 before its first byte.
@@ -633,6 +638,7 @@ static void request_done(struct conn *c)
 	c->body_len = 0;
 	c->req_until = 0;
 	c->req_body = 0;
+	c->continue_due = false;
 	http_parser_pause(&c->parser, 0);
 	if (c->parsed < c->len) {
 		feed(c);
@@ -1546,6 +1552,16 @@ static int on_headers_complete(http_parser *p)
 		   p->content_length > BODY_MAX) {
 		c->reject = 413;
 		http_parser_pause(p, 1);
+	} else if (c->kept[H_EXPECT].len && !c->http10 &&
+		   ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) &&
+					       p->content_length))) {
+		/*
+		 * The client waits for a 100 (Continue) before it sends the
+		 * body, which is read before the answer: send one (RFC 9110,
+		 * 10.1.1; nginx does).  An HTTP/1.0 request's expectation is
+		 * ignored, as the RFC has it.
+		 */
+		c->continue_due = serve_expects_continue(c->kept[H_EXPECT].v);
 	}
 	return 0;
 }
@@ -1576,6 +1592,32 @@ static int on_message_complete(http_parser *p)
 	c->complete = true;
 	http_parser_pause(p, 1);
 	return 0;
+}
+
+static void on_continue_sent(rp_future *f, void *arg)
+{
+	struct conn *c = arg;
+
+	if (io_result(f) < 0) {
+		conn_close(c);
+		return;
+	}
+	arm_recv(c, NULL);
+}
+
+/* Sends the 100 (Continue) the request asked for, then reads its body. */
+static void send_continue(struct conn *c)
+{
+	static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct rp_io_opts io = { .timeout_ns = (int64_t)(o.send_timeout *
+							 NS_PER_S) };
+	rp_future *f = NULL;
+
+	c->continue_due = false;
+	if (!chain(rp_write_full(ex, c->fd, line, sizeof(line) - 1, -1, &io,
+				 &f),
+		   &f, on_continue_sent, c))
+		conn_close(c);
 }
 
 /* Parses what came in; answers a complete request or asks for more. */
@@ -1622,6 +1664,10 @@ static void feed(struct conn *c)
 		c->req_until = now_ns() +
 				(int64_t)(o.idle_timeout * NS_PER_S);
 	c->len = c->parsed = 0;
+	if (c->continue_due) {
+		send_continue(c);
+		return;
+	}
 	arm_recv(c, NULL);
 }
 

@@ -114,6 +114,12 @@ enum serve_coding {
 };
 
 /*
+ * Whether an Expect value (RFC 9110, 10.1.1: a comma-separated list)
+ * holds "100-continue", in any case, without a value of its own.
+ */
+bool serve_expects_continue(const char *value);
+
+/*
  * The codings (SERVE_ENC_*) that an Accept-Encoding value accepts (RFC 9110,
  * 12.5.3): those it lists with a weight above 0 ("x-gzip" is "gzip"), and,
  * when it holds "*" with a weight above 0, those it does not list.  An

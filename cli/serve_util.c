@@ -352,6 +352,28 @@ unsigned serve_accepted_codings(const char *v)
 	return yes | (star & ~listed);
 }
 
+bool serve_expects_continue(const char *v)
+{
+	static const char want[] = "100-continue";
+
+	while (*v) {
+		const char *tok;
+		size_t len;
+
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		tok = v;
+		while (*v && *v != ',')
+			v++;
+		len = (size_t)(v - tok);
+		while (len && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+			len--;
+		if (len == sizeof(want) - 1 && !strncasecmp(tok, want, len))
+			return true;
+	}
+	return false;
+}
+
 bool serve_etag_listed(const char *list, const char *etag)
 {
 	size_t el = strlen(etag);

@@ -981,6 +981,71 @@ static void test_an_error_ends_in_order_while_the_client_sends(void)
 	free(body);
 }
 
+/*
+ * A client that sends "Expect: 100-continue" waits for a 100 (Continue)
+ * before its body, which the server reads before it answers: without the
+ * 100 both waited (RFC 9110, 10.1.1).  The final response follows the
+ * body, on a connection kept alive.
+ */
+static void test_a_100_continue_is_sent_before_the_body(void)
+{
+	static const char *const heads[] = {
+		"GET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+		"Expect: 100-continue\r\n\r\n",
+		"HEAD /hello.txt HTTP/1.1\r\nHost: x\r\nexpect: 100-Continue"
+		"\r\nTransfer-Encoding: chunked\r\n\r\n",
+	};
+	static const char *const bodies[] = { "abc", "3\r\nabc\r\n0\r\n\r\n" };
+	static const char next[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+				   "Connection: close\r\n\r\n";
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		char buf[sizeof(cont)] = "";
+		struct resp r1, r2;
+		size_t len, got = 0;
+		ssize_t n = 1;
+		char *raw;
+		int fd = dial(main_srv.port);
+
+		CU_ASSERT_FATAL(fd >= 0);
+		CU_ASSERT(send_all(fd, heads[i], strlen(heads[i])));
+		while (got < sizeof(cont) - 1 &&
+		       (n = recv(fd, buf + got, sizeof(cont) - 1 - got, 0)) > 0)
+			got += (size_t)n;
+		CU_ASSERT_STRING_EQUAL(buf, cont);
+		CU_ASSERT(send_all(fd, bodies[i], strlen(bodies[i])));
+		CU_ASSERT(send_all(fd, next, sizeof(next) - 1));
+		raw = read_all(fd, &len);
+		close(fd);
+		CU_ASSERT(parse(raw, len, i == 1, &r1) && r1.status == 200 &&
+			  parse(r1.next, len - (size_t)(r1.next - raw), false,
+				&r2) && r2.status == 200 &&
+			  r2.next == raw + len);
+		free(raw);
+	}
+	/*
+	 * No 100 without a body to wait for, nor for HTTP/1.0 (RFC 9110,
+	 * 10.1.1).
+	 */
+	{
+		static const char *const reqs[] = {
+			"GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+			"Expect: 100-continue\r\nConnection: close\r\n\r\n",
+			"GET /hello.txt HTTP/1.0\r\nContent-Length: 3\r\n"
+			"Expect: 100-continue\r\n\r\nabc",
+		};
+
+		for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+			bool whole;
+
+			CU_ASSERT(raw_status(reqs[i], false, &whole) == 200 &&
+				  whole);
+		}
+	}
+}
+
 static void test_keep_alive_and_pipelining(void)
 {
 	static const char req[] =
@@ -2126,6 +2191,8 @@ int main(int argc, char **argv)
 		  false },
 		{ "an_error_ends_in_order_while_the_client_sends",
 		  test_an_error_ends_in_order_while_the_client_sends, false },
+		{ "a_100_continue_is_sent_before_the_body",
+		  test_a_100_continue_is_sent_before_the_body, false },
 		{ "keep_alive_and_pipelining", test_keep_alive_and_pipelining,
 		  false },
 		{ "http10_and_requests_in_pieces",

@@ -358,6 +358,18 @@ static void test_entity_tags(void)
 	CU_ASSERT_STRING_EQUAL(tag, "\"6b0a");
 }
 
+static void test_expects_continue(void)
+{
+	CU_ASSERT(serve_expects_continue("100-continue"));
+	CU_ASSERT(serve_expects_continue("100-Continue "));
+	CU_ASSERT(serve_expects_continue("foo=1, 100-continue"));
+	CU_ASSERT(serve_expects_continue(" ,100-CONTINUE,"));
+	CU_ASSERT(!serve_expects_continue(""));
+	CU_ASSERT(!serve_expects_continue("100-continued"));
+	CU_ASSERT(!serve_expects_continue("100-continue=1"));
+	CU_ASSERT(!serve_expects_continue("x-100-continue"));
+}
+
 static void test_accepted_codings(void)
 {
 	const unsigned br = SERVE_ENC_BR, gz = SERVE_ENC_GZIP;
@@ -496,6 +508,7 @@ int main(int argc, char **argv)
 		{ "folder_locations", test_folder_locations, false },
 		{ "http_dates", test_http_dates, false },
 		{ "entity_tags", test_entity_tags, false },
+		{ "expects_continue", test_expects_continue, false },
 		{ "accepted_codings", test_accepted_codings, false },
 		{ "folder_listings", test_folder_listings, false },
 	};
