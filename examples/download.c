@@ -42,6 +42,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,10 +67,11 @@ static const char *const names[N_FILES] = {
 static const int after[N_FILES] = { 3, -1, 0, 1 };
 static const int delays_ms[N_FILES] = { 100, 50, 100, 100 };
 
-static void die(const char *what, int err)
+/* Prints what failed; returns -1 for the caller to pass on. */
+static int fail(const char *what, int err)
 {
 	fprintf(stderr, "download: %s: %s\n", what, strerror(-err));
-	exit(1);
+	return -1;
 }
 
 /* True when the file at `fd` holds exactly `expected`. */
@@ -82,41 +84,79 @@ static int same(int fd, const char *expected)
 	       !memcmp(buf, expected, len);
 }
 
+/* Why transfer `t`, which ended with error `err`, failed, in words. */
+static void transfer_failed(rp_http_transfer *t, const char *name, int err)
+{
+	struct rp_http_info info;
+
+	if (rp_http_transfer_info(t, &info) == 0 && info.error[0])
+		fprintf(stderr, "download: %s: %s\n", name, info.error);
+	else
+		fail(name, err);
+}
+
 int main(void)
 {
-	char dir[] = "/tmp/ringpool-download-XXXXXX";
+	char dir[200] = "";
+	const char *tmp = getenv("TMPDIR");
 	struct page pages[N_FILES];
-	rp_http_transfer *transfers[N_FILES];
+	rp_http_transfer *transfers[N_FILES] = { NULL };
 	rp_future *futures[N_FILES];
 	struct http_server server;
 	struct rp_http_config cfg;
-	char path[N_FILES][64];
+	char path[N_FILES][256];
 	int fds[N_FILES];
-	rp_as_completed *it;
-	rp_executor *ex;
+	rp_as_completed *it = NULL;
+	rp_executor *ex = NULL;
+	rp_http *http = NULL;
 	rp_future *f;
-	rp_http *http;
-	int i, ret;
+	int i, ret, status = EXIT_FAILURE;
+	bool serving = false;
 
 	for (i = 0; i < N_FILES; i++) {
 		memset(contents[i], 'a' + i, (size_t)(i + 1) * 1000);
 		pages[i] = (struct page){ names[i], "text/plain", contents[i],
 					  after[i], delays_ms[i] };
+		fds[i] = -1;
+		path[i][0] = '\0';
 	}
-	if (http_server_start(&server, pages, N_FILES) < 0)
-		die("http_server_start", -errno);
-	if (!mkdtemp(dir))
-		die("mkdtemp", -errno);
+	if (http_server_start(&server, pages, N_FILES) < 0) {
+		fail("http_server_start", -errno);
+		goto out;
+	}
+	serving = true;
+	/* The downloads go to a new folder under $TMPDIR. */
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/ringpool-download-XXXXXX",
+			     tmp) >= sizeof(dir)) {
+		*dir = '\0';
+		fail("TMPDIR", -ENAMETOOLONG);
+		goto out;
+	}
+	if (!mkdtemp(dir)) {
+		fail(dir, -errno);
+		*dir = '\0';
+		goto out;
+	}
 
 	/* with concurrent.futures.ThreadPoolExecutor(max_workers=3) */
 	ret = rp_executor_new(NULL, &ex);
-	if (ret < 0)
-		die("rp_executor_new", ret);
-	rp_http_config_init(&cfg);
+	if (ret < 0) {
+		fail("rp_executor_new", ret);
+		goto out;
+	}
+	ret = rp_http_config_init(&cfg);
+	if (ret < 0) {
+		fail("rp_http_config_init", ret);
+		goto out;
+	}
 	cfg.max_per_host = 3;
 	ret = rp_http_new(ex, &cfg, &http);
-	if (ret < 0)
-		die("rp_http_new", ret);
+	if (ret < 0) {
+		fail("rp_http_new", ret);
+		goto out;
+	}
 
 	/* futures = [executor.submit(download_file, file) for file in files] */
 	for (i = 0; i < N_FILES; i++) {
@@ -126,25 +166,30 @@ int main(void)
 		snprintf(path[i], sizeof(path[i]), "%s%s", dir, names[i]);
 		fds[i] = open(path[i], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
 			      0644);
-		if (fds[i] < 0)
-			die(path[i], -errno);
+		if (fds[i] < 0) {
+			fail(path[i], -errno);
+			goto out;
+		}
 		snprintf(url, sizeof(url), "http://127.0.0.1:%u%s",
 			 server.port, names[i]);
 		req.url = url;
 		req.fd = fds[i];
 		printf("Downloading %s started...\n", names[i] + 1);
 		ret = rp_http_get(http, &req, &transfers[i]);
-		if (ret < 0)
-			die("rp_http_get", ret);
+		if (ret < 0) {
+			fail("rp_http_get", ret);
+			goto out;
+		}
 		futures[i] = rp_http_transfer_future(transfers[i]);
 	}
 
 	/* for future in concurrent.futures.as_completed(futures): */
 	ret = rp_as_completed_new(futures, N_FILES, &it);
-	if (ret < 0)
-		die("rp_as_completed_new", ret);
+	if (ret < 0) {
+		fail("rp_as_completed_new", ret);
+		goto out;
+	}
 	while ((ret = rp_as_completed_next(it, RP_FOREVER, &f)) == 0) {
-		struct rp_http_info info;
 		int64_t bytes;
 		int err;
 
@@ -152,29 +197,48 @@ int main(void)
 			;
 		ret = rp_future_result(f, RP_FOREVER, &bytes, &err);
 		if (ret < 0 || err < 0) {
-			rp_http_transfer_info(transfers[i], &info);
-			fprintf(stderr, "download: %s: %s\n", names[i] + 1,
-				info.error);
-			return 1;
+			transfer_failed(transfers[i], names[i] + 1,
+					ret < 0 ? ret : err);
+			goto out;
 		}
-		if (!same(fds[i], contents[i]))
-			die(names[i] + 1, -EIO);
+		if (!same(fds[i], contents[i])) {
+			fail(names[i] + 1, -EIO);
+			goto out;
+		}
 		printf("Downloading %s completed.\n", names[i] + 1);
 		printf("%s downloaded (%lld bytes)\n", names[i] + 1,
 		       (long long)bytes);
 	}
-	if (ret != -ENODATA)
-		die("rp_as_completed_next", ret);
-	rp_as_completed_free(it);
-
-	for (i = 0; i < N_FILES; i++) {
-		rp_http_transfer_free(transfers[i]);
-		close(fds[i]);
-		unlink(path[i]);
+	if (ret != -ENODATA) {
+		fail("rp_as_completed_next", ret);
+		goto out;
 	}
-	rmdir(dir);
+	status = EXIT_SUCCESS;
+
+out:
+	/*
+	 * On a failure, transfers may still be running, writing to the
+	 * files: rp_http_free() cancels them and returns once they have
+	 * ended, so it comes before the files are closed.
+	 */
+	rp_as_completed_free(it);
 	rp_http_free(http);		/* closes its connections */
-	rp_executor_free(ex);		/* leaving the with-block */
-	http_server_stop(&server);
-	return 0;
+	for (i = 0; i < N_FILES; i++)
+		rp_http_transfer_free(transfers[i]);
+	ret = rp_executor_free(ex);	/* leaving the with-block */
+	if (ret < 0) {
+		fail("rp_executor_free", ret);
+		status = EXIT_FAILURE;
+	}
+	if (serving)
+		http_server_stop(&server);
+	for (i = 0; i < N_FILES; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		if (path[i][0] && unlink(path[i]) < 0 && errno != ENOENT)
+			fail(path[i], -errno);
+	}
+	if (*dir && rmdir(dir) < 0)
+		fail(dir, -errno);
+	return status;
 }

@@ -176,12 +176,17 @@ static void *server_accept_main(void *arg)
 	return NULL;
 }
 
-/* Starts serving `pages`; returns 0, or -1 with errno set. */
+/*
+ * Starts serving `pages`; returns 0, or -1 with errno set (and nothing to
+ * stop).
+ */
 static int http_server_start(struct http_server *s, const struct page *pages,
 			     size_t n_pages)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	socklen_t len = sizeof(addr);
+
+	int err;
 
 	memset(s, 0, sizeof(*s));
 	if (n_pages > SERVER_MAX_PAGES) {
@@ -190,19 +195,32 @@ static int http_server_start(struct http_server *s, const struct page *pages,
 	}
 	s->pages = pages;
 	s->n_pages = n_pages;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->sent_cond, NULL);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	s->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (s->lfd < 0 || s->stop_fd < 0 ||
 	    bind(s->lfd, (struct sockaddr *)&addr, sizeof(addr)) ||
 	    listen(s->lfd, 16) ||
-	    getsockname(s->lfd, (struct sockaddr *)&addr, &len) ||
-	    pthread_create(&s->acceptor, NULL, server_accept_main, s))
-		return -1;
+	    getsockname(s->lfd, (struct sockaddr *)&addr, &len)) {
+		err = errno;
+		goto fail;
+	}
 	s->port = ntohs(addr.sin_port);
-	return 0;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->sent_cond, NULL);
+	err = pthread_create(&s->acceptor, NULL, server_accept_main, s);
+	if (!err)
+		return 0;
+	pthread_cond_destroy(&s->sent_cond);
+	pthread_mutex_destroy(&s->lock);
+fail:
+	/* Nothing is left open: http_server_stop() is not called. */
+	if (s->lfd >= 0)
+		close(s->lfd);
+	if (s->stop_fd >= 0)
+		close(s->stop_fd);
+	errno = err;
+	return -1;
 }
 
 /* Closes every connection and joins the threads. */

@@ -35,6 +35,7 @@
  *	Fetched /page1: "Page one", 3 links
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,10 +63,11 @@ static const struct page pages[N_PAGES] = {
 	  "</body></html>\n", 1, 100 },
 };
 
-static void die(const char *what, int err)
+/* Prints what failed; returns -1 for the caller to pass on. */
+static int fail(const char *what, int err)
 {
 	fprintf(stderr, "scrape: %s: %s\n", what, strerror(-err));
-	exit(1);
+	return -1;
 }
 
 /* The "scraping": a page's title and how many links it has. */
@@ -83,24 +85,32 @@ static void scrape(const char *html, char *title, size_t size, int *links)
 
 int main(void)
 {
-	rp_http_transfer *transfers[N_PAGES];
+	rp_http_transfer *transfers[N_PAGES] = { NULL };
 	rp_future *futures[N_PAGES];
 	struct http_server server;
-	int fds[N_PAGES];
-	rp_as_completed *it;
-	rp_executor *ex;
+	int fds[N_PAGES] = { -1, -1, -1 };
+	rp_as_completed *it = NULL;
+	rp_executor *ex = NULL;
+	rp_http *http = NULL;
 	rp_future *f;
-	rp_http *http;
-	int i, ret;
+	int i, ret, status = EXIT_FAILURE;
+	bool serving = false;
 
-	if (http_server_start(&server, pages, N_PAGES) < 0)
-		die("http_server_start", -errno);
+	if (http_server_start(&server, pages, N_PAGES) < 0) {
+		fail("http_server_start", -errno);
+		goto out;
+	}
+	serving = true;
 	ret = rp_executor_new(NULL, &ex);
-	if (ret < 0)
-		die("rp_executor_new", ret);
+	if (ret < 0) {
+		fail("rp_executor_new", ret);
+		goto out;
+	}
 	ret = rp_http_new(ex, NULL, &http);
-	if (ret < 0)
-		die("rp_http_new", ret);
+	if (ret < 0) {
+		fail("rp_http_new", ret);
+		goto out;
+	}
 
 	/* futures = [executor.submit(fetch_url, url) for url in urls] */
 	for (i = 0; i < N_PAGES; i++) {
@@ -108,23 +118,29 @@ int main(void)
 		char url[128];
 
 		fds[i] = memfd_create(pages[i].path + 1, MFD_CLOEXEC);
-		if (fds[i] < 0)
-			die("memfd_create", -errno);
+		if (fds[i] < 0) {
+			fail("memfd_create", -errno);
+			goto out;
+		}
 		snprintf(url, sizeof(url), "http://127.0.0.1:%u%s",
 			 server.port, pages[i].path);
 		req.url = url;
 		req.fd = fds[i];
 		printf("Fetching %s...\n", pages[i].path);
 		ret = rp_http_get(http, &req, &transfers[i]);
-		if (ret < 0)
-			die("rp_http_get", ret);
+		if (ret < 0) {
+			fail("rp_http_get", ret);
+			goto out;
+		}
 		futures[i] = rp_http_transfer_future(transfers[i]);
 	}
 
 	/* for future in concurrent.futures.as_completed(futures): */
 	ret = rp_as_completed_new(futures, N_PAGES, &it);
-	if (ret < 0)
-		die("rp_as_completed_new", ret);
+	if (ret < 0) {
+		fail("rp_as_completed_new", ret);
+		goto out;
+	}
 	while ((ret = rp_as_completed_next(it, RP_FOREVER, &f)) == 0) {
 		struct rp_http_info info;
 		char html[1024], title[64];
@@ -134,30 +150,55 @@ int main(void)
 		for (i = 0; futures[i] != f; i++)
 			;
 		ret = rp_future_result(f, RP_FOREVER, &len, &err);
-		if (ret < 0 || err < 0 || len >= (int64_t)sizeof(html)) {
-			rp_http_transfer_info(transfers[i], &info);
-			fprintf(stderr, "scrape: %s: %s\n", pages[i].path,
-				info.error);
-			return 1;
+		if (ret < 0 || err < 0) {
+			/* The library says why, in words. */
+			if (rp_http_transfer_info(transfers[i], &info) == 0 &&
+			    info.error[0])
+				fprintf(stderr, "scrape: %s: %s\n",
+					pages[i].path, info.error);
+			else
+				fail(pages[i].path, ret < 0 ? ret : err);
+			goto out;
+		}
+		if (len >= (int64_t)sizeof(html)) {
+			fail(pages[i].path, -EFBIG);	/* not this page */
+			goto out;
 		}
 		/* The body is in the memfd: done means written. */
-		if (pread(fds[i], html, (size_t)len, 0) != len)
-			die("pread", -EIO);
+		if (pread(fds[i], html, (size_t)len, 0) != len) {
+			fail("pread", -EIO);
+			goto out;
+		}
 		html[len] = '\0';
 		scrape(html, title, sizeof(title), &links);
 		printf("Fetched %s: \"%s\", %d link%s\n", pages[i].path, title,
 		       links, links == 1 ? "" : "s");
 	}
-	if (ret != -ENODATA)
-		die("rp_as_completed_next", ret);
-	rp_as_completed_free(it);
-
-	for (i = 0; i < N_PAGES; i++) {
-		rp_http_transfer_free(transfers[i]);
-		close(fds[i]);
+	if (ret != -ENODATA) {
+		fail("rp_as_completed_next", ret);
+		goto out;
 	}
+	status = EXIT_SUCCESS;
+
+out:
+	/*
+	 * On a failure, transfers may still be running, writing to the
+	 * memfds: rp_http_free() cancels them and returns once they have
+	 * ended, so it comes before the memfds are closed.
+	 */
+	rp_as_completed_free(it);
 	rp_http_free(http);
-	rp_executor_free(ex);
-	http_server_stop(&server);
-	return 0;
+	for (i = 0; i < N_PAGES; i++)
+		rp_http_transfer_free(transfers[i]);
+	ret = rp_executor_free(ex);
+	if (ret < 0) {
+		fail("rp_executor_free", ret);
+		status = EXIT_FAILURE;
+	}
+	if (serving)
+		http_server_stop(&server);
+	for (i = 0; i < N_PAGES; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return status;
 }
