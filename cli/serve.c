@@ -142,6 +142,14 @@ struct conn {
 	bool in_body;		/* its headers are in */
 	uint64_t req_body;	/* the sizes of its chunks so far */
 	bool continue_due;	/* a 100 (Continue) to send before its body */
+	bool chunked;		/* its body is chunked */
+	/*
+	 * A line end http-parser took on trust, to be checked where it
+	 * paused just after it (see framing_ok()), and the last byte parsed
+	 * before in[] was reused, for a CRLF that spans two receives.
+	 */
+	enum { CHK_NONE, CHK_HEAD_END, CHK_LF, CHK_CRLF } check;
+	char prev;
 	/*
 	 * When the whole request, headers and body, must be in (monotonic
 	 * ns): 0 before its first byte.
@@ -1563,6 +1571,11 @@ static int on_headers_complete(http_parser *p)
 		 */
 		c->continue_due = serve_expects_continue(c->kept[H_EXPECT].v);
 	}
+	c->chunked = p->flags & F_CHUNKED;
+	if (!c->reject) {
+		c->check = CHK_HEAD_END;
+		http_parser_pause(p, 1);
+	}
 	return 0;
 }
 
@@ -1572,8 +1585,22 @@ static int on_chunk_header(http_parser *p)
 	struct conn *c = conn_of(p);
 
 	c->req_body += p->content_length;
-	if (p->content_length > BODY_MAX || c->req_body > BODY_MAX) {
+	if (p->content_length > BODY_MAX || c->req_body > BODY_MAX)
 		c->reject = 413;
+	else
+		c->check = CHK_LF;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+/* A chunk's data and the line end after it are in. */
+static int on_chunk_complete(http_parser *p)
+{
+	struct conn *c = conn_of(p);
+
+	/* Also called at the end of the trailers: on_message_complete(). */
+	if (!(p->flags & F_TRAILING)) {
+		c->check = CHK_CRLF;
 		http_parser_pause(p, 1);
 	}
 	return 0;
@@ -1589,6 +1616,8 @@ static int on_message_complete(http_parser *p)
 	 */
 	if (c->bad_head)
 		c->reject = 400;
+	else if (c->chunked)
+		c->check = CHK_LF;	/* of the line that ends the trailers */
 	c->complete = true;
 	http_parser_pause(p, 1);
 	return 0;
@@ -1620,6 +1649,36 @@ static void send_continue(struct conn *c)
 		conn_close(c);
 }
 
+/* The byte `k` bytes before in[parsed] (1 or 2), perhaps of the last in[]. */
+static char parsed_back(const struct conn *c, size_t k)
+{
+	return c->parsed >= k ? c->in[c->parsed - k] : c->prev;
+}
+
+/*
+ * Checks the line end c->check names.  The Debian build of http-parser is
+ * not strict (HTTP_PARSER_STRICT=0): where it expects the LF of a CRLF that
+ * ends the headers, a chunk's size line, its data or the trailers, and
+ * where it expects the CR after a chunk's data, it takes any byte.  So a
+ * chunk longer than its size ("3\r\nabcdef"), or "\r\n\rX" for the end of
+ * the headers, framed the request differently from how any strict parser
+ * in front of the server (a proxy) reads it: a request smuggled past it.
+ * Each is 400, as nginx answers.
+ */
+static bool framing_ok(const struct conn *c)
+{
+	switch (c->check) {
+	case CHK_HEAD_END:	/* paused before the LF */
+		return c->in[c->parsed] == '\n';
+	case CHK_LF:		/* after it */
+		return parsed_back(c, 1) == '\n';
+	case CHK_CRLF:
+		return parsed_back(c, 2) == '\r' && parsed_back(c, 1) == '\n';
+	default:
+		return true;
+	}
+}
+
 /* Parses what came in; answers a complete request or asks for more. */
 static void feed(struct conn *c)
 {
@@ -1627,9 +1686,25 @@ static void feed(struct conn *c)
 	size_t n;
 
 	c->gap = c->parsed;
-	n = http_parser_execute(&c->parser, &settings, c->in + c->parsed,
-				c->len - c->parsed);
-	c->parsed += n;
+	for (;;) {
+		bool ok;
+
+		n = http_parser_execute(&c->parser, &settings,
+					c->in + c->parsed, c->len - c->parsed);
+		c->parsed += n;
+		if (c->check == CHK_NONE)
+			break;
+		ok = framing_ok(c);
+		c->check = CHK_NONE;
+		if (!ok && !c->reject)
+			c->reject = 400;
+		if (c->reject || c->complete)
+			break;
+		/* Paused only for the check: on. */
+		http_parser_pause(&c->parser, 0);
+		if (c->parsed == c->len)
+			break;
+	}
 	/* Before in[] is reused: whether a line ended in what is left. */
 	if (c->parsed > c->gap &&
 	    memchr(c->in + c->gap, '\n', c->parsed - c->gap))
@@ -1663,6 +1738,8 @@ static void feed(struct conn *c)
 	if (!c->req_until)
 		c->req_until = now_ns() +
 				(int64_t)(o.idle_timeout * NS_PER_S);
+	if (c->parsed)
+		c->prev = c->in[c->parsed - 1];
 	c->len = c->parsed = 0;
 	if (c->continue_due) {
 		send_continue(c);
@@ -2308,6 +2385,7 @@ int cli_serve(int argc, char **argv)
 		.on_header_value = on_header_value,
 		.on_headers_complete = on_headers_complete,
 		.on_chunk_header = on_chunk_header,
+		.on_chunk_complete = on_chunk_complete,
 		.on_message_complete = on_message_complete,
 	};
 	/*

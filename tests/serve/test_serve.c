@@ -896,6 +896,37 @@ static void test_malformed_header_lines(void)
 		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
 		  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
 		  "2;a=b\r\n\nb\r\n0\r\nT: v  w\r\nU:\r\n\r\n", 200 },
+		/*
+		 * A line end that is not one, where the headers, a chunk's
+		 * size line or data, or the trailers end (http-parser, built
+		 * lax, takes any byte for it), so that the request ends
+		 * elsewhere than a strict reader sees it; and bare LFs, which
+		 * are fine (RFC 9112, 2.2).
+		 */
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close"
+		  "\r\n\rX", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close"
+		  "\r\nContent-Length: 3\r\n\rXabc", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+		  "3\r\nabcdef\r\n0\r\n\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+		  "3\r\nabcXX0\r\n\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+		  "3\rXabc\r\n0\r\n\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+		  "0\rX\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+		  "0\r\nT: v\r\n\rX", 400 },
+		{ "GET /hello.txt HTTP/1.1\nHost: x\nContent-Length: 2\n"
+		  "Connection: close\n\nab", 200 },
+		{ "GET /hello.txt HTTP/1.1\nHost: x\nConnection: close\n"
+		  "Transfer-Encoding: chunked\n\n2\r\n\r\n\r\n0\r\nT: v\n\n",
+		  200 },
 		/* Spaces inside a value, and empty values, are no folding. */
 		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-A: a  b \r\n"
 		  "X-B:\r\nX-C:   \r\nConnection: close\r\n\r\n", 200 },
