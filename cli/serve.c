@@ -157,6 +157,7 @@ struct conn {
 	int64_t req_until;
 	int reject;		/* a status to answer with at once, or 0 */
 	unsigned hosts;		/* Host header lines */
+	bool te;		/* a Transfer-Encoding header */
 	/*
 	 * What the header callbacks see between one's bytes and the next's:
 	 * in[gap..) is not looked at yet, and `gap_lf` tells whether a line
@@ -642,6 +643,7 @@ static void request_done(struct conn *c)
 	c->hdr = H_OTHER;
 	c->reject = 0;
 	c->hosts = 0;
+	c->te = false;
 	c->gap_lf = c->bad_head = c->in_body = false;
 	c->body_len = 0;
 	c->req_until = 0;
@@ -1516,6 +1518,9 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 			c->kept[c->hdr].len = 0;
 		else if (c->field_len == 4 && !strcasecmp(c->field, "host"))
 			c->hosts++;
+		else if (c->field_len == 17 &&
+			 !strcasecmp(c->field, "transfer-encoding"))
+			c->te = true;
 	}
 	if (c->hdr != H_OTHER)
 		keep_value(&c->kept[c->hdr], at, len);
@@ -1545,7 +1550,12 @@ static int on_headers_complete(http_parser *p)
 	if (p->http_major != 1) {
 		c->reject = 505;
 		http_parser_pause(p, 1);
-	} else if (c->bad_head) {
+	} else if (c->bad_head || (c->http10 && c->te)) {
+		/*
+		 * RFC 9112, 6.1: an HTTP/1.0 request with Transfer-Encoding
+		 * has faulty framing (a 1.0 hop in front knows no chunks, so
+		 * it reads the body as the next request): 400, as nginx.
+		 */
 		c->reject = 400;
 		http_parser_pause(p, 1);
 	} else if (c->hosts > 1 || (!c->hosts && (p->http_major > 1 ||

@@ -785,6 +785,21 @@ static void test_bad_requests(void)
 				   "Host: b\r\n\r\n", false, NULL), 400);
 	CU_ASSERT_EQUAL(raw_status("GET /hello.txt HTTP/1.0\r\n\r\n", false,
 				   NULL), 200);
+	/*
+	 * RFC 9112, 6.1: Transfer-Encoding in an HTTP/1.0 request is faulty
+	 * framing (nginx: 400), even kept alive: a 1.0 hop in front would
+	 * send the chunked body on as the next request.
+	 */
+	CU_ASSERT(raw_status("GET /hello.txt HTTP/1.0\r\n"
+			     "Connection: keep-alive\r\n"
+			     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+			     "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+			     "Connection: close\r\n\r\n", false, &whole) ==
+		  400 && whole);
+	CU_ASSERT_EQUAL(raw_status("GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+				   "Transfer-Encoding: chunked\r\n"
+				   "Connection: close\r\n\r\n0\r\n\r\n",
+				   false, NULL), 200);
 
 	/*
 	 * Another major version is not spoken: 505 (nginx too), and the
