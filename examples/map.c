@@ -123,6 +123,16 @@ int main(void)
 	status = EXIT_SUCCESS;
 
 out:
+	/*
+	 * After a failure, the results not taken yet still own their
+	 * strings, and rp_map_free() would drop them unfreed (Python's
+	 * garbage collector frees them): take and free what is left first.
+	 * This runs the tasks still to come, as leaving the with-block would.
+	 */
+	while (status != EXIT_SUCCESS && results &&
+	       rp_map_next(results, RP_FOREVER, &value, &error) == 0)
+		if (error == 0)
+			free((char *)(intptr_t)value);
 	rp_map_free(results);
 	/* End of the `with` block: executor.shutdown(wait=True). */
 	rc = rp_executor_free(executor);
