@@ -89,7 +89,7 @@ struct opts {
 
 /* The request headers the server reads; others are skipped. */
 enum hdr {
-	H_RANGE, H_IMS, H_INM, H_IF_RANGE, H_AE, H_EXPECT,
+	H_RANGE, H_IMS, H_INM, H_IF_RANGE, H_AE, H_EXPECT, H_TE,
 	H_KEPT, H_OTHER = H_KEPT
 };
 
@@ -100,6 +100,7 @@ static const char *const kept_names[H_KEPT] = {
 	[H_IF_RANGE] = "if-range",
 	[H_AE] = "accept-encoding",
 	[H_EXPECT] = "expect",
+	[H_TE] = "transfer-encoding",
 };
 
 /*
@@ -434,6 +435,7 @@ static const char *reason(int status)
 	case 416: return "Range Not Satisfiable";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	case 505: return "HTTP Version Not Supported";
 	default: return "Unknown";
@@ -1513,14 +1515,20 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 				c->hdr = (enum hdr)i;
 				break;
 			}
-		/* A repeated header: the last one counts. */
-		if (c->hdr != H_OTHER)
-			c->kept[c->hdr].len = 0;
-		else if (c->field_len == 4 && !strcasecmp(c->field, "host"))
-			c->hosts++;
-		else if (c->field_len == 17 &&
-			 !strcasecmp(c->field, "transfer-encoding"))
+		/*
+		 * A repeated header: the last one counts, except
+		 * Transfer-Encoding, whose lines make one list (RFC 9110,
+		 * 5.3): each coding applied in turn.
+		 */
+		if (c->hdr == H_TE) {
+			if (c->te)
+				keep_value(&c->kept[H_TE], ",", 1);
 			c->te = true;
+		} else if (c->hdr != H_OTHER) {
+			c->kept[c->hdr].len = 0;
+		} else if (c->field_len == 4 && !strcasecmp(c->field, "host")) {
+			c->hosts++;
+		}
 	}
 	if (c->hdr != H_OTHER)
 		keep_value(&c->kept[c->hdr], at, len);
@@ -1530,10 +1538,15 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 static int on_headers_complete(http_parser *p)
 {
 	struct conn *c = conn_of(p);
-
 	unsigned i;
+	int te;
 
-	/* Values cut short are not trusted: as if absent. */
+	/*
+	 * Values cut short are not trusted: as if absent, but for a
+	 * Transfer-Encoding, which frames the body.
+	 */
+	if (c->te && c->kept[H_TE].len == sizeof(c->kept[H_TE].v))
+		c->bad_head = true;
 	for (i = 0; i < H_KEPT; i++)
 		if (c->kept[i].len == sizeof(c->kept[i].v))
 			c->kept[i].len = 0;
@@ -1557,6 +1570,16 @@ static int on_headers_complete(http_parser *p)
 		 * it reads the body as the next request): 400, as nginx.
 		 */
 		c->reject = 400;
+		http_parser_pause(p, 1);
+	} else if (c->te && (te = serve_te_check(c->kept[H_TE].v))) {
+		/*
+		 * http-parser has seen that chunked comes last; it takes
+		 * "chunked, chunked" and codings before chunked ("gzip,
+		 * chunked") as chunked.  RFC 9112, 6.1: chunked applied
+		 * twice is 400; a coding not implemented, 501 (nginx
+		 * answers both so).  Either way the body cannot be read.
+		 */
+		c->reject = te;
 		http_parser_pause(p, 1);
 	} else if (c->hosts > 1 || (!c->hosts && (p->http_major > 1 ||
 					   (p->http_major == 1 &&
@@ -2016,7 +2039,9 @@ static void serve_usage(FILE *out)
 "      --max-conns N      connections at once; more get 503 (default 1024;\n"
 "                         240 with the blocking-thread backend, at most 1008;\n"
 "                         lowered to what the open-file limit allows)\n"
-"      --idle-timeout S   close a connection idle for S seconds (default 60)\n"
+"      --idle-timeout S   close a connection idle for S seconds, or whose\n"
+"                         request (headers and body) takes longer than S\n"
+"                         from its first byte (default 60)\n"
 "      --send-timeout S   close a connection that takes no data for S\n"
 "                         seconds (default 60)\n"
 "      --dotfiles         serve names that start with '.'\n"

@@ -118,6 +118,12 @@ enum serve_coding {
  * holds "100-continue", in any case, without a value of its own.
  */
 bool serve_expects_continue(const char *value);
+/*
+ * Whether a request's Transfer-Encoding list (all its lines, joined with
+ * commas) can be served: 0 for chunked alone, 400 for chunked more than
+ * once or not at all, 501 for any other coding (RFC 9112, 6.1).
+ */
+int serve_te_check(const char *value);
 
 /*
  * The codings (SERVE_ENC_*) that an Accept-Encoding value accepts (RFC 9110,

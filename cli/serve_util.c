@@ -374,6 +374,34 @@ bool serve_expects_continue(const char *v)
 	return false;
 }
 
+int serve_te_check(const char *v)
+{
+	unsigned chunked = 0, other = 0;
+
+	while (*v) {
+		const char *tok;
+		size_t len;
+
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		tok = v;
+		while (*v && *v != ',' && *v != ';')
+			v++;
+		len = (size_t)(v - tok);
+		while (len && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+			len--;
+		if (len == 7 && !strncasecmp(tok, "chunked", 7))
+			chunked++;
+		else if (len)
+			other++;
+		while (*v && *v != ',')
+			v++;	/* the coding's parameters */
+	}
+	if (chunked != 1)
+		return 400;
+	return other ? 501 : 0;
+}
+
 bool serve_etag_listed(const char *list, const char *etag)
 {
 	size_t el = strlen(etag);

@@ -942,6 +942,26 @@ static void test_malformed_header_lines(void)
 		{ "GET /hello.txt HTTP/1.1\nHost: x\nConnection: close\n"
 		  "Transfer-Encoding: chunked\n\n2\r\n\r\n\r\n0\r\nT: v\n\n",
 		  200 },
+		/*
+		 * 6.1: chunked applied twice, on one line or two, is 400; a
+		 * coding before it that is not implemented, 501 (nginx
+		 * answers both so); chunked alone, in any case, is fine.
+		 */
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked, chunked\r\n"
+		  "Connection: close\r\n\r\n0\r\n\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked"
+		  "\r\nConnection: close\r\n\r\n0\r\n\r\n", 400 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: gzip, chunked\r\n"
+		  "Connection: close\r\n\r\n0\r\n\r\n", 501 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked"
+		  "\r\nConnection: close\r\n\r\n0\r\n\r\n", 501 },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: Chunked\r\n"
+		  "Connection: close\r\n\r\n0\r\n\r\n", 200 },
 		/* Spaces inside a value, and empty values, are no folding. */
 		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-A: a  b \r\n"
 		  "X-B:\r\nX-C:   \r\nConnection: close\r\n\r\n", 200 },

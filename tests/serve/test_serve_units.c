@@ -358,6 +358,20 @@ static void test_entity_tags(void)
 	CU_ASSERT_STRING_EQUAL(tag, "\"6b0a");
 }
 
+static void test_te_check(void)
+{
+	CU_ASSERT_EQUAL(serve_te_check("chunked"), 0);
+	CU_ASSERT_EQUAL(serve_te_check("CHUNKED "), 0);
+	CU_ASSERT_EQUAL(serve_te_check(" , chunked,"), 0);
+	CU_ASSERT_EQUAL(serve_te_check("chunked, chunked"), 400);
+	CU_ASSERT_EQUAL(serve_te_check("chunked,chunked;x=1"), 400);
+	CU_ASSERT_EQUAL(serve_te_check(""), 400);
+	CU_ASSERT_EQUAL(serve_te_check("gzip"), 400);
+	CU_ASSERT_EQUAL(serve_te_check("gzip, chunked"), 501);
+	CU_ASSERT_EQUAL(serve_te_check("identity,chunked"), 501);
+	CU_ASSERT_EQUAL(serve_te_check("chunkedx"), 400);
+}
+
 static void test_expects_continue(void)
 {
 	CU_ASSERT(serve_expects_continue("100-continue"));
@@ -509,6 +523,7 @@ int main(int argc, char **argv)
 		{ "http_dates", test_http_dates, false },
 		{ "entity_tags", test_entity_tags, false },
 		{ "expects_continue", test_expects_continue, false },
+		{ "te_check", test_te_check, false },
 		{ "accepted_codings", test_accepted_codings, false },
 		{ "folder_listings", test_folder_listings, false },
 	};
