@@ -21,7 +21,9 @@
  * starts on 127.0.0.1 (http_server.h) that answers the files one after the
  * other, 100 ms apart, in an order of its own.  rp_http drives the sockets
  * from the executor's ring and writes each body to its file with positioned
- * writes: no thread waits on the network.  `max_workers=3` becomes three
+ * writes: on io_uring no thread waits on the network (on the blocking-thread
+ * backend one thread of the client's polls every socket at once).
+ * `max_workers=3` becomes three
  * connections at most to the host, so file4.txt waits for the first
  * connection to come free.
  *
