@@ -27,8 +27,19 @@
  * later adder's CAS sees the final state and runs its callback itself; so the
  * list is and stays empty and need not be closed.  If it was clear, the list
  * is closed as before.  Either way exactly one side runs each callback.
+ *
+ * A node can also be taken off before the future ends (an as-completed
+ * iterator freed early).  Unlinking from the middle of a Treiber stack while
+ * others push and the finisher takes it whole is not safe lock-free, so the
+ * remover locks the list: it sets CB_LOCKED in `cbs`, unlinks its node and
+ * stores the head back.  Adders and the finisher wait while the bit is set;
+ * they never hold it, and the remover holds it only for a walk of the list,
+ * so nobody who takes it waits long.  Futures nobody removes from pay
+ * nothing: the finisher's exchange became a compare-and-swap.
  */
 #include <limits.h>
+#include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -51,6 +62,29 @@ void rp__future_init(rp_future *f, rp_executor *ex, rp_task_fn fn, void *arg)
 _Atomic uint32_t rp__many_epoch;
 _Atomic uint32_t rp__many_sleepers;
 
+/* Set in `cbs` while rp__future_remove_cb() edits the list (see above). */
+#define CB_LOCKED ((uintptr_t)2)
+
+static bool cbs_locked(const struct rp__cb *head)
+{
+	return ((uintptr_t)head & CB_LOCKED) != 0;
+}
+
+/* Waits out a remover; it may have been preempted on a busy machine. */
+static struct rp__cb *cbs_wait_unlocked(rp_future *f, struct rp__cb *head)
+{
+	unsigned spins = 0;
+
+	while (cbs_locked(head)) {
+		if (++spins % 64 == 0)
+			sched_yield();
+		else
+			rp__cpu_relax();
+		head = atomic_load_explicit(&f->cbs, memory_order_acquire);
+	}
+	return head;
+}
+
 void rp__future_finish(rp_future *f, uint32_t final_state)
 {
 	struct rp__cb *cb, *prev = NULL, *next;
@@ -71,8 +105,12 @@ void rp__future_finish(rp_future *f, uint32_t final_state)
 	if (old & RP__NO_CBS)
 		return;		/* no adder came; later ones run their own */
 
-	cb = atomic_exchange_explicit(&f->cbs, RP__CB_CLOSED,
-				      memory_order_acq_rel);
+	cb = atomic_load_explicit(&f->cbs, memory_order_acquire);
+	do {
+		cb = cbs_wait_unlocked(f, cb);
+	} while (!atomic_compare_exchange_weak_explicit(&f->cbs, &cb,
+			RP__CB_CLOSED, memory_order_acq_rel,
+			memory_order_acquire));
 	/* The stack holds the newest first: reverse to run in added order. */
 	while (cb) {
 		next = cb->next;
@@ -110,6 +148,7 @@ void rp__future_add_cb(rp_future *f, struct rp__cb *cb)
 	}
 	head = atomic_load_explicit(&f->cbs, memory_order_acquire);
 	do {
+		head = cbs_wait_unlocked(f, head);
 		if (head == RP__CB_CLOSED) {
 			cb->run(cb, f);
 			return;
@@ -117,6 +156,34 @@ void rp__future_add_cb(rp_future *f, struct rp__cb *cb)
 		cb->next = head;
 	} while (!atomic_compare_exchange_weak_explicit(&f->cbs, &head, cb,
 			memory_order_acq_rel, memory_order_acquire));
+}
+
+bool rp__future_remove_cb(rp_future *f, struct rp__cb *cb)
+{
+	struct rp__cb *head, **link;
+	bool found;
+
+	head = atomic_load_explicit(&f->cbs, memory_order_acquire);
+	do {
+		head = cbs_wait_unlocked(f, head);
+		if (head == RP__CB_CLOSED)
+			return false;	/* the finisher has the list */
+	} while (!atomic_compare_exchange_weak_explicit(&f->cbs, &head,
+			(struct rp__cb *)((uintptr_t)head | CB_LOCKED),
+			memory_order_acq_rel, memory_order_acquire));
+
+	/*
+	 * The list is ours until the store below: no push, no close.  The
+	 * acquire of the lock saw every pushed node's `next`; the release
+	 * below publishes the edit to whoever takes the list next.
+	 */
+	for (link = &head; *link && *link != cb; link = &(*link)->next)
+		;
+	found = *link != NULL;
+	if (found)
+		*link = cb->next;
+	atomic_store_explicit(&f->cbs, head, memory_order_release);
+	return found;
 }
 
 static uint32_t spin_budget(const rp_future *f)

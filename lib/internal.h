@@ -116,7 +116,10 @@ enum {
 extern _Atomic uint32_t rp__many_epoch;
 extern _Atomic uint32_t rp__many_sleepers;
 
-/* The callback list of an ended future: adders run their node at once. */
+/*
+ * The callback list of an ended future: adders run their node at once.
+ * (Bit 1 of the list head is taken too, see future.c.)
+ */
 #define RP__CB_CLOSED ((struct rp__cb *)1)
 
 /* Bits of rp_future::flags. */
@@ -211,6 +214,14 @@ void rp__future_init(rp_future *f, rp_executor *ex, rp_task_fn fn, void *arg);
 void rp__future_finish(rp_future *f, uint32_t final_state);
 /* Registers a callback node; runs it at once if `f` has ended. */
 void rp__future_add_cb(rp_future *f, struct rp__cb *cb);
+/*
+ * Takes a node added with rp__future_add_cb() off `f` before it runs.
+ * Returns true if it did: the node will not run and is the caller's again.
+ * False when the node has run or is being run by the finisher, which then
+ * owns it until run() returns.  Safe against a concurrent finish and adds;
+ * each node is removed by one thread at most.
+ */
+bool rp__future_remove_cb(rp_future *f, struct rp__cb *cb);
 /*
  * A worker that waits must keep running queued tasks, or a task waiting on a
  * task queued behind it would wait forever with one worker.  It cannot sleep

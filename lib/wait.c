@@ -12,7 +12,9 @@
  * callback pushes it and wakes the consumer if it sleeps.  The consumer may
  * give up (timeout) while futures are still running, so the notifier is
  * reference counted: one reference per node plus one for the consumer, and
- * a node drops its own only after its last touch of the notifier.
+ * a node drops its own only after its last touch of the notifier.  Freeing
+ * the iterator takes the nodes of unfinished futures off their lists and
+ * drops their references for them.
  *
  * RP_ALL_COMPLETED needs no notifier: it waits on each future in turn, which
  * costs one load per future that has already ended.
@@ -307,12 +309,28 @@ int rp_as_completed_next(rp_as_completed *it, int64_t timeout_ns,
 
 void rp_as_completed_free(rp_as_completed *it)
 {
-	size_t i, n;
+	struct notifier *nt;
+	size_t i, n, drop = 1;	/* the consumer's reference */
 
 	if (!it)
 		return;
-	n = it->nt->n;
-	notifier_unref(it->nt);
+	nt = it->nt;
+	n = nt->n;
+	/*
+	 * Take the nodes of the futures still running off their lists: left
+	 * there, they would hold the notifier (a node per future) and cost a
+	 * push and a wake-up at each future's end, for an iterator that is
+	 * gone.  A node removed drops its reference here; one not found has
+	 * run or is running on the finisher's thread, and drops its own.
+	 * Newest first: a future listed many times has its nodes stacked in
+	 * that order, so each is found at the head of its list.
+	 */
+	for (i = n; i-- > 0;)
+		if (rp__future_remove_cb(it->fs[i], &nt->nodes[i].cb))
+			drop++;
+	if (atomic_fetch_sub_explicit(&nt->refs, drop,
+				      memory_order_acq_rel) == drop)
+		free(nt);
 	for (i = 0; i < n; i++)
 		rp_future_unref(it->fs[i]);
 	free(it->fs);

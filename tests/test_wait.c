@@ -752,6 +752,136 @@ static void test_timed_out_waits_leave_no_memory_behind(void)
 	tu_busy_exec_finish(&be);
 }
 
+/*
+ * An iterator freed before its futures ended once left a callback node per
+ * future on them, freed only when they ended: a loop that gave up on 100
+ * running tasks grew by 3 KiB an iterator.
+ */
+static void test_as_completed_free_leaves_no_memory_on_running_futures(void)
+{
+	struct tu_busy_exec be;
+	rp_as_completed *it = NULL;
+	rp_future *fs[100];
+	size_t i, calls = tu_scaled(5000);
+	struct mallinfo2 before, after;
+
+	tu_busy_exec_start(&be);
+	for (i = 0; i < 100; i++)
+		fs[i] = be.running;
+	CU_ASSERT_EQUAL_FATAL(rp_as_completed_new(fs, 100, &it), 0);
+	rp_as_completed_free(it);
+	before = mallinfo2();
+	for (i = 0; i < calls; i++) {
+		CU_ASSERT_EQUAL_FATAL(rp_as_completed_new(fs, 100, &it), 0);
+		rp_as_completed_free(it);
+	}
+	after = mallinfo2();
+	CU_ASSERT(after.uordblks + after.hblkhd <=
+		  before.uordblks + before.hblkhd + 64 * 1024);
+	tu_busy_exec_finish(&be);
+}
+
+struct order_log {
+	atomic_uint n;
+	int seen[8];
+};
+
+struct order_cb {
+	struct order_log *log;
+	int id;
+};
+
+static void log_order(rp_future *f, void *arg)
+{
+	struct order_cb *c = arg;
+
+	(void)f;
+	c->log->seen[atomic_fetch_add(&c->log->n, 1) % 8] = c->id;
+}
+
+/* Taking an iterator's nodes off a future leaves its other callbacks be. */
+static void test_as_completed_free_keeps_other_callbacks(void)
+{
+	struct tu_busy_exec be;
+	struct order_log log = { 0 };
+	struct order_cb cbs[4];
+	rp_as_completed *it1 = NULL, *it2 = NULL;
+	rp_future *fs[2];
+	int i;
+
+	tu_busy_exec_start(&be);
+	fs[0] = fs[1] = be.running;
+	for (i = 0; i < 4; i++) {
+		cbs[i].log = &log;
+		cbs[i].id = i;
+	}
+	CU_ASSERT_EQUAL(rp_future_add_done_callback(be.running, log_order,
+						    &cbs[0]), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_as_completed_new(fs, 2, &it1), 0);
+	CU_ASSERT_EQUAL(rp_future_add_done_callback(be.running, log_order,
+						    &cbs[1]), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_as_completed_new(fs, 1, &it2), 0);
+	CU_ASSERT_EQUAL(rp_future_add_done_callback(be.running, log_order,
+						    &cbs[2]), 0);
+	rp_as_completed_free(it1);
+	CU_ASSERT_EQUAL(rp_future_add_done_callback(be.running, log_order,
+						    &cbs[3]), 0);
+	/* it2 outlives the end and still sees it. */
+	tu_latch_post(&be.b.release);
+	fs[0] = NULL;
+	CU_ASSERT_EQUAL(rp_as_completed_next(it2, RP_FOREVER, &fs[0]), 0);
+	CU_ASSERT_PTR_EQUAL(fs[0], be.running);
+	rp_as_completed_free(it2);
+	/* Freeing the executor joins the worker that runs the callbacks. */
+	tu_busy_exec_finish(&be);
+	CU_ASSERT_EQUAL(atomic_load(&log.n), 4);
+	for (i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(log.seen[i], i);
+}
+
+static void count_cb(rp_future *f, void *arg)
+{
+	(void)f;
+	atomic_fetch_add((atomic_uint *)arg, 1);
+}
+
+/*
+ * Iterators freed while their futures end on the workers: each node runs or
+ * is taken off, never both (the sanitizer builds watch), and the futures'
+ * own callbacks all run once.
+ */
+static void test_as_completed_free_races_futures_ending(void)
+{
+	enum { N = 16 };
+	rp_executor *ex = NULL;
+	rp_as_completed *it = NULL;
+	rp_future *fs[N], *f;
+	atomic_uint tasks = 0, cbs = 0;
+	size_t round, rounds = tu_scaled(2000);
+	unsigned i;
+
+	CU_ASSERT_EQUAL_FATAL(tu_executor_new(2, &ex), 0);
+	for (round = 0; round < rounds; round++) {
+		for (i = 0; i < N; i++)
+			CU_ASSERT_EQUAL_FATAL(rp_submit(ex, tu_count_task,
+							&tasks, &fs[i]), 0);
+		CU_ASSERT_EQUAL_FATAL(rp_as_completed_new(fs, N, &it), 0);
+		for (i = 0; i < N; i++)
+			CU_ASSERT_EQUAL(rp_future_add_done_callback(fs[i],
+						count_cb, &cbs), 0);
+		if (round % 2)
+			(void)rp_as_completed_next(it, 0, &f);
+		rp_as_completed_free(it);
+		CU_ASSERT_EQUAL(rp_wait(fs, N, RP_ALL_COMPLETED, RP_FOREVER,
+					NULL, NULL), 0);
+		for (i = 0; i < N; i++)
+			rp_future_unref(fs[i]);
+	}
+	CU_ASSERT_EQUAL(rp_executor_free(ex), 0);
+	CU_ASSERT_EQUAL(atomic_load(&tasks), rounds * N);
+	CU_ASSERT_EQUAL(atomic_load(&cbs), rounds * N);
+}
+
 static const struct tu_test tests[] = {
 	{ "wait_first_completed_returns_when_one_future_ends",
 	  test_wait_first_completed_returns_when_one_future_ends, false },
@@ -802,6 +932,12 @@ static const struct tu_test tests[] = {
 	  test_timed_out_waits_leave_no_memory_behind, false },
 	{ "as_completed_free_with_pending_futures_does_not_block",
 	  test_as_completed_free_with_pending_futures_does_not_block, false },
+	{ "as_completed_free_leaves_no_memory_on_running_futures",
+	  test_as_completed_free_leaves_no_memory_on_running_futures, false },
+	{ "as_completed_free_keeps_other_callbacks",
+	  test_as_completed_free_keeps_other_callbacks, false },
+	{ "as_completed_free_races_futures_ending",
+	  test_as_completed_free_races_futures_ending, false },
 };
 
 int main(int argc, char **argv)
