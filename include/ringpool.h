@@ -591,7 +591,12 @@ struct statx;
  * server's receive of the next request just after it sent a reply: it
  * saves the attempt that would fail.  Where the kernel lacks it (before
  * Linux 5.19; probed when the executor starts) operations attempt first as
- * without the flag, which changes nothing but the cost.
+ * without the flag, which changes nothing but the cost.  On a descriptor
+ * that is not a socket both operations fail with -ENOTSOCK, as without the
+ * flag, on both backends; but where the flag is carried out a receive
+ * fails only once the descriptor is readable, since the kernel waits
+ * before it looks (a pipe that stays empty keeps it waiting), while a send
+ * fails at once.
  */
 #define RP_IO_POLL_FIRST 8u
 

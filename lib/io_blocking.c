@@ -220,6 +220,18 @@ static int64_t do_rw(const struct io_uring_sqe *sqe, const struct waiter *w)
 	return -errno;
 }
 
+/* Whether `fd` is a socket; if not, why in `*err` (-ENOTSOCK, -EBADF). */
+static bool is_socket(int fd, int *err)
+{
+	socklen_t len = sizeof(int);
+	int type;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
+		return true;
+	*err = -errno;
+	return false;
+}
+
 static bool is_stream_socket(int fd)
 {
 	socklen_t len = sizeof(int);
@@ -247,6 +259,15 @@ static int64_t do_xfer(const struct io_uring_sqe *sqe, const struct waiter *w,
 
 	if ((sqe->ioprio & IORING_RECVSEND_POLL_FIRST) &&
 	    !(flags & MSG_DONTWAIT)) {
+		/*
+		 * As io_uring: a negative descriptor fails at once (poll(2)
+		 * would skip it and wait for ever), and a send looks for a
+		 * socket before it waits (a recv only after).
+		 */
+		if (sqe->fd < 0)
+			return -EBADF;
+		if (is_send && !is_socket(sqe->fd, &ret))
+			return ret;
 		ret = wait_fd(w, sqe->fd, is_send ? POLLOUT : POLLIN,
 			      w->deadline);
 		if (ret < 0)

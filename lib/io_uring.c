@@ -173,12 +173,42 @@ static bool simple(uint32_t fl)
 	return !(fl & (RP__F_DEADLINE | RP__F_FULL | RP__F_MULTI));
 }
 
+/*
+ * A recv with IORING_RECVSEND_POLL_FIRST on a descriptor that cannot be
+ * polled (a regular file, a directory, /dev/null) ends with -EAGAIN: the
+ * kernel skips the first attempt, finds nothing to wait on, and gives back
+ * the skipped attempt's "would block" before it looks for a socket.  A recv
+ * without the flag, and the fallback, say -ENOTSOCK; so say that.  A
+ * socket can always be polled, so only a non-socket gets here without
+ * MSG_DONTWAIT; a plain descriptor is checked all the same (a socket's
+ * SO_RCVTIMEO in a worker of the kernel's).  A registered one is not: its
+ * table is under io_lock, which a registration holds while it waits for
+ * this thread.
+ */
+static int poll_first_res(const struct io_uring_sqe *sqe, int res)
+{
+	socklen_t len = sizeof(int);
+	int type;
+
+	if (res != -EAGAIN || sqe->opcode != IORING_OP_RECV ||
+	    !(sqe->ioprio & IORING_RECVSEND_POLL_FIRST) ||
+	    (sqe->msg_flags & MSG_DONTWAIT))
+		return res;
+	if (!(sqe->flags & IOSQE_FIXED_FILE) &&
+	    (getsockopt(sqe->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 ||
+	     errno != ENOTSOCK))
+		return res;
+	return -ENOTSOCK;
+}
+
 static void op_done(struct ring *r, rp_future *f, int res)
 {
 	struct io_uring_sqe *sqe = &rp__iof(f)->sqe;
 	uint32_t fl;
 
 	mark_defined(sqe, res);
+	if (res == -EAGAIN)
+		res = poll_first_res(sqe, res);
 	fl = atomic_load_explicit(&f->flags, memory_order_acquire);
 	if (simple(fl)) {
 		if (res == -ECANCELED && atomic_load(&r->cancel_inflight))

@@ -291,6 +291,62 @@ static void test_poll_first(void)
 	it_executor_free(ex);
 }
 
+/*
+ * RP_IO_POLL_FIRST on a descriptor that is not a socket fails with
+ * -ENOTSOCK, as without the flag, on both backends.  io_uring's recv once
+ * gave -EAGAIN on a file it cannot poll (a regular file, /dev/null), and
+ * the fallback waited for ever on a negative descriptor and on a send to a
+ * descriptor that never becomes writable (a pipe's read end), where
+ * io_uring fails at once.
+ */
+static void test_poll_first_on_a_non_socket(void)
+{
+	const struct rp_io_opts pf = { .flags = RP_IO_POLL_FIRST };
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL;
+	struct it_dir d;
+	char buf[16] = "";
+	int file, null, p[2];
+
+	it_dir_make(&d, NULL);
+	file = it_open_rw(&d, "f");
+	CU_ASSERT_EQUAL(write(file, "abc", 3), 3);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	CU_ASSERT_FATAL(null >= 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	CU_ASSERT_EQUAL(write(p[1], "x", 1), 1);
+
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, file, buf, sizeof(buf), 0, &pf, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ENOTSOCK);
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, null, buf, sizeof(buf), 0, &pf, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ENOTSOCK);
+	/* A pipe with data: ready, then refused. */
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, p[0], buf, sizeof(buf), 0, &pf, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ENOTSOCK);
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, -1, buf, sizeof(buf), 0, &pf, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -EBADF);
+
+	CU_ASSERT_EQUAL_FATAL(rp_send(ex, file, "a", 1, MSG_NOSIGNAL, &pf, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ENOTSOCK);
+	CU_ASSERT_EQUAL_FATAL(rp_send(ex, p[0], "a", 1, MSG_NOSIGNAL, &pf, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ENOTSOCK);
+	CU_ASSERT_EQUAL_FATAL(rp_send(ex, -1, "a", 1, MSG_NOSIGNAL, &pf, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -EBADF);
+
+	close(p[0]);
+	close(p[1]);
+	close(null);
+	close(file);
+	it_dir_remove(&d);
+	it_executor_free(ex);
+}
+
 static void test_socket_errors(void)
 {
 	rp_executor *ex = it_executor_new(NULL);
@@ -902,6 +958,8 @@ static const struct tu_test tests[] = {
 	  false },
 	{ "recv_flags_pass_through", test_recv_flags_pass_through, false },
 	{ "poll_first", test_poll_first, false },
+	{ "poll_first_on_a_non_socket", test_poll_first_on_a_non_socket,
+	  false },
 	{ "socket_errors", test_socket_errors, false },
 	{ "many_concurrent_connections", test_many_concurrent_connections,
 	  false },
