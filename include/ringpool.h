@@ -541,7 +541,9 @@ RP_EXPORT void rp_map_free(rp_map *m);
  *   finished first, with its result.
  * - **Deadlines.**  With rp_io_opts::timeout_ns an operation that has not
  *   finished in time ends with error `-ETIMEDOUT`; bytes it had already moved
- *   (by the *_full helpers) are in its value.
+ *   (by the *_full helpers) are in its value.  One whose deadline has passed
+ *   before it starts (queued behind others) is not started, on either
+ *   backend, even if it would have completed at once.
  * - **The fallback's threads.**  With ::RP_BACKEND_THREADS an operation that
  *   waits (on a pipe, a socket, a sleep) holds one of rp_config::io_threads
  *   threads while it waits; more waiting operations than threads queue

@@ -430,6 +430,21 @@ static void issue(struct ring *r, rp_future *f)
 	unsigned n = 1;
 
 	/*
+	 * A deadline that passed before the operation reached the SQ (a busy
+	 * ring, a resubmitted *_full round): the fallback does not start such
+	 * an operation, and neither does this.  Handed over, one that
+	 * completes inline (a read from the page cache, a nop) would beat its
+	 * expired linked timeout and succeed on this backend only.
+	 */
+	if ((fl & RP__F_DEADLINE) &&
+	    rp__now_ns() >= (int64_t)f->u.io.deadline.tv_sec * 1000000000 +
+			    f->u.io.deadline.tv_nsec) {
+		f->error = -ETIMEDOUT;
+		atomic_fetch_or(&f->flags, RP__F_TIMED_OUT | RP__F_RESULT);
+		maybe_finish(r, f);
+		return;
+	}
+	/*
 	 * An operation and its linked timeout go into the SQ together: a
 	 * submission made between them would send the operation alone,
 	 * without its deadline, and the timeout with nothing to link to.

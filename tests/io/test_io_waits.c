@@ -110,6 +110,50 @@ static void test_deadlines_in_a_full_sq(void)
 	it_executor_free(ex);
 }
 
+/*
+ * A deadline that has passed by the time the operation would start ends it
+ * with -ETIMEDOUT on both backends, even where it could complete at once:
+ * io_uring once handed it to the kernel, where a nop, a page-cache read or
+ * a ready poll beat the expired linked timeout and succeeded, while the
+ * fallback never started it.  1 ns is always over before the operation
+ * reaches a ring or a thread.
+ */
+static void test_deadline_passed_before_start(void)
+{
+	struct rp_io_opts past = { .timeout_ns = 1 };
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL;
+	struct it_dir d;
+	char buf[8];
+	int file, p[2];
+
+	it_dir_make(&d, NULL);
+	file = it_open_rw(&d, "f");
+	CU_ASSERT_EQUAL(write(file, "abc", 3), 3);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	CU_ASSERT_EQUAL(write(p[1], "x", 1), 1);
+
+	CU_ASSERT_EQUAL_FATAL(rp_nop(ex, &past, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ETIMEDOUT);
+	CU_ASSERT_EQUAL_FATAL(rp_read(ex, file, buf, sizeof(buf), 0, &past,
+				      &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ETIMEDOUT);
+	CU_ASSERT_EQUAL_FATAL(rp_poll(ex, p[0], POLLIN, &past, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ETIMEDOUT);
+	/* Not started: the pipe still holds its byte. */
+	CU_ASSERT_EQUAL_FATAL(rp_read(ex, p[0], buf, sizeof(buf), -1, &past,
+				      &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, NULL), -ETIMEDOUT);
+	CU_ASSERT_EQUAL(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	CU_ASSERT_EQUAL(read(p[0], buf, sizeof(buf)), 1);
+
+	close(p[0]);
+	close(p[1]);
+	close(file);
+	it_dir_remove(&d);
+	it_executor_free(ex);
+}
+
 static void test_deadline_not_reached_and_partial_full(void)
 {
 	struct rp_io_opts opts = { .timeout_ns = 10000 * MS };
@@ -529,6 +573,8 @@ static void test_nop(void)
 static const struct tu_test tests[] = {
 	{ "recv_deadline", test_recv_deadline, false },
 	{ "deadlines_in_a_full_sq", test_deadlines_in_a_full_sq, false },
+	{ "deadline_passed_before_start", test_deadline_passed_before_start,
+	  false },
 	{ "deadline_not_reached_and_partial_full",
 	  test_deadline_not_reached_and_partial_full, false },
 	{ "poll", test_poll, false },
