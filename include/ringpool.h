@@ -453,7 +453,11 @@ RP_EXPORT int rp_as_completed_new(rp_future *const *fs, size_t n,
 RP_EXPORT int rp_as_completed_next(rp_as_completed *it, int64_t timeout_ns,
 				   rp_future **out);
 
-/** Frees the iterator and its references. NULL-safe. Never blocks. */
+/**
+ * Frees the iterator and its references.  NULL-safe.  Never blocks.  May be
+ * called before all the futures have been yielded, even while they end on
+ * other threads: those that end later do no work for it.
+ */
 RP_EXPORT void rp_as_completed_free(rp_as_completed *it);
 
 /** Options of rp_map_new(). Zero-initialize, then set what you need. */
@@ -549,8 +553,13 @@ RP_EXPORT void rp_map_free(rp_map *m);
  *   threads while it waits; more waiting operations than threads queue
  *   behind each other.  io_uring has no such limit.
  * - **Errors of the call itself** (not of the operation): -EINVAL for a NULL
- *   executor, future pointer or required buffer; -ESHUTDOWN after shutdown;
- *   -ENOMEM.  Then no operation was queued.
+ *   executor, future pointer or required buffer, an option the operation
+ *   does not take (see the flags below), a ring or registered buffer index
+ *   out of range, or an argument the function checks (an offset below -1,
+ *   `iovcnt` outside 1 to IOV_MAX, a `len` of 4 GiB or more for the *_full
+ *   forms);
+ *   -ESHUTDOWN after shutdown; -ENOTRECOVERABLE when the executor is broken
+ *   (see rp_config::initializer); -ENOMEM.  Then no operation was queued.
  * @{
  */
 
@@ -612,7 +621,10 @@ struct rp_io_opts {
 	 * them) give -EINVAL.
 	 */
 	unsigned flags;
-	/** With ::RP_IO_FIXED_BUF: which registered buffer. */
+	/**
+	 * With ::RP_IO_FIXED_BUF: which registered buffer; -EINVAL when no
+	 * buffer of that index is registered.
+	 */
 	unsigned buf_index;
 	/** With ::RP_IO_RING: which ring; -EINVAL when out of range. */
 	unsigned ring;
@@ -794,6 +806,13 @@ RP_EXPORT int rp_shutdown(rp_executor *ex, int fd, int how,
 /**
  * Waits until `fd` is ready for `events` (POLLIN, POLLOUT...); the value is
  * the events that are ready.
+ *
+ * A descriptor the kernel cannot poll (a regular file, a directory,
+ * /dev/null) is always ready for POLLIN and POLLOUT and never for anything
+ * else.  Asked only for other events (or none), io_uring fails at once with
+ * -EINVAL, while the fallback waits until the deadline or a cancel, since
+ * poll(2) cannot tell such a file from one that may still report them (a
+ * sysfs attribute's POLLPRI).
  */
 RP_EXPORT int rp_poll(rp_executor *ex, int fd, unsigned events,
 		      const struct rp_io_opts *opts, rp_future **out);
