@@ -140,9 +140,12 @@ struct rp_config {
 	 */
 	unsigned ring_entries;
 	/**
-	 * Threads of the blocking-I/O pool, used by the fallback backend and
-	 * for operations the kernel's io_uring lacks.  Separate from the CPU
-	 * workers.  Default 16, max 1024; 0 means the default.
+	 * Threads of the blocking-I/O pool of the fallback backend; separate
+	 * from the CPU workers.  The io_uring backend does not use it: there
+	 * an operation that the kernel's io_uring lacks (rp_socket() before
+	 * Linux 5.19, rp_mkdirat() before 5.15, rp_shutdown(), rp_unlinkat()
+	 * and rp_renameat() before 5.11) fails with the kernel's -EINVAL.
+	 * Default 16, max 1024; 0 means the default.
 	 */
 	unsigned io_threads;
 	/**
