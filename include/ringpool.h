@@ -764,8 +764,9 @@ RP_EXPORT int rp_connect(rp_executor *ex, int fd, const struct sockaddr *addr,
 			 unsigned addrlen, const struct rp_io_opts *opts,
 			 rp_future **out);
 /**
- * accept4(2); the value is the new descriptor.  `addr` and `addrlen` may be
- * NULL; otherwise they belong to the operation.
+ * accept4(2); the value is the new descriptor.  `addr` and `addrlen` may
+ * both be NULL (one alone: -EINVAL); otherwise they belong to the
+ * operation.
  */
 RP_EXPORT int rp_accept(rp_executor *ex, int fd, struct sockaddr *addr,
 			unsigned *addrlen, int flags,
@@ -774,7 +775,10 @@ RP_EXPORT int rp_accept(rp_executor *ex, int fd, struct sockaddr *addr,
 RP_EXPORT int rp_send(rp_executor *ex, int fd, const void *buf, size_t len,
 		      int flags, const struct rp_io_opts *opts,
 		      rp_future **out);
-/** recv(2); 0 bytes means the peer closed. */
+/**
+ * recv(2); 0 bytes means the peer closed (or `len` was 0: that receive
+ * still waits, as recv(2) does, until the socket has data or is closed).
+ */
 RP_EXPORT int rp_recv(rp_executor *ex, int fd, void *buf, size_t len,
 		      int flags, const struct rp_io_opts *opts,
 		      rp_future **out);
