@@ -145,6 +145,12 @@ static int tasks_rtt(rp_executor *ex, unsigned long long nrtt,
 	}
 	r->secs = bench_now_s() - t0;
 	bench_cpu_s(&u1, &s1);
+	/*
+	 * As bench_measure(): the last, partial interval is left out unless
+	 * it is all there is (a run shorter than one interval).
+	 */
+	if (!r->series.n && r->ops)
+		bench_series_push(&r->series, r->ops);
 	r->user_s = u1 - u0;
 	r->sys_s = s1 - s0;
 	r->have_cpu = true;

@@ -354,7 +354,13 @@ void bench_measure(const struct bench_common *c, const char *what,
 	if (warmup > 0)
 		bench_window_start(w);
 	t_start = w->t0;
-	last = m->done(m->arg);
+	/*
+	 * The first interval starts at t_start with nothing counted: without
+	 * warm-up the operations that completed while the chains were being
+	 * started (all of a short --ops run) are already counted and belong
+	 * to it, and with one nothing is counted before measure().
+	 */
+	last = 0;
 	m->measure(m->arg);
 	r->series.interval_s = INTERVAL_S;
 	next = t_start + INTERVAL_S;

@@ -32,6 +32,31 @@
 
 /* ---- runs -------------------------------------------------------------- */
 
+/*
+ * The throughput series of a run shorter than one interval is that one
+ * interval, with every operation of the run: the chart of a short --ops
+ * run must not show it doing nothing.  (A longer run leaves out its last,
+ * partial interval, so only the short case has an exact sum.)
+ */
+static void check_series(json_object *r)
+{
+	json_object *s = bc_get(r, "series"), *ops = bc_get(s, "ops");
+
+	if (!ops || bc_num(r, "seconds") >= bc_num(s, "interval_s"))
+		return;
+	CU_ASSERT_EQUAL(json_object_array_length(ops), 1);
+	CU_ASSERT_EQUAL(json_object_get_int64(
+				json_object_array_get_idx(ops, 0)),
+			(int64_t)bc_num(r, "ops"));
+	if (json_object_array_length(ops) != 1 ||
+	    json_object_get_int64(json_object_array_get_idx(ops, 0)) !=
+		    (int64_t)bc_num(r, "ops"))
+		printf("%s run of %.0f ops in %.4f s: series %s\n",
+		       json_object_get_string(bc_get(r, "engine")),
+		       bc_num(r, "ops"), bc_num(r, "seconds"),
+		       json_object_to_json_string(ops));
+}
+
 /* Checks one run of the JSON document; `ops` 0: any count. */
 static void check_run(json_object *r, uint64_t ops)
 {
@@ -63,6 +88,7 @@ static void check_run(json_object *r, uint64_t ops)
 	CU_ASSERT(bc_num(cpu, "sys_s") >= 0);
 	CU_ASSERT(bc_num(cpu, "per_op_us") > 0);
 	CU_ASSERT_PTR_NOT_NULL(bc_get(bc_get(r, "series"), "ops"));
+	check_series(r);
 }
 
 static json_object *parse_doc(const struct out *o, const char *subject)
