@@ -46,6 +46,7 @@ struct chain {
 	uint64_t bytes, errors;
 	uint64_t rng;
 	uint64_t t0;
+	int64_t off; /* of the operation in flight */
 	bool counted, is_write;
 	void *buf;
 	struct bench_hist *hist;
@@ -68,6 +69,7 @@ static struct {
 	_Atomic uint64_t issued_total; /* with --ops */
 	_Atomic int first_error;
 	_Atomic int64_t error_offset;
+	atomic_bool error_write;
 	sem_t drained;
 } st;
 
@@ -86,12 +88,15 @@ static inline uint64_t xorshift64s(uint64_t *s)
 	return x * 0x2545F4914F6CDD1DULL;
 }
 
-static void set_error(int err, int64_t offset)
+/* Records the run's first error (of the operation at `offset`, or -1). */
+static void set_error(int err, int64_t offset, bool is_write)
 {
 	int zero = 0;
 
-	if (atomic_compare_exchange_strong(&st.first_error, &zero, err))
+	if (atomic_compare_exchange_strong(&st.first_error, &zero, err)) {
 		atomic_store(&st.error_offset, offset);
+		atomic_store(&st.error_write, is_write);
+	}
 	atomic_store(&st.stopping, true);
 }
 
@@ -129,6 +134,7 @@ static bool next_op(struct chain *c, int64_t *offset)
 		j->read_pct == 0 || (j->read_pct < 100 &&
 				     xorshift64s(&c->rng) % 100 >= j->read_pct);
 	*offset = (int64_t)(blk * j->bs);
+	c->off = *offset;
 	if (c->counted)
 		c->issued++;
 	return true;
@@ -140,6 +146,8 @@ static void record(struct chain *c, int64_t value, uint64_t t1)
 		return;
 	bench_hist_add(c->hist, t1 - c->t0);
 	c->bytes += (uint64_t)value;
+	if ((uint64_t)value != st.j->bs)
+		c->errors++; /* short transfer, or failed (value 0) */
 	atomic_store_explicit(
 		&c->done,
 		atomic_load_explicit(&c->done, memory_order_relaxed) + 1,
@@ -174,7 +182,10 @@ static void issue(struct chain *c)
 	else
 		ret = rp_read(st.ex, st.op_fd, c->buf, j->bs, off, &io, &f);
 	if (ret < 0) {
-		set_error(ret, off);
+		/* Never issued: it neither counts nor completes. */
+		if (c->counted)
+			c->issued--;
+		set_error(ret, off, c->is_write);
 		chain_end();
 		return;
 	}
@@ -185,7 +196,7 @@ static void issue(struct chain *c)
 		 * The operation goes on without us; the buffer stays
 		 * allocated until the executor is freed, which waits for it.
 		 */
-		set_error(ret, off);
+		set_error(ret, off, c->is_write);
 		chain_end();
 	}
 }
@@ -205,12 +216,15 @@ static void on_done(rp_future *f, void *arg)
 
 	ret = rp_future_result(f, 0, &value, &err);
 	if (ret < 0 || err < 0) {
-		set_error(ret < 0 ? ret : err, -1);
+		/*
+		 * A failed operation was issued and has completed: it
+		 * counts, as a failed one, so ops counted = ops issued.
+		 */
+		record(c, 0, t1);
+		set_error(ret < 0 ? ret : err, c->off, c->is_write);
 		chain_end();
 		return;
 	}
-	if ((uint64_t)value != st.j->bs)
-		c->errors++; /* short transfer */
 	record(c, value, t1);
 
 	if (cb_depth) {
@@ -354,11 +368,13 @@ static void *sync_thread(void *arg)
 		else
 			n = pread(j->fd, c->buf, j->bs, off);
 		if (n < 0) {
-			set_error(-errno, off);
+			int err = -errno;
+
+			/* Failed, but issued and ended: it counts. */
+			record(c, 0, bench_now_ns());
+			set_error(err, off, c->is_write);
 			break;
 		}
-		if ((uint64_t)n != j->bs)
-			c->errors++;
 		record(c, n, bench_now_ns());
 	}
 	chain_end();
@@ -594,10 +610,10 @@ int bench_file_run(const struct file_job *j, struct bench_run *r)
 
 		if (off >= 0)
 			snprintf(r->error, sizeof(r->error),
-				 "%s at offset "
-				 "%lld: %s",
-				 j->read_pct ? "I/O" : "write", (long long)off,
-				 strerror(-err));
+				 "%s at offset %lld: %s",
+				 atomic_load(&st.error_write) ? "write"
+							      : "read",
+				 (long long)off, strerror(-err));
 		else
 			snprintf(r->error, sizeof(r->error), "%s",
 				 strerror(-err));

@@ -771,20 +771,34 @@ static void test_disk_full_while_laying_out(void)
 	unmount_small(dir);
 }
 
-/* ENOSPC from the writes themselves: /dev/full, on every machine. */
+/*
+ * ENOSPC from the writes themselves: /dev/full, on every machine.  The
+ * message names the failed operation and its offset; the writes that
+ * failed were issued and ended, so they are counted, as failed ones.
+ */
 static void test_disk_full_while_writing(void)
 {
 	struct out o = RUN("bench", "file", "--file", "/dev/full", "--force",
 			   "--size", "1M", "--rw", "randwrite", "--ops", "10",
 			   "--engine", bc_engine, "--json");
-	json_object *d;
+	json_object *d, *r;
 
 	CU_ASSERT_EQUAL(o.status, 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "No space left on device"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "write at offset "));
 	d = json_tokener_parse(o.out);
-	CU_ASSERT_PTR_NOT_NULL(d);
-	CU_ASSERT_PTR_NOT_NULL(bc_get(
-		json_object_array_get_idx(bc_get(d, "runs"), 0), "error"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	r = json_object_array_get_idx(bc_get(d, "runs"), 0);
+	CU_ASSERT_PTR_NOT_NULL(bc_get(r, "error"));
+	CU_ASSERT(bc_num(r, "ops_issued") >= 1);
+	CU_ASSERT_EQUAL(bc_num(r, "ops"), bc_num(r, "ops_issued"));
+	CU_ASSERT_EQUAL(bc_num(r, "short_or_failed"), bc_num(r, "ops"));
+	CU_ASSERT_EQUAL(bc_num(r, "bytes"), 0);
+	if (bc_num(r, "ops") != bc_num(r, "ops_issued") ||
+	    bc_num(r, "short_or_failed") != bc_num(r, "ops"))
+		printf("ops %.0f, issued %.0f, failed %.0f; stderr: %s\n",
+		       bc_num(r, "ops"), bc_num(r, "ops_issued"),
+		       bc_num(r, "short_or_failed"), o.err);
 	json_object_put(d);
 	bc_out_free(&o);
 }
