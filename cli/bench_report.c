@@ -317,11 +317,29 @@ static int write_report(const struct bench_doc *d, const char *path)
 	return ret;
 }
 
+/*
+ * Whether everything printed on stdout reached it: a full disk or a closed
+ * descriptor under `> results.json` must not pass for a run that was
+ * recorded.  Returns 0, or 1 after saying why.
+ */
+static int check_stdout(const char *subject)
+{
+	int err;
+
+	errno = 0;
+	if (!fflush(stdout) && !ferror(stdout))
+		return 0;
+	err = errno ? errno : EIO;
+	fprintf(stderr, "ringpool bench %s: cannot write the results to "
+		"stdout: %s\n", subject, strerror(err));
+	return 1;
+}
+
 int bench_output(const struct bench_doc *d, const struct bench_common *c)
 {
 	/* With the page on stdout (--report -), the table goes to stderr. */
 	bool page_out = c->report && !strcmp(c->report, "-");
-	int ret;
+	int ret, status;
 
 	if (c->json) {
 		json_object *o = bench_doc_json(d);
@@ -335,9 +353,10 @@ int bench_output(const struct bench_doc *d, const struct bench_common *c)
 	} else {
 		print_table(page_out ? stderr : stdout, d);
 	}
-	fflush(stdout);
+	/* The report is still written when stdout failed: it is a copy. */
+	status = page_out ? 0 : check_stdout(d->subject);
 	if (!c->report)
-		return 0;
+		return status;
 	ret = write_report(d, c->report);
 	if (ret < 0) {
 		fprintf(stderr,
@@ -347,7 +366,10 @@ int bench_output(const struct bench_doc *d, const struct bench_common *c)
 			strerror(-ret));
 		return 1;
 	}
-	if (!c->json && !page_out)
+	if (!c->json && !page_out) {
 		printf("report: %s\n", c->report);
-	return 0;
+		if (!status)
+			status = check_stdout(d->subject);
+	}
+	return status;
 }

@@ -45,7 +45,8 @@ char *bc_slurp(int fd)
 	return buf;
 }
 
-struct out bc_run_sig(int sig, int after_ms, const char *const *args)
+static struct out run(int sig, int after_ms, const char *out_to,
+		      const char *const *args)
 {
 	char o_path[] = "/tmp/rb-out.XXXXXX", e_path[] = "/tmp/rb-err.XXXXXX";
 	int ofd = mkstemp(o_path), efd = mkstemp(e_path), status = 0;
@@ -78,6 +79,12 @@ struct out bc_run_sig(int sig, int after_ms, const char *const *args)
 	pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);
 	if (pid == 0) {
+		if (out_to) {
+			close(ofd);
+			ofd = open(out_to, O_WRONLY | O_CLOEXEC);
+			if (ofd < 0)
+				_exit(126);
+		}
 		dup2(ofd, STDOUT_FILENO);
 		dup2(efd, STDERR_FILENO);
 		execvp(argv[0], (char *const *)argv);
@@ -96,6 +103,16 @@ struct out bc_run_sig(int sig, int after_ms, const char *const *args)
 	close(ofd);
 	close(efd);
 	return r;
+}
+
+struct out bc_run_sig(int sig, int after_ms, const char *const *args)
+{
+	return run(sig, after_ms, NULL, args);
+}
+
+struct out bc_run_to(const char *path, const char *const *args)
+{
+	return run(0, 0, path, args);
 }
 
 void bc_out_free(struct out *o)

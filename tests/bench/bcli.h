@@ -31,6 +31,8 @@ extern char bc_tmpdir[];	/* a scratch folder of the program's own */
 extern bool bc_native;
 struct out bc_run_sig(int sig, int after_ms, const char *const *args);
 #define RUN(...) bc_run_sig(0, 0, (const char *const[]){__VA_ARGS__, NULL})
+/* Runs it with stdout on the file `path` (opened for writing); out is "". */
+struct out bc_run_to(const char *path, const char *const *args);
 void bc_out_free(struct out *o);
 /* All of `fd` from its start, NUL-terminated and malloc'ed, or NULL. */
 char *bc_slurp(int fd);

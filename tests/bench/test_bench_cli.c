@@ -803,6 +803,35 @@ static void test_disk_full_while_writing(void)
 	bc_out_free(&o);
 }
 
+/*
+ * Results that cannot be written (stdout on a full disk) are an error, in
+ * JSON and as the table: a script must not take the run as recorded.
+ */
+static void test_results_to_full_disk(void)
+{
+	static const char *const fmt[] = {"--json", "--rounds=1"};
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		struct out o = bc_run_to(
+			"/dev/full",
+			(const char *const[]){"bench", "file", "--dir",
+					      bc_tmpdir, "--size", "1M",
+					      "--ops", "100", "--engine",
+					      bc_engine, fmt[i], NULL});
+
+		CU_ASSERT_EQUAL(o.status, 1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(
+			o.err, "cannot write the results to stdout: No space "
+			       "left on device"));
+		if (o.status != 1)
+			printf("%s: exit %d, stderr: %s\n", fmt[i], o.status,
+			       o.err);
+		bc_out_free(&o);
+	}
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
 /* ^C: the run stops, the file goes, what was measured is printed. */
 static void test_interrupt(void)
 {
@@ -962,6 +991,7 @@ int main(int argc, char **argv)
 		 false},
 		{"disk_full_while_writing", test_disk_full_while_writing,
 		 false},
+		{"results_to_full_disk", test_results_to_full_disk, false},
 		{"interrupt", test_interrupt, false},
 		{"sync_agrees_with_fio_psync", test_sync_agrees_with_fio_psync,
 		 true},
