@@ -219,10 +219,19 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 			ARG("--sqthread_poll=1");
 	}
 	if (f->ops) {
-		/* Bytes per job; past --size fio wraps, as the engines do. */
-		ARG("--io_size=%llu",
+		/*
+		 * Operations per job, counted from the end of the warm-up as
+		 * the engines count them: a size (io_size) counts the I/O of
+		 * fio's ramp too, and with --warmup fio measured fewer
+		 * operations than --ops.  number_ios only stops a job, so
+		 * io_size is set past anything a run reaches (past --size fio
+		 * wraps, as the engines do).  fio still ends a job that
+		 * reaches number_ios within its ramp; see below.
+		 */
+		ARG("--number_ios=%llu",
 		    (unsigned long long)((f->ops + f->numjobs - 1) /
-					 f->numjobs * f->bs));
+					 f->numjobs));
+		ARG("--io_size=1P");
 	} else {
 		ARG("--time_based");
 		ARG("--runtime=%.0fms", f->runtime * 1000);
@@ -260,6 +269,24 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 		json_object_put(doc);
 		free(out);
 		return ret < 0 ? ret : -EIO;
+	}
+	/*
+	 * A job that did all its --ops within its ramp reports them with no
+	 * latency measured: nothing of it is comparable.  (One stopped by
+	 * ^C within its ramp looks the same, and is told as interrupted.)
+	 */
+	if (f->ops && !bench_stop && !num(job, "error") &&
+	    num(get(job, "read"), "total_ios") +
+			    num(get(job, "write"), "total_ios") > 0 &&
+	    num(get(get(job, "read"), lat_key), "N") +
+			    num(get(get(job, "write"), lat_key), "N") == 0) {
+		snprintf(r->error, sizeof(r->error),
+			 "fio did all %llu operations within its warm-up "
+			 "and measured none: raise --ops or lower --warmup",
+			 (unsigned long long)f->ops);
+		json_object_put(doc);
+		free(out);
+		return -EIO;
 	}
 	if (num(job, "error"))
 		snprintf(r->error, sizeof(r->error), "fio job error %d: %s",

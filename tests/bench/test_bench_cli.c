@@ -858,6 +858,75 @@ static void test_interrupt(void)
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
 }
 
+/*
+ * --ops with --warmup: fio, as the tool, measures --ops operations after
+ * its warm-up (its ramp), not what is left of them once the ramp took its
+ * share.  psync, whose count is exact (fio drops the operations of a
+ * deeper engine that are in flight when its ramp ends).
+ */
+static void test_compare_fio_ops_after_warmup(void)
+{
+	json_object *d, *runs;
+	struct out o;
+	size_t i;
+
+	if (access("/usr/bin/fio", X_OK) &&
+	    access("/usr/local/bin/fio", X_OK)) {
+		printf("skipped: fio is not installed\n");
+		return;
+	}
+	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "4M",
+		"--engine", "sync", "--ops", "20000", "--warmup", "0.01",
+		"--compare", "fio", "--rounds", "1", "--json");
+	CU_ASSERT_EQUAL(o.status, 0);
+	d = parse_doc(&o, "file");
+	runs = bc_get(d, "runs");
+	CU_ASSERT_EQUAL_FATAL(json_object_array_length(runs), 2);
+	for (i = 0; i < 2; i++) {
+		json_object *r = json_object_array_get_idx(runs, i);
+
+		CU_ASSERT_PTR_NULL(bc_get(r, "error"));
+		CU_ASSERT_EQUAL(bc_num(r, "ops"), 20000);
+		CU_ASSERT(bc_num(bc_get(r, "latency_us"), "p50") > 0);
+		if (bc_num(r, "ops") != 20000)
+			printf("%s: %.0f ops\n",
+			       json_object_get_string(bc_get(r, "tool")),
+			       bc_num(r, "ops"));
+	}
+	json_object_put(d);
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
+/*
+ * fio ends a job that reaches its count within its ramp, and reports it
+ * with no latency measured: an error that says so, not a run of zeros.
+ */
+static void test_compare_fio_ops_within_warmup(void)
+{
+	json_object *d, *r;
+	struct out o;
+
+	if (access("/usr/bin/fio", X_OK) &&
+	    access("/usr/local/bin/fio", X_OK)) {
+		printf("skipped: fio is not installed\n");
+		return;
+	}
+	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "1M",
+		"--engine", "sync", "--ops", "100", "--warmup", "0.5",
+		"--compare", "fio", "--rounds", "1", "--json");
+	CU_ASSERT_EQUAL(o.status, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "within its warm-up"));
+	d = parse_doc(&o, "file");
+	r = json_object_array_get_idx(bc_get(d, "runs"), 1);
+	CU_ASSERT_STRING_EQUAL(json_object_get_string(bc_get(r, "tool")),
+			       "fio");
+	CU_ASSERT_PTR_NOT_NULL(bc_get(r, "error"));
+	json_object_put(d);
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
 /* The lowest p50 latency of fio's runs in the document, in us. */
 static double fio_p50_us(json_object *d)
 {
@@ -993,6 +1062,10 @@ int main(int argc, char **argv)
 		 false},
 		{"results_to_full_disk", test_results_to_full_disk, false},
 		{"interrupt", test_interrupt, false},
+		{"compare_fio_ops_after_warmup",
+		 test_compare_fio_ops_after_warmup, false},
+		{"compare_fio_ops_within_warmup",
+		 test_compare_fio_ops_within_warmup, false},
 		{"sync_agrees_with_fio_psync", test_sync_agrees_with_fio_psync,
 		 true},
 	};
