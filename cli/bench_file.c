@@ -796,7 +796,8 @@ int bench_file(int argc, char **argv)
 	ret = file_prepare(&o, &df);
 	if (ret) {
 		file_remove(&df);
-		return ret;
+		/* ^C while the file was written: as any other ^C. */
+		return bench_stop ? 130 : ret;
 	}
 	d.settings = doc_settings(&o, &c, &df);
 	status = run_all(&o, &c, &df, &d);

@@ -927,6 +927,25 @@ static void test_compare_fio_ops_within_warmup(void)
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
 }
 
+/*
+ * ^C while the tool writes its file: the exit status of an interrupted
+ * run (130), and the file is gone.
+ */
+static void test_interrupt_while_laying_out(void)
+{
+	struct out o = bc_run_sig(
+		SIGINT, 50,
+		(const char *const[]){"bench", "file", "--dir", bc_tmpdir,
+				      "--size", "512M", "--ops", "10",
+				      "--engine", bc_engine, NULL});
+
+	CU_ASSERT_EQUAL(o.status, 130);
+	if (o.status != 130)
+		printf("exit %d, stderr: %s\n", o.status, o.err);
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
 /* The lowest p50 latency of fio's runs in the document, in us. */
 static double fio_p50_us(json_object *d)
 {
@@ -1062,6 +1081,8 @@ int main(int argc, char **argv)
 		 false},
 		{"results_to_full_disk", test_results_to_full_disk, false},
 		{"interrupt", test_interrupt, false},
+		{"interrupt_while_laying_out", test_interrupt_while_laying_out,
+		 false},
 		{"compare_fio_ops_after_warmup",
 		 test_compare_fio_ops_after_warmup, false},
 		{"compare_fio_ops_within_warmup",
