@@ -176,6 +176,7 @@ int bench_tasks(int argc, char **argv)
 	rp_executor *ex = NULL;
 	const char *why = NULL;
 	int opt, ret, backend, status = 0;
+	bool counts_set = false; /* --tasks or --rtt */
 	unsigned round, k;
 
 	optind = 1;
@@ -196,6 +197,8 @@ int bench_tasks(int argc, char **argv)
 					  opt == 'w' ? " up to 1024" : "");
 				return 2;
 			}
+			if (opt != 'w')
+				counts_set = true;
 			break;
 		case 'h':
 			tasks_usage(stdout);
@@ -217,6 +220,12 @@ int bench_tasks(int argc, char **argv)
 	}
 	if (bench_common_check(&c, SUBJ))
 		return 2;
+	if (c.ops && counts_set) {
+		/* Either would be overridden without a word. */
+		bench_err(SUBJ, "--ops sets both --tasks and --rtt: give "
+			  "either --ops or those");
+		return 2;
+	}
 	if (c.ops)
 		ntasks = nrtt = c.ops;
 	if (!c.rounds)
