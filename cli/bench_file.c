@@ -573,16 +573,20 @@ static void fio_counterpart(const struct file_opts *o, int engine,
 		f->registerfiles = o->reg_files;
 		f->sqthread_poll = o->sqpoll;
 	} else {
-		/* Blocking threads: psync, one thread per I/O thread. */
+		/*
+		 * Blocking threads: psync, one thread per I/O thread.  The
+		 * threads engine keeps --qd operations in flight per job,
+		 * qd x jobs on its `jobs` threads; psync one per thread.
+		 */
 		f->ioengine = "psync";
 		f->iodepth = 1;
 		f->numjobs = o->jobs;
-		if (engine == ENG_THREADS && o->qd != o->jobs) {
+		if (engine == ENG_THREADS && o->qd != 1) {
 			p->match = false;
 			snprintf(p->why, sizeof(p->why),
-				 "threads keeps QD %u "
-				 "in flight on %u threads; psync %u",
-				 o->qd, o->jobs, o->jobs);
+				 "threads keeps %u in flight on %u threads; "
+				 "psync %u",
+				 o->qd * o->jobs, o->jobs, o->jobs);
 		}
 	}
 	snprintf(p->fio_engine, sizeof(p->fio_engine), "%s x%u%s", f->ioengine,

@@ -898,6 +898,46 @@ static void test_compare_fio_ops_after_warmup(void)
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
 }
 
+/* Whether the comparison of `ringpool bench file ARGS` says it matches. */
+static bool compare_matches(const char *qd, const char *jobs)
+{
+	struct out o = RUN("bench", "file", "--dir", bc_tmpdir, "--size",
+			   "1M", "--engine", "threads", "--qd", qd, "--jobs",
+			   jobs, "--ops", "200", "--compare", "fio",
+			   "--rounds", "1", "--json");
+	json_object *d, *p;
+	bool match;
+
+	CU_ASSERT_EQUAL(o.status, 0);
+	d = parse_doc(&o, "file");
+	p = json_object_array_get_idx(bc_get(d, "compare"), 0);
+	CU_ASSERT_PTR_NOT_NULL(p);
+	match = json_object_get_boolean(bc_get(p, "semantics_match"));
+	if (!match)
+		CU_ASSERT_PTR_NOT_NULL(bc_get(p, "why"));
+	json_object_put(d);
+	bc_out_free(&o);
+	return match;
+}
+
+/*
+ * The threads engine keeps --qd operations in flight per job, qd x jobs
+ * on its `jobs` threads: it matches psync (one per thread) at --qd 1
+ * only, whatever --jobs is.
+ */
+static void test_compare_fio_threads_semantics(void)
+{
+	if (access("/usr/bin/fio", X_OK) &&
+	    access("/usr/local/bin/fio", X_OK)) {
+		printf("skipped: fio is not installed\n");
+		return;
+	}
+	CU_ASSERT(compare_matches("1", "2"));
+	CU_ASSERT(!compare_matches("2", "2"));
+	CU_ASSERT(!compare_matches("4", "1"));
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
 /*
  * fio ends a job that reaches its count within its ramp, and reports it
  * with no latency measured: an error that says so, not a run of zeros.
@@ -1085,6 +1125,8 @@ int main(int argc, char **argv)
 		 false},
 		{"compare_fio_ops_after_warmup",
 		 test_compare_fio_ops_after_warmup, false},
+		{"compare_fio_threads_semantics",
+		 test_compare_fio_threads_semantics, false},
 		{"compare_fio_ops_within_warmup",
 		 test_compare_fio_ops_within_warmup, false},
 		{"sync_agrees_with_fio_psync", test_sync_agrees_with_fio_psync,
