@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -38,12 +40,18 @@ bool bench_fio_available(void)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* Runs argv, collecting its stdout in a malloc'ed string. */
+/*
+ * Runs argv, collecting its stdout in a malloc'ed string.  A ^C of this
+ * process (bench_stop) is passed on to the child: on a terminal it gets
+ * the same signal, but not from `kill -INT` or `timeout -s INT`, and it
+ * would otherwise run its whole --runtime first.
+ */
 static int run_capture(char **argv, char **out)
 {
 	size_t len = 0, cap = 65536;
 	char *buf = malloc(cap);
 	int pfd[2], status;
+	bool told = false;
 	pid_t pid;
 	ssize_t n;
 
@@ -75,9 +83,19 @@ static int run_capture(char **argv, char **out)
 			buf = p;
 			cap *= 2;
 		}
+		if (bench_stop && !told) {
+			/* fio stops and still reports what it measured. */
+			kill(pid, SIGINT);
+			told = true;
+		}
+		/* Waits in steps, so a ^C between two looks is not missed. */
+		if (!told && poll(&(struct pollfd){.fd = pfd[0],
+						   .events = POLLIN},
+				  1, 100) <= 0)
+			continue;
 		n = read(pfd[0], buf + len, cap - 1 - len);
 		if (n < 0 && errno == EINTR)
-			continue; /* ^C: fio stops and still reports */
+			continue;
 		if (n <= 0)
 			break;
 		len += (size_t)n;

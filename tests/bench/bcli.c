@@ -45,8 +45,54 @@ char *bc_slurp(int fd)
 	return buf;
 }
 
-static struct out run(int sig, int after_ms, const char *out_to,
-		      const char *const *args)
+/*
+ * Whether `parent` has a child process one of whose arguments is `arg`
+ * (by /proc).
+ */
+static bool has_child(pid_t parent, const char *arg)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool found = false;
+
+	while (d && !found && (e = readdir(d))) {
+		char path[300], buf[4096], *p;
+		int ppid = 0, fd;
+		ssize_t n;
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		/* "PID (COMM) STATE PPID ...": COMM may hold anything. */
+		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+			(void)sscanf(p + 1, " %*c %d", &ppid);
+		fclose(f);
+		if (ppid != parent)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			continue;
+		/* The arguments, each ended by a NUL. */
+		buf[n] = '\0';
+		for (p = buf; p < buf + n; p += strlen(p) + 1)
+			if (!strcmp(p, arg))
+				found = true;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static struct out run(int sig, int after_ms, const char *child_arg,
+		      const char *out_to, const char *const *args)
 {
 	char o_path[] = "/tmp/rb-out.XXXXXX", e_path[] = "/tmp/rb-err.XXXXXX";
 	int ofd = mkstemp(o_path), efd = mkstemp(e_path), status = 0;
@@ -91,6 +137,11 @@ static struct out run(int sig, int after_ms, const char *out_to,
 		_exit(127);
 	}
 	if (sig) {
+		/* A minute at most for the child to appear. */
+		for (int i = 0; child_arg && i < 3000 &&
+				!has_child(pid, child_arg);
+		     i++)
+			usleep(20000);
 		usleep((useconds_t)after_ms * 1000);
 		kill(pid, sig);
 	}
@@ -107,12 +158,18 @@ static struct out run(int sig, int after_ms, const char *out_to,
 
 struct out bc_run_sig(int sig, int after_ms, const char *const *args)
 {
-	return run(sig, after_ms, NULL, args);
+	return run(sig, after_ms, NULL, NULL, args);
+}
+
+struct out bc_run_sig_child(int sig, const char *child_arg, int after_ms,
+			    const char *const *args)
+{
+	return run(sig, after_ms, child_arg, NULL, args);
 }
 
 struct out bc_run_to(const char *path, const char *const *args)
 {
-	return run(0, 0, path, args);
+	return run(0, 0, NULL, path, args);
 }
 
 void bc_out_free(struct out *o)

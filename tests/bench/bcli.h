@@ -31,6 +31,13 @@ extern char bc_tmpdir[];	/* a scratch folder of the program's own */
 extern bool bc_native;
 struct out bc_run_sig(int sig, int after_ms, const char *const *args);
 #define RUN(...) bc_run_sig(0, 0, (const char *const[]){__VA_ARGS__, NULL})
+/*
+ * As bc_run_sig(), the signal `after_ms` after a child process of it with
+ * the argument `child_arg` appeared; sent to the tool only, not to the
+ * child.
+ */
+struct out bc_run_sig_child(int sig, const char *child_arg, int after_ms,
+			    const char *const *args);
 /* Runs it with stdout on the file `path` (opened for writing); out is "". */
 struct out bc_run_to(const char *path, const char *const *args);
 void bc_out_free(struct out *o);

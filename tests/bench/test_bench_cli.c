@@ -986,6 +986,46 @@ static void test_interrupt_while_laying_out(void)
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
 }
 
+/*
+ * ^C sent to the tool alone (kill -INT, timeout -s INT; a terminal signals
+ * fio too) while fio runs under --compare: fio is stopped as well, not left
+ * to run out its --runtime, and what both measured is printed.
+ */
+static void test_interrupt_during_fio(void)
+{
+	json_object *d, *runs, *r;
+	struct out o;
+
+	if (access("/usr/bin/fio", X_OK) &&
+	    access("/usr/local/bin/fio", X_OK)) {
+		printf("skipped: fio is not installed\n");
+		return;
+	}
+	o = bc_run_sig_child(SIGINT, "--name=ringpool-compare", 700,
+			     (const char *const[]){
+				     "bench", "file", "--dir", bc_tmpdir,
+				     "--size", "2M", "--engine", "sync",
+				     "--runtime", "2", "--warmup", "0",
+				     "--compare", "fio", "--rounds", "1",
+				     "--json", NULL});
+	CU_ASSERT_EQUAL(o.status, 130);
+	d = json_tokener_parse(o.out);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT(json_object_get_boolean(bc_get(d, "interrupted")));
+	runs = bc_get(d, "runs");
+	CU_ASSERT_EQUAL_FATAL(json_object_array_length(runs), 2);
+	r = json_object_array_get_idx(runs, 1);
+	CU_ASSERT_STRING_EQUAL(json_object_get_string(bc_get(r, "tool")),
+			       "fio");
+	CU_ASSERT(bc_num(r, "ops") > 0);
+	/* fio's own measure of its run: ^C came 0.7 s after it started. */
+	CU_ASSERT(bc_num(r, "seconds") < 1.5);
+	printf("fio ran %.3f s of 2\n", bc_num(r, "seconds"));
+	json_object_put(d);
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
 /* The lowest p50 latency of fio's runs in the document, in us. */
 static double fio_p50_us(json_object *d)
 {
@@ -1125,6 +1165,7 @@ int main(int argc, char **argv)
 		 false},
 		{"compare_fio_ops_after_warmup",
 		 test_compare_fio_ops_after_warmup, false},
+		{"interrupt_during_fio", test_interrupt_during_fio, false},
 		{"compare_fio_threads_semantics",
 		 test_compare_fio_threads_semantics, false},
 		{"compare_fio_ops_within_warmup",
