@@ -278,7 +278,19 @@ struct bench_meter {
 	 * error), else 0: the window ends there, not when the clock noticed.
 	 */
 	uint64_t (*ended_at)(void *arg);
+	/*
+	 * Sleeps up to `s` seconds, less when the last chain ends: the run
+	 * then stops at once, and the CPU time read at its end holds no
+	 * idle tail (an SQPOLL thread spins through it).  NULL: sleeps.
+	 */
+	void (*wait)(void *arg, double s);
 };
+
+/*
+ * Waits up to `s` seconds for `sem` (posted once, when the last chain of a
+ * run ended); a post it takes is put back for the drain that follows.
+ */
+void bench_wait_sem(sem_t *sem, double s);
 
 /* Wall and CPU clocks at the start of the measured window. */
 struct bench_window {

@@ -515,6 +515,12 @@ static uint64_t meter_ended_at(void *arg)
 	return st.j->ops ? atomic_load(&st.ended_ns) : 0;
 }
 
+static void meter_wait(void *arg, double s)
+{
+	(void)arg;
+	bench_wait_sem(&st.drained, s);
+}
+
 static void meter_stop(void *arg)
 {
 	(void)arg;
@@ -590,6 +596,7 @@ int bench_file_run(const struct file_job *j, struct bench_run *r)
 			.measure = meter_measure,
 			.stop_and_drain = meter_stop,
 			.ended_at = meter_ended_at,
+			.wait = meter_wait,
 		};
 
 		bench_measure(j->c, bench_engine_names[j->engine], j->runtime,

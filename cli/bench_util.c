@@ -370,7 +370,10 @@ void bench_measure(const struct bench_common *c, const char *what,
 		left = next - bench_now_s();
 		if (runtime > 0 && t_start + runtime - bench_now_s() < left)
 			left = t_start + runtime - bench_now_s();
-		bench_sleep_s(left);
+		if (m->wait)
+			m->wait(m->arg, left);
+		else
+			bench_sleep_s(left);
 		now = bench_now_s();
 		now_done = m->done(m->arg);
 		if (now >= next) {
@@ -401,6 +404,24 @@ void bench_measure(const struct bench_common *c, const char *what,
 	r->sys_s = s1 - w->sys0;
 	r->have_cpu = true;
 	r->interrupted = bench_stop != 0;
+}
+
+void bench_wait_sem(sem_t *sem, double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)s;
+	ts.tv_nsec += (long)((s - (double)(time_t)s) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	/* A signal cuts the wait short; the caller looks at bench_stop. */
+	if (sem_clockwait(sem, CLOCK_MONOTONIC, &ts) == 0)
+		sem_post(sem);
 }
 
 /* ---- chains of net and http runs ----------------------------------------- */
@@ -454,6 +475,13 @@ static uint64_t chains_ended_at(void *arg)
 	return ch->ops ? atomic_load(&ch->ended_ns) : 0;
 }
 
+static void chains_wait(void *arg, double s)
+{
+	struct bench_chains *ch = arg;
+
+	bench_wait_sem(&ch->drained, s);
+}
+
 static void chains_stop(void *arg)
 {
 	struct bench_chains *ch = arg;
@@ -471,4 +499,5 @@ void bench_chains_meter(struct bench_chains *ch, uint64_t (*done)(void *),
 	m->measure = chains_measure;
 	m->stop_and_drain = chains_stop;
 	m->ended_at = chains_ended_at;
+	m->wait = chains_wait;
 }

@@ -561,6 +561,41 @@ static void test_http_interrupt(void)
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
 }
 
+/*
+ * An --ops run ends when its last operation does, not at the clock's next
+ * 100 ms look: 60 runs of 10 operations each (file, then net) take well
+ * under the 6 s those looks alone would cost.  The bound is loose on
+ * purpose (a sanitizer's build takes 2 to 3 s); it only tells the two
+ * apart.
+ */
+static void test_short_ops_runs_end_promptly(void)
+{
+	static const char *const subj[] = {"file", "net"};
+	size_t i;
+
+	if (tu_under_valgrind()) {
+		printf("skipped: timing under valgrind\n");
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		int64_t t0 = tu_now_ns();
+		struct out o = i == 0 ? RUN("bench", "file", "--dir",
+					    bc_tmpdir, "--size", "1M",
+					    "--ops", "10", "--rounds", "60",
+					    "--engine", bc_engine, "--json")
+				      : RUN("bench", "net", "--ops", "10",
+					    "--rounds", "60", "--engine",
+					    bc_engine, "--json");
+		double secs = (double)(tu_now_ns() - t0) / 1e9;
+
+		CU_ASSERT_EQUAL(o.status, 0);
+		CU_ASSERT(secs < 5);
+		printf("%s: 60 runs in %.2f s\n", subj[i], secs);
+		bc_out_free(&o);
+	}
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
 static void test_table_output(void)
 {
 	struct out o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "1M",
@@ -1149,6 +1184,8 @@ int main(int argc, char **argv)
 		{"http_nginx", test_http_nginx, false},
 		{"http_report", test_http_report, false},
 		{"http_interrupt", test_http_interrupt, false},
+		{"short_ops_runs_end_promptly",
+		 test_short_ops_runs_end_promptly, false},
 		{"table_output", test_table_output, false},
 		{"progress_on_terminal", test_progress_on_terminal, false},
 		{"html_report", test_html_report, false},
