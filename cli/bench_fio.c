@@ -181,7 +181,8 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 	ARG("--name=ringpool-compare");
 	ARG("--filename=%s", f->path);
 	ARG("--rw=%s", f->rw);
-	if (f->read_pct > 0 && f->read_pct < 100)
+	/* Also at 0 and 100: fio's own default is 50. */
+	if (!strcmp(f->rw, "randrw"))
 		ARG("--rwmixread=%u", f->read_pct);
 	ARG("--bs=%llu", (unsigned long long)f->bs);
 	ARG("--size=%llu", (unsigned long long)f->size);

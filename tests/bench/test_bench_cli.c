@@ -933,6 +933,52 @@ static void test_compare_fio_ops_after_warmup(void)
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
 }
 
+/*
+ * --rw randrw --mix 0 is all writes, --mix 100 all reads, for fio too
+ * (whose own default share is 50): fio's counterpart is given the share.
+ */
+static void test_compare_fio_mix_bounds(void)
+{
+	static const char *const mix[] = {"0", "100"};
+	size_t i;
+
+	if (access("/usr/bin/fio", X_OK) &&
+	    access("/usr/local/bin/fio", X_OK)) {
+		printf("skipped: fio is not installed\n");
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		struct out o = RUN("bench", "file", "--dir", bc_tmpdir,
+				   "--size", "1M", "--engine", "sync",
+				   "--rw", "randrw", "--mix", mix[i], "--ops",
+				   "100", "--compare", "fio", "--rounds", "1",
+				   "--json");
+		char want[32];
+		json_object *d, *r, *cmd;
+		bool found = false;
+		size_t k;
+
+		CU_ASSERT_EQUAL(o.status, 0);
+		d = parse_doc(&o, "file");
+		r = json_object_array_get_idx(bc_get(d, "runs"), 1);
+		cmd = bc_get(bc_get(r, "settings"), "command");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(cmd);
+		snprintf(want, sizeof(want), "--rwmixread=%s", mix[i]);
+		for (k = 0; k < json_object_array_length(cmd); k++)
+			if (!strcmp(json_object_get_string(
+					    json_object_array_get_idx(cmd, k)),
+				    want))
+				found = true;
+		CU_ASSERT(found);
+		if (!found)
+			printf("no %s in %s\n", want,
+			       json_object_to_json_string(cmd));
+		json_object_put(d);
+		bc_out_free(&o);
+	}
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
 /* Whether the comparison of `ringpool bench file ARGS` says it matches. */
 static bool compare_matches(const char *qd, const char *jobs)
 {
@@ -1203,6 +1249,7 @@ int main(int argc, char **argv)
 		{"compare_fio_ops_after_warmup",
 		 test_compare_fio_ops_after_warmup, false},
 		{"interrupt_during_fio", test_interrupt_during_fio, false},
+		{"compare_fio_mix_bounds", test_compare_fio_mix_bounds, false},
 		{"compare_fio_threads_semantics",
 		 test_compare_fio_threads_semantics, false},
 		{"compare_fio_ops_within_warmup",
