@@ -71,7 +71,28 @@ static struct {
 	_Atomic int64_t error_offset;
 	atomic_bool error_write;
 	sem_t drained;
+	/*
+	 * The threads that start chains (sync's, and uring's per job) wait
+	 * here until the window opens: their creation is not measured.
+	 */
+	sem_t gate;
+	unsigned gated; /* threads waiting at the gate */
+	struct kick *kicks; /* uring with --jobs > 1 */
 } st;
+
+/* Waits until the window opens. */
+static void gate_pass(void)
+{
+	while (sem_wait(&st.gate) < 0 && errno == EINTR)
+		;
+}
+
+/* Lets every thread waiting at the gate go. */
+static void gate_open(void)
+{
+	for (; st.gated; st.gated--)
+		sem_post(&st.gate);
+}
 
 /* Recursion guard of the callback, see on_done(). */
 static _Thread_local unsigned cb_depth;
@@ -244,6 +265,7 @@ static void on_done(rp_future *f, void *arg)
 
 struct kick {
 	unsigned first, count;
+	bool threaded; /* on a thread of its own, which waits at the gate */
 	pthread_t thread;
 };
 
@@ -257,16 +279,21 @@ static void *kick_job(void *arg)
 	struct kick *k = arg;
 	unsigned i;
 
+	if (k->threaded)
+		gate_pass();
 	for (i = 0; i < k->count; i++)
 		issue(&st.chains[k->first + i]);
 	return NULL;
 }
 
-static int lib_start(struct bench_run *r)
+/*
+ * The executor of a run, with the file and buffers registered: before the
+ * window starts, as fio sets its rings up before it counts.
+ */
+static int lib_setup(struct bench_run *r)
 {
 	const struct file_job *j = st.j;
 	struct rp_config cfg;
-	struct kick *kicks;
 	unsigned i, entries = 64;
 	int ret;
 
@@ -329,27 +356,56 @@ static int lib_start(struct bench_run *r)
 			return ret;
 		}
 	}
-	if (j->engine != ENG_URING || j->jobs == 1) {
-		for (i = 0; i < st.n; i++)
-			issue(&st.chains[i]);
+	return 0;
+}
+
+/*
+ * uring with --jobs > 1: a thread per job to start its chains, waiting at
+ * the gate.  A job whose thread cannot be made is started from lib_go().
+ */
+static int lib_ready(void)
+{
+	const struct file_job *j = st.j;
+	unsigned i;
+
+	if (j->engine != ENG_URING || j->jobs == 1)
 		return 0;
-	}
-	kicks = calloc(j->jobs, sizeof(*kicks));
-	if (!kicks)
+	st.kicks = calloc(j->jobs, sizeof(*st.kicks));
+	if (!st.kicks)
 		return -ENOMEM;
 	for (i = 0; i < j->jobs; i++) {
-		kicks[i].first = i * j->qd;
-		kicks[i].count = j->qd;
-		if (pthread_create(&kicks[i].thread, NULL, kick_job,
-				   &kicks[i])) {
-			kicks[i].count = 0;
-			kick_job(&kicks[i]);
-		}
+		struct kick *k = &st.kicks[i];
+
+		k->first = i * j->qd;
+		k->count = j->qd;
+		k->threaded = true;
+		if (pthread_create(&k->thread, NULL, kick_job, k))
+			k->threaded = false;
+		else
+			st.gated++;
+	}
+	return 0;
+}
+
+/* Starts the chains, once the gate is open: the first operation of each. */
+static void lib_go(void)
+{
+	const struct file_job *j = st.j;
+	unsigned i;
+
+	if (!st.kicks) {
+		for (i = 0; i < st.n; i++)
+			issue(&st.chains[i]);
+		return;
 	}
 	for (i = 0; i < j->jobs; i++)
-		pthread_join(kicks[i].thread, NULL);
-	free(kicks);
-	return 0;
+		if (!st.kicks[i].threaded)
+			kick_job(&st.kicks[i]);
+	for (i = 0; i < j->jobs; i++)
+		if (st.kicks[i].threaded)
+			pthread_join(st.kicks[i].thread, NULL);
+	free(st.kicks);
+	st.kicks = NULL;
 }
 
 /* ---- sync: pread/pwrite on plain threads --------------------------------- */
@@ -361,6 +417,7 @@ static void *sync_thread(void *arg)
 	int64_t off;
 	ssize_t n;
 
+	gate_pass();
 	while (next_op(c, &off)) {
 		c->t0 = bench_now_ns();
 		if (c->is_write)
@@ -395,10 +452,12 @@ static int sync_start(struct bench_run *r)
 				 "pthread_create: %s", strerror(ret));
 			/* The threads already started stop at once. */
 			atomic_store(&st.stopping, true);
+			gate_open();
 			while (i--)
 				pthread_join(st.chains[i].thread, NULL);
 			return -ret;
 		}
+		st.gated++;
 	}
 	return 0;
 }
@@ -487,6 +546,7 @@ static void cleanup(void)
 	free(st.chains);
 	st.chains = NULL;
 	sem_destroy(&st.drained);
+	sem_destroy(&st.gate);
 }
 
 static uint64_t meter_done(void *arg)
@@ -546,7 +606,8 @@ int bench_file_run(const struct file_job *j, struct bench_run *r)
 	/* One block for all buffers, as fio allocates its own. */
 	stride = (j->bs + 4095) & ~(size_t)4095;
 	err = alloc_bufs(j, stride * st.n);
-	if (!r->lat || !st.chains || err || sem_init(&st.drained, 0, 0)) {
+	if (!r->lat || !st.chains || err || sem_init(&st.drained, 0, 0) ||
+	    sem_init(&st.gate, 0, 0)) {
 		free(st.chains);
 		st.chains = NULL;
 		free_bufs();
@@ -579,8 +640,21 @@ int bench_file_run(const struct file_job *j, struct bench_run *r)
 	/* Measured from the start when there is no warm-up. */
 	if (j->warmup <= 0)
 		atomic_store(&st.measuring, true);
-	bench_window_start(&win);
-	ret = j->engine == ENG_SYNC ? sync_start(r) : lib_start(r);
+	/* Everything is set up and waits at the gate... */
+	if (j->engine == ENG_SYNC) {
+		ret = sync_start(r);
+	} else {
+		ret = lib_setup(r);
+		if (ret == 0)
+			ret = lib_ready();
+	}
+	if (ret == 0) {
+		/* ...when the window (without warm-up) opens. */
+		bench_window_start(&win);
+		gate_open();
+		if (j->engine != ENG_SYNC)
+			lib_go();
+	}
 	if (ret < 0) {
 		/* Nothing was issued, or what was has been waited for. */
 		cleanup();
