@@ -320,10 +320,21 @@ static int parse(int argc, char **argv, struct file_opts *o,
 			}
 			break;
 		case OPT_FILE:
-			o->file = optarg;
-			break;
 		case OPT_DIR:
-			o->dir = optarg;
+			/*
+			 * An empty --dir (an unset variable) would put the
+			 * file in /, an empty --file fail obscurely.
+			 */
+			if (!*optarg) {
+				bench_err(SUBJ, "%s needs a %s", opt == OPT_DIR
+					  ? "--dir" : "--file", opt == OPT_DIR
+					  ? "folder" : "path");
+				return 2;
+			}
+			if (opt == OPT_DIR)
+				o->dir = optarg;
+			else
+				o->file = optarg;
 			break;
 		case OPT_FORCE:
 			o->force = true;

@@ -165,6 +165,10 @@ static void test_file_usage_errors(void)
 		 "cannot write the report /tmp: Is a directory"},
 		{{"bench", "file", "--file", "/tmp", "--size", "1M", NULL},
 		 "/tmp is a folder: --dir /tmp"},
+		{{"bench", "file", "--dir", "", "--ops", "1", NULL},
+		 "--dir needs a folder"},
+		{{"bench", "file", "--file", "", "--ops", "1", NULL},
+		 "--file needs a path"},
 	};
 
 	expect_usage_errors(cases, sizeof(cases) / sizeof(cases[0]));
