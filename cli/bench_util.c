@@ -390,6 +390,12 @@ void bench_measure(const struct bench_common *c, const char *what,
 	t_end = bench_now_s();
 	if (m->ended_at && m->ended_at(m->arg))
 		t_end = (double)m->ended_at(m->arg) * 1e-9;
+	/*
+	 * Chains that ended (an error) during the warm-up ended before the
+	 * window opened: it is empty, not of negative length.
+	 */
+	if (t_end < t_start)
+		t_end = t_start;
 	bench_cpu_s(&u1, &s1);
 	bench_progress_end(c);
 	/*

@@ -902,6 +902,30 @@ static void test_results_to_full_disk(void)
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
 }
 
+/*
+ * A failure during the warm-up ends the run before its window opened: an
+ * empty window (0 s, 0 ops), not one of negative length.
+ */
+static void test_failure_during_warmup(void)
+{
+	struct out o = RUN("bench", "file", "--file", "/dev/full", "--force",
+			   "--size", "1M", "--rw", "randwrite", "--ops", "10",
+			   "--warmup", "0.2", "--engine", bc_engine, "--json");
+	json_object *d, *r;
+
+	CU_ASSERT_EQUAL(o.status, 1);
+	d = json_tokener_parse(o.out);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	r = json_object_array_get_idx(bc_get(d, "runs"), 0);
+	CU_ASSERT_PTR_NOT_NULL(bc_get(r, "error"));
+	CU_ASSERT_EQUAL(bc_num(r, "ops"), 0);
+	CU_ASSERT(bc_num(r, "seconds") >= 0);
+	if (bc_num(r, "seconds") < 0)
+		printf("seconds %f\n", bc_num(r, "seconds"));
+	json_object_put(d);
+	bc_out_free(&o);
+}
+
 /* ^C: the run stops, the file goes, what was measured is printed. */
 static void test_interrupt(void)
 {
@@ -1279,6 +1303,7 @@ int main(int argc, char **argv)
 		{"disk_full_while_writing", test_disk_full_while_writing,
 		 false},
 		{"results_to_full_disk", test_results_to_full_disk, false},
+		{"failure_during_warmup", test_failure_during_warmup, false},
 		{"interrupt", test_interrupt, false},
 		{"interrupt_while_laying_out", test_interrupt_while_laying_out,
 		 false},
