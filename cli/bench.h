@@ -414,8 +414,9 @@ struct http_job {
 /*
  * Runs `j` and fills `r` (tool, engine, backend, counts, times, histogram,
  * series).  A failed download ends the run; one of the wrong length is
- * counted in r->errors and the run goes on; either is told in r->error.
- * Returns 0, or -errno for the first failure.
+ * counted and the run goes on; both kinds count in r->errors and are told
+ * in r->error.  Returns 0, -EPROTO when the only failures were wrong
+ * lengths, or -errno for the first failed download.
  */
 int bench_http_run(const struct http_job *j, struct bench_run *r);
 

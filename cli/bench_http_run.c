@@ -44,6 +44,7 @@ struct slot {
 
 static struct {
 	uint64_t size;
+	const char *dir; /* where the slots' files are */
 	char url[64];
 	rp_executor *ex;
 	rp_http *http;
@@ -114,6 +115,18 @@ static void issue(struct slot *s)
 	}
 }
 
+/* Counts a download that ended (in the window), whether it failed or not. */
+static void count(struct slot *s, uint64_t t1)
+{
+	if (!s->counted)
+		return;
+	bench_hist_add(s->hist, t1 - s->t0);
+	atomic_store_explicit(
+		&s->done,
+		atomic_load_explicit(&s->done, memory_order_relaxed) + 1,
+		memory_order_relaxed);
+}
+
 /*
  * A download ended: verify it (a 2xx, --size bytes by the future and in
  * the file), record it, and make the file empty for the next one.  False
@@ -136,8 +149,15 @@ static bool finish(struct slot *s, uint64_t t1)
 	s->prev = t;
 	s->t = NULL;
 	if (err < 0) {
-		tell("a download failed: %s",
+		tell("a download into %.60s failed: %s", ht.dir,
 		     info.error[0] ? info.error : strerror(-err));
+		/*
+		 * It was issued and has ended: it counts, as a failed one,
+		 * so downloads counted = downloads issued.
+		 */
+		if (s->counted)
+			s->bad++;
+		count(s, t1);
 		bench_chains_error(&ht.ch, err);
 		return false;
 	}
@@ -153,14 +173,7 @@ static bool finish(struct slot *s, uint64_t t1)
 	} else if (s->counted) {
 		s->bytes += (uint64_t)value;
 	}
-	if (s->counted) {
-		bench_hist_add(s->hist, t1 - s->t0);
-		atomic_store_explicit(
-			&s->done,
-			atomic_load_explicit(&s->done, memory_order_relaxed) +
-				1,
-			memory_order_relaxed);
-	}
+	count(s, t1);
 	/* A short syscall on a file the slot alone uses: fine here. */
 	if (ftruncate(s->fd, 0) < 0) {
 		tell("cannot truncate a download's file: %s", strerror(errno));
@@ -295,6 +308,7 @@ int bench_http_run(const struct http_job *j, struct bench_run *r)
 
 	memset(&ht, 0, sizeof(ht));
 	ht.size = j->size;
+	ht.dir = j->dir;
 	ht.ch.ops = c->ops;
 	ht.n = j->conns;
 	snprintf(ht.url, sizeof(ht.url), "http://127.0.0.1:%u/body", j->port);

@@ -926,6 +926,42 @@ static void test_failure_during_warmup(void)
 	bc_out_free(&o);
 }
 
+/*
+ * Downloads into a full file system: the run ends with the cause and the
+ * folder named, and the downloads that failed were issued and ended, so
+ * they are counted, as failed ones.
+ */
+static void test_http_disk_full(void)
+{
+	char dir[256], out[300];
+	json_object *d, *r;
+	struct out o;
+
+	if (!mount_small("tmpfs", "size=1m", dir, sizeof(dir)))
+		return;
+	snprintf(out, sizeof(out), "%s/dl", dir);
+	o = RUN("bench", "http", "--out", out, "--size", "512k", "--conns",
+		"4", "--files", "40", "--engine", bc_engine, "--json");
+	CU_ASSERT_EQUAL(o.status, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "No space left on device"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.err, out));
+	d = json_tokener_parse(o.out);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	r = json_object_array_get_idx(bc_get(d, "runs"), 0);
+	CU_ASSERT_PTR_NOT_NULL(bc_get(r, "error"));
+	CU_ASSERT(bc_num(r, "short_or_failed") >= 1);
+	CU_ASSERT_EQUAL(bc_num(r, "ops"), bc_num(r, "ops_issued"));
+	if (bc_num(r, "ops") != bc_num(r, "ops_issued") ||
+	    bc_num(r, "short_or_failed") < 1)
+		printf("ops %.0f, issued %.0f, failed %.0f; stderr: %s\n",
+		       bc_num(r, "ops"), bc_num(r, "ops_issued"),
+		       bc_num(r, "short_or_failed"), o.err);
+	json_object_put(d);
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(dir));
+	unmount_small(dir);
+}
+
 /* ^C: the run stops, the file goes, what was measured is printed. */
 static void test_interrupt(void)
 {
@@ -1304,6 +1340,7 @@ int main(int argc, char **argv)
 		 false},
 		{"results_to_full_disk", test_results_to_full_disk, false},
 		{"failure_during_warmup", test_failure_during_warmup, false},
+		{"http_disk_full", test_http_disk_full, false},
 		{"interrupt", test_interrupt, false},
 		{"interrupt_while_laying_out", test_interrupt_while_laying_out,
 		 false},
