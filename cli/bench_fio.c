@@ -279,7 +279,19 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 	ret = run_capture(argv, &out);
 	start = out ? strchr(out, '{') : NULL;
 	doc = start ? json_tokener_parse(start) : NULL;
-	job = json_object_array_get_idx(get(doc, "jobs"), 0);
+	job = json_object_is_type(get(doc, "jobs"), json_type_array)
+		      ? json_object_array_get_idx(get(doc, "jobs"), 0)
+		      : NULL;
+	if (!job && bench_stop) {
+		/*
+		 * ^C before fio had a job to report (it was starting): the
+		 * run is empty and marked so, not an error.
+		 */
+		r->interrupted = true;
+		json_object_put(doc);
+		free(out);
+		return -EINTR;
+	}
 	if (!job) {
 		snprintf(r->error, sizeof(r->error), "fio %s",
 			 ret == -ENOENT ? "is not installed"

@@ -1169,41 +1169,55 @@ static void test_interrupt_while_laying_out(void)
 /*
  * ^C sent to the tool alone (kill -INT, timeout -s INT; a terminal signals
  * fio too) while fio runs under --compare: fio is stopped as well, not left
- * to run out its --runtime, and what both measured is printed.
+ * to run out its --runtime, and what both measured is printed.  Sent as
+ * fio starts (0 ms), before it has a job to report, the fio run is empty
+ * and marked interrupted (the tool used to abort in json-c there, leaving
+ * its data file behind); 700 ms later fio has usually begun measuring,
+ * but on a loaded machine its start can take longer, so its count is not
+ * checked.
  */
 static void test_interrupt_during_fio(void)
 {
+	static const int after_ms[] = {0, 700};
 	json_object *d, *runs, *r;
 	struct out o;
+	size_t i;
 
 	if (access("/usr/bin/fio", X_OK) &&
 	    access("/usr/local/bin/fio", X_OK)) {
 		printf("skipped: fio is not installed\n");
 		return;
 	}
-	o = bc_run_sig_child(SIGINT, "--name=ringpool-compare", 700,
-			     (const char *const[]){
-				     "bench", "file", "--dir", bc_tmpdir,
-				     "--size", "2M", "--engine", "sync",
-				     "--runtime", "2", "--warmup", "0",
-				     "--compare", "fio", "--rounds", "1",
-				     "--json", NULL});
-	CU_ASSERT_EQUAL(o.status, 130);
-	d = json_tokener_parse(o.out);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-	CU_ASSERT(json_object_get_boolean(bc_get(d, "interrupted")));
-	runs = bc_get(d, "runs");
-	CU_ASSERT_EQUAL_FATAL(json_object_array_length(runs), 2);
-	r = json_object_array_get_idx(runs, 1);
-	CU_ASSERT_STRING_EQUAL(json_object_get_string(bc_get(r, "tool")),
-			       "fio");
-	CU_ASSERT(bc_num(r, "ops") > 0);
-	/* fio's own measure of its run: ^C came 0.7 s after it started. */
-	CU_ASSERT(bc_num(r, "seconds") < 1.5);
-	printf("fio ran %.3f s of 2\n", bc_num(r, "seconds"));
-	json_object_put(d);
-	bc_out_free(&o);
-	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+	for (i = 0; i < 2; i++) {
+		o = bc_run_sig_child(SIGINT, "--name=ringpool-compare",
+				     after_ms[i],
+				     (const char *const[]){
+					     "bench", "file", "--dir",
+					     bc_tmpdir, "--size", "2M",
+					     "--engine", "sync", "--runtime",
+					     "2", "--warmup", "0", "--compare",
+					     "fio", "--rounds", "1", "--json",
+					     NULL});
+		CU_ASSERT_EQUAL(o.status, 130);
+		if (o.status != 130)
+			printf("exit %d, stderr: %s\n", o.status, o.err);
+		d = json_tokener_parse(o.out);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+		CU_ASSERT(json_object_get_boolean(bc_get(d, "interrupted")));
+		runs = bc_get(d, "runs");
+		CU_ASSERT_EQUAL_FATAL(json_object_array_length(runs), 2);
+		r = json_object_array_get_idx(runs, 1);
+		CU_ASSERT_STRING_EQUAL(
+			json_object_get_string(bc_get(r, "tool")), "fio");
+		CU_ASSERT(json_object_get_boolean(bc_get(r, "interrupted")));
+		/* fio's own measure of its run: less than its 2 s. */
+		CU_ASSERT(bc_num(r, "seconds") < 1.5);
+		printf("^C %d ms in: fio ran %.3f s of 2\n", after_ms[i],
+		       bc_num(r, "seconds"));
+		json_object_put(d);
+		bc_out_free(&o);
+		CU_ASSERT(bc_dir_empty(bc_tmpdir));
+	}
 }
 
 /* The lowest p50 latency of fio's runs in the document, in us. */
