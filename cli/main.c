@@ -62,6 +62,12 @@ static int print_version(void)
 			"owned, shared, auto\n", getenv("RINGPOOL_RINGS"));
 		return 2;
 	}
+	if (ret == -EINVAL && getenv("RINGPOOL_URING_SKIP")) {
+		fprintf(stderr, "ringpool: RINGPOOL_URING_SKIP='%s' names an "
+			"operation that is not one of the library's\n",
+			getenv("RINGPOOL_URING_SKIP"));
+		return 2;
+	}
 	if (ret < 0) {
 		printf("backend: unavailable (%s)\n", strerror(-ret));
 		return 0;

@@ -140,11 +140,20 @@ struct rp_config {
 	 */
 	unsigned ring_entries;
 	/**
-	 * Threads of the blocking-I/O pool of the fallback backend; separate
-	 * from the CPU workers.  The io_uring backend does not use it: there
-	 * an operation that the kernel's io_uring lacks (rp_socket() before
-	 * Linux 5.19, rp_mkdirat() before 5.15, rp_shutdown(), rp_unlinkat()
-	 * and rp_renameat() before 5.11) fails with the kernel's -EINVAL.
+	 * Threads of the blocking-I/O pool, separate from the CPU workers: the
+	 * fallback backend runs every operation there.  The io_uring backend
+	 * makes one only where the kernel's io_uring lacks an operation the
+	 * API offers (rp_socket() before Linux 5.19, rp_mkdirat() before
+	 * 5.15, rp_shutdown(), rp_unlinkat() and rp_renameat() before 5.11;
+	 * found with IORING_REGISTER_PROBE when the executor starts), and
+	 * runs those operations, and only those, there as system calls:
+	 * nothing changes for the caller but the thread their done-callbacks
+	 * run on, and rp_executor_backend() names them.  The environment
+	 * variable `RINGPOOL_URING_SKIP=openat,statx,...` (the operations'
+	 * names without `rp_`, with read_fixed, write_fixed, timeout for
+	 * rp_sleep() and poll for rp_poll()) sends those there too, as if the
+	 * kernel lacked them, to test a program against such a kernel; an
+	 * unknown name makes rp_executor_new() fail with -EINVAL.
 	 * Default 16, max 1024; 0 means the default.
 	 */
 	unsigned io_threads;
@@ -293,7 +302,11 @@ RP_EXPORT int rp_executor_free(rp_executor *ex);
  * @param why     optional; receives NULL when io_uring is in use as asked,
  *                otherwise a sentence saying why the fallback is used, e.g.
  *                "io_uring_setup: EPERM - blocked by seccomp or
- *                kernel.io_uring_disabled".  Owned by the executor.
+ *                kernel.io_uring_disabled", or, with io_uring, which
+ *                operations run on the blocking-I/O pool and why ("on the
+ *                blocking-I/O pool (this kernel's io_uring lacks them):
+ *                socket mkdirat"; see rp_config::io_threads).  Owned by the
+ *                executor.
  * @return 0, or -EINVAL for a NULL `ex` or `backend`.
  */
 RP_EXPORT int rp_executor_backend(const rp_executor *ex, int *backend,
@@ -529,7 +542,9 @@ RP_EXPORT void rp_map_free(rp_map *m);
  * - **Threads.**  With io_uring, done-callbacks of I/O futures run on the
  *   ring's thread, or with ::RP_RINGS_SHARED on the thread that drives the
  *   ring at that moment (one that submits or ends a batch, from inside that
- *   call); with the fallback, on a blocking-I/O thread.  Either way a
+ *   call); with the fallback, on a blocking-I/O thread, and so do those of
+ *   an operation the kernel's io_uring lacks (see rp_config::io_threads).
+ *   Either way a
  *   callback may queue the next operation (a pipeline needs no extra thread)
  *   but must not block: waiting there on a future that is not done is an
  *   error the library cannot always detect.

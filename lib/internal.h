@@ -442,7 +442,28 @@ void rp__io_flush_plug(void);
 enum { RP__REG_FILES = 1, RP__REG_BUFFERS = 2 };
 
 extern const struct rp__io_backend rp__io_uring_backend;
+/* Whether RINGPOOL_URING_SKIP, if set, names only known operations. */
+bool rp__uring_skip_ok(void);
 extern const struct rp__io_backend rp__io_threads_backend;
+
+/*
+ * A blocking-I/O pool (io_threads.c): threads that run operations as
+ * system calls.  The fallback backend sends every operation to one; the
+ * io_uring backend those its kernel's io_uring lacks.  `f` is an I/O future
+ * of another executor, with the backend's reference.
+ */
+struct rp__blocking;
+int rp__blocking_new(unsigned threads, uint32_t spin_ns,
+		     struct rp__blocking **out);
+void rp__blocking_submit(struct rp__blocking *b, rp_future *f);
+/* As rp__io_backend.cancel and .stop, for the pool's operations. */
+void rp__blocking_cancel(struct rp__blocking *b, rp_future *f);
+void rp__blocking_stop(struct rp__blocking *b, bool cancel_pending,
+		       bool cancel_inflight, bool wait);
+/* Frees a stopped pool; NULL is a no-op. */
+void rp__blocking_free(struct rp__blocking *b);
+/* Whether the calling thread is one of the pool's (false for NULL). */
+bool rp__blocking_on_own_thread(const struct rp__blocking *b);
 
 /*
  * Runs an I/O future on the calling blocking-pool thread (io_threads.c):
@@ -551,9 +572,9 @@ struct rp_executor {
 	int backend;			/* RP_BACKEND_URING or _THREADS */
 	char io_why[160];		/* empty when io_uring runs as asked */
 	bool internal;			/* a blocking pool: no I/O of its own */
-	pthread_mutex_t io_lock;	/* creates pool */
-	_Atomic(rp_executor *) pool;	/* blocking-I/O pool, or NULL */
-	uint32_t io_threads;		/* its size */
+	pthread_mutex_t io_lock;	/* guards the tables below */
+	struct rp__blocking *blocking;	/* internal: the pool it runs for */
+	uint32_t io_threads;		/* blocking-I/O pool size */
 	bool no_multishot_recv;		/* io_uring without buffer rings */
 	bool poll_first;		/* RP_IO_POLL_FIRST is carried out */
 	unsigned n_rings;		/* rp_config::rings, for RP_IO_RING */

@@ -38,8 +38,11 @@ int rp__io_start(rp_executor *ex, const struct rp_config *cfg)
 	int want = cfg->backend, ret;
 	bool from_env = false;
 
-	/* A misspelt RINGPOOL_RINGS is an error, not a reason to fall back. */
-	if (rp__ring_mode(cfg) < 0)
+	/*
+	 * A misspelt RINGPOOL_RINGS or RINGPOOL_URING_SKIP is an error, not
+	 * a reason to fall back.
+	 */
+	if (rp__ring_mode(cfg) < 0 || !rp__uring_skip_ok())
 		return -EINVAL;
 	ex->n_rings = cfg->rings ? cfg->rings : 1;
 	if (want == RP_BACKEND_AUTO) {

@@ -12,6 +12,9 @@
  * eventfd of the thread running it.  Each thread publishes what it runs in a
  * slot under a mutex, so a canceller never signals a thread that has moved on
  * to another operation.
+ *
+ * The same pool (struct rp__blocking) also serves the io_uring backend for
+ * the operations its kernel's io_uring lacks (io_uring_submit.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,18 +30,18 @@ struct slot {
 	int efd;
 } RP_ALIGNED;
 
-struct threads_state {
+struct rp__blocking {
 	rp_executor *pool;
 	unsigned n;
 	struct slot *slots;
 };
 
-static struct threads_state *state_of(const rp_executor *ex)
+static struct rp__blocking *state_of(const rp_executor *ex)
 {
 	return ex->io_priv;
 }
 
-static void free_state(struct threads_state *st)
+static void free_state(struct rp__blocking *st)
 {
 	unsigned i;
 
@@ -51,20 +54,18 @@ static void free_state(struct threads_state *st)
 	free(st);
 }
 
-static int threads_start(rp_executor *ex, const struct rp_config *cfg,
-			 char *why, size_t whylen)
+int rp__blocking_new(unsigned threads, uint32_t spin_ns,
+		     struct rp__blocking **out)
 {
-	struct threads_state *st;
+	struct rp__blocking *st;
 	struct rp_config pcfg;
 	unsigned i;
 	int ret;
 
-	(void)why;
-	(void)whylen;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	st->n = ex->io_threads;
+	st->n = threads;
 	st->slots = aligned_alloc(RP_CACHELINE, st->n * sizeof(*st->slots));
 	if (!st->slots) {
 		free(st);
@@ -84,19 +85,21 @@ static int threads_start(rp_executor *ex, const struct rp_config *cfg,
 	rp_config_init(&pcfg);
 	pcfg.workers = st->n;
 	pcfg.thread_name_prefix = "rp-io";
-	pcfg.spin_ns = cfg->spin_ns;
+	pcfg.spin_ns = spin_ns;
 	ret = rp__executor_create(&pcfg, true, &st->pool);
 	if (ret < 0) {
 		free_state(st);
 		return ret;
 	}
-	ex->io_priv = st;
+	/* Before any operation reaches it: its workers find the slots so. */
+	st->pool->blocking = st;
+	*out = st;
 	return 0;
 }
 
-static void threads_submit(rp_executor *ex, rp_future *f)
+void rp__blocking_submit(struct rp__blocking *st, rp_future *f)
 {
-	rp__executor_enqueue(state_of(ex)->pool, f);
+	rp__executor_enqueue(st->pool, f);
 }
 
 /* Marks `f` and wakes the thread running it, if it still runs it. */
@@ -110,9 +113,8 @@ static void signal_slot(struct slot *s, rp_future *f)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void threads_cancel(rp_executor *ex, rp_future *f)
+void rp__blocking_cancel(struct rp__blocking *st, rp_future *f)
 {
-	struct threads_state *st = state_of(ex);
 	uint32_t slot = (atomic_load(&f->flags) & RP__F_SLOT_MASK) >>
 			RP__F_SLOT_SHIFT;
 
@@ -124,10 +126,9 @@ static void threads_cancel(rp_executor *ex, rp_future *f)
 		signal_slot(&st->slots[slot - 1], f);
 }
 
-static void threads_stop(rp_executor *ex, bool cancel_pending,
-			 bool cancel_inflight, bool wait)
+void rp__blocking_stop(struct rp__blocking *st, bool cancel_pending,
+		       bool cancel_inflight, bool wait)
 {
-	struct threads_state *st = state_of(ex);
 	unsigned i;
 
 	rp_executor_shutdown(st->pool, cancel_pending ?
@@ -139,14 +140,55 @@ static void threads_stop(rp_executor *ex, bool cancel_pending,
 		rp_executor_shutdown(st->pool, RP_SHUTDOWN_WAIT);
 }
 
-static void threads_destroy(rp_executor *ex)
+void rp__blocking_free(struct rp__blocking *st)
 {
-	struct threads_state *st = state_of(ex);
-
 	if (!st)
 		return;
 	rp_executor_free(st->pool);
 	free_state(st);
+}
+
+bool rp__blocking_on_own_thread(const struct rp__blocking *st)
+{
+	return st && rp__current_worker_executor() == st->pool;
+}
+
+/* ---- the fallback backend: every operation on the pool ----------------- */
+
+static int threads_start(rp_executor *ex, const struct rp_config *cfg,
+			 char *why, size_t whylen)
+{
+	struct rp__blocking *st;
+	int ret;
+
+	(void)why;
+	(void)whylen;
+	ret = rp__blocking_new(ex->io_threads, cfg->spin_ns, &st);
+	if (ret < 0)
+		return ret;
+	ex->io_priv = st;
+	return 0;
+}
+
+static void threads_submit(rp_executor *ex, rp_future *f)
+{
+	rp__blocking_submit(state_of(ex), f);
+}
+
+static void threads_cancel(rp_executor *ex, rp_future *f)
+{
+	rp__blocking_cancel(state_of(ex), f);
+}
+
+static void threads_stop(rp_executor *ex, bool cancel_pending,
+			 bool cancel_inflight, bool wait)
+{
+	rp__blocking_stop(state_of(ex), cancel_pending, cancel_inflight, wait);
+}
+
+static void threads_destroy(rp_executor *ex)
+{
+	rp__blocking_free(state_of(ex));
 	ex->io_priv = NULL;
 }
 
@@ -162,9 +204,7 @@ static int threads_reg(rp_executor *ex, int kind, const void *ptr, unsigned n)
 
 static bool threads_on_own_thread(const rp_executor *ex)
 {
-	struct threads_state *st = state_of(ex);
-
-	return st && rp__current_worker_executor() == st->pool;
+	return rp__blocking_on_own_thread(state_of(ex));
 }
 
 static int64_t timespec_ns(const struct __kernel_timespec *ts)
@@ -250,13 +290,12 @@ static int64_t run_multishot(rp_future *f, int cancel_fd)
 
 void rp__io_blocking_run(rp_executor *pool, rp_future *f)
 {
-	struct threads_state *st = state_of(f->ex);
+	struct rp__blocking *st = pool->blocking;
 	struct io_uring_sqe *sqe = &rp__iof(f)->sqe;
 	int idx = rp__current_worker_index();
 	struct slot *s = &st->slots[idx];
 	int64_t deadline = INT64_MAX, res;
 
-	(void)pool;
 	if (atomic_load(&f->flags) & RP__F_DEADLINE)
 		deadline = timespec_ns(&f->u.io.deadline);
 

@@ -63,7 +63,22 @@ struct uring_state {
 	uint32_t spin_ns;
 	bool shared;				/* RP_RINGS_SHARED */
 	bool joined;
+	/*
+	 * Operations whose opcode the kernel's io_uring lacks run as system
+	 * calls on a blocking-I/O pool of their own, made only where some
+	 * opcode is missing (io_uring_setup.c).
+	 */
+	struct rp__blocking *aux;
+	uint8_t missing[256 / 8];		/* a bit per opcode */
 };
+
+/* Whether `f`'s operation goes to the blocking pool (st->aux). */
+static inline bool uring_missing(const struct uring_state *st, rp_future *f)
+{
+	uint8_t op = rp__iof(f)->sqe.opcode;
+
+	return st->aux && (st->missing[op / 8] & (1u << (op % 8)));
+}
 
 /*
  * The ring the calling thread drives (it is that ring's thread, or holds a

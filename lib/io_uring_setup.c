@@ -192,6 +192,10 @@ static void free_rings(struct uring_state *st, unsigned n)
 		free(st->rings[i].bufs);
 	}
 	free(st->rings);
+	if (st->aux) {
+		rp__blocking_stop(st->aux, true, true, true);
+		rp__blocking_free(st->aux);
+	}
 	free(st);
 }
 
@@ -237,9 +241,135 @@ static bool probe_poll_first(struct io_uring *ring)
 	return ok;
 }
 
+/* The opcodes the API's operations use, by the names RINGPOOL_URING_SKIP takes. */
+static const struct {
+	const char *name;
+	uint8_t op;
+} api_ops[] = {
+	{ "nop", IORING_OP_NOP },
+	{ "read", IORING_OP_READ },
+	{ "write", IORING_OP_WRITE },
+	{ "readv", IORING_OP_READV },
+	{ "writev", IORING_OP_WRITEV },
+	{ "read_fixed", IORING_OP_READ_FIXED },
+	{ "write_fixed", IORING_OP_WRITE_FIXED },
+	{ "openat", IORING_OP_OPENAT },
+	{ "close", IORING_OP_CLOSE },
+	{ "fsync", IORING_OP_FSYNC },
+	{ "fallocate", IORING_OP_FALLOCATE },
+	{ "statx", IORING_OP_STATX },
+	{ "unlinkat", IORING_OP_UNLINKAT },
+	{ "renameat", IORING_OP_RENAMEAT },
+	{ "mkdirat", IORING_OP_MKDIRAT },
+	{ "socket", IORING_OP_SOCKET },
+	{ "connect", IORING_OP_CONNECT },
+	{ "accept", IORING_OP_ACCEPT },
+	{ "send", IORING_OP_SEND },
+	{ "recv", IORING_OP_RECV },
+	{ "shutdown", IORING_OP_SHUTDOWN },
+	{ "timeout", IORING_OP_TIMEOUT },
+	{ "poll", IORING_OP_POLL_ADD },
+	{ "splice", IORING_OP_SPLICE },
+};
+
+#define N_API_OPS (sizeof(api_ops) / sizeof(api_ops[0]))
+
+static void set_missing(uint8_t *missing, uint8_t op)
+{
+	missing[op / 8] |= (uint8_t)(1u << (op % 8));
+}
+
+/*
+ * Marks in `missing` the operations RINGPOOL_URING_SKIP names.  Returns
+ * whether it named any, or -EINVAL for a name it does not know.
+ */
+static int parse_skip(uint8_t *missing)
+{
+	const char *env = getenv("RINGPOOL_URING_SKIP");
+	unsigned i;
+	int named = 0;
+
+	while (env && *env) {
+		size_t len = strcspn(env, ",");
+
+		for (i = 0; i < N_API_OPS; i++)
+			if (strlen(api_ops[i].name) == len &&
+			    !strncmp(env, api_ops[i].name, len))
+				break;
+		if (len && i == N_API_OPS)
+			return -EINVAL;
+		if (len) {
+			set_missing(missing, api_ops[i].op);
+			named = 1;
+		}
+		env += len + (env[len] == ',');
+	}
+	return named;
+}
+
+bool rp__uring_skip_ok(void)
+{
+	uint8_t missing[256 / 8] = { 0 };
+
+	return parse_skip(missing) >= 0;
+}
+
+/*
+ * Marks in `missing` the API's opcodes the kernel's io_uring lacks (by
+ * IORING_REGISTER_PROBE; a kernel without it, before 5.6, is taken to have
+ * them all) and those RINGPOOL_URING_SKIP names (checked before, by
+ * rp__uring_skip_ok()).  Returns how many are marked.
+ */
+static unsigned find_missing(struct io_uring *ring, uint8_t *missing,
+			     bool *forced)
+{
+	struct io_uring_probe *p = io_uring_get_probe_ring(ring);
+	unsigned i, n = 0;
+
+	for (i = 0; p && i < N_API_OPS; i++)
+		if (!io_uring_opcode_supported(p, api_ops[i].op))
+			set_missing(missing, api_ops[i].op);
+	if (p)
+		io_uring_free_probe(p);
+	*forced = parse_skip(missing) > 0;
+	for (i = 0; i < N_API_OPS; i++)
+		if (missing[api_ops[i].op / 8] & (1u << (api_ops[i].op % 8)))
+			n++;
+	return n;
+}
+
+/*
+ * rp_executor_backend()'s sentence for operations on the blocking pool:
+ * why, then which ones (as many names as fit, then "...").
+ */
+static void say_missing(rp_executor *ex, const uint8_t *missing, bool forced)
+{
+	size_t len, cap = sizeof(ex->io_why);
+	unsigned i;
+
+	len = (size_t)snprintf(ex->io_why, cap, "on the blocking-I/O pool (%s):",
+			       forced ? "RINGPOOL_URING_SKIP" :
+					"this kernel's io_uring lacks them");
+	for (i = 0; i < N_API_OPS; i++) {
+		const char *name = api_ops[i].name;
+
+		if (!(missing[api_ops[i].op / 8] & (1u << (api_ops[i].op % 8))))
+			continue;
+		if (len + 1 + strlen(name) + 4 >= cap) {
+			snprintf(ex->io_why + len, cap - len, " ...");
+			break;
+		}
+		len += (size_t)snprintf(ex->io_why + len, cap - len, " %s",
+					name);
+	}
+}
+
 int rp__uring_start(rp_executor *ex, const struct rp_config *cfg, char *why,
 		    size_t whylen)
 {
+	uint8_t missing[256 / 8] = { 0 };
+	unsigned n_missing;
+	bool forced;
 	struct uring_state *st;
 	struct io_uring probe;
 	unsigned i, flags = 0;
@@ -265,6 +395,7 @@ int rp__uring_start(rp_executor *ex, const struct rp_config *cfg, char *why,
 		return ret;
 	}
 	ex->poll_first = probe_poll_first(&probe);
+	n_missing = find_missing(&probe, missing, &forced);
 	io_uring_queue_exit(&probe);
 
 	st = calloc(1, sizeof(*st));
@@ -278,9 +409,19 @@ int rp__uring_start(rp_executor *ex, const struct rp_config *cfg, char *why,
 	st->iowq[1] = cfg->iowq_unbounded;
 	st->spin_ns = cfg->spin_ns;
 	st->shared = mode == RP_RINGS_SHARED;
+	memcpy(st->missing, missing, sizeof(st->missing));
+	if (n_missing) {
+		ret = rp__blocking_new(ex->io_threads, cfg->spin_ns, &st->aux);
+		if (ret < 0) {
+			free(st);
+			snprintf(why, whylen, "blocking-I/O pool: %s",
+				 strerror(-ret));
+			return ret;
+		}
+	}
 	st->rings = aligned_alloc(RP_CACHELINE, st->n * sizeof(*st->rings));
 	if (!st->rings) {
-		free(st);
+		free_rings(st, 0);
 		return -ENOMEM;
 	}
 	memset(st->rings, 0, st->n * sizeof(*st->rings));
@@ -337,6 +478,8 @@ int rp__uring_start(rp_executor *ex, const struct rp_config *cfg, char *why,
 		snprintf(why, whylen, "ring setup: %s", strerror(-ret));
 		return ret;
 	}
+	if (n_missing)
+		say_missing(ex, missing, forced);
 	return 0;
 }
 
@@ -346,6 +489,9 @@ void rp__uring_stop(rp_executor *ex, bool cancel_pending,
 	struct uring_state *st = state_of(ex);
 	unsigned i;
 
+	if (st->aux)
+		rp__blocking_stop(st->aux, cancel_pending, cancel_inflight,
+				  false);
 	for (i = 0; i < st->n; i++) {
 		struct ring *r = &st->rings[i];
 
@@ -365,6 +511,9 @@ void rp__uring_stop(rp_executor *ex, bool cancel_pending,
 		st->joined = true;
 	}
 	pthread_mutex_unlock(&ex->start_lock);
+	if (st->aux)
+		rp__blocking_stop(st->aux, cancel_pending, cancel_inflight,
+				  true);
 }
 
 void rp__uring_destroy(rp_executor *ex)

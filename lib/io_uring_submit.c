@@ -45,8 +45,13 @@ static void uring_submit(rp_executor *ex, rp_future *f)
 	struct uring_state *st = state_of(ex);
 	uint32_t flags = atomic_load_explicit(&f->flags, memory_order_relaxed);
 	uint32_t want = (flags & RP__F_RING_MASK) >> RP__F_RING_SHIFT;
-	struct ring *r = want ? &st->rings[want - 1] : pick_ring(st);
+	struct ring *r;
 
+	if (__builtin_expect(uring_missing(st, f), 0)) {
+		rp__blocking_submit(st->aux, f);
+		return;
+	}
+	r = want ? &st->rings[want - 1] : pick_ring(st);
 	/* Nobody else sees `f` yet: no locked instruction needed. */
 	atomic_store_explicit(&f->flags, flags | r->index << RP__F_SLOT_SHIFT,
 			      memory_order_relaxed);
@@ -134,8 +139,13 @@ static void uring_cancel(rp_executor *ex, rp_future *f)
 	struct uring_state *st = state_of(ex);
 	uint32_t slot = (atomic_load(&f->flags) & RP__F_SLOT_MASK) >>
 			RP__F_SLOT_SHIFT;
-	struct ring *r = &st->rings[slot];
+	struct ring *r;
 
+	if (uring_missing(st, f)) {
+		rp__blocking_cancel(st->aux, f);
+		return;
+	}
+	r = &st->rings[slot];
 	/* The request travels as the future itself; it holds a reference. */
 	rp_future_ref(f);
 	rp__q_push(&r->q, f);
@@ -183,7 +193,8 @@ static int uring_reg(rp_executor *ex, int kind, const void *ptr, unsigned n)
 
 static bool uring_on_own_thread(const rp_executor *ex)
 {
-	return rp__cur_ring && rp__cur_ring->ex == ex;
+	return (rp__cur_ring && rp__cur_ring->ex == ex) ||
+	       rp__blocking_on_own_thread(state_of(ex)->aux);
 }
 
 const struct rp__io_backend rp__io_uring_backend = {

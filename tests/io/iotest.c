@@ -76,6 +76,9 @@ rp_executor *it_executor_new(const struct rp_config *cfg)
 			why ? why : "(null)");
 	if (want != RP_BACKEND_AUTO)
 		CU_ASSERT_EQUAL_FATAL(backend, want);
+	/* Operations sent to the blocking pool are said so. */
+	if (backend == RP_BACKEND_URING && getenv("RINGPOOL_URING_SKIP"))
+		CU_ASSERT(why && strstr(why, "blocking-I/O pool"));
 	if (backend == RP_BACKEND_URING && cfg->ring_mode == RP_RINGS_AUTO) {
 		CU_ASSERT_EQUAL_FATAL(rp_executor_ring_mode(ex),
 				      it_expected_ring_mode());

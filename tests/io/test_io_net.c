@@ -870,6 +870,8 @@ static void test_operations_placed_on_rings(void)
 	struct placed conns[PLACED_CONNS];
 	int clients[PLACED_CONNS];
 	struct rp_config cfg;
+	const char *skip = getenv("RINGPOOL_URING_SKIP");
+	bool recv_skipped = skip && strstr(skip, "recv");
 	rp_executor *ex;
 	rp_future *f = NULL;
 	bool uring;
@@ -929,7 +931,15 @@ static void test_operations_placed_on_rings(void)
 		while (atomic_load(&c->sent) == 0 && tu_now_ns() < until)
 			usleep(1000);
 		CU_ASSERT_EQUAL(atomic_load(&c->sent), 1);
-		if (uring) {
+		if (uring && recv_skipped) {
+			/*
+			 * recv ran on the blocking pool, as on a kernel
+			 * without it.  (The send its callback made is on a
+			 * ring, but its callback may have run at once on the
+			 * pool's thread, had the send ended first.)
+			 */
+			CU_ASSERT_NSTRING_EQUAL(c->recv_thread, "rp-io", 5);
+		} else if (uring) {
 			/* Both callbacks ran on the ring it was placed on. */
 			snprintf(want, sizeof(want), "rp-ring%u",
 				 i % PLACED_RINGS);
