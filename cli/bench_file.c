@@ -600,6 +600,17 @@ static void fio_counterpart(const struct file_opts *o, int engine,
 				 o->qd * o->jobs, o->jobs, o->jobs);
 		}
 	}
+	/*
+	 * Sequential with several jobs: the tool's jobs take their blocks
+	 * from one pass over the file; each fio job makes its own pass.
+	 */
+	if ((o->rw == RW_READ || o->rw == RW_WRITE) && o->jobs > 1 &&
+	    p->match) {
+		p->match = false;
+		snprintf(p->why, sizeof(p->why),
+			 "sequential: %u jobs share one pass, fio's make %u",
+			 o->jobs, o->jobs);
+	}
 	snprintf(p->fio_engine, sizeof(p->fio_engine), "%s x%u%s", f->ioengine,
 		 f->numjobs, f->iodepth > 1 ? " QD" : "");
 	if (f->iodepth > 1)
