@@ -59,11 +59,16 @@ static void usage(FILE *out)
 		"\n"
 		"Workload:\n"
 		"  --rw MODE          read, write, randread (default), "
-		"randwrite, randrw\n"
+		"randwrite, randrw;\n"
+		"                     writes are not synced: without "
+		"--direct they\n"
+		"                     measure the page cache, as fio's do by "
+		"default\n"
 		"  --mix PCT          read share of randrw in percent (default "
 		"50)\n"
-		"  --bs SIZE          block size (default 4k; k, M, G "
-		"suffixes, powers of 2)\n"
+		"  --bs SIZE          block size (default 4k; the k, M, G "
+		"suffixes are\n"
+		"                     powers of 2: 1k = 1024)\n"
 		"  --qd N             operations in flight per job (default "
 		"32; sync: 1)\n"
 		"  --jobs N           uring: rings; threads: I/O threads; "
@@ -442,6 +447,30 @@ static int parse(int argc, char **argv, struct file_opts *o,
 			  "--fixed-bufs registers one buffer per "
 			  "operation in flight: --qd x --jobs at most 1024");
 		return 2;
+	}
+	/*
+	 * A buffer per operation in flight (--qd x --jobs; sync: --jobs),
+	 * filled before the run: more than half the machine's memory is a
+	 * typo, not a benchmark, and would end in the OOM killer.
+	 */
+	{
+		long pages = sysconf(_SC_PHYS_PAGES);
+		long psize = sysconf(_SC_PAGESIZE);
+		bool sync_only = o->engines[ENG_SYNC] && o->n_engines == 1;
+		uint64_t need = (uint64_t)o->bs * (sync_only ? 1 : o->qd) *
+				o->jobs;
+
+		if (pages > 0 && psize > 0 &&
+		    need > (uint64_t)pages * (uint64_t)psize / 2) {
+			bench_err(SUBJ, "--bs x --qd x --jobs needs %llu MiB "
+				  "of buffers, more than half this "
+				  "machine's %llu MiB of memory",
+				  (unsigned long long)(need >> 20),
+				  (unsigned long long)(((uint64_t)pages *
+							(uint64_t)psize) >>
+						       20));
+			return 2;
+		}
 	}
 	if (o->engines[ENG_SYNC] && qd_set && o->qd > 1 && o->n_engines == 1) {
 		bench_err(SUBJ, "--engine sync keeps one operation in flight "

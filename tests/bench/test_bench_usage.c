@@ -86,6 +86,10 @@ static void test_file_usage_errors(void)
 		 "invalid --qd"},
 		{{"bench", "file", "--dir", "/tmp", "--qd", "5000", NULL},
 		 "invalid --qd"},
+		/* 512 GiB of buffers, one per operation in flight. */
+		{{"bench", "file", "--dir", "/tmp", "--bs", "64M", "--qd",
+		  "1024", "--jobs", "8", NULL},
+		 "more than half this machine's"},
 		{{"bench", "file", "--dir", "/tmp", "--jobs", "65", NULL},
 		 "invalid --jobs"},
 		{{"bench", "file", "--dir", "/tmp", "--runtime", "1", "--ops",
