@@ -367,6 +367,89 @@ static int status_of(const char *method, const char *path, const char *extra)
 	return r.status;
 }
 
+/*
+ * The kernel's view of the server's sockets, from /proc/net/tcp: what a
+ * test waits for instead of sleeping for a time a slow run may overrun.
+ * The state (1 established, 10 listening) of the socket on 127.0.0.1 with
+ * local port `lport` and remote port `rport` (0: the listening socket), and
+ * its receive queue, which for a listening socket counts the connections
+ * not yet accepted.  -1: no such socket; -2: /proc/net/tcp cannot be read.
+ */
+static int tcp_socket(int lport, int rport, unsigned *rx_queue)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[256];
+	int state = -1;
+
+	if (!f)
+		return -2;
+	while (state < 0 && fgets(line, sizeof(line), f)) {
+		unsigned la, lp, ra, rp, st, tx, rx;
+
+		if (sscanf(line, " %*u: %x:%x %x:%x %x %x:%x", &la, &lp, &ra,
+			   &rp, &st, &tx, &rx) != 7 ||
+		    lp != (unsigned)lport || rp != (unsigned)rport ||
+		    (rport == 0) != (st == 10))
+			continue;
+		state = (int)st;
+		if (rx_queue)
+			*rx_queue = rx;
+	}
+	fclose(f);
+	return state;
+}
+
+/* How long a wait for the server to do something gives it. */
+static int64_t server_wait_ns(void)
+{
+	return (tu_under_valgrind() ? 120 : 30) * 1000000000LL;
+}
+
+/*
+ * Waits until the server listening on `port` has accepted every connection
+ * made to it so far.  False if it has not by server_wait_ns().
+ */
+static bool wait_all_accepted(int port)
+{
+	int64_t give_up = tu_now_ns() + server_wait_ns();
+	unsigned queued = 0;
+	int st;
+
+	while ((st = tcp_socket(port, 0, &queued)) == 10 && queued > 0 &&
+	       tu_now_ns() < give_up)
+		usleep(10000);
+	if (st == -2) {
+		/* No /proc/net/tcp: a pause is the best there is. */
+		usleep(tu_under_valgrind() ? 3000000 : 500000);
+		return true;
+	}
+	return st == 10 && queued == 0;
+}
+
+/*
+ * Waits until the server's side of connection `fd` (to `port`) is closed,
+ * or at least no longer established.  False if it is still open after
+ * server_wait_ns().
+ */
+static bool wait_server_closed(int fd, int port)
+{
+	int64_t give_up = tu_now_ns() + server_wait_ns();
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+	int st;
+
+	if (getsockname(fd, (struct sockaddr *)&me, &len))
+		return false;
+	while ((st = tcp_socket(port, ntohs(me.sin_port), NULL)) == 1 &&
+	       tu_now_ns() < give_up)
+		usleep(10000);
+	if (st == -2) {
+		sleep(tu_under_valgrind() ? 8 : 3);
+		return true;
+	}
+	return st != 1;
+}
+
 /* ---- the tests ------------------------------------------------------------ */
 
 /* Whether the server at `port` still answers: GET /hello.txt is 200. */
@@ -382,6 +465,23 @@ static bool serves_hello(int port)
 
 	free(raw);
 	return ok;
+}
+
+/*
+ * Whether the server at `port` comes to answer GET /hello.txt with 200
+ * within server_wait_ns(): after a connection ends, the server may take a
+ * moment to see it and free its place.
+ */
+static bool comes_to_serve_hello(int port)
+{
+	int64_t give_up = tu_now_ns() + server_wait_ns();
+
+	while (!serves_hello(port)) {
+		if (tu_now_ns() >= give_up)
+			return false;
+		usleep(50000);
+	}
+	return true;
 }
 
 static void test_a_file_and_its_headers(void)
@@ -1570,9 +1670,9 @@ static void test_over_max_conns_gets_503(void)
 			bad++;
 	}
 	CU_ASSERT_EQUAL(bad, 0);
+	/* Its place is free again once the server has seen it close. */
 	close(hold);
-	usleep(tu_under_valgrind() ? 2000000 : 200000);
-	CU_ASSERT(serves_hello(s.port));
+	CU_ASSERT(comes_to_serve_hello(s.port));
 	CU_ASSERT_EQUAL(stop(&s, SIGINT), 0);
 }
 
@@ -1792,7 +1892,11 @@ static void stalled_reader(const char *splice)
 	sa.sin_port = htons((uint16_t)s.port);
 	CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 	CU_ASSERT(send_all(fd, req, sizeof(req) - 1));
-	sleep(tu_under_valgrind() ? 8 : 3);
+	/*
+	 * Read nothing until the server gives up: reading before then would
+	 * let it go on to the end.
+	 */
+	CU_ASSERT(wait_server_closed(fd, s.port));
 	for (;;) {
 		char buf[65536];
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
@@ -1840,10 +1944,13 @@ static void test_a_low_open_file_limit_lowers_max_conns(void)
 	i = start(&s, "nofile", a);
 	spawn_nofile = 0;
 	CU_ASSERT_FATAL(i == 0);
-	/* All connected before any asks, so the house is full. */
+	/*
+	 * All connected and taken by the server before any asks, so the
+	 * house is full: otherwise the first served make room for the rest.
+	 */
 	for (i = 0; i < N; i++)
 		fds[i] = dial(s.port);
-	usleep(300000);
+	CU_ASSERT(wait_all_accepted(s.port));
 	for (i = 0; i < N; i++)
 		if (fds[i] >= 0)
 			send_all(fds[i], req, sizeof(req) - 1);
