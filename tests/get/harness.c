@@ -388,11 +388,28 @@ char *h_slurp(const char *path)
 struct h_result h_getv(const char *stdin_path, bool vg,
 		       const char *const *args)
 {
-	return h_getv_signal(stdin_path, vg, args, 0, 0);
+	return h_getv_signal(stdin_path, vg, args, NULL, NULL, 0);
+}
+
+char *h_cli_err(void)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/cli.err", h_root);
+	return h_slurp(path);
+}
+
+char *h_cli_out(void)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/cli.out", h_root);
+	return h_slurp(path);
 }
 
 struct h_result h_getv_signal(const char *stdin_path, bool vg,
-			      const char *const *args, double after_s, int sig)
+			      const char *const *args,
+			      bool (*ready)(void *arg), void *arg, int sig)
 {
 	static const char *const vg_args[] = {
 		"valgrind", "--error-exitcode=99", "--leak-check=full",
@@ -404,7 +421,8 @@ struct h_result h_getv_signal(const char *stdin_path, bool vg,
 	char out[256], err[256];
 	struct h_result r = { .status = -1 };
 	size_t n = 0, i;
-	int64_t t0 = tu_now_ns();
+	int64_t t0 = tu_now_ns(), t_sig = 0;
+	bool exited = false;
 	pid_t pid;
 	int st;
 
@@ -435,12 +453,23 @@ struct h_result h_getv_signal(const char *stdin_path, bool vg,
 		_exit(127);
 	}
 	if (pid > 0 && sig) {
-		usleep((useconds_t)(after_s * 1e6));
-		kill(pid, sig);
+		int64_t give_up = tu_now_ns() + (int64_t)60 * 1000000000;
+
+		while (!(exited = waitpid(pid, &st, WNOHANG) == pid) &&
+		       !(ready && ready(arg)) && tu_now_ns() < give_up)
+			usleep(10000);
+		if (!exited) {
+			if (ready && !ready(arg))
+				printf("\n  not ready after 60 s: signalled anyway");
+			t_sig = tu_now_ns();
+			kill(pid, sig);
+		}
 	}
-	if (pid > 0 && waitpid(pid, &st, 0) == pid)
+	if (pid > 0 && (exited || waitpid(pid, &st, 0) == pid))
 		r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	r.seconds = (tu_now_ns() - t0) / 1e9;
+	if (t_sig)
+		r.after_signal = (tu_now_ns() - t_sig) / 1e9;
 	r.out = h_slurp(out);
 	r.err = h_slurp(err);
 	/* The log shows what the CLI said when an assertion fails. */

@@ -48,6 +48,7 @@ struct h_result {
 	int status;		/* exit status, or 128 + signal */
 	char *out, *err;	/* stdout and stderr, NUL-terminated */
 	double seconds;
+	double after_signal;	/* from the signal to the exit; 0: none */
 };
 
 /*
@@ -58,9 +59,20 @@ struct h_result {
 struct h_result h_get(const char *stdin_path, bool vg, ...);
 struct h_result h_getv(const char *stdin_path, bool vg,
 		       const char *const *args);
-/* As h_getv(), sending `sig` to the CLI `after_s` seconds in. */
+/*
+ * As h_getv(), sending `sig` to the CLI once `ready(arg)` is true: it is
+ * asked every 10 ms, for up to a minute (then the signal goes anyway, and
+ * the test's assertions say what was missing).  A test that interrupts the
+ * CLI waits for what it means to interrupt, not for a time that a slow
+ * build on a loaded machine can overrun.
+ */
 struct h_result h_getv_signal(const char *stdin_path, bool vg,
-			      const char *const *args, double after_s, int sig);
+			      const char *const *args,
+			      bool (*ready)(void *arg), void *arg, int sig);
+
+/* What the CLI has written to its stderr and stdout so far (free them). */
+char *h_cli_err(void);
+char *h_cli_out(void);
 void h_free(struct h_result *r);
 
 /* Makes a fresh folder `h_root`/NAME and returns its path (static buffer
