@@ -2,6 +2,7 @@
 /* Running the built `ringpool` for the bench CLI tests (bcli.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pty.h>
 #include <signal.h>
 #include <stdio.h>
@@ -91,6 +92,73 @@ static bool has_child(pid_t parent, const char *arg)
 	return found;
 }
 
+/*
+ * Whether the progress lines in `buf` (see bench_progress()) show the
+ * measured run under way: a line past the warm-up with operations done.
+ */
+static bool measuring(const char *buf)
+{
+	const char *line = buf, *ops, *end;
+
+	while (line) {
+		while (*line == '\r')
+			line++;
+		end = strchr(line, '\r');
+		ops = strstr(line, " ops ");
+		if (strncmp(line, "warm-up", 7) && ops && (!end || ops < end)) {
+			while (ops > line && ops[-1] >= '0' && ops[-1] <= '9')
+				ops--;
+			if (strtoull(ops, NULL, 10) > 0)
+				return true;
+		}
+		line = end;
+	}
+	return false;
+}
+
+/*
+ * Reads the child's terminal (`master`) into a string until the child has
+ * closed it, sending it `sig` once measuring() sees the run under way.
+ */
+static char *watch_and_signal(int master, pid_t pid, int sig)
+{
+	int64_t give_up = tu_now_ns() + (int64_t)60 * 1000000000;
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	bool sent = false;
+
+	if (!buf)
+		abort();
+	buf[0] = '\0';
+	for (;;) {
+		struct pollfd p = { .fd = master, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 100) > 0) {
+			if (cap - len < 1024) {
+				buf = realloc(buf, cap *= 2);
+				if (!buf)
+					abort();
+			}
+			n = read(master, buf + len, cap - len - 1);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;	/* EIO: the child's end is closed */
+			len += (size_t)n;
+			buf[len] = '\0';
+		}
+		if (!sent && (measuring(buf) || tu_now_ns() >= give_up)) {
+			if (!measuring(buf))
+				printf("\n  no operations after 60 s: "
+				       "signalled anyway");
+			kill(pid, sig);
+			sent = true;
+		}
+	}
+	return buf;
+}
+
 static struct out run(int sig, int after_ms, const char *child_arg,
 		      const char *out_to, const char *const *args)
 {
@@ -98,6 +166,9 @@ static struct out run(int sig, int after_ms, const char *child_arg,
 	int ofd = mkstemp(o_path), efd = mkstemp(e_path), status = 0;
 	const char *argv[64];
 	struct out r = {0};
+	/* A signal at no set time: when the run is measuring (see above). */
+	bool watch = sig && after_ms < 0;
+	int master = -1, slave = -1;
 	pid_t pid;
 	size_t n = 0;
 
@@ -122,6 +193,8 @@ static struct out run(int sig, int after_ms, const char *child_arg,
 	while (*args && n < 63)
 		argv[n++] = *args++;
 	argv[n] = NULL;
+	if (watch)
+		CU_ASSERT_FATAL(openpty(&master, &slave, NULL, NULL, NULL) == 0);
 	pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);
 	if (pid == 0) {
@@ -132,11 +205,19 @@ static struct out run(int sig, int after_ms, const char *child_arg,
 				_exit(126);
 		}
 		dup2(ofd, STDOUT_FILENO);
-		dup2(efd, STDERR_FILENO);
+		dup2(watch ? slave : efd, STDERR_FILENO);
+		if (watch) {
+			close(master);
+			close(slave);
+		}
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	if (sig) {
+	if (watch) {
+		close(slave);
+		r.err = watch_and_signal(master, pid, sig);
+		close(master);
+	} else if (sig) {
 		/* A minute at most for the child to appear. */
 		for (int i = 0; child_arg && i < 3000 &&
 				!has_child(pid, child_arg);
@@ -150,13 +231,19 @@ static struct out run(int sig, int after_ms, const char *child_arg,
 	r.status = WIFEXITED(status) ? WEXITSTATUS(status)
 				     : 128 + WTERMSIG(status);
 	r.out = bc_slurp(ofd);
-	r.err = bc_slurp(efd);
+	if (!watch)
+		r.err = bc_slurp(efd);
 	close(ofd);
 	close(efd);
 	return r;
 }
 
-struct out bc_run_sig(int sig, int after_ms, const char *const *args)
+struct out bc_run_sig(int sig, const char *const *args)
+{
+	return run(sig, -1, NULL, NULL, args);
+}
+
+struct out bc_run_sig_after(int sig, int after_ms, const char *const *args)
 {
 	return run(sig, after_ms, NULL, NULL, args);
 }

@@ -25,12 +25,16 @@ extern char bc_tmpdir[];	/* a scratch folder of the program's own */
 
 /*
  * Runs `ringpool ARGS...` (NULL-terminated); with `sig`, sends it that
- * signal after `after_ms`.  Under the valgrind setup the binary runs under
- * memcheck too, unless bc_native is set.
+ * signal once the measured run is under way: its stderr is then a terminal,
+ * and the signal goes when the progress line shows operations done past
+ * the warm-up (or after a minute without).  Under the valgrind setup the
+ * binary runs under memcheck too, unless bc_native is set.
  */
 extern bool bc_native;
-struct out bc_run_sig(int sig, int after_ms, const char *const *args);
-#define RUN(...) bc_run_sig(0, 0, (const char *const[]){__VA_ARGS__, NULL})
+struct out bc_run_sig(int sig, const char *const *args);
+#define RUN(...) bc_run_sig(0, (const char *const[]){__VA_ARGS__, NULL})
+/* As bc_run_sig(), the signal `after_ms` after the start instead. */
+struct out bc_run_sig_after(int sig, int after_ms, const char *const *args);
 /*
  * As bc_run_sig(), the signal `after_ms` after a child process of it with
  * the argument `child_arg` appeared; sent to the tool only, not to the

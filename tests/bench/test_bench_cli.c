@@ -539,11 +539,12 @@ static void test_http_interrupt(void)
 	struct out o;
 
 	setenv("TMPDIR", bc_tmpdir, 1);
-	o = bc_run_sig(SIGINT, tu_under_valgrind() ? 5000 : 700,
-		       (const char *const[]){"bench", "http", "--engine",
-					     bc_engine, "--runtime", "30",
-					     "--warmup", "0", "--conns", "4",
-					     "--json", NULL});
+	o = bc_run_sig(SIGINT, (const char *const[]){"bench", "http",
+						      "--engine", bc_engine,
+						      "--runtime", "30",
+						      "--warmup", "0",
+						      "--conns", "4", "--json",
+						      NULL});
 	unsetenv("TMPDIR");
 	CU_ASSERT_EQUAL(o.status, 130);
 	d = json_tokener_parse(o.out);
@@ -970,7 +971,7 @@ static void test_http_disk_full(void)
 static void test_interrupt(void)
 {
 	struct out o = bc_run_sig(
-		SIGINT, tu_under_valgrind() ? 4000 : 700,
+		SIGINT,
 		(const char *const[]){"bench", "file", "--dir", bc_tmpdir,
 				      "--size", "2M", "--runtime", "30",
 				      "--warmup", "0", "--engine", bc_engine,
@@ -1156,7 +1157,7 @@ static void test_compare_fio_ops_within_warmup(void)
  */
 static void test_interrupt_while_laying_out(void)
 {
-	struct out o = bc_run_sig(
+	struct out o = bc_run_sig_after(
 		SIGINT, 50,
 		(const char *const[]){"bench", "file", "--dir", bc_tmpdir,
 				      "--size", "512M", "--ops", "10",

@@ -48,7 +48,7 @@ static void expect_usage_errors(const struct bad_case *cases, size_t n)
 
 	bc_native = true;
 	for (i = 0; i < n; i++) {
-		struct out o = bc_run_sig(0, 0, cases[i].args);
+		struct out o = bc_run_sig(0, cases[i].args);
 
 		if (o.status != 2 || !strstr(o.err, cases[i].says))
 			printf("\n%s %s %s...: exit %d, stderr: %s",
