@@ -58,13 +58,15 @@ int64_t tu_now_ns(void);
 
 /*
  * How much longer than its timeout a timed wait may take before the test
- * calls it broken: generous, since the machine may be loaded.
+ * calls it broken: generous, since the machine may be loaded (30 s under
+ * valgrind or in a sanitizer's build, 2 s otherwise).
  */
 int64_t tu_timeout_slack_ns(void);
 
 /*
  * How long a test waits for something that must happen (a queued task to
- * start, say) before it calls the library stuck and fails instead of hanging.
+ * start, say) before it calls the library stuck and fails instead of hanging
+ * (30 s under valgrind or in a sanitizer's build, 5 s otherwise).
  */
 int64_t tu_stuck_timeout_ns(void);
 
