@@ -352,50 +352,62 @@ unsigned serve_accepted_codings(const char *v)
 	return yes | (star & ~listed);
 }
 
+/*
+ * The next element of a comma-separated header list (RFC 9110, 5.6.1) at
+ * *v, without the whitespace around it (empty elements are skipped); *v
+ * moves past it.  False at the end of the list.
+ */
+static bool list_next(const char **v, const char **tok, size_t *len)
+{
+	const char *p = *v;
+	size_t n;
+
+	while (*p == ' ' || *p == '\t' || *p == ',')
+		p++;
+	if (!*p)
+		return false;
+	*tok = p;
+	while (*p && *p != ',')
+		p++;
+	n = (size_t)(p - *tok);
+	while (n && ((*tok)[n - 1] == ' ' || (*tok)[n - 1] == '\t'))
+		n--;
+	*len = n;
+	*v = p;
+	return true;
+}
+
 bool serve_expects_continue(const char *v)
 {
 	static const char want[] = "100-continue";
+	const char *tok;
+	size_t len;
 
-	while (*v) {
-		const char *tok;
-		size_t len;
-
-		while (*v == ' ' || *v == '\t' || *v == ',')
-			v++;
-		tok = v;
-		while (*v && *v != ',')
-			v++;
-		len = (size_t)(v - tok);
-		while (len && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
-			len--;
+	while (list_next(&v, &tok, &len))
 		if (len == sizeof(want) - 1 && !strncasecmp(tok, want, len))
 			return true;
-	}
 	return false;
 }
 
 int serve_te_check(const char *v)
 {
 	unsigned chunked = 0, other = 0;
+	const char *tok;
+	size_t len;
 
-	while (*v) {
-		const char *tok;
-		size_t len;
+	while (list_next(&v, &tok, &len)) {
+		const char *semi = memchr(tok, ';', len);
 
-		while (*v == ' ' || *v == '\t' || *v == ',')
-			v++;
-		tok = v;
-		while (*v && *v != ',' && *v != ';')
-			v++;
-		len = (size_t)(v - tok);
-		while (len && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
-			len--;
+		/* A coding's parameters do not change which coding it is. */
+		if (semi)
+			for (len = (size_t)(semi - tok);
+			     len && (tok[len - 1] == ' ' || tok[len - 1] == '\t');
+			     len--)
+				;
 		if (len == 7 && !strncasecmp(tok, "chunked", 7))
 			chunked++;
-		else if (len)
+		else
 			other++;
-		while (*v && *v != ',')
-			v++;	/* the coding's parameters */
 	}
 	if (chunked != 1)
 		return 400;
