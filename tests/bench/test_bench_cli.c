@@ -137,6 +137,22 @@ static void file_run(const char *rw, const char *bs, const char *extra)
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
 }
 
+/* Whether fio is installed where Debian (or a local build) puts it. */
+static bool fio_installed(void)
+{
+	return !access("/usr/bin/fio", X_OK) ||
+	       !access("/usr/local/bin/fio", X_OK);
+}
+
+/* fio_installed(), or says that the test is skipped. */
+static bool have_fio(void)
+{
+	if (fio_installed())
+		return true;
+	printf("skipped: fio is not installed\n");
+	return false;
+}
+
 static void test_file_randread(void)
 {
 	file_run("randread", "4096", "--cached");
@@ -320,8 +336,7 @@ static void test_file_engine_list(void)
 static void test_file_cpus(void)
 {
 	json_object *d, *runs, *cmd;
-	bool fio = !access("/usr/bin/fio", X_OK) ||
-		   !access("/usr/local/bin/fio", X_OK);
+	bool fio = fio_installed();
 	bool found = false;
 	struct out o;
 	size_t i, k;
@@ -1005,11 +1020,8 @@ static void test_compare_fio_ops_after_warmup(void)
 	struct out o;
 	size_t i;
 
-	if (access("/usr/bin/fio", X_OK) &&
-	    access("/usr/local/bin/fio", X_OK)) {
-		printf("skipped: fio is not installed\n");
+	if (!have_fio())
 		return;
-	}
 	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "4M",
 		"--engine", "sync", "--ops", "20000", "--warmup", "0.01",
 		"--compare", "fio", "--rounds", "1", "--json");
@@ -1042,11 +1054,8 @@ static void test_compare_fio_mix_bounds(void)
 	static const char *const mix[] = {"0", "100"};
 	size_t i;
 
-	if (access("/usr/bin/fio", X_OK) &&
-	    access("/usr/local/bin/fio", X_OK)) {
-		printf("skipped: fio is not installed\n");
+	if (!have_fio())
 		return;
-	}
 	for (i = 0; i < 2; i++) {
 		struct out o = RUN("bench", "file", "--dir", bc_tmpdir,
 				   "--size", "1M", "--engine", "sync",
@@ -1109,11 +1118,8 @@ static bool compare_matches(const char *rw, const char *qd, const char *jobs)
  */
 static void test_compare_fio_threads_semantics(void)
 {
-	if (access("/usr/bin/fio", X_OK) &&
-	    access("/usr/local/bin/fio", X_OK)) {
-		printf("skipped: fio is not installed\n");
+	if (!have_fio())
 		return;
-	}
 	CU_ASSERT(compare_matches("randread", "1", "2"));
 	CU_ASSERT(!compare_matches("randread", "2", "2"));
 	CU_ASSERT(!compare_matches("randread", "4", "1"));
@@ -1131,11 +1137,8 @@ static void test_compare_fio_ops_within_warmup(void)
 	json_object *d, *r;
 	struct out o;
 
-	if (access("/usr/bin/fio", X_OK) &&
-	    access("/usr/local/bin/fio", X_OK)) {
-		printf("skipped: fio is not installed\n");
+	if (!have_fio())
 		return;
-	}
 	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "1M",
 		"--engine", "sync", "--ops", "100", "--warmup", "0.5",
 		"--compare", "fio", "--rounds", "1", "--json");
@@ -1187,11 +1190,8 @@ static void test_interrupt_during_fio(void)
 	struct out o;
 	size_t i;
 
-	if (access("/usr/bin/fio", X_OK) &&
-	    access("/usr/local/bin/fio", X_OK)) {
-		printf("skipped: fio is not installed\n");
+	if (!have_fio())
 		return;
-	}
 	for (i = 0; i < 2; i++) {
 		o = bc_run_sig_child(SIGINT, "--name=ringpool-compare",
 				     after_ms[i],
@@ -1269,11 +1269,8 @@ static void test_sync_agrees_with_fio_psync(void)
 	/* A sanitizer's build is not judged on the ratio: one try. */
 	int attempt, tries = getenv("RINGPOOL_SANITIZED") ? 1 : 5;
 
-	if (access("/usr/bin/fio", X_OK) &&
-	    access("/usr/local/bin/fio", X_OK)) {
-		printf("skipped: fio is not installed\n");
+	if (!have_fio())
 		return;
-	}
 	/* A try is 10 short rounds; a disk hiccup can spoil one try. */
 	for (attempt = 0; attempt < tries; attempt++) {
 		struct out o =
