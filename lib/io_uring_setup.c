@@ -241,7 +241,7 @@ static bool probe_poll_first(struct io_uring *ring)
 	return ok;
 }
 
-/* The opcodes the API's operations use, by the names RINGPOOL_URING_SKIP takes. */
+/* The API's opcodes, by the names RINGPOOL_URING_SKIP takes. */
 static const struct {
 	const char *name;
 	uint8_t op;
