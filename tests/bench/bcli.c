@@ -160,7 +160,8 @@ static char *watch_and_signal(int master, pid_t pid, int sig)
 }
 
 static struct out run(int sig, int after_ms, const char *child_arg,
-		      const char *out_to, const char *const *args)
+		      bool (*ready)(void), const char *out_to,
+		      const char *const *args)
 {
 	char o_path[] = "/tmp/rb-out.XXXXXX", e_path[] = "/tmp/rb-err.XXXXXX";
 	int ofd = mkstemp(o_path), efd = mkstemp(e_path), status = 0;
@@ -218,9 +219,10 @@ static struct out run(int sig, int after_ms, const char *child_arg,
 		r.err = watch_and_signal(master, pid, sig);
 		close(master);
 	} else if (sig) {
-		/* A minute at most for the child to appear. */
-		for (int i = 0; child_arg && i < 3000 &&
-				!has_child(pid, child_arg);
+		/* A minute at most for the child, or `ready`, to appear. */
+		for (int i = 0; i < 3000 &&
+				((child_arg && !has_child(pid, child_arg)) ||
+				 (ready && !ready()));
 		     i++)
 			usleep(20000);
 		usleep((useconds_t)after_ms * 1000);
@@ -240,23 +242,24 @@ static struct out run(int sig, int after_ms, const char *child_arg,
 
 struct out bc_run_sig(int sig, const char *const *args)
 {
-	return run(sig, -1, NULL, NULL, args);
+	return run(sig, -1, NULL, NULL, NULL, args);
 }
 
-struct out bc_run_sig_after(int sig, int after_ms, const char *const *args)
+struct out bc_run_sig_when(int sig, bool (*ready)(void),
+			   const char *const *args)
 {
-	return run(sig, after_ms, NULL, NULL, args);
+	return run(sig, 0, NULL, ready, NULL, args);
 }
 
 struct out bc_run_sig_child(int sig, const char *child_arg, int after_ms,
 			    const char *const *args)
 {
-	return run(sig, after_ms, child_arg, NULL, args);
+	return run(sig, after_ms, child_arg, NULL, NULL, args);
 }
 
 struct out bc_run_to(const char *path, const char *const *args)
 {
-	return run(0, 0, NULL, path, args);
+	return run(0, 0, NULL, NULL, path, args);
 }
 
 void bc_out_free(struct out *o)

@@ -33,8 +33,12 @@ extern char bc_tmpdir[];	/* a scratch folder of the program's own */
 extern bool bc_native;
 struct out bc_run_sig(int sig, const char *const *args);
 #define RUN(...) bc_run_sig(0, (const char *const[]){__VA_ARGS__, NULL})
-/* As bc_run_sig(), the signal `after_ms` after the start instead. */
-struct out bc_run_sig_after(int sig, int after_ms, const char *const *args);
+/*
+ * As bc_run_sig(), the signal as soon as `ready()` is true instead (polled
+ * every 20 ms, for a minute at most).
+ */
+struct out bc_run_sig_when(int sig, bool (*ready)(void),
+			   const char *const *args);
 /*
  * As bc_run_sig(), the signal `after_ms` after a child process of it with
  * the argument `child_arg` appeared; sent to the tool only, not to the

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pty.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1154,14 +1155,35 @@ static void test_compare_fio_ops_within_warmup(void)
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
 }
 
+/* Whether the tool has begun writing its data file in bc_tmpdir. */
+static bool data_file_started(void)
+{
+	DIR *d = opendir(bc_tmpdir);
+	struct dirent *e;
+	bool started = false;
+
+	while (d && !started && (e = readdir(d))) {
+		char path[PATH_MAX];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", bc_tmpdir, e->d_name);
+		started = e->d_name[0] != '.' && !stat(path, &st) &&
+			  S_ISREG(st.st_mode) && st.st_size > 0;
+	}
+	if (d)
+		closedir(d);
+	return started;
+}
+
 /*
- * ^C while the tool writes its file: the exit status of an interrupted
- * run (130), and the file is gone.
+ * ^C while the tool writes its file (sent once the file has bytes, 512 MiB
+ * taking a while to write): the exit status of an interrupted run (130),
+ * and the file is gone.
  */
 static void test_interrupt_while_laying_out(void)
 {
-	struct out o = bc_run_sig_after(
-		SIGINT, 50,
+	struct out o = bc_run_sig_when(
+		SIGINT, data_file_started,
 		(const char *const[]){"bench", "file", "--dir", bc_tmpdir,
 				      "--size", "512M", "--ops", "10",
 				      "--engine", bc_engine, NULL});
