@@ -135,7 +135,8 @@ static pid_t spawn(struct server *s, const char *tag, const char *const *args)
 
 /*
  * Starts a server and waits for its "serving ... at http://127.0.0.1:PORT/"
- * line.  Returns 0, or -1 (with what it said on the log) if it did not come.
+ * line.  Returns 0, or -1 (with what it said on the log, the server killed
+ * if it still runs) if it did not come.
  */
 static int start(struct server *s, const char *tag, const char *const *args)
 {
@@ -158,6 +159,13 @@ static int start(struct server *s, const char *tag, const char *const *args)
 			break;
 		}
 		usleep(20000);
+	}
+	/* Not left running after the test gives up on it (an orphan). */
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
+			;
+		s->pid = 0;
 	}
 	{
 		char *err = slurp(s->err, NULL);
