@@ -16,8 +16,8 @@
 # - task: its first CPU task fails with -EIO (MODULE, fail_first_task.c,
 #   is preloaded to make it so).
 #
-# Under the valgrind setup PROGRAM runs under valgrind, as in
-# check-output.sh, so that what it does not free on the way out (the
+# Under the valgrind setup PROGRAM runs under valgrind (under-valgrind.sh,
+# as in check-output.sh), so that what it does not free on the way out (the
 # results of the tasks that did not fail, say) fails the test too.
 
 if [ $# -lt 2 ]; then
@@ -56,17 +56,7 @@ leftovers() {
 }
 
 set -- "$prog"
-if [ -n "${RINGPOOL_UNDER_VALGRIND:-}" ]; then
-  if command -v valgrind >/dev/null 2>&1; then
-    set -- valgrind --error-exitcode=99 --leak-check=full \
-      --show-leak-kinds=definite,indirect,possible \
-      --errors-for-leak-kinds=definite,indirect,possible \
-      --track-origins=yes --quiet "$@"
-  else
-    echo "$0: RINGPOOL_UNDER_VALGRIND is set but valgrind is not found" >&2
-    finish 1
-  fi
-fi
+. "$(dirname "$0")/under-valgrind.sh"
 
 leftovers >"$before"
 if [ "$mode" = executor ]; then

@@ -12,8 +12,9 @@
 # Under `meson test --setup valgrind`, meson wraps only the program it runs,
 # which is this script's shell, and valgrind does not follow it into child
 # processes.  So when that setup's RINGPOOL_UNDER_VALGRIND is set, the script
-# runs PROGRAM under valgrind itself, with the options of the setup in the
-# top-level meson.build: leaks and memory errors then fail the test.
+# runs PROGRAM under valgrind itself (under-valgrind.sh), with the options of
+# the setup in the top-level meson.build: leaks and memory errors then fail
+# the test.
 
 if [ $# -ne 2 ]; then
   echo "usage: $0 PROGRAM EXPECTED" >&2
@@ -37,17 +38,7 @@ finish() {
 }
 
 set -- "$prog"
-if [ -n "${RINGPOOL_UNDER_VALGRIND:-}" ]; then
-  if command -v valgrind >/dev/null 2>&1; then
-    set -- valgrind --error-exitcode=99 --leak-check=full \
-      --show-leak-kinds=definite,indirect,possible \
-      --errors-for-leak-kinds=definite,indirect,possible \
-      --track-origins=yes --quiet "$@"
-  else
-    echo "$0: RINGPOOL_UNDER_VALGRIND is set but valgrind is not found" >&2
-    finish 1
-  fi
-fi
+. "$(dirname "$0")/under-valgrind.sh"
 
 "$@" >"$actual"
 status=$?
