@@ -157,6 +157,7 @@ struct conn {
 	 */
 	int64_t req_until;
 	int reject;		/* a status to answer with at once, or 0 */
+	int refused;		/* one to answer with once it is all in */
 	unsigned hosts;		/* Host header lines */
 	bool te;		/* a Transfer-Encoding header */
 	/*
@@ -643,7 +644,7 @@ static void request_done(struct conn *c)
 		c->kept[i].len = 0;
 	c->url_long = c->field_long = c->in_value = c->complete = false;
 	c->hdr = H_OTHER;
-	c->reject = 0;
+	c->reject = c->refused = 0;
 	c->hosts = 0;
 	c->te = false;
 	c->gap_lf = c->bad_head = c->in_body = false;
@@ -1380,6 +1381,10 @@ static void handle_request(struct conn *c)
 		respond_fatal(c, 414, NULL);
 		return;
 	}
+	if (c->refused) {
+		respond_text(c, c->refused, "Allow: GET, HEAD\r\n");
+		return;
+	}
 	http_parser_url_init(&u);
 	if (http_parser_parse_url(c->url, c->url_len, 0, &u) ||
 	    !(u.field_set & (1 << UF_PATH | 1 << UF_HOST))) {
@@ -1399,9 +1404,17 @@ static void handle_request(struct conn *c)
 	}
 	ret = serve_map_path(path, plen, o.dotfiles, c->rel, sizeof(c->rel),
 			     &c->dir_slash);
+	if (ret == -EACCES || ret == -ENAMETOOLONG) {
+		respond_text(c, ret == -EACCES ? 404 : 414, NULL);
+		return;
+	}
 	if (ret) {
-		respond_text(c, ret == -EACCES ? 404 :
-				ret == -ENAMETOOLONG ? 414 : 400, NULL);
+		/*
+		 * A path out of the folder or that cannot be decoded: 400,
+		 * which ends the connection, as every 400 here does and as
+		 * nginx has it.
+		 */
+		respond_fatal(c, 400, NULL);
 		return;
 	}
 	open_path(c);
@@ -1586,9 +1599,6 @@ static int on_headers_complete(http_parser *p)
 					    p->http_minor >= 1)))) {
 		c->reject = 400;
 		http_parser_pause(p, 1);
-	} else if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
-		c->reject = 405;
-		http_parser_pause(p, 1);
 	} else if ((p->flags & F_CONTENTLENGTH) &&
 		   p->content_length > BODY_MAX) {
 		c->reject = 413;
@@ -1603,6 +1613,23 @@ static int on_headers_complete(http_parser *p)
 		 * ignored, as the RFC has it.
 		 */
 		c->continue_due = serve_expects_continue(c->kept[H_EXPECT].v);
+	}
+	if (!c->reject && p->method != HTTP_GET && p->method != HTTP_HEAD) {
+		/*
+		 * 405, once the request is read to its end, on a connection
+		 * kept alive (as nginx answers); but at once, ending the
+		 * connection, to a client that waits for a 100 (Continue):
+		 * whether it sends the body after a final status is its choice
+		 * (RFC 9110, 10.1.1), so where the next request starts is not
+		 * known.
+		 */
+		if (c->continue_due) {
+			c->continue_due = false;
+			c->reject = 405;
+			http_parser_pause(p, 1);
+		} else {
+			c->refused = 405;
+		}
 	}
 	c->chunked = p->flags & F_CHUNKED;
 	if (!c->reject) {

@@ -312,7 +312,10 @@ static const char *header(const struct resp *r, const char *name,
 	return NULL;
 }
 
-/* Parses the response at `p` (`len` bytes); `head_only` for HEAD. */
+/*
+ * Parses the response at `p` (`len` bytes); `head_only` for one without a
+ * body (to HEAD, or a 304).
+ */
 static bool parse(const char *p, size_t len, bool head_only, struct resp *r)
 {
 	const char *end = memmem(p, len, "\r\n\r\n", 4);
@@ -335,6 +338,8 @@ static bool parse(const char *p, size_t len, bool head_only, struct resp *r)
 		if (cl > r->body_len)
 			return false;
 		r->body_len = cl;
+	} else if (head_only) {
+		r->body_len = 0;
 	}
 	r->next = r->body + r->body_len;
 	return true;
@@ -838,7 +843,7 @@ static void test_bad_requests(void)
 	size_t len;
 	char *raw;
 
-	raw = request("POST", "/hello.txt", "Content-Length: 3\r\n", &r);
+	raw = request("POST", "/hello.txt", "Content-Length: 0\r\n", &r);
 	CU_ASSERT_EQUAL(r.status, 405);
 	CU_ASSERT(header(&r, "Allow", v, sizeof(v)) &&
 		  !strcmp(v, "GET, HEAD"));
@@ -954,6 +959,78 @@ static void test_bad_requests(void)
 		CU_ASSERT(parse(raw, len, false, &r) && r.status == 431);
 		free(raw);
 		free(big_req);
+	}
+}
+
+/*
+ * Which error responses end the connection.  One to a request read to its
+ * end keeps it, as nginx does (the next request is answered); a 400 ends
+ * it, as nginx's do, and so does a 405 to a client waiting for a 100
+ * (Continue), which may or may not send its body next.
+ */
+static void test_which_errors_keep_the_connection(void)
+{
+	static const struct {
+		const char *req;
+		int status;
+		bool kept;
+	} cases[] = {
+		{ "POST /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", 405, true },
+		{ "DELETE /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Content-Length: 0\r\n\r\n", 405, true },
+		{ "POST /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Content-Length: 5\r\n\r\nGET /", 405, true },
+		{ "PUT /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked\r\n\r\n"
+		  "3\r\nabc\r\n0\r\n\r\n", 405, true },
+		{ "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 405, true },
+		{ "POST /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n"
+		  "Content-Length: 3\r\n\r\nabc", 405, true },
+		{ "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", 404, true },
+		{ "GET /noindex/ HTTP/1.1\r\nHost: x\r\n\r\n", 403, true },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Range: bytes=100-\r\n\r\n", 416, true },
+		{ "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "If-None-Match: *\r\n\r\n", 304, true },
+		{ "GET /sub HTTP/1.1\r\nHost: x\r\n\r\n", 301, true },
+		{ "GET /../hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", 400,
+		  false },
+		{ "GET /nul%00byte HTTP/1.1\r\nHost: x\r\n\r\n", 400, false },
+		{ "GET /hello.txt HTTP/1.1\r\n\r\n", 400, false },
+		{ "POST /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Content-Length: 3\r\nExpect: 100-continue\r\n\r\n", 405,
+		  false },
+	};
+	static const char next[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+				   "Connection: close\r\n\r\n";
+	char req[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct resp r1, r2;
+		size_t len;
+		char *raw;
+		bool one;
+
+		snprintf(req, sizeof(req), "%s%s", cases[i].req, next);
+		raw = exchange(req, &len);
+		/* A 304 has no body, and no length to say so. */
+		one = parse(raw, len, cases[i].status == 304, &r1);
+		CU_ASSERT(one && r1.status == cases[i].status);
+		if (cases[i].kept) {
+			CU_ASSERT(one && parse(r1.next,
+					       len - (size_t)(r1.next - raw),
+					       false, &r2) &&
+				  r2.status == 200 && r2.body_len == 13 &&
+				  r2.next == raw + len);
+		} else {
+			CU_ASSERT(one && r1.next == raw + len);
+		}
+		if (!one || r1.status != cases[i].status ||
+		    (cases[i].kept ? r1.next == raw + len
+				   : r1.next != raw + len))
+			printf("\n  case %zu: %.200s\n", i, raw);
+		free(raw);
 	}
 }
 
@@ -1134,28 +1211,43 @@ static void test_malformed_header_lines(void)
  */
 static void test_an_error_ends_in_order_while_the_client_sends(void)
 {
-	static const char head[] = "POST /hello.txt HTTP/1.1\r\nHost: x\r\n"
-				   "Content-Length: 1048576\r\n\r\n";
-	size_t n = 64 << 10, len = 0;
+	static const struct {
+		const char *head;
+		int status;
+	} cases[] = {
+		{ "POST /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Content-Length: 2097152\r\n\r\n", 413 },
+		{ "POST /hello.txt HTTP/1.1\r\nHost: x\r\n"
+		  "Content-Length: 1048576\r\nExpect: 100-continue\r\n\r\n",
+		  405 },
+	};
+	size_t n = 64 << 10, i;
 	char *body = calloc(1, n), buf[4096];
-	struct resp r;
-	ssize_t got = 0;
-	int fd = dial(main_srv.port), err = 0;
 
-	CU_ASSERT_FATAL(body != NULL && fd >= 0);
-	CU_ASSERT(send_all(fd, head, sizeof(head) - 1));
-	CU_ASSERT(send_all(fd, body, n));
-	/* Wait for the server to answer and end its side. */
-	usleep(tu_under_valgrind() ? 2000000 : 300000);
-	while (len < sizeof(buf) - 1 &&
-	       (got = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) > 0)
-		len += (size_t)got;
-	err = got < 0 ? errno : 0;
-	buf[len] = '\0';
-	close(fd);
-	CU_ASSERT(parse(buf, len, false, &r) && r.status == 405);
-	CU_ASSERT_EQUAL(got, 0);
-	CU_ASSERT_EQUAL(err, 0);
+	CU_ASSERT_FATAL(body != NULL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct resp r;
+		ssize_t got = 0;
+		size_t len = 0;
+		int fd = dial(main_srv.port), err = 0;
+
+		CU_ASSERT_FATAL(fd >= 0);
+		CU_ASSERT(send_all(fd, cases[i].head, strlen(cases[i].head)));
+		CU_ASSERT(send_all(fd, body, n));
+		/* Wait for the server to answer and end its side. */
+		usleep(tu_under_valgrind() ? 2000000 : 300000);
+		while (len < sizeof(buf) - 1 &&
+		       (got = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) >
+			       0)
+			len += (size_t)got;
+		err = got < 0 ? errno : 0;
+		buf[len] = '\0';
+		close(fd);
+		CU_ASSERT(parse(buf, len, false, &r) &&
+			  r.status == cases[i].status);
+		CU_ASSERT_EQUAL(got, 0);
+		CU_ASSERT_EQUAL(err, 0);
+	}
 	free(body);
 }
 
@@ -2372,6 +2464,8 @@ int main(int argc, char **argv)
 		{ "entity_tags_and_if_range", test_entity_tags_and_if_range,
 		  false },
 		{ "bad_requests", test_bad_requests, false },
+		{ "which_errors_keep_the_connection",
+		  test_which_errors_keep_the_connection, false },
 		{ "malformed_header_lines", test_malformed_header_lines,
 		  false },
 		{ "an_error_ends_in_order_while_the_client_sends",
