@@ -10,7 +10,10 @@
  *   until the whole message is back, driven from done-callbacks;
  * - sync: one thread per connection with blocking send()/recv().
  * One operation is one message's round trip, timed from the send to the
- * last byte of its echo.
+ * last byte of its echo.  A round trip that fails (a reset, the echo ending
+ * short) ends the run; it was issued and has ended, so it counts, as a
+ * failed one, as bench file counts its operations, and the first failure
+ * is named.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -39,7 +42,7 @@ enum { PH_SEND, PH_RECV };
 
 struct conn {
 	_Atomic uint64_t done;
-	uint64_t issued;
+	uint64_t issued, failed;
 	uint64_t t0;
 	unsigned moved; /* bytes of this phase so far */
 	int phase;
@@ -59,6 +62,10 @@ static struct {
 	struct conn *conns;
 	unsigned n;
 	struct bench_chains ch;
+	/* The first failure: its connection, phase, bytes moved, errno. */
+	atomic_bool failed;
+	unsigned fail_conn, fail_moved;
+	int fail_phase, fail_err;
 } nt;
 
 static _Thread_local unsigned cb_depth;
@@ -86,6 +93,65 @@ static void finish_msg(struct conn *c)
 		memory_order_relaxed);
 }
 
+/*
+ * The connection's round trip failed with `err` (0: the echo ended short):
+ * counted when it was (it ended), the first failure kept, and the run
+ * stopped.  `issued` false: the operation that
+ * would have started it could not be queued, so it neither counts nor
+ * ends.
+ */
+static void fail_msg(struct conn *c, int err, bool issued)
+{
+	bool no = false;
+
+	if (c->counted && issued) {
+		bench_hist_add(c->hist, bench_now_ns() - c->t0);
+		c->failed++;
+		atomic_store_explicit(
+			&c->done,
+			atomic_load_explicit(&c->done, memory_order_relaxed) +
+				1,
+			memory_order_relaxed);
+	} else if (c->counted) {
+		c->issued--;
+	}
+	if (atomic_compare_exchange_strong(&nt.failed, &no, true)) {
+		nt.fail_conn = (unsigned)(c - nt.conns) + 1;
+		nt.fail_phase = c->phase;
+		nt.fail_moved = c->moved;
+		nt.fail_err = err;
+	}
+	bench_chains_error(&nt.ch, err ? err : -ECONNRESET);
+	bench_chains_end(&nt.ch);
+}
+
+/* Names the run's first failure, and how many failed, in r->error. */
+static void tell_failure(struct bench_run *r)
+{
+	char what[96];
+	int n;
+
+	if (!nt.fail_err)
+		snprintf(what, sizeof(what),
+			 "the echo ended after %u of %u bytes", nt.fail_moved,
+			 nt.msg);
+	else if (nt.fail_moved)
+		snprintf(what, sizeof(what), "%s after %u of %u bytes: %s",
+			 nt.fail_phase == PH_SEND ? "send" : "receive",
+			 nt.fail_moved, nt.msg, strerror(-nt.fail_err));
+	else
+		snprintf(what, sizeof(what), "%s: %s",
+			 nt.fail_phase == PH_SEND ? "send" : "receive",
+			 strerror(-nt.fail_err));
+	n = r->errors ? snprintf(r->error, sizeof(r->error),
+				 "%llu of %llu round trips failed; the first, ",
+				 (unsigned long long)r->errors,
+				 (unsigned long long)r->ops)
+		      : 0;
+	snprintf(r->error + n, sizeof(r->error) - (size_t)n,
+		 "on connection %u: %s", nt.fail_conn, what);
+}
+
 static void on_done(rp_future *f, void *arg);
 
 /* Queues the connection's next operation, or ends its chain. */
@@ -105,25 +171,21 @@ static void step(struct conn *c)
 		ret = rp_recv(nt.ex, c->fd, c->rbuf + c->moved,
 			      nt.msg - c->moved, 0, NULL, &f);
 	if (ret < 0) {
-		bench_chains_error(&nt.ch, ret);
-		bench_chains_end(&nt.ch);
+		/* Not queued: the round trip began only if a send went. */
+		fail_msg(c, ret, c->phase == PH_RECV || c->moved);
 		return;
 	}
 	ret = rp_future_add_done_callback(f, on_done, c);
 	rp_future_unref(f);
-	if (ret < 0) {
-		bench_chains_error(&nt.ch, ret);
-		bench_chains_end(&nt.ch);
-	}
+	if (ret < 0)
+		fail_msg(c, ret, true);
 }
 
 /* Advances the state machine after an operation; false: the chain ended. */
 static bool advance(struct conn *c)
 {
 	if (c->res < 0 || (c->res == 0 && c->phase == PH_RECV)) {
-		bench_chains_error(&nt.ch,
-				   c->res < 0 ? (int)c->res : -ECONNRESET);
-		bench_chains_end(&nt.ch);
+		fail_msg(c, (int)c->res, true);
 		return false;
 	}
 	c->moved += (unsigned)c->res;
@@ -172,12 +234,14 @@ static void *sync_conn(void *arg)
 	ssize_t n;
 
 	while (next_msg(c)) {
+		c->phase = PH_SEND;
 		for (c->moved = 0; c->moved < nt.msg; c->moved += (unsigned)n) {
 			n = send(c->fd, c->sbuf + c->moved, nt.msg - c->moved,
 				 MSG_NOSIGNAL);
 			if (n < 0)
 				goto fail;
 		}
+		c->phase = PH_RECV;
 		for (c->moved = 0; c->moved < nt.msg; c->moved += (unsigned)n) {
 			n = recv(c->fd, c->rbuf + c->moved, nt.msg - c->moved,
 				 0);
@@ -189,8 +253,7 @@ static void *sync_conn(void *arg)
 	bench_chains_end(&nt.ch);
 	return NULL;
 fail:
-	bench_chains_error(&nt.ch, n < 0 ? -errno : -ECONNRESET);
-	bench_chains_end(&nt.ch);
+	fail_msg(c, n < 0 ? -errno : 0, true);
 	return NULL;
 }
 
@@ -345,11 +408,12 @@ static int net_run(int engine, unsigned conns, unsigned msg, unsigned port,
 		bench_hist_merge(r->lat, nt.conns[i].hist);
 		r->ops += atomic_load(&nt.conns[i].done);
 		r->ops_issued += nt.conns[i].issued;
+		r->errors += nt.conns[i].failed;
 	}
-	r->bytes = 2 * r->ops * msg;
+	r->bytes = 2 * (r->ops - r->errors) * msg;
 	ret = atomic_load(&nt.ch.first_error);
 	if (ret)
-		snprintf(r->error, sizeof(r->error), "%s", strerror(-ret));
+		tell_failure(r);
 	bench_run_finish(r);
 out:
 	net_cleanup();

@@ -412,6 +412,76 @@ static void test_net_sync_run(void)
 	bc_out_free(&o);
 }
 
+/*
+ * Round trips that fail (the echo server resets its connections from its
+ * 50th echo on, or ends them: reset_shim.c) end the run, which fails: they
+ * were issued and ended, so they count, as failed ones, as bench file
+ * counts its operations, and the first failure is named.
+ */
+static void test_net_failed_round_trips(void)
+{
+	const char *shim = getenv("RINGPOOL_RESET_SHIM");
+	const char *engines[] = {bc_engine, "sync", bc_engine};
+	const char *why[] = {"receive: Connection reset by peer",
+			     "receive: Connection reset by peer",
+			     "the echo ended after 0 of 64 bytes"};
+	const char *asan = getenv("ASAN_OPTIONS");
+	char *old_asan = asan ? strdup(asan) : NULL, opts[512];
+	size_t i;
+
+	if (!shim) {
+		printf("RINGPOOL_RESET_SHIM not set: not checked\n");
+		free(old_asan);
+		return;
+	}
+	/* The shim comes before the ASan runtime in the preload order. */
+	snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
+		 old_asan ? old_asan : "", old_asan ? ":" : "");
+	for (i = 0; i < 3; i++) {
+		json_object *d, *r;
+		struct out o;
+
+		setenv("ASAN_OPTIONS", opts, 1);
+		setenv("LD_PRELOAD", shim, 1);
+		setenv("RINGPOOL_TEST_RESET_AFTER", "50", 1);
+		if (i == 2)
+			setenv("RINGPOOL_TEST_EOF", "1", 1);
+		o = RUN("bench", "net", "--conns", "4", "--ops", "1000",
+			"--engine", engines[i], "--json");
+		unsetenv("LD_PRELOAD");
+		unsetenv("RINGPOOL_TEST_RESET_AFTER");
+		unsetenv("RINGPOOL_TEST_EOF");
+		if (old_asan)
+			setenv("ASAN_OPTIONS", old_asan, 1);
+		else
+			unsetenv("ASAN_OPTIONS");
+		CU_ASSERT_EQUAL(o.status, 1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "round trips failed"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "on connection "));
+		CU_ASSERT_PTR_NOT_NULL(strstr(o.err, why[i]));
+		d = json_tokener_parse(o.out);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+		r = json_object_array_get_idx(bc_get(d, "runs"), 0);
+		CU_ASSERT_PTR_NOT_NULL(bc_get(r, "error"));
+		CU_ASSERT(bc_num(r, "short_or_failed") >= 1);
+		CU_ASSERT(bc_num(r, "ops") < 1000);
+		CU_ASSERT_EQUAL(bc_num(r, "ops"), bc_num(r, "ops_issued"));
+		CU_ASSERT_EQUAL(bc_num(r, "bytes"),
+				2 * 64 * (bc_num(r, "ops") -
+					  bc_num(r, "short_or_failed")));
+		if (o.status != 1 || bc_num(r, "short_or_failed") < 1 ||
+		    bc_num(r, "ops") != bc_num(r, "ops_issued"))
+			printf("%s: exit %d, ops %.0f, issued %.0f, failed "
+			       "%.0f; stderr: %s\n",
+			       engines[i], o.status, bc_num(r, "ops"),
+			       bc_num(r, "ops_issued"),
+			       bc_num(r, "short_or_failed"), o.err);
+		json_object_put(d);
+		bc_out_free(&o);
+	}
+	free(old_asan);
+}
+
 static void test_tasks_run(void)
 {
 	json_object *d, *runs, *r;
@@ -1360,6 +1430,7 @@ int main(int argc, char **argv)
 		{"file_cpus", test_file_cpus, false},
 		{"net_run", test_net_run, false},
 		{"net_sync_run", test_net_sync_run, false},
+		{"net_failed_round_trips", test_net_failed_round_trips, false},
 		{"tasks_run", test_tasks_run, false},
 		{"http_run", test_http_run, false},
 		{"http_temp_folder", test_http_temp_folder, false},
