@@ -89,8 +89,8 @@ struct opts {
 
 /* The request headers the server reads; others are skipped. */
 enum hdr {
-	H_RANGE, H_IMS, H_INM, H_IF_RANGE, H_AE, H_EXPECT, H_TE,
-	H_KEPT, H_OTHER = H_KEPT
+	H_RANGE, H_IMS, H_INM, H_IF_RANGE, H_IF_MATCH, H_IUS, H_AE, H_EXPECT,
+	H_TE, H_KEPT, H_OTHER = H_KEPT
 };
 
 static const char *const kept_names[H_KEPT] = {
@@ -98,6 +98,8 @@ static const char *const kept_names[H_KEPT] = {
 	[H_IMS] = "if-modified-since",
 	[H_INM] = "if-none-match",
 	[H_IF_RANGE] = "if-range",
+	[H_IF_MATCH] = "if-match",
+	[H_IUS] = "if-unmodified-since",
 	[H_AE] = "accept-encoding",
 	[H_EXPECT] = "expect",
 	[H_TE] = "transfer-encoding",
@@ -431,6 +433,7 @@ static const char *reason(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 412: return "Precondition Failed";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 416: return "Range Not Satisfiable";
@@ -1036,9 +1039,24 @@ static void respond_file(struct conn *c, const struct stat *st)
 		snprintf(ce, sizeof(ce), "%s%s%sVary: Accept-Encoding\r\n",
 			 c->coding ? "Content-Encoding: " : "",
 			 c->coding ? c->coding : "", c->coding ? "\r\n" : "");
+	/*
+	 * RFC 9110, 13.2.2: If-Match, when given, else If-Unmodified-Since,
+	 * first.  The client wants this version only (a download resumed,
+	 * a cache completing what it has): another is 412, as nginx
+	 * answers.  If-Match compares strongly (RFC 9110, 13.1.1; "*": any
+	 * current file); a date that cannot be parsed is ignored.
+	 */
+	if (k[H_IF_MATCH].len
+		    ? !serve_etag_listed(k[H_IF_MATCH].v, etag, false)
+		    : k[H_IUS].len &&
+			      !serve_parse_http_date(k[H_IUS].v, &since) &&
+			      st->st_mtime > since) {
+		respond_text(c, 412, NULL);
+		return;
+	}
 	/* If-None-Match, when given, decides; else If-Modified-Since. */
 	if (k[H_INM].len)
-		fresh = serve_etag_listed(k[H_INM].v, etag);
+		fresh = serve_etag_listed(k[H_INM].v, etag, true);
 	else
 		fresh = k[H_IMS].len &&
 			!serve_parse_http_date(k[H_IMS].v, &since) &&
@@ -2051,11 +2069,12 @@ static void serve_usage(FILE *out)
 "\n"
 "Serves the files under DIR (default '.') over HTTP/1.1: GET and HEAD,\n"
 "keep-alive and pipelining, single byte ranges (with If-Range), ETag and\n"
-"Last-Modified with If-None-Match and If-Modified-Since, and\n"
-"DIR/index.html for a folder's address (without one, 403, or a listing\n"
-"with --list).  Names starting with '.' are not served unless --dotfiles;\n"
-"symbolic links are followed.  Each response is logged on stdout (Common\n"
-"Log Format, written out at least once a second).  Ctrl-C stops.\n"
+"Last-Modified with If-Match, If-Unmodified-Since, If-None-Match and\n"
+"If-Modified-Since, and DIR/index.html for a folder's address (without\n"
+"one, 403, or a listing with --list).  Names starting with '.' are not\n"
+"served unless --dotfiles; symbolic links are followed.  Each response is\n"
+"logged on stdout (Common Log Format, written out at least once a\n"
+"second).  Ctrl-C stops.\n"
 "\n"
 "  -d, --dir DIR          the folder to serve (or as the argument)\n"
 "  -b, --bind ADDR        address to listen on (default 127.0.0.1; 0.0.0.0\n"

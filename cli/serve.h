@@ -134,10 +134,12 @@ int serve_te_check(const char *value);
 unsigned serve_accepted_codings(const char *value);
 
 /*
- * Whether an If-None-Match value (`*`, or a comma-separated list of entity
- * tags, weak ones included) lists `etag` (weak comparison, RFC 9110).
+ * Whether an If-None-Match or If-Match value (`*`, or a comma-separated
+ * list of entity tags) lists `etag`: with `weak`, by the weak comparison
+ * (RFC 9110, 8.8.3.2: "W/" ignored), else by the strong one, which no weak
+ * tag passes (If-Match).
  */
-bool serve_etag_listed(const char *list, const char *etag);
+bool serve_etag_listed(const char *list, const char *etag, bool weak);
 
 /* An HTTP date (IMF-fixdate, RFC 9110) of `t`, in `out` (30 bytes or more). */
 void serve_http_date(time_t t, char *out, size_t out_len);

@@ -414,20 +414,23 @@ int serve_te_check(const char *v)
 	return other ? 501 : 0;
 }
 
-bool serve_etag_listed(const char *list, const char *etag)
+bool serve_etag_listed(const char *list, const char *etag, bool weak)
 {
 	size_t el = strlen(etag);
 	const char *p = list;
 
 	while (*p) {
 		const char *start;
+		bool is_weak = false;
 
 		while (*p == ' ' || *p == '\t' || *p == ',')
 			p++;
 		if (*p == '*')
 			return true;
-		if (!strncmp(p, "W/", 2))
+		if (!strncmp(p, "W/", 2)) {
 			p += 2;
+			is_weak = true;
+		}
 		start = p;
 		if (*p == '"') {
 			p = strchr(p + 1, '"');
@@ -438,7 +441,8 @@ bool serve_etag_listed(const char *list, const char *etag)
 			while (*p && *p != ',' && *p != ' ' && *p != '\t')
 				p++;
 		}
-		if ((size_t)(p - start) == el && !strncmp(start, etag, el))
+		if ((size_t)(p - start) == el && !strncmp(start, etag, el) &&
+		    (weak || !is_weak))
 			return true;
 	}
 	return false;

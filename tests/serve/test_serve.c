@@ -813,6 +813,74 @@ static void test_entity_tags_and_if_range(void)
 }
 
 /*
+ * If-Match, else If-Unmodified-Since: the client wants the version it
+ * names and no other (a download resumed, a cache completing a range).
+ * Another is 412, as nginx answers, on a connection kept alive.
+ */
+static void test_if_match_and_if_unmodified_since(void)
+{
+	char etag[64], lm[64], before[64], extra[256], path[400];
+	struct timespec ts[2] = { { 0, 0 }, { 0, 0 } };
+	time_t t = time(NULL) - 3600;
+	struct tm tm;
+	struct resp r;
+	char *raw;
+
+	ts[0].tv_sec = ts[1].tv_sec = t;
+	snprintf(path, sizeof(path), "%s/hello.txt", www);
+	CU_ASSERT_EQUAL_FATAL(utimensat(AT_FDCWD, path, ts, 0), 0);
+	raw = request("GET", "/hello.txt", NULL, &r);
+	CU_ASSERT_FATAL(header(&r, "ETag", etag, sizeof(etag)) != NULL);
+	CU_ASSERT_FATAL(header(&r, "Last-Modified", lm, sizeof(lm)) != NULL);
+	free(raw);
+	t -= 60;
+	strftime(before, sizeof(before), "%a, %d %b %Y %H:%M:%S GMT",
+		 gmtime_r(&t, &tm));
+
+	snprintf(extra, sizeof(extra), "If-Match: \"x\", %s\r\n", etag);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt", extra), 200);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt", "If-Match: *\r\n"),
+			200);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt",
+				  "If-Match: \"nope\"\r\n"), 412);
+	/* Strong comparison: a weak tag never matches. */
+	snprintf(extra, sizeof(extra), "If-Match: W/%s\r\n", etag);
+	CU_ASSERT_EQUAL(status_of("HEAD", "/hello.txt", extra), 412);
+	snprintf(extra, sizeof(extra), "If-Unmodified-Since: %s\r\n", lm);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt", extra), 200);
+	snprintf(extra, sizeof(extra), "If-Unmodified-Since: %s\r\n", before);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt", extra), 412);
+	/* If-Match decides over If-Unmodified-Since; a bad date is none. */
+	snprintf(extra, sizeof(extra),
+		 "If-Match: %s\r\nIf-Unmodified-Since: %s\r\n", etag, before);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt", extra), 200);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt",
+				  "If-Unmodified-Since: yesterday\r\n"), 200);
+	/* Before a range, and before If-None-Match. */
+	snprintf(extra, sizeof(extra),
+		 "Range: bytes=0-4\r\nIf-Unmodified-Since: %s\r\n", before);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt", extra), 412);
+	snprintf(extra, sizeof(extra),
+		 "If-None-Match: %s\r\nIf-Match: \"nope\"\r\n", etag);
+	CU_ASSERT_EQUAL(status_of("GET", "/hello.txt", extra), 412);
+	/* Kept alive, as after a 304. */
+	{
+		struct resp r1, r2;
+		size_t len;
+
+		raw = exchange("GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+			       "If-Match: \"nope\"\r\n\r\n"
+			       "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+			       "Connection: close\r\n\r\n", &len);
+		CU_ASSERT(parse(raw, len, false, &r1) && r1.status == 412 &&
+			  parse(r1.next, len - (size_t)(r1.next - raw), false,
+				&r2) && r2.status == 200 &&
+			  r2.next == raw + len);
+		free(raw);
+	}
+}
+
+/*
  * Sends `req` as it is and parses the first response: its status, or -1
  * when none could be parsed.  With `whole`, whether that response was all
  * the server sent before closing.
@@ -2463,6 +2531,8 @@ int main(int argc, char **argv)
 		{ "if_modified_since", test_if_modified_since, false },
 		{ "entity_tags_and_if_range", test_entity_tags_and_if_range,
 		  false },
+		{ "if_match_and_if_unmodified_since",
+		  test_if_match_and_if_unmodified_since, false },
 		{ "bad_requests", test_bad_requests, false },
 		{ "which_errors_keep_the_connection",
 		  test_which_errors_keep_the_connection, false },

@@ -334,23 +334,30 @@ static void test_entity_tags(void)
 
 	serve_etag(1795850174, 123456789, 13, NULL, tag, sizeof(tag));
 	CU_ASSERT_STRING_EQUAL(tag, "\"6b0a7fbe.75bcd15-d\"");
-	CU_ASSERT(serve_etag_listed(tag, tag));
-	CU_ASSERT(serve_etag_listed("*", tag));
-	CU_ASSERT(serve_etag_listed("\"x\", \"6b0a7fbe.75bcd15-d\"", tag));
-	CU_ASSERT(serve_etag_listed("W/\"6b0a7fbe.75bcd15-d\"", tag));
+	CU_ASSERT(serve_etag_listed(tag, tag, true));
+	CU_ASSERT(serve_etag_listed("*", tag, true));
+	CU_ASSERT(serve_etag_listed("\"x\", \"6b0a7fbe.75bcd15-d\"", tag,
+				    true));
+	CU_ASSERT(serve_etag_listed("W/\"6b0a7fbe.75bcd15-d\"", tag, true));
 	CU_ASSERT(serve_etag_listed(" \"a\" ,W/\"b\",\"6b0a7fbe.75bcd15-d\"",
-				    tag));
-	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-e\"", tag));
-	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-d", tag));
-	CU_ASSERT(!serve_etag_listed("", tag));
-	CU_ASSERT(!serve_etag_listed("W/, ,", tag));
+				    tag, true));
+	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-e\"", tag, true));
+	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-d", tag, true));
+	CU_ASSERT(!serve_etag_listed("", tag, true));
+	CU_ASSERT(!serve_etag_listed("W/, ,", tag, true));
+	/* Strongly (If-Match): a weak tag never matches. */
+	CU_ASSERT(serve_etag_listed(tag, tag, false));
+	CU_ASSERT(serve_etag_listed("*", tag, false));
+	CU_ASSERT(serve_etag_listed("W/\"x\", \"6b0a7fbe.75bcd15-d\"", tag,
+				    false));
+	CU_ASSERT(!serve_etag_listed("W/\"6b0a7fbe.75bcd15-d\"", tag, false));
 	/* Another version of the same size: another tag. */
 	serve_etag(1795850174, 123456790, 13, NULL, tag, sizeof(tag));
-	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-d\"", tag));
+	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-d\"", tag, true));
 	/* A precompressed copy: a tag of its own. */
 	serve_etag(1795850174, 123456789, 13, "gzip", tag, sizeof(tag));
 	CU_ASSERT_STRING_EQUAL(tag, "\"6b0a7fbe.75bcd15-d-gzip\"");
-	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-d\"", tag));
+	CU_ASSERT(!serve_etag_listed("\"6b0a7fbe.75bcd15-d\"", tag, true));
 	/* Zeros, and a buffer too small. */
 	serve_etag(0, 0, 0, NULL, tag, sizeof(tag));
 	CU_ASSERT_STRING_EQUAL(tag, "\"0.0-0\"");
