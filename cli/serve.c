@@ -177,6 +177,7 @@ struct conn {
 	bool keep_alive, head;
 	bool http10;		/* the request is HTTP/1.0 */
 	char rel[REL_CAP];
+	size_t query, query_len;	/* the target's query, in url[] */
 	bool dir_slash, index;
 	int file;
 	bool file_nb;		/* c->file still has its O_NONBLOCK */
@@ -1346,13 +1347,14 @@ static void on_open(rp_future *f, void *arg)
 	c->file = -1;
 	if (!c->dir_slash) {
 		/*
-		 * The cleaned path with a '/' after it (and no query), not the
-		 * request's bytes: "//evil.example/../docs" would otherwise
-		 * send the browser to evil.example.
+		 * The cleaned path with a '/' after it, then the query, not
+		 * the request's bytes: "//evil.example/../docs" would
+		 * otherwise send the browser to evil.example.
 		 */
 		char where[REL_CAP * 3 + 4];
 
-		serve_dir_location(c->rel, where, sizeof(where));
+		serve_dir_location(c->rel, c->url + c->query, c->query_len,
+				   where, sizeof(where));
 		snprintf(loc, sizeof(loc), "Location: %s\r\n", where);
 		respond_text(c, 301, loc);
 		return;
@@ -1409,6 +1411,9 @@ static void handle_request(struct conn *c)
 		respond_fatal(c, 400, NULL);
 		return;
 	}
+	c->query = u.field_data[UF_QUERY].off;
+	c->query_len = u.field_set & (1 << UF_QUERY)
+		       ? u.field_data[UF_QUERY].len : 0;
 	if (u.field_set & (1 << UF_PATH)) {
 		path = c->url + u.field_data[UF_PATH].off;
 		plen = u.field_data[UF_PATH].len;

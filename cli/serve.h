@@ -79,9 +79,13 @@ int serve_map_path(const char *path, size_t len, bool dotfiles, char *out,
  * (all but unreserved bytes and '/'), after a '/' and before a '/'.  Made
  * from the cleaned path, never from the request's own bytes, so that a
  * target such as "//evil.example/../docs" cannot make it "//evil.example/...",
- * which a browser takes for another host.  Cut to fit `out_len`.
+ * which a browser takes for another host.  Then the request's query
+ * (`query_len` bytes, none when 0) after a '?', as nginx keeps it, its
+ * bytes other than printable ASCII percent-encoded, when all of it fits.
+ * Cut to fit `out_len`.
  */
-void serve_dir_location(const char *rel, char *out, size_t out_len);
+void serve_dir_location(const char *rel, const char *query, size_t query_len,
+			char *out, size_t out_len);
 
 /* The Content-Type for a file name, from its extension. */
 const char *serve_content_type(const char *name);

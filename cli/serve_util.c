@@ -87,17 +87,19 @@ int serve_map_path(const char *path, size_t len, bool dotfiles, char *out,
 	return 0;
 }
 
-void serve_dir_location(const char *rel, char *out, size_t out_len)
+void serve_dir_location(const char *rel, const char *query, size_t query_len,
+			char *out, size_t out_len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	struct sbuf b = { out, 0, out_len };
 	char e[3] = { '%' };
+	size_t i, need;
 
 	if (out_len)
 		out[0] = '\0';
 	sb_put(&b, "/", 1);
 	if (!strcmp(rel, "."))
-		return;
+		rel = "";
 	for (; *rel; rel++) {
 		unsigned char ch = (unsigned char)*rel;
 
@@ -110,7 +112,28 @@ void serve_dir_location(const char *rel, char *out, size_t out_len)
 		e[2] = hex[ch & 15];
 		sb_put(&b, e, 3);
 	}
-	sb_put(&b, "/", 1);
+	if (b.n > 1)
+		sb_put(&b, "/", 1);
+	if (!query_len)
+		return;
+	/* A query cut short would be another query: all of it, or none. */
+	for (i = 0, need = 1; i < query_len; i++)
+		need += (unsigned char)query[i] > ' ' &&
+				(unsigned char)query[i] < 0x7f ? 1 : 3;
+	if (b.n + need >= out_len)
+		return;
+	sb_put(&b, "?", 1);
+	for (i = 0; i < query_len; i++) {
+		unsigned char ch = (unsigned char)query[i];
+
+		if (ch > ' ' && ch < 0x7f) {
+			sb_put(&b, query + i, 1);
+			continue;
+		}
+		e[1] = hex[ch >> 4];
+		e[2] = hex[ch & 15];
+		sb_put(&b, e, 3);
+	}
 }
 
 const char *serve_content_type(const char *name)

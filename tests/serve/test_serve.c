@@ -583,10 +583,20 @@ static void test_folders(void)
 {
 	char v[128];
 	struct resp r;
-	char *raw = request("GET", "/sub?q=1", NULL, &r);
+	char *raw = request("GET", "/sub", NULL, &r);
 
 	CU_ASSERT_EQUAL(r.status, 301);
 	CU_ASSERT(header(&r, "Location", v, sizeof(v)) && !strcmp(v, "/sub/"));
+	free(raw);
+	/* The query goes along, as nginx sends it. */
+	raw = request("GET", "/sub?q=1&r=%2F", NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 301);
+	CU_ASSERT(header(&r, "Location", v, sizeof(v)) &&
+		  !strcmp(v, "/sub/?q=1&r=%2F"));
+	free(raw);
+	raw = request("GET", "http://x/sub?q", NULL, &r);
+	CU_ASSERT(r.status == 301 && header(&r, "Location", v, sizeof(v)) &&
+		  !strcmp(v, "/sub/?q"));
 	free(raw);
 	raw = request("GET", "/sub/", NULL, &r);
 	CU_ASSERT_EQUAL(r.status, 200);

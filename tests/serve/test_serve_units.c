@@ -217,22 +217,31 @@ static void test_ranges(void)
 	}
 }
 
-static void expect_location(const char *rel, const char *want)
+static void expect_location(const char *rel, const char *query,
+			    const char *want)
 {
 	char out[64];
 
-	serve_dir_location(rel, out, sizeof(out));
+	serve_dir_location(rel, query, query ? strlen(query) : 0, out,
+			   sizeof(out));
 	CU_ASSERT_STRING_EQUAL(out, want);
 }
 
 /* A folder's redirect: the cleaned path, encoded, never "//host". */
 static void test_folder_locations(void)
 {
-	expect_location(".", "/");
-	expect_location("docs", "/docs/");
-	expect_location("a/b.", "/a/b./");
-	expect_location("a b/c\\d?#", "/a%20b/c%5Cd%3F%23/");
-	expect_location("\\evil.example", "/%5Cevil.example/");
+	expect_location(".", NULL, "/");
+	expect_location("docs", NULL, "/docs/");
+	expect_location("a/b.", NULL, "/a/b./");
+	expect_location("a b/c\\d?#", NULL, "/a%20b/c%5Cd%3F%23/");
+	expect_location("\\evil.example", NULL, "/%5Cevil.example/");
+	/* The query, as nginx keeps it: all of it or none. */
+	expect_location(".", "a=1", "/?a=1");
+	expect_location("docs", "a=1&b=%20/?", "/docs/?a=1&b=%20/?");
+	expect_location("docs", "\t\x7f\xc3\xa9", "/docs/?%09%7F%C3%A9");
+	expect_location("docs", "", "/docs/");
+	expect_location("docs", "0123456789012345678901234567890123456789"
+			"01234567890123456789", "/docs/");
 }
 
 /* Parses `t` written as an RFC 850 date, as an old client would send it. */
