@@ -213,6 +213,17 @@ struct conn {
 	int64_t linger_until;
 
 	char peer[64];
+
+	/*
+	 * Kept alive after a response, waiting for the next request with
+	 * none of it in (see idle_add()): the ring it is on, whether it has
+	 * answered one, whether it may be listed, and, under that ring's
+	 * idle.lock, its place on the list and whether it was drained.
+	 */
+	unsigned ring;
+	bool answered, may_idle;
+	bool listed, drained;
+	struct conn *idle_prev, *idle_next;
 };
 
 static struct opts o;
@@ -305,11 +316,122 @@ static void fatal(const char *what, int err)
 	exit(1);
 }
 
+/*
+ * Connections kept alive after a response, waiting for the next request
+ * with none of it in yet, oldest first, one list per ring.  At --max-conns
+ * a new connection takes the place of the one that waited longest instead
+ * of getting 503, as nginx reuses its idle keep-alive connections: a
+ * browser keeps a few connections open for the idle timeout whether or not
+ * it sends more, and those idle ones would otherwise turn everyone else
+ * away.  A client is ready for a kept-alive connection to close while idle
+ * (RFC 9112, 9.3.1: it may retry a request that met the close); one that
+ * has not sent its first request yet is left alone.  At most DRAIN_MAX are
+ * being closed so at once (a descriptor pair each past --max-conns, from
+ * the spare).
+ */
+#define MAX_RINGS 64u
+#define DRAIN_MAX 8u
+
+static struct idle_list {
+	pthread_mutex_t lock;
+	struct conn *head, *tail;
+} idle[MAX_RINGS];
+static _Atomic unsigned n_draining, next_drain;
+
+static void idle_init(void)
+{
+	unsigned i;
+
+	for (i = 0; i < MAX_RINGS; i++)
+		pthread_mutex_init(&idle[i].lock, NULL);
+}
+
+/* Lists `c`, whose receive was just queued (its callback not yet added). */
+static void idle_add(struct conn *c)
+{
+	struct idle_list *l = &idle[c->ring];
+
+	pthread_mutex_lock(&l->lock);
+	c->idle_prev = l->tail;
+	c->idle_next = NULL;
+	if (l->tail)
+		l->tail->idle_next = c;
+	else
+		l->head = c;
+	l->tail = c;
+	c->listed = true;
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void idle_unlink(struct idle_list *l, struct conn *c)
+{
+	if (c->idle_prev)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		l->head = c->idle_next;
+	if (c->idle_next)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		l->tail = c->idle_prev;
+	c->listed = false;
+}
+
+/* Its receive ended: off the list, if the drain did not take it first. */
+static void idle_remove(struct conn *c)
+{
+	struct idle_list *l = &idle[c->ring];
+
+	if (!c->may_idle)
+		return;
+	c->may_idle = false;
+	pthread_mutex_lock(&l->lock);
+	if (c->listed)
+		idle_unlink(l, c);
+	pthread_mutex_unlock(&l->lock);
+}
+
+/*
+ * Ends the receive of the connection that has waited longest on a ring (the
+ * rings taken in turn): shutdown(SHUT_RD) makes it see an end of stream,
+ * and on_recv() closes it (on its own thread, as any other end).  Its
+ * descriptor stays open until then: while it is listed, its receive has
+ * not reached on_recv(), which takes it off the list under the same lock
+ * first.  False when none waits or DRAIN_MAX are closing already.
+ */
+static bool drain_idle(void)
+{
+	unsigned i, start = atomic_fetch_add(&next_drain, 1);
+
+	for (i = 0; i < n_rings; i++) {
+		struct idle_list *l = &idle[(start + i) % n_rings];
+		struct conn *c;
+
+		pthread_mutex_lock(&l->lock);
+		c = l->head;
+		if (c && atomic_fetch_add(&n_draining, 1) < DRAIN_MAX) {
+			idle_unlink(l, c);
+			c->drained = true;
+			(void)shutdown(c->fd, SHUT_RD);
+			pthread_mutex_unlock(&l->lock);
+			return true;
+		}
+		if (c) {
+			atomic_fetch_sub(&n_draining, 1);
+			pthread_mutex_unlock(&l->lock);
+			return false;
+		}
+		pthread_mutex_unlock(&l->lock);
+	}
+	return false;
+}
+
 static void conn_free(rp_future *f, void *arg)
 {
 	struct conn *c = arg;
 
 	(void)f;
+	if (c->drained)
+		atomic_fetch_sub(&n_draining, 1);
 	free(c);
 	atomic_fetch_sub(&n_conns, 1);
 }
@@ -662,6 +784,7 @@ static void request_done(struct conn *c)
 		return;
 	}
 	c->len = c->parsed = 0;
+	c->answered = true;
 	arm_recv(c, NULL);
 }
 
@@ -1836,6 +1959,7 @@ static void on_recv(rp_future *f, void *arg)
 	struct conn *c = arg;
 	int64_t n = io_result(f);
 
+	idle_remove(c);
 	if (n <= 0) {
 		/* Closed, idle too long, reset, or shutting down. */
 		conn_close(c);
@@ -1865,10 +1989,15 @@ static void arm_recv(struct conn *c, const struct rp_io_opts *opts)
 		if (left < io.timeout_ns)
 			io.timeout_ns = left;
 	}
-	if (!chain(rp_recv(ex, c->fd, c->in + c->len, IN_CAP - c->len, 0,
-			   &io, &f),
-		   &f, on_recv, c))
+	if (rp_recv(ex, c->fd, c->in + c->len, IN_CAP - c->len, 0, &io, &f)) {
 		conn_close(c);
+		return;
+	}
+	/* Listed before its callback is added, which may run at once. */
+	c->may_idle = c->answered && !c->len && !c->req_until;
+	if (c->may_idle)
+		idle_add(c);
+	chain(0, &f, on_recv, c);
 }
 
 /* ---- accepting ----------------------------------------------------------- */
@@ -2020,7 +2149,7 @@ static void on_accept(rp_future *f, void *arg)
 		return;
 	}
 	atomic_fetch_add(&n_accepted, 1);
-	if (atomic_fetch_add(&n_conns, 1) >= o.max_conns) {
+	if (atomic_fetch_add(&n_conns, 1) >= o.max_conns && !drain_idle()) {
 		atomic_fetch_sub(&n_conns, 1);
 		refuse((int)fd);
 		arm_accept();
@@ -2043,6 +2172,7 @@ static void on_accept(rp_future *f, void *arg)
 	if (!o.quiet)
 		peer_name(c->fd, c->peer, sizeof(c->peer));
 	io.ring = atomic_fetch_add(&next_ring, 1) % n_rings;
+	c->ring = io.ring;
 	arm_recv(c, &io);
 	arm_accept();
 }
@@ -2087,7 +2217,8 @@ static void serve_usage(FILE *out)
 "  -p, --port N           port (default 8080; 0 picks a free one)\n"
 "      --rings N          io_uring rings, each with a thread, that share the\n"
 "                         connections (default 1)\n"
-"      --max-conns N      connections at once; more get 503 (default 1024;\n"
+"      --max-conns N      connections at once; past it a new one replaces an\n"
+"                         idle kept-alive one, or gets 503 (default 1024;\n"
 "                         240 with the blocking-thread backend, at most 1008;\n"
 "                         lowered to what the open-file limit allows)\n"
 "      --idle-timeout S   close a connection idle for S seconds, or whose\n"
@@ -2192,7 +2323,7 @@ static int parse_opts(int argc, char **argv)
 						   "(0-65535)", optarg);
 			break;
 		case 'r':
-			if (!parse_uint(optarg, 1, 64, &o.rings))
+			if (!parse_uint(optarg, 1, MAX_RINGS, &o.rings))
 				return usage_error("--rings '%s' is not 1-64",
 						   optarg);
 			break;
@@ -2340,7 +2471,7 @@ static void fit_conns_to_nofile(void)
 	if (used < 0 || getrlimit(RLIMIT_NOFILE, &rl) ||
 	    rl.rlim_cur == RLIM_INFINITY)
 		return;
-	spare = 16 + 2 * (rlim_t)pipes.cap;
+	spare = 16 + 2 * DRAIN_MAX + 2 * (rlim_t)pipes.cap;
 	room = rl.rlim_cur > (rlim_t)used + spare + 2
 		       ? (rl.rlim_cur - (rlim_t)used - spare) / 2 : 1;
 	if (o.max_conns <= room)
@@ -2462,6 +2593,7 @@ int cli_serve(int argc, char **argv)
 	rp_executor_backend(ex, &backend, &why);
 	ring_backend = backend == RP_BACKEND_URING;
 	n_rings = ring_backend ? o.rings : 1;
+	idle_init();
 	pipes_init();
 	fit_conns_to_nofile();
 

@@ -1859,6 +1859,67 @@ static void test_over_max_conns_gets_503(void)
 }
 
 /*
+ * At --max-conns, a connection kept alive that waits for its next request
+ * makes room for a new one (nginx reuses idle keep-alive connections so);
+ * one in the middle of a request is left alone, and so is one that has
+ * sent nothing yet (test_over_max_conns_gets_503).  The new one is served,
+ * not turned away with 503.
+ */
+static void test_an_idle_connection_makes_room(void)
+{
+	static const char *const args[] = { "--port", "0", "--max-conns", "2",
+					    "-q", NULL, NULL };
+	static const char first[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+				    "\r\n";
+	static const char close_req[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+					"Connection: close\r\n\r\n";
+	int64_t until = tu_now_ns() + server_wait_ns();
+	const char *a[8];
+	struct server s;
+	struct resp r;
+	char buf[1024], *raw;
+	size_t len = 0;
+	ssize_t got = 1;
+	int idle, busy, status = -1;
+
+	memcpy(a, args, sizeof(args));
+	a[5] = www;
+	CU_ASSERT_FATAL(start(&s, "idleroom", a) == 0);
+	idle = dial(s.port);
+	CU_ASSERT_FATAL(idle >= 0);
+	CU_ASSERT(send_all(idle, first, sizeof(first) - 1));
+	while (!(len && parse(buf, len, false, &r) && r.next == buf + len) &&
+	       len < sizeof(buf) - 1 &&
+	       (got = recv(idle, buf + len, sizeof(buf) - 1 - len, 0)) > 0)
+		len += (size_t)got;
+	buf[len] = '\0';
+	CU_ASSERT(parse(buf, len, false, &r) && r.status == 200);
+	busy = dial(s.port);
+	CU_ASSERT_FATAL(busy >= 0);
+	/* Its request line only. */
+	CU_ASSERT(send_all(busy, close_req, 25));
+	/* Until the server has listed the first one as waiting. */
+	while (status != 200 && tu_now_ns() < until) {
+		raw = exchange_on(s.port, close_req, &len);
+		status = parse(raw, len, false, &r) ? r.status : -1;
+		free(raw);
+		if (status != 200)
+			usleep(20000);
+	}
+	CU_ASSERT_EQUAL(status, 200);
+	/* The idle one was closed; the busy one goes on. */
+	CU_ASSERT_EQUAL(recv(idle, buf, sizeof(buf), 0), 0);
+	CU_ASSERT(send_all(busy, close_req + 25, strlen(close_req + 25)));
+	raw = read_all(busy, &len);
+	CU_ASSERT(raw && parse(raw, len, false, &r) && r.status == 200 &&
+		  r.next == raw + len);
+	free(raw);
+	close(idle);
+	close(busy);
+	CU_ASSERT_EQUAL(stop(&s, SIGINT), 0);
+}
+
+/*
  * --list: a folder without index.html gets a listing, made by a task on the
  * CPU pool; the connection goes on after it (keep-alive); a folder with an
  * index.html still gets that.
@@ -2573,6 +2634,8 @@ int main(int argc, char **argv)
 		  test_a_file_that_shrinks_ends_its_response, false },
 		{ "over_max_conns_gets_503", test_over_max_conns_gets_503,
 		  false },
+		{ "an_idle_connection_makes_room",
+		  test_an_idle_connection_makes_room, false },
 		{ "a_reader_that_stalls_is_cut_off",
 		  test_a_reader_that_stalls_is_cut_off, false },
 		/* valgrind needs descriptors of its own under the limit. */
