@@ -759,7 +759,13 @@ static void request_done(struct conn *c)
 	log_request(c);
 	end_response(c);
 	if (!keep) {
-		if (c->linger && !atomic_load(&stopping))
+		/*
+		 * Requests sent after this one (pipelined) are not read: with
+		 * them in the socket, a close would send a reset.  nginx
+		 * lingers then too.
+		 */
+		if ((c->linger || c->parsed < c->len) &&
+		    !atomic_load(&stopping))
 			linger_close(c);
 		else
 			conn_close(c);

@@ -1330,6 +1330,42 @@ static void test_an_error_ends_in_order_while_the_client_sends(void)
 }
 
 /*
+ * A response that ends the connection (Connection: close) with requests
+ * pipelined after it, more than the server reads at once: the close is
+ * orderly too, not a reset with those requests unread.
+ */
+static void test_a_close_with_requests_pipelined_after_it_is_orderly(void)
+{
+	static const char first[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+				    "Connection: close\r\n\r\n";
+	static const char more[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+	size_t n = sizeof(first) - 1 + 1000 * (sizeof(more) - 1), len = 0, i;
+	char *req = malloc(n + 1), buf[4096];
+	struct resp r;
+	ssize_t got = 0;
+	int fd = dial(main_srv.port), err = 0;
+
+	CU_ASSERT_FATAL(req != NULL && fd >= 0);
+	memcpy(req, first, sizeof(first) - 1);
+	for (i = 0; i < 1000; i++)
+		memcpy(req + sizeof(first) - 1 + i * (sizeof(more) - 1), more,
+		       sizeof(more) - 1);
+	CU_ASSERT(send_all(fd, req, n));
+	CU_ASSERT(wait_server_closed(fd, main_srv.port));
+	while (len < sizeof(buf) - 1 &&
+	       (got = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) > 0)
+		len += (size_t)got;
+	err = got < 0 ? errno : 0;
+	buf[len] = '\0';
+	close(fd);
+	CU_ASSERT(parse(buf, len, false, &r) && r.status == 200 &&
+		  r.next == buf + len);
+	CU_ASSERT_EQUAL(got, 0);
+	CU_ASSERT_EQUAL(err, 0);
+	free(req);
+}
+
+/*
  * A client that sends "Expect: 100-continue" waits for a 100 (Continue)
  * before its body, which the server reads before it answers: without the
  * 100 both waited (RFC 9110, 10.1.1).  The final response follows the
@@ -2611,6 +2647,9 @@ int main(int argc, char **argv)
 		  false },
 		{ "an_error_ends_in_order_while_the_client_sends",
 		  test_an_error_ends_in_order_while_the_client_sends, false },
+		{ "a_close_with_requests_pipelined_after_it_is_orderly",
+		  test_a_close_with_requests_pipelined_after_it_is_orderly,
+		  false },
 		{ "a_100_continue_is_sent_before_the_body",
 		  test_a_100_continue_is_sent_before_the_body, false },
 		{ "keep_alive_and_pipelining", test_keep_alive_and_pipelining,
