@@ -183,57 +183,53 @@ int h_make_tls(void)
 	return 0;
 }
 
-/* A port that was free a moment ago (nginx cannot be told to pick one). */
-static int free_port(void)
+/*
+ * A socket listening on 127.0.0.1 at a port the kernel picked, for nginx to
+ * inherit (it takes listening sockets from $NGINX, as in a binary upgrade):
+ * nginx cannot be told to pick a port, and one found free and released
+ * before nginx bound it could be taken by another program meanwhile.
+ * Close-on-exec: only nginx's child clears it.  Returns the descriptor and
+ * the port in `port`, or -errno.
+ */
+static int listen_any(int *port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err;
 
+	if (fd < 0)
+		return -errno;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 1024) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		err = -errno;
 		close(fd);
-	return port;
-}
-
-static bool port_open(int port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)port);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
+		return err;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
 }
 
 int h_start_nginx(void)
 {
 	const char *nginx = getenv("NGINX") ? getenv("NGINX") : "nginx";
-	char conf[4096], path[256], www[128], tls[1024] = "";
-	int tries, ret;
+	char conf[4096], path[256], www[128], pidfile[256], tls[1024] = "";
+	int fd = -1, tls_fd = -1, tries, ret;
 	pid_t pid;
 
 	snprintf(www, sizeof(www), "%s/www", h_root);
 	if (mkdir(www, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	h_nginx_port = free_port();
-	if (h_nginx_port < 0)
-		return -EADDRNOTAVAIL;
+	fd = listen_any(&h_nginx_port);
+	if (fd < 0)
+		return fd;
 	if (tls_made) {
-		int n = 0;
-
-		do
-			h_nginx_tls_port = free_port();
-		while (h_nginx_tls_port == h_nginx_port && ++n < 10);
-		if (h_nginx_tls_port < 0 || h_nginx_tls_port == h_nginx_port)
-			return -EADDRNOTAVAIL;
+		tls_fd = listen_any(&h_nginx_tls_port);
+		if (tls_fd < 0) {
+			close(fd);
+			return tls_fd;
+		}
 		snprintf(tls, sizeof(tls),
 			 " server {\n  listen 127.0.0.1:%d ssl;\n"
 			 "  ssl_certificate %s/tls/srv.pem;\n"
@@ -247,9 +243,10 @@ int h_start_nginx(void)
 	 * warning, when not root; as root it lets the worker read the 0700
 	 * scratch folder).
 	 */
+	snprintf(pidfile, sizeof(pidfile), "%s/nginx.pid", h_root);
 	snprintf(conf, sizeof(conf),
 		 "daemon off;\nworker_processes 1;\n%s"
-		 "pid %s/nginx.pid;\nerror_log %s/error.log;\n"
+		 "pid %s;\nerror_log %s/error.log;\n"
 		 "events { worker_connections 1024; }\n"
 		 "http {\n access_log %s/access.log;\n"
 		 " client_body_temp_path %s/tmp_body;\n"
@@ -261,31 +258,50 @@ int h_start_nginx(void)
 		 " keepalive_requests 100000;\n"
 		 " server {\n  listen 127.0.0.1:%d;\n  root %s;\n }\n%s}\n",
 		 geteuid() == 0 ? "user root;\n" : "",
-		 h_root, h_root, h_root, h_root, h_root, h_root, h_root,
+		 pidfile, h_root, h_root, h_root, h_root, h_root, h_root,
 		 h_root, h_nginx_port, www, tls);
 	snprintf(path, sizeof(path), "%s/nginx.conf", h_root);
 	ret = h_write_text(path, conf);
-	if (ret < 0)
-		return ret;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
+	pid = ret < 0 ? -1 : fork();
+	if (ret == 0 && pid < 0)
+		ret = -errno;
 	if (pid == 0) {
-		char elog[256];
+		char elog[256], fds[32];
 		int devnull = open("/dev/null", O_RDWR);
 
+		/* The sockets nginx takes over instead of binding its own. */
+		snprintf(fds, sizeof(fds), "%d;", fd);
+		if (tls_fd >= 0)
+			snprintf(fds + strlen(fds), sizeof(fds) - strlen(fds),
+				 "%d;", tls_fd);
+		if (fcntl(fd, F_SETFD, 0) < 0 ||
+		    (tls_fd >= 0 && fcntl(tls_fd, F_SETFD, 0) < 0) ||
+		    setenv("NGINX", fds, 1) < 0)
+			_exit(126);
 		snprintf(elog, sizeof(elog), "%s/error.log", h_root);
 		dup2(devnull, 0);
 		execlp(nginx, nginx, "-p", h_root, "-c", path, "-e", elog,
 		       (char *)NULL);
 		_exit(127);
 	}
+	/*
+	 * nginx holds the sockets now: were it to exit, a client is refused
+	 * rather than left waiting in a backlog nobody accepts from.
+	 */
+	close(fd);
+	if (tls_fd >= 0)
+		close(tls_fd);
+	if (ret < 0)
+		return ret;
 	nginx_pid = pid;
-	for (tries = 0; tries < 500; tries++) {
+	/*
+	 * The ports accept from the start (connections wait in the backlog);
+	 * nginx writes its pid file once its configuration is taken.
+	 */
+	for (tries = 0; tries < 1000; tries++) {
 		int st;
 
-		if (port_open(h_nginx_port) &&
-		    (!h_nginx_tls_port || port_open(h_nginx_tls_port)))
+		if (h_exists(pidfile))
 			return 0;
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			nginx_pid = -1;
