@@ -338,6 +338,24 @@ static void transfer_ended(struct run *r, struct slot *s)
 	s->t = NULL;
 	s->received += info.bytes;
 
+	/*
+	 * A 2xx other than 206 to a request with a Range wrote its body from
+	 * byte 0.  Broken off, it leaves its bytes followed by the older ones
+	 * of the .part, which its validator (taken above) does not describe:
+	 * cut them, so that what is kept, and what a retry or a later -c
+	 * resumes from, is the new prefix alone.
+	 */
+	if (err && s->offset > 0 && !info.resumed && info.status >= 200 &&
+	    info.status <= 299) {
+		if (ftruncate(s->fd, (off_t)info.bytes) < 0) {
+			snprintf(why, sizeof(why), "cannot truncate %s/%s: %s",
+				 r->o->dir, s->part, strerror(errno));
+			unlinkat(r->dirfd, s->part, 0);
+			fail_slot(r, s, info.status, why);
+			return;
+		}
+		s->offset = 0;
+	}
 	if (err && r->stopping) {
 		fail_slot(r, s, info.status, "interrupted");
 		return;

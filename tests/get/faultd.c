@@ -17,6 +17,9 @@
  *   /drop/NAME          the first request sends half the body and closes;
  *                       later ones as /file
  *   /short/NAME         announces SIZE bytes, sends half, closes (always)
+ *   /once200/NAME?cut=K the first request gets 200 (Range ignored), the
+ *                       whole length announced and only K bytes (default
+ *                       half), then a clean close; later ones as /file
  *   /stall/NAME         sends the headers, then nothing for 30 s
  *   /redir/N/NAME       302 to /redir/N-1/NAME; /redir/0/NAME is /file/NAME
  *   /loop/NAME          302 to itself
@@ -247,6 +250,22 @@ static void handle(int fd)
 			/* A reset, not a clean close: as a crashed peer. */
 			struct linger lg = { 1, 0 };
 			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		} else {
+			serve_file(fd, seed, size, range, true, NULL);
+		}
+	} else if (!strncmp(path, "/once200/", 9)) {
+		long cut = query_num(query, "cut", (long)(size / 2));
+
+		if (bump(path) == 1) {
+			char buf[256];
+			int n = snprintf(buf, sizeof(buf),
+					 "HTTP/1.1 200 OK\r\nContent-Length: "
+					 "%llu\r\nAccept-Ranges: bytes\r\n"
+					 "Connection: close\r\n\r\n",
+					 (unsigned long long)size);
+
+			if (send_all(fd, buf, (size_t)n) == 0)
+				send_body(fd, seed, 0, (uint64_t)cut);
 		} else {
 			serve_file(fd, seed, size, range, true, NULL);
 		}

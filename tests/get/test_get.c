@@ -631,6 +631,45 @@ static void test_continue_with_a_whole_part_file(void)
 	h_free(&r);
 }
 
+/*
+ * A resume that the server answers with 200 rewrites the .part from byte 0.
+ * If that answer breaks off, the bytes past what it wrote are the old
+ * .part's, not the file's: a later resume must start where the new bytes
+ * end, not where the old ones did, or it splices the two.
+ */
+static void test_broken_200_on_resume_leaves_no_stale_tail(void)
+{
+	char *dir = h_dir("stale-tail");
+	struct stat st;
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	/* Left for the next run: 300 new bytes, then 500 old ones. */
+	h_write_body(h_path(dir, "t1.bin.part"), "other", 800);
+	r = h_get(NULL, true, "-d", dir, "-c", "--retry", "0",
+		  fu("/once200/t1.bin?size=1000&cut=300"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	h_free(&r);
+	CU_ASSERT_EQUAL(stat(h_path(dir, "t1.bin.part"), &st), 0);
+	CU_ASSERT_EQUAL(st.st_size, 300);
+	r = h_get(NULL, false, "-d", dir, "-c",
+		  fu("/once200/t1.bin?size=1000&cut=300"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	h_assert_body(dir, "t1.bin", "t1.bin", 1000);
+	h_free(&r);
+
+	/* The same within one run: the 200 broke off before any byte. */
+	h_write_body(h_path(dir, "t2.bin.part"), "other", 800);
+	r = h_get(NULL, false, "-d", dir, "-c", "--retry", "1",
+		  "--retry-delay", "0", fu("/once200/t2.bin?size=1000&cut=0"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	h_assert_body(dir, "t2.bin", "t2.bin", 1000);
+	CU_ASSERT_EQUAL(h_count_suffix(dir, ".part"), 0);
+	h_free(&r);
+}
+
 static void test_output_name_for_one_url(void)
 {
 	char *dir = h_dir("output");
@@ -1333,6 +1372,7 @@ static const struct tu_test tests[] = {
 	{ "checksum_mismatch_leaves_nothing", test_checksum_mismatch_leaves_nothing, false },
 	{ "continue_resumes_part_files", test_continue_resumes_part_files, false },
 	{ "continue_with_a_whole_part_file", test_continue_with_a_whole_part_file, false },
+	{ "broken_200_on_resume_leaves_no_stale_tail", test_broken_200_on_resume_leaves_no_stale_tail, false },
 	{ "output_name_for_one_url", test_output_name_for_one_url, false },
 	{ "quiet_prints_only_failures", test_quiet_prints_only_failures, false },
 	{ "fsync_finish", test_fsync_finish, false },
