@@ -109,11 +109,26 @@ int get_parse_line(char *line, char **url, char **name, bool *has_sha,
 		   unsigned char sha[32], char *why, size_t why_len)
 {
 	char *tok, *save = NULL, q[400];
+	size_t len;
 
 	*url = NULL;
 	*name = NULL;
 	*has_sha = false;
-	line[strcspn(line, "\r\n")] = '\0';
+	/* The end of the line: LF or CR LF, and blanks before it. */
+	len = strlen(line);
+	while (len && strchr(" \t\r\n", line[len - 1]))
+		len--;
+	line[len] = '\0';
+	/*
+	 * A CR that is not part of the line's end: most likely a list with
+	 * CR alone between lines, which would read as one line whose first
+	 * URL is taken and the rest silently lost.
+	 */
+	if (strchr(line, '\r')) {
+		snprintf(why, why_len, "a carriage return (CR) inside the line: "
+			 "lines end with LF or CR LF, one URL a line");
+		return -EINVAL;
+	}
 	for (tok = strtok_r(line, " \t", &save); tok;
 	     tok = strtok_r(NULL, " \t", &save)) {
 		if (tok[0] == '#')
@@ -221,6 +236,18 @@ int get_parse_rate(const char *s, uint64_t *out)
 }
 
 /* ---- the input stream -------------------------------------------------- */
+
+/*
+ * Where line `lineno` starts: past a UTF-8 byte order mark on the first
+ * line, which editors on Windows write and which would otherwise make the
+ * first URL an invisible "not an http:// URL".
+ */
+static char *line_text(char *line, unsigned long lineno)
+{
+	if (lineno == 1 && !strncmp(line, "\xef\xbb\xbf", 3))
+		return line + 3;
+	return line;
+}
 
 /* How messages name the list. */
 static const char *label(const struct get_input *in)
@@ -363,8 +390,8 @@ long get_input_precheck(struct get_input *in, char *why, size_t why_len)
 		char reason[256];
 
 		lineno++;
-		ret = get_parse_line(line, &url, &name, &has_sha, sha, reason,
-				     sizeof(reason));
+		ret = get_parse_line(line_text(line, lineno), &url, &name,
+				     &has_sha, sha, reason, sizeof(reason));
 		if (ret < 0) {
 			snprintf(why, why_len, "%s:%lu: %s", label(in), lineno,
 				 reason);
@@ -455,8 +482,9 @@ int get_input_next(struct get_input *in, struct get_entry *e,
 			return 0;
 		}
 		in->lineno++;
-		ret = get_parse_line(in->buf, &url, &name, &has_sha, sha,
-				     reason, sizeof(reason));
+		ret = get_parse_line(line_text(in->buf, in->lineno), &url,
+				     &name, &has_sha, sha, reason,
+				     sizeof(reason));
 		if (ret < 0) {
 			snprintf(why, why_len, "%s:%lu: %s", label(in),
 				 in->lineno, reason);

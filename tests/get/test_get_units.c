@@ -480,6 +480,63 @@ static void test_bad_line_is_named_by_file_and_number(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "/nonexistent/list"));
 }
 
+/* Reads the list `text` whole: precheck, then every entry's URL. */
+static long read_list(const char *text, char urls[][32], size_t max,
+		      char *why, size_t why_len)
+{
+	char path[] = "/tmp/rp-get-list-XXXXXX";
+	int fd = mkstemp(path);
+	struct get_input in;
+	struct get_entry e;
+	size_t n = 0;
+	long count;
+	int ret;
+
+	memset(urls, 0, max * sizeof(urls[0]));
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	CU_ASSERT_EQUAL_FATAL(get_input_open(&in, NULL, 0, path, 0, 1, NULL,
+					     why, why_len), 0);
+	count = get_input_precheck(&in, why, why_len);
+	while (count >= 0 &&
+	       (ret = get_input_next(&in, &e, why, why_len)) > 0) {
+		if (n < max)
+			snprintf(urls[n++], 32, "%s", e.url);
+		get_entry_clear(&e);
+	}
+	get_input_close(&in);
+	unlink(path);
+	return count;
+}
+
+/*
+ * Lists written on Windows: a UTF-8 byte order mark before the first URL,
+ * CR LF line ends.  A list with CR alone between lines would read as one
+ * line, the first URL and nothing else: an input error, not a run that
+ * fetches one file and says it is done.
+ */
+static void test_list_line_ends_and_byte_order_mark(void)
+{
+	char urls[4][32], why[512];
+
+	CU_ASSERT_EQUAL(read_list("\xef\xbb\xbfhttp://h/a\r\n"
+				  "http://h/b name=c \r\n", urls, 4, why,
+				  sizeof(why)), 2);
+	CU_ASSERT_STRING_EQUAL(urls[0], "http://h/a");
+	CU_ASSERT_STRING_EQUAL(urls[1], "http://h/b");
+	CU_ASSERT_EQUAL(read_list("http://h/a\rhttp://h/b\rhttp://h/c\r",
+				  urls, 4, why, sizeof(why)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, ":1: a carriage return (CR) "
+					   "inside the line"));
+	CU_ASSERT_EQUAL(read_list("# list\rhttp://h/a\rhttp://h/b\r", urls,
+				  4, why, sizeof(why)), -EINVAL);
+	/* A byte order mark is a mark on the first line only. */
+	CU_ASSERT_EQUAL(read_list("http://h/a\n\xef\xbb\xbfhttp://h/b\n",
+				  urls, 4, why, sizeof(why)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, ":2: "));
+}
+
 static const struct tu_test tests[] = {
 	{ "name_is_last_path_segment", test_name_is_last_path_segment, false },
 	{ "name_is_percent_decoded", test_name_is_percent_decoded, false },
@@ -501,6 +558,7 @@ static const struct tu_test tests[] = {
 	{ "shards_are_disjoint_and_complete", test_shards_are_disjoint_and_complete, false },
 	{ "shards_agree_on_collision_names", test_shards_agree_on_collision_names, false },
 	{ "bad_line_is_named_by_file_and_number", test_bad_line_is_named_by_file_and_number, false },
+	{ "list_line_ends_and_byte_order_mark", test_list_line_ends_and_byte_order_mark, false },
 };
 
 int main(int argc, char **argv)
