@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -320,6 +321,42 @@ static int run_loop(struct run *r, bool tty, char *why, size_t why_len)
 	return input_err;
 }
 
+/*
+ * Each transfer in flight holds its NAME.part and, at worst, a connection
+ * of its own: -j 2000 needs some 4,000 descriptors where the usual soft
+ * limit is 1,024, and past it every further file would fail with "Too many
+ * open files".  The soft limit is raised as far as needed (the hard limit
+ * allows it nearly everywhere); where the hard limit is too low, -j is
+ * lowered to what fits, and the run says so.
+ */
+static void fit_jobs_to_nofile(struct get_opts *o)
+{
+	/* The executor's rings and eventfds, stdio, the list, slack. */
+	rlim_t spare = 64 + 4 * (rlim_t)o->loops, need, fit;
+	struct rlimit rl;
+
+	need = 2 * (rlim_t)o->jobs + spare;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need
+			      ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur >= need)
+		return;
+	fit = rl.rlim_cur > spare + 2 ? (rl.rlim_cur - spare) / 2 : 1;
+	if (fit < o->loops)
+		fit = o->loops;
+	if (fit >= o->jobs)
+		return;
+	fprintf(stderr, "ringpool get: at most %llu transfers at once (not "
+		"-j %lu): the limit on open files (ulimit -n) is %llu, two per "
+		"transfer\n", (unsigned long long)fit, o->jobs,
+		(unsigned long long)rl.rlim_cur);
+	o->jobs = (unsigned long)fit;
+}
+
 static int setup(struct run *r, const struct get_opts *o, char *why,
 		 size_t len)
 {
@@ -430,6 +467,7 @@ int cli_get(int argc, char **argv)
 	status = get_parse_opts(argc, argv, &o);
 	if (status >= 0)
 		return status;
+	fit_jobs_to_nofile(&o);
 	/*
 	 * Every transfer has receive and body buffers of 256 KiB.  glibc
 	 * would map each such block afresh and unmap it when freed, or, once

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <sys/wait.h>
@@ -668,6 +669,79 @@ static void test_broken_200_on_resume_leaves_no_stale_tail(void)
 	h_assert_body(dir, "t2.bin", "t2.bin", 1000);
 	CU_ASSERT_EQUAL(h_count_suffix(dir, ".part"), 0);
 	h_free(&r);
+}
+
+/*
+ * -j beyond what the soft limit on open files allows (a .part and a
+ * connection each): the limit is raised, not every file past it failed
+ * with "Too many open files"; where the hard limit is too low, -j is
+ * lowered to fit, and the run says so.
+ */
+static void test_many_jobs_fit_the_open_file_limit(void)
+{
+	char *dir = h_dir("nofile"), list[256], line[256], *err;
+	struct rlimit old, low;
+	struct h_result r;
+	pid_t pid;
+	FILE *f;
+	int i, st;
+
+	if (!need_http())
+		return;
+	/* Valgrind keeps a limit of its own for the program it runs. */
+	if (tu_under_valgrind()) {
+		printf("skipped: under valgrind, RLIMIT_NOFILE is emulated\n");
+		return;
+	}
+	snprintf(list, sizeof(list), "%s/nofile.txt", h_root);
+	f = fopen(list, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	for (i = 0; i < 150; i++)
+		fprintf(f, "%s\n", fu((snprintf(line, sizeof(line),
+					       "/file/nf%d?size=300000", i),
+					      line)));
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(getrlimit(RLIMIT_NOFILE, &old), 0);
+	if (old.rlim_max != RLIM_INFINITY && old.rlim_max < 400) {
+		printf("skipped: the hard limit on open files is %llu\n",
+		       (unsigned long long)old.rlim_max);
+		return;
+	}
+	low = old;
+	low.rlim_cur = 64;
+	CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_NOFILE, &low), 0);
+	r = h_get(NULL, false, "-q", "-d", dir, "-j", "150", "-i", list,
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(setrlimit(RLIMIT_NOFILE, &old), 0);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 150);
+	CU_ASSERT_PTR_NULL(strstr(r.err, "Too many open files"));
+	h_free(&r);
+
+	/* A hard limit too low for -j: set in a child, which cannot undo it. */
+	dir = h_dir("nofile-hard");
+	snprintf(line, sizeof(line), "%s/nofile-hard.err", h_root);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(line, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		low.rlim_cur = low.rlim_max = 128;
+		if (fd < 0 || dup2(fd, 2) < 0 ||
+		    setrlimit(RLIMIT_NOFILE, &low) < 0)
+			_exit(126);
+		execl(getenv("RINGPOOL_BIN"), "ringpool", "get", "-q", "-d",
+		      dir, "-j", "150", "-i", list, (char *)NULL);
+		_exit(127);
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 150);
+	err = h_slurp(line);
+	CU_ASSERT(h_has(err, "at most 30 transfers at once (not -j 150): "
+			     "the limit on open files (ulimit -n) is 128"));
+	free(err);
 }
 
 static void test_output_name_for_one_url(void)
@@ -1373,6 +1447,7 @@ static const struct tu_test tests[] = {
 	{ "continue_resumes_part_files", test_continue_resumes_part_files, false },
 	{ "continue_with_a_whole_part_file", test_continue_with_a_whole_part_file, false },
 	{ "broken_200_on_resume_leaves_no_stale_tail", test_broken_200_on_resume_leaves_no_stale_tail, false },
+	{ "many_jobs_fit_the_open_file_limit", test_many_jobs_fit_the_open_file_limit, false },
 	{ "output_name_for_one_url", test_output_name_for_one_url, false },
 	{ "quiet_prints_only_failures", test_quiet_prints_only_failures, false },
 	{ "fsync_finish", test_fsync_finish, false },
