@@ -372,6 +372,15 @@ static int setup(struct run *r, const struct get_opts *o, char *why,
 		r->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		ret = r->dirfd < 0 ? -errno : 0;
 	}
+	/*
+	 * Without -c every entry writes its NAME.part: a folder that cannot
+	 * be written to (its mode, a read-only mount) would fail them all,
+	 * one by one, with the same cause.  Said once, before any byte.  With
+	 * -c the files already there need no write, so a read-only copy can
+	 * still be checked against its list.
+	 */
+	if (ret == 0 && !o->cont && faccessat(r->dirfd, ".", W_OK | X_OK, 0))
+		ret = -errno;
 	if (ret < 0) {
 		snprintf(why, len, "cannot use folder '%s': %s", o->dir,
 			 strerror(-ret));

@@ -419,6 +419,43 @@ static void test_disk_full_names_the_file(void)
 	umount2(dir, MNT_DETACH);
 }
 
+/*
+ * A folder that cannot be written to is one error before any download,
+ * not one failure per entry of the list.
+ */
+static void test_unwritable_folder_is_one_error(void)
+{
+	char *dir = h_dir("readonly"), want[400];
+	bool mounted = false;
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	if (geteuid() == 0) {
+		/* Root writes whatever the mode says: a read-only mount. */
+		if (mount("none", dir, "tmpfs", MS_RDONLY, "size=64k")) {
+			printf("skipped: cannot mount a tmpfs (%s)\n",
+			       strerror(errno));
+			return;
+		}
+		mounted = true;
+	} else {
+		CU_ASSERT_EQUAL_FATAL(chmod(dir, 0555), 0);
+	}
+	r = h_get(NULL, true, "-d", dir, fu("/file/ro1.bin"),
+		  fu("/file/ro2.bin"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 2);
+	snprintf(want, sizeof(want), "ringpool get: cannot use folder '%s': "
+		 "%s\n", dir, strerror(mounted ? EROFS : EACCES));
+	CU_ASSERT(h_has(r.err, want));
+	CU_ASSERT_EQUAL(h_fault_requests("/file/ro"), 0);
+	h_free(&r);
+	if (mounted)
+		umount2(dir, MNT_DETACH);
+	else
+		chmod(dir, 0755);
+}
+
 static void test_stall_after_headers_times_out(void)
 {
 	char *dir = h_dir("stall");
@@ -1438,6 +1475,7 @@ static const struct tu_test tests[] = {
 	{ "short_body_never_gets_its_name", test_short_body_never_gets_its_name, false },
 	{ "stall_after_headers_times_out", test_stall_after_headers_times_out, false },
 	{ "disk_full_names_the_file", test_disk_full_names_the_file, false },
+	{ "unwritable_folder_is_one_error", test_unwritable_folder_is_one_error, false },
 	{ "redirect_chain_is_followed", test_redirect_chain_is_followed, false },
 	{ "redirect_loop_fails", test_redirect_loop_fails, false },
 	{ "headers_are_sent", test_headers_are_sent, false },
