@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -478,11 +479,34 @@ static void open_part(struct run *r, struct slot *s)
 	char why[400];
 	struct stat st;
 
-	if (!r->o->cont)
-		flags |= O_TRUNC;
 	s->fd = openat(r->dirfd, s->part, flags, 0644);
-	if (s->fd < 0 || (r->o->cont && fstat(s->fd, &st) < 0)) {
+	if (s->fd < 0) {
 		snprintf(why, sizeof(why), "cannot open %s/%s: %s", r->o->dir,
+			 s->part, strerror(errno));
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	/*
+	 * One writer per NAME.part.  A second run into the same folder (a
+	 * cron job that overlaps the last one) would otherwise empty, or
+	 * write into, a file that the first is still downloading, and the
+	 * first could publish it with the bytes it wrote before that gone.
+	 * Taken before anything is cut, and held until the file is closed,
+	 * after its rename.  A file system without flock() goes on without.
+	 */
+	if (flock(s->fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		/* Not ours: closed first, so that fail_slot() leaves it be. */
+		close(s->fd);
+		s->fd = -1;
+		snprintf(why, sizeof(why), "%s/%s is being written by another "
+			 "process (another ringpool get into this folder?)",
+			 r->o->dir, s->part);
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	if (r->o->cont ? fstat(s->fd, &st) < 0 : ftruncate(s->fd, 0) < 0) {
+		snprintf(why, sizeof(why), "cannot %s %s/%s: %s",
+			 r->o->cont ? "read the size of" : "empty", r->o->dir,
 			 s->part, strerror(errno));
 		fail_slot(r, s, 0, why);
 		return;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -781,6 +782,48 @@ static void test_many_jobs_fit_the_open_file_limit(void)
 	free(err);
 }
 
+/*
+ * A .part that another process is writing (a run into the same folder
+ * that overlaps this one) is neither emptied nor written to: the entry
+ * fails, saying why, and the file is left to its writer.
+ */
+static void test_part_being_written_elsewhere_is_left_alone(void)
+{
+	char *dir = h_dir("locked"), want[65], got[65];
+	const char *part = h_path(dir, "lk.bin.part");
+	struct h_result r;
+	int fd;
+
+	if (!need_http())
+		return;
+	h_write_body(part, "other", 5000);
+	h_sha_file(part, want);
+	fd = open(part, O_RDWR);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(flock(fd, LOCK_EX), 0);
+	r = h_get(NULL, true, "-d", dir, fu("/file/lk.bin?size=9000"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(h_has(r.err, "lk.bin.part is being written by another "
+			       "process"));
+	h_free(&r);
+	r = h_get(NULL, true, "-d", dir, "-c", fu("/file/lk.bin?size=9000"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	h_free(&r);
+	h_sha_file(part, got);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	CU_ASSERT_FALSE(h_exists(h_path(dir, "lk.bin")));
+	CU_ASSERT_EQUAL(h_fault_requests("/file/lk.bin"), 0);
+	close(fd);
+	/* Once its writer is gone, the file is this run's to redo. */
+	r = h_get(NULL, false, "-d", dir, fu("/file/lk.bin?size=9000"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	h_assert_body(dir, "lk.bin", "lk.bin", 9000);
+	h_free(&r);
+}
+
 static void test_output_name_for_one_url(void)
 {
 	char *dir = h_dir("output");
@@ -1486,6 +1529,7 @@ static const struct tu_test tests[] = {
 	{ "continue_with_a_whole_part_file", test_continue_with_a_whole_part_file, false },
 	{ "broken_200_on_resume_leaves_no_stale_tail", test_broken_200_on_resume_leaves_no_stale_tail, false },
 	{ "many_jobs_fit_the_open_file_limit", test_many_jobs_fit_the_open_file_limit, false },
+	{ "part_being_written_elsewhere_is_left_alone", test_part_being_written_elsewhere_is_left_alone, false },
 	{ "output_name_for_one_url", test_output_name_for_one_url, false },
 	{ "quiet_prints_only_failures", test_quiet_prints_only_failures, false },
 	{ "fsync_finish", test_fsync_finish, false },
