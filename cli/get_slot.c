@@ -518,6 +518,13 @@ static void open_part(struct run *r, struct slot *s)
 
 		s->has_xattr = n >= 0;
 		s->validator[n > 0 ? n : 0] = '\0';
+	} else {
+		/*
+		 * Emptying a file keeps its attributes: the validator of
+		 * bytes that are gone would otherwise stay with the new
+		 * ones, and on NAME once it is renamed.
+		 */
+		(void)fremovexattr(s->fd, VALIDATOR_XATTR);
 	}
 	get_progress_start(r->prog, s->e.url, s->e.name, s->offset);
 	begin_get(r, s);

@@ -974,6 +974,18 @@ static void test_continue_after_the_file_changed(void)
 	CU_ASSERT(getxattr(h_path(dir, "same.bin"), "user.ringpool.validator",
 			   NULL, 0) < 0);
 	h_free(&r);
+
+	/* Nor does the validator of a .part that a fresh start emptied. */
+	h_write_body(h_path(dir, "fresh.bin.part"), "same-v1", 1000);
+	CU_ASSERT_EQUAL(setxattr(h_path(dir, "fresh.bin.part"),
+				 "user.ringpool.validator", "\"old\"", 5, 0), 0);
+	r = h_get(NULL, false, "-d", dir, "-o", "fresh.bin", nu("/same.bin"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	h_assert_body(dir, "fresh.bin", "same-v1", 400000);
+	CU_ASSERT(getxattr(h_path(dir, "fresh.bin"), "user.ringpool.validator",
+			   NULL, 0) < 0);
+	h_free(&r);
 }
 
 /*
