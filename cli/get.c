@@ -40,21 +40,40 @@ const char *cli_http_new_error(int err)
 }
 
 /*
- * SIGINT and SIGTERM are blocked in every thread and taken here, so that
- * the main thread hears of them through the ready queue's condition
- * variable.  After the first one the signal is unblocked in this thread
- * only and set back to its default: a second Ctrl-C ends the process at
- * once (the .part files stay for -c).
+ * The signals that stop a run as its end would: SIGINT, SIGTERM (a pod
+ * being stopped) and SIGHUP (the terminal or the ssh session went away),
+ * so that the .part files keep their validators for -c.  SIGHUP only when
+ * it is not ignored: under nohup the run goes on.
+ */
+static void stop_signals(sigset_t *set)
+{
+	struct sigaction sa;
+
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	if (sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
+		sigaddset(set, SIGHUP);
+}
+
+static const char *signal_name(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM";
+}
+
+/*
+ * Those signals are blocked in every thread and taken here, so that the
+ * main thread hears of them through the ready queue's condition variable.
+ * After the first one the signal is unblocked in this thread only and set
+ * back to its default: a second Ctrl-C ends the process at once (the .part
+ * files stay for -c).
  */
 static void *signal_main(void *arg)
 {
 	struct run *r = arg;
-	sigset_t set;
+	sigset_t set = r->stop_sigs;
 	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
 	if (sigwait(&set, &sig) != 0)
 		return NULL;
 	pthread_mutex_lock(&r->lock);
@@ -464,7 +483,7 @@ int cli_get(int argc, char **argv)
 	struct get_progress_opts po;
 	pthread_condattr_t ca;
 	pthread_t sig_thread;
-	sigset_t sigs, old_sigs;
+	sigset_t old_sigs;
 	bool sig_started;
 	struct run r;
 	int sig;
@@ -527,10 +546,8 @@ int cli_get(int argc, char **argv)
 	/* A closed stdout is EPIPE from the write (see run_loop()). */
 	signal(SIGPIPE, SIG_IGN);
 	/* Before the executor starts, so that its threads inherit the mask. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, &old_sigs);
+	stop_signals(&r.stop_sigs);
+	pthread_sigmask(SIG_BLOCK, &r.stop_sigs, &old_sigs);
 	sig_started = pthread_create(&sig_thread, NULL, signal_main, &r) == 0;
 
 	status = r.prog ? setup(&r, &o, why, sizeof(why)) : 1;
@@ -538,7 +555,7 @@ int cli_get(int argc, char **argv)
 		fprintf(stderr, "ringpool get: %s\n", r.prog ? why : "out of memory");
 	} else {
 		get_progress_set_total(r.prog, total);
-		/* After the mask above: SIGINT and SIGTERM stay blocked there. */
+		/* After the mask above: the stop signals stay blocked there. */
 		if (total == -ESPIPE)
 			input_start(&r);
 		ret = run_loop(&r, po.tty && !o.quiet, why, sizeof(why));
@@ -569,7 +586,7 @@ int cli_get(int argc, char **argv)
 		if (sig) {
 			fprintf(stderr, "ringpool get: interrupted by %s; run "
 				"again with -c to finish\n",
-				sig == SIGINT ? "SIGINT" : "SIGTERM");
+				signal_name(sig));
 			status = 1;
 		}
 		if (ret < 0) {

@@ -6,6 +6,7 @@
 #define RINGPOOL_CLI_GET_RUN_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -65,7 +66,8 @@ struct run {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct slot *ready;
-	int signal;		/* SIGINT or SIGTERM once received */
+	sigset_t stop_sigs;	/* the signals that stop the run */
+	int signal;		/* one of them, once received */
 	bool stopping;		/* main thread only */
 	int out_err;		/* first errno of writing --json to stdout */
 	/*

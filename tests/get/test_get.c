@@ -1030,6 +1030,53 @@ static void test_sigint_stops_and_keeps_parts(void)
 	h_free(&r);
 }
 
+static bool part_begun(void *arg)
+{
+	struct stat st;
+
+	return stat(arg, &st) == 0 && st.st_size > 0;
+}
+
+/*
+ * SIGHUP (the terminal or the ssh session went away) stops the run as
+ * SIGINT does: the .part stays with its validator for -c, the summary is
+ * written, the exit status is 1.  Under nohup (SIGHUP ignored) the run
+ * goes on.
+ */
+static void test_sighup_stops_as_sigint_does(void)
+{
+	const char *args[] = { "-d", NULL, "--limit-rate", "100k", NULL, NULL };
+	char *dir = h_dir("sighup"), www[512];
+	const char *part = h_path(dir, "hup.bin.part");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	snprintf(www, sizeof(www), "%s/www/hup.bin", h_root);
+	CU_ASSERT_EQUAL_FATAL(h_write_body(www, "hup", 250000), 0);
+	args[1] = dir;
+	args[4] = nu("/hup.bin");
+	r = h_getv_signal(NULL, false, args, part_begun, (void *)part, SIGHUP);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(h_has(r.err, "interrupted by SIGHUP"));
+	CU_ASSERT(h_has(r.err, "/hup.bin: interrupted"));
+	CU_ASSERT(h_exists(part));
+	CU_ASSERT_FALSE(h_exists(h_path(dir, "hup.bin")));
+	if (getxattr(part, "user.ringpool.validator", NULL, 0) < 0)
+		CU_ASSERT_EQUAL(errno, ENOTSUP);
+	h_free(&r);
+
+	dir = h_dir("nohup");
+	args[1] = dir;
+	part = h_path(dir, "hup.bin.part");
+	signal(SIGHUP, SIG_IGN);
+	r = h_getv_signal(NULL, false, args, part_begun, (void *)part, SIGHUP);
+	signal(SIGHUP, SIG_DFL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	h_assert_body(dir, "hup.bin", "hup", 250000);
+	h_free(&r);
+}
+
 /*
  * Starts a writer that puts `line` into the FIFO `fifo` and then keeps it
  * open for 90 s, longer than h_getv_signal() waits for the CLI to be ready
@@ -1548,6 +1595,7 @@ static const struct tu_test tests[] = {
 	{ "limit_rate_is_aggregate", test_limit_rate_is_aggregate, false },
 	{ "continue_after_the_file_changed", test_continue_after_the_file_changed, false },
 	{ "sigint_stops_and_keeps_parts", test_sigint_stops_and_keeps_parts, false },
+	{ "sighup_stops_as_sigint_does", test_sighup_stops_as_sigint_does, false },
 	{ "sigterm_while_waiting_for_stdin", test_sigterm_while_waiting_for_stdin, false },
 	{ "file_finishes_while_list_waits", test_file_finishes_while_list_waits, false },
 	{ "long_list_on_a_pipe", test_long_list_on_a_pipe, false },
