@@ -628,7 +628,9 @@ static void verify_ended(struct run *r, struct slot *s)
 
 void get_slot_start(struct run *r, struct slot *s)
 {
+	char why[400];
 	struct stat st;
+	int ret;
 
 	s->fd = -1;
 	s->offset = s->received = 0;
@@ -639,9 +641,19 @@ void get_slot_start(struct run *r, struct slot *s)
 	s->t = NULL;
 	s->f = NULL;
 	snprintf(s->part, sizeof(s->part), "%s%s", s->e.name, PART_SUFFIX);
-	if (r->o->cont && fstatat(r->dirfd, s->e.name, &st,
-				  AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode)) {
+	ret = fstatat(r->dirfd, s->e.name, &st, AT_SYMLINK_NOFOLLOW);
+	/*
+	 * A folder of that name: the rename at the end would fail, after the
+	 * whole download, and again on every run.  Said now instead.
+	 */
+	if (ret == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(why, sizeof(why), "%s/%s is a folder: the file cannot "
+			 "take its name (name= on the line gives another)",
+			 r->o->dir, s->e.name);
+		fail_slot(r, s, 0, why);
+		return;
+	}
+	if (r->o->cont && ret == 0 && S_ISREG(st.st_mode)) {
 		if (s->e.has_sha) {
 			begin_verify(r, s);
 			return;

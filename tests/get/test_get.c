@@ -824,6 +824,29 @@ static void test_part_being_written_elsewhere_is_left_alone(void)
 	h_free(&r);
 }
 
+/*
+ * A folder where the file should go fails the entry before its download,
+ * not after it, at the rename (and again on every run).
+ */
+static void test_folder_in_the_way_fails_before_the_download(void)
+{
+	char *dir = h_dir("folder-name");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	CU_ASSERT_EQUAL_FATAL(mkdir(h_path(dir, "fo.bin"), 0755), 0);
+	r = h_get(NULL, true, "-d", dir, fu("/file/fo.bin?size=5000"),
+		  fu("/file/fine.bin"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(h_has(r.err, "/fo.bin is a folder: the file cannot take "
+			       "its name"));
+	CU_ASSERT_EQUAL(h_fault_requests("/file/fo.bin"), 0);
+	CU_ASSERT_FALSE(h_exists(h_path(dir, "fo.bin.part")));
+	h_assert_body(dir, "fine.bin", "fine.bin", 1000);
+	h_free(&r);
+}
+
 static void test_output_name_for_one_url(void)
 {
 	char *dir = h_dir("output");
@@ -1589,6 +1612,7 @@ static const struct tu_test tests[] = {
 	{ "broken_200_on_resume_leaves_no_stale_tail", test_broken_200_on_resume_leaves_no_stale_tail, false },
 	{ "many_jobs_fit_the_open_file_limit", test_many_jobs_fit_the_open_file_limit, false },
 	{ "part_being_written_elsewhere_is_left_alone", test_part_being_written_elsewhere_is_left_alone, false },
+	{ "folder_in_the_way_fails_before_the_download", test_folder_in_the_way_fails_before_the_download, false },
 	{ "output_name_for_one_url", test_output_name_for_one_url, false },
 	{ "quiet_prints_only_failures", test_quiet_prints_only_failures, false },
 	{ "fsync_finish", test_fsync_finish, false },
