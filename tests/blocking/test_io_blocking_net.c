@@ -201,17 +201,22 @@ static void test_connect_refused(void)
 	struct sockaddr_in addr;
 	socklen_t len = sizeof(addr);
 	struct io_uring_sqe sqe;
-	int fd, fl;
+	int fd, fl, bound;
 
-	/* A port that was just free and has no listener. */
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CU_ASSERT_FATAL(fd >= 0);
+	/*
+	 * A port bound and not listening: a connect to it is refused.  It
+	 * stays bound to the end, so that neither another process's listener
+	 * nor the connecting socket's own port (a connection to itself) can
+	 * take it in between.
+	 */
+	bound = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(bound >= 0);
 	memset(&addr, 0, sizeof(addr));
 	addr.sin_family = AF_INET;
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&addr, len) == 0);
-	CU_ASSERT_FATAL(getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
-	close(fd);
+	CU_ASSERT_FATAL(bind(bound, (struct sockaddr *)&addr, len) == 0);
+	CU_ASSERT_FATAL(getsockname(bound, (struct sockaddr *)&addr, &len) ==
+			0);
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CU_ASSERT_FATAL(fd >= 0);
@@ -239,6 +244,7 @@ static void test_connect_refused(void)
 	io_uring_prep_connect(&sqe, -1, (struct sockaddr *)&addr,
 			      sizeof(addr));
 	CU_ASSERT_EQUAL(bk_exec(&sqe), -EBADF);
+	close(bound);
 }
 
 /* ---- poll and timeout --------------------------------------------------- */
