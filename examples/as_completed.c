@@ -27,11 +27,12 @@
  *
  * The tutorial's task does not sleep for its delay, so its tasks finish in
  * whatever order they happen to; here each one sleeps (time.sleep(delay)),
- * which is what shows as_completed() at work.  The delays are far apart
- * (90 ms and more) so the three tasks, which all start at once on four
- * threads, always finish in this order, even on a loaded machine or under
- * valgrind.  The "Task X started" lines of the
- * original are left out because they could come out in any order.
+ * which is what shows as_completed() at work.  The delays are 90 ms and
+ * more apart, so the three tasks, which all start at once on four threads,
+ * finish in this order unless a thread is held up for longer than that (a
+ * machine loaded enough, or valgrind, can do it: the example's test accepts
+ * the lines in any order).  The "Task X started" lines of the original are
+ * left out because they could come out in any order.
  */
 #include <errno.h>
 #include <stdbool.h>
