@@ -42,18 +42,22 @@ const char *cli_http_new_error(int err)
 /*
  * The signals that stop a run as its end would: SIGINT, SIGTERM (a pod
  * being stopped) and SIGHUP (the terminal or the ssh session went away),
- * so that the .part files keep their validators for -c.  SIGHUP only when
- * it is not ignored: under nohup the run goes on.
+ * so that the .part files keep their validators for -c.  Each only when it
+ * is not ignored, as POSIX asks of a program that catches them: under
+ * nohup the run goes on, and so it does on a ^C when a script started it
+ * in the background (`ringpool get ... &`: the shell ignores SIGINT there).
  */
 static void stop_signals(sigset_t *set)
 {
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction sa;
+	size_t i;
 
 	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-	if (sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
-		sigaddset(set, SIGHUP);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], NULL, &sa) == 0 &&
+		    sa.sa_handler != SIG_IGN)
+			sigaddset(set, sigs[i]);
 }
 
 static const char *signal_name(int sig)

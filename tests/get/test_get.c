@@ -1098,6 +1098,17 @@ static void test_sighup_stops_as_sigint_does(void)
 	CU_ASSERT_EQUAL(r.status, 0);
 	h_assert_body(dir, "hup.bin", "hup", 250000);
 	h_free(&r);
+
+	/* Started with SIGINT ignored, as a script's `ringpool get ... &`. */
+	dir = h_dir("bg-sigint");
+	args[1] = dir;
+	part = h_path(dir, "hup.bin.part");
+	signal(SIGINT, SIG_IGN);
+	r = h_getv_signal(NULL, false, args, part_begun, (void *)part, SIGINT);
+	signal(SIGINT, SIG_DFL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	h_assert_body(dir, "hup.bin", "hup", 250000);
+	h_free(&r);
 }
 
 /*
