@@ -171,6 +171,22 @@ const char *serve_content_type(const char *name)
 		{ "woff", "font/woff" },
 		{ "woff2", "font/woff2" },
 		{ "ttf", "font/ttf" },
+		{ "otf", "font/otf" },
+		{ "bmp", "image/bmp" },
+		{ "tif", "image/tiff" },
+		{ "tiff", "image/tiff" },
+		{ "apng", "image/apng" },
+		{ "mov", "video/quicktime" },
+		{ "mkv", "video/x-matroska" },
+		{ "m4a", "audio/mp4" },
+		{ "wav", "audio/wav" },
+		{ "flac", "audio/flac" },
+		{ "opus", "audio/ogg" },
+		{ "xz", "application/x-xz" },
+		{ "bz2", "application/x-bzip2" },
+		{ "zst", "application/zstd" },
+		{ "7z", "application/x-7z-compressed" },
+		{ "iso", "application/x-iso9660-image" },
 	};
 	const char *dot = strrchr(name, '.'), *slash = strrchr(name, '/');
 	char ext[8];

@@ -149,6 +149,12 @@ static void test_content_types(void)
 			       "application/octet-stream");
 	/* Any case; the longest extension known; longer ones and prefixes. */
 	CU_ASSERT_STRING_EQUAL(serve_content_type("Font.WoFf2"), "font/woff2");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("clip.MOV"),
+			       "video/quicktime");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("song.m4a"), "audio/mp4");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("a.otf"), "font/otf");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("scan.tif"), "image/tiff");
+	CU_ASSERT_STRING_EQUAL(serve_content_type("b.zst"), "application/zstd");
 	CU_ASSERT_STRING_EQUAL(serve_content_type("p.JPEG"), "image/jpeg");
 	CU_ASSERT_STRING_EQUAL(serve_content_type("x.woff2woff2"),
 			       "application/octet-stream");
