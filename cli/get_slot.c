@@ -126,12 +126,41 @@ static void fail_slot(struct run *r, struct slot *s, long status,
 	release(r, s);
 }
 
+/*
+ * The response's headers are in and its body is about to be written (on
+ * the client's thread, before any write of it): NAME.part gets the
+ * validator of the bytes now coming, so that a run killed before the end
+ * (SIGKILL, the OOM killer, a second ^C), which has no chance to record it
+ * then, still leaves -c what it needs to resume them safely.  Bodies under
+ * EARLY_VALIDATOR_MIN are left out: they are over in moments, and the
+ * attribute would cost two system calls a file.  A 200 to a resume is
+ * written from 0 over the bytes there: they go first, or a kill partway
+ * would leave the new bytes followed by old ones under the new validator.
+ */
+#define EARLY_VALIDATOR_MIN (1u << 20)
+
+static void on_body(void *arg, const struct rp_http_info *info)
+{
+	struct slot *s = arg;
+
+	if (info->status != 200 && info->status != 206)
+		return;
+	if (info->status == 200 && s->offset > 0 && ftruncate(s->fd, 0) < 0)
+		return;		/* left to transfer_ended() */
+	if (info->size >= 0 && info->size < EARLY_VALIDATOR_MIN)
+		return;
+	take_validator(s, info);
+	keep_validator(s);
+	s->has_xattr = s->validator[0] != '\0';
+}
+
 static void begin_get(struct run *r, struct slot *s)
 {
 	struct rp_http_request req = {
 		.url = s->e.url, .fd = s->fd, .offset = s->offset,
 		.if_range = s->offset > 0 && s->validator[0] ? s->validator
 							     : NULL,
+		.on_body = on_body, .arg = s,
 	};
 	char why[128];
 	int ret;

@@ -1064,6 +1064,8 @@ RP_EXPORT int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
  */
 RP_EXPORT void rp_http_free(rp_http *h);
 
+struct rp_http_info;
+
 /** What to download, and where to. */
 struct rp_http_request {
 	/** http://, https:// (and what else libcurl allows). Copied. */
@@ -1094,6 +1096,24 @@ struct rp_http_request {
 	 * bytes without control characters, else -EINVAL.
 	 */
 	const char *if_range;
+	/**
+	 * Called once, when the body's first bytes have arrived and before
+	 * any is written (for a response without a body, or a transfer that
+	 * failed before one, when the transfer ends), with what the
+	 * response's headers say: rp_http_info::status, size, resumed, etag
+	 * and last_modified; `bytes` is 0 and the error empty.  `info` and
+	 * its strings are valid during the call only.  A downloader records
+	 * here what it needs to resume later (the validator of the bytes
+	 * about to be written), so that a process killed partway leaves it
+	 * with its file.  Runs on the thread that drives the client (as the
+	 * done-callbacks do, see above) with the client's lock held: it must
+	 * not block, call into the client or free the transfer.  The
+	 * destination may be changed (truncated, say) from here, since no
+	 * write of this transfer has begun.  NULL (the default) for none.
+	 */
+	void (*on_body)(void *arg, const struct rp_http_info *info);
+	/** Passed to `on_body`. */
+	void *arg;
 };
 
 /** What is known about a transfer that has ended. */

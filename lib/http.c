@@ -277,6 +277,13 @@ void rp__http_start_body(rp_http_transfer *t)
 		atomic_store_explicit(&t->progress_total, cl >= 0 ? cl : -1,
 				      memory_order_relaxed);
 	}
+	if (t->on_body) {
+		struct rp_http_info info = t->info;
+
+		info.etag = t->etag;
+		info.last_modified = t->last_modified;
+		t->on_body(t->arg, &info);
+	}
 }
 
 /* `e` is out of the multi handle; kept (reset) or cleaned up. */

@@ -481,6 +481,8 @@ int rp_http_get(rp_http *h, const struct rp_http_request *req,
 	t->h = h;
 	t->fd = req->fd;
 	t->offset = req->offset;
+	t->on_body = req->on_body;
+	t->arg = req->arg;
 	t->range_start = -1;
 	t->range_total = -1;
 	t->retry_after_s = -1;

@@ -206,6 +206,8 @@ struct rp_http_transfer {
 	int fd;
 	uint64_t offset;		/* asked for (Range) */
 	char *url;
+	void (*on_body)(void *arg, const struct rp_http_info *info);
+	void *arg;
 	/* rp_http_config::headers, plus If-Range; NULL: the client's list. */
 	struct curl_slist *req_headers;
 

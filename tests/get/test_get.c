@@ -939,6 +939,55 @@ static bool both_parts_begun(void *arg)
 	       st.st_size > 0;
 }
 
+static bool part_begun(void *arg);
+
+/*
+ * A run killed outright (SIGKILL, the OOM killer) has no chance to record
+ * anything at its end: the validator of a large body is on its .part from
+ * the body's start, so that -c after the server's file changed still gets
+ * the new version whole instead of splicing it onto the old bytes.
+ */
+static void test_killed_run_leaves_the_validator(void)
+{
+	const char *args[] = { "-d", NULL, "--limit-rate", "200k", NULL, NULL };
+	char *dir = h_dir("killed");
+	const char *part = h_path(dir, "big.bin.part");
+	char www[512];
+	struct timespec ts[2];
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	snprintf(www, sizeof(www), "%s/www/big.bin", h_root);
+	CU_ASSERT_EQUAL_FATAL(h_write_body(www, "big-v1", 3000000), 0);
+	args[1] = dir;
+	args[4] = nu("/big.bin");
+	r = h_getv_signal(NULL, false, args, part_begun, (void *)part, SIGKILL);
+	CU_ASSERT_EQUAL(r.status, 128 + SIGKILL);
+	h_free(&r);
+	CU_ASSERT_FATAL(h_exists(part));
+	if (getxattr(part, "user.ringpool.validator", NULL, 0) < 0) {
+		CU_ASSERT_EQUAL(errno, ENOTSUP);
+		printf("skipped: no user extended attributes in %s (%s)\n",
+		       dir, strerror(errno));
+		return;
+	}
+	/* Other bytes, the same size, a later date (nginx's ETag). */
+	CU_ASSERT_EQUAL_FATAL(h_write_body(www, "big-v2", 3000000), 0);
+	CU_ASSERT_EQUAL(clock_gettime(CLOCK_REALTIME, &ts[0]), 0);
+	ts[0].tv_sec += 100;
+	ts[1] = ts[0];
+	CU_ASSERT_EQUAL(utimensat(AT_FDCWD, www, ts, 0), 0);
+	r = h_get(NULL, true, "-d", dir, "-c", nu("/big.bin"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT(h_has(r.err, "done big.bin"));
+	CU_ASSERT_FALSE(done_resumed(r.err, "big.bin"));
+	h_assert_body(dir, "big.bin", "big-v2", 3000000);
+	CU_ASSERT(getxattr(h_path(dir, "big.bin"), "user.ringpool.validator",
+			   NULL, 0) < 0);
+	h_free(&r);
+}
+
 /*
  * -c after the server's file changed: the .part's validator (its ETag,
  * kept in an extended attribute) goes as If-Range, so the new version
@@ -1628,6 +1677,7 @@ static const struct tu_test tests[] = {
 	{ "quiet_prints_only_failures", test_quiet_prints_only_failures, false },
 	{ "fsync_finish", test_fsync_finish, false },
 	{ "limit_rate_is_aggregate", test_limit_rate_is_aggregate, false },
+	{ "killed_run_leaves_the_validator", test_killed_run_leaves_the_validator, false },
 	{ "continue_after_the_file_changed", test_continue_after_the_file_changed, false },
 	{ "sigint_stops_and_keeps_parts", test_sigint_stops_and_keeps_parts, false },
 	{ "sighup_stops_as_sigint_does", test_sighup_stops_as_sigint_does, false },

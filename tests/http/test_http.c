@@ -390,6 +390,96 @@ static void test_resume_206_at_offset(void)
 	ht_env_down(&e);
 }
 
+/* What rp_http_request::on_body saw. */
+struct seen_body {
+	int calls;
+	long status;
+	int64_t size;
+	bool resumed;
+	uint64_t bytes;
+	char etag[64];
+	int fd;
+	off_t file_size;	/* the destination's, during the call */
+};
+
+static void record_body(void *arg, const struct rp_http_info *info)
+{
+	struct seen_body *b = arg;
+	struct stat st;
+
+	b->calls++;
+	b->status = info->status;
+	b->size = info->size;
+	b->resumed = info->resumed;
+	b->bytes = info->bytes;
+	snprintf(b->etag, sizeof(b->etag), "%s", info->etag ? info->etag : "");
+	b->file_size = fstat(b->fd, &st) == 0 ? st.st_size : -1;
+}
+
+static int fetch_seen(struct env *e, const char *path, int fd,
+		      uint64_t offset, struct seen_body *b)
+{
+	struct rp_http_request req = { 0 };
+	struct rp_http_info info;
+	rp_http_transfer *t;
+	char url[256];
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	b->fd = fd;
+	ht_url_of(e, path, url, sizeof(url));
+	req.url = url;
+	req.fd = fd;
+	req.offset = offset;
+	req.on_body = record_body;
+	req.arg = b;
+	CU_ASSERT_EQUAL_FATAL(rp_http_get(e->h, &req, &t), 0);
+	err = it_result(rp_http_transfer_future(t), NULL);
+	CU_ASSERT_EQUAL(rp_http_transfer_info(t, &info), 0);
+	/* The same headers as at the end. */
+	CU_ASSERT_STRING_EQUAL(b->etag, info.etag ? info.etag : "");
+	rp_http_transfer_free(t);
+	return err;
+}
+
+/*
+ * on_body runs once, before any byte of the body is written, with what the
+ * headers said; for a response that has no body to write, at the end.
+ */
+static void test_on_body_before_the_first_write(void)
+{
+	struct seen_body b;
+	struct env e;
+	int fd;
+
+	ht_env_up(&e, NULL);
+	fd = ht_dest(&e, "on-body");
+	CU_ASSERT_EQUAL(fetch_seen(&e, "/body/300000", fd, 0, &b), 0);
+	CU_ASSERT_EQUAL(b.calls, 1);
+	CU_ASSERT_EQUAL(b.status, 200);
+	CU_ASSERT_EQUAL(b.size, 300000);
+	CU_ASSERT_FALSE(b.resumed);
+	CU_ASSERT_EQUAL(b.bytes, 0);
+	CU_ASSERT_EQUAL(b.file_size, 0);
+	CU_ASSERT(ht_holds(fd, 300000, 0, 300000));
+
+	/* A resume: the bytes there are the first 77777. */
+	CU_ASSERT_EQUAL(ftruncate(fd, 77777), 0);
+	CU_ASSERT_EQUAL(fetch_seen(&e, "/body/300000", fd, 77777, &b), 0);
+	CU_ASSERT_EQUAL(b.calls, 1);
+	CU_ASSERT_EQUAL(b.status, 206);
+	CU_ASSERT(b.resumed);
+	CU_ASSERT_EQUAL(b.size, 300000);
+	CU_ASSERT_EQUAL(b.file_size, 77777);
+	CU_ASSERT(ht_holds(fd, 300000, 0, 300000));
+
+	CU_ASSERT_EQUAL(fetch_seen(&e, "/status/404", fd, 0, &b), -EREMOTEIO);
+	CU_ASSERT_EQUAL(b.calls, 1);
+	CU_ASSERT_EQUAL(b.status, 404);
+	close(fd);
+	ht_env_down(&e);
+}
+
 /*
  * Easy handles are reset and reused: a transfer after a ranged one on the
  * same client asks for the whole body again.
@@ -771,6 +861,8 @@ static const struct tu_test tests[] = {
 	{ "server_error_500", test_server_error_500, false },
 	{ "retry_after_503", test_retry_after_503, false },
 	{ "resume_206_at_offset", test_resume_206_at_offset, false },
+	{ "on_body_before_the_first_write",
+	  test_on_body_before_the_first_write, false },
 	{ "reused_handle_forgets_range", test_reused_handle_forgets_range,
 	  false },
 	{ "resume_past_end_416", test_resume_past_end_416, false },
