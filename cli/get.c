@@ -576,8 +576,10 @@ int cli_get(int argc, char **argv)
 		}
 		if (r.out_err == EPIPE) {
 			fprintf(stderr, "ringpool get: stdout was closed (the "
-				"reader of the --json events went away): "
-				"stopped; run again with -c to finish\n");
+				"reader of the --json events went away): %s\n",
+				status ? "stopped; run again with -c to finish"
+				       : "every file is done, but events were "
+					 "lost");
 			status = 1;
 		} else if (r.out_err) {
 			fprintf(stderr, "ringpool get: cannot write the --json "

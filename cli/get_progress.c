@@ -409,8 +409,8 @@ unsigned long get_progress_finish(struct get_progress *p)
 		json_object_object_add(ev, "replaced", json_object_new_int64((int64_t)p->replaced));
 		json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)p->bytes));
 		json_object_object_add(ev, "seconds", json_object_new_double(el));
+		/* Flushed by the caller, which keeps the error of it. */
 		emit(ev);
-		fflush(stdout);
 	}
 	if (!p->o.quiet && !p->o.json) {
 		get_format_bytes(p->bytes, b, sizeof(b));

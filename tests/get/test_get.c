@@ -1433,6 +1433,47 @@ static void test_json_reader_gone_stops_the_run(void)
 	CU_ASSERT_FALSE(h_exists(h_path(dir, "ep3.bin.part")));
 }
 
+/*
+ * A reader that went away when every file was done already: the events
+ * are lost (exit 1), but there is nothing to run again for.
+ */
+static void test_json_reader_gone_after_all_done(void)
+{
+	char *dir = h_dir("json_epipe_done");
+	char err[256], *text;
+	int out[2], st = -1, efd;
+	pid_t pid;
+
+	if (!need_http())
+		return;
+	CU_ASSERT_EQUAL_FATAL(h_write_body(h_path(dir, "done.bin"), "d", 10),
+			      0);
+	snprintf(err, sizeof(err), "%s/json_epipe_done.err", h_root);
+	efd = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(efd >= 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(out), 0);
+	close(out[0]);		/* gone before the first event */
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(efd, 2);
+		execl(getenv("RINGPOOL_BIN"), "ringpool", "get", "--json", "-c",
+		      "-d", dir, nu("/done.bin"), (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	close(efd);
+	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	text = h_slurp(err);
+	CU_ASSERT(h_has(text, "stdout was closed"));
+	CU_ASSERT(h_has(text, "every file is done"));
+	CU_ASSERT_FALSE(h_has(text, "run again"));
+	free(text);
+}
+
 /* Events that cannot be written (stdout on a full disk) are an error. */
 static void test_json_write_error_is_reported(void)
 {
@@ -1688,6 +1729,7 @@ static const struct tu_test tests[] = {
 	{ "json_is_utf8_for_any_name", test_json_is_utf8_for_any_name, false },
 	{ "json_write_error_is_reported", test_json_write_error_is_reported, false },
 	{ "json_reader_gone_stops_the_run", test_json_reader_gone_stops_the_run, false },
+	{ "json_reader_gone_after_all_done", test_json_reader_gone_after_all_done, false },
 	{ "ten_thousand_files_then_rerun_transfers_nothing", test_ten_thousand_files_then_rerun_transfers_nothing, false },
 	{ "loops_split_the_transfers", test_loops_split_the_transfers, false },
 	{ "shards_split_the_work", test_shards_split_the_work, false },
