@@ -920,7 +920,8 @@ RP_EXPORT int rp_recv_multishot(rp_executor *ex, int fd, rp_recv_fn fn,
  *   `-ECONNREFUSED`, `-ECONNRESET`, `-EHOSTUNREACH` (also for a host name that
  *   does not resolve), `-ETIMEDOUT` (connect
  *   timeout, or no progress for rp_http_config::stall_timeout_ns),
- *   `-EPROTO` (a body shorter than announced, a malformed response, a TLS
+ *   `-EPROTO` (a body shorter than announced, a malformed response, a 206
+ *   whose part starts elsewhere than rp_http_request::offset, a TLS
  *   handshake that failed), `-EKEYREJECTED` (the server's certificate is
  *   not trusted: an unknown authority, see rp_http_config::ca_file, an
  *   expired certificate, or one for another host name; never retried by
@@ -1099,7 +1100,8 @@ struct rp_http_request {
 	/**
 	 * Called once, when the body's first bytes have arrived and before
 	 * any is written (for a response without a body, or a transfer that
-	 * failed before one, when the transfer ends), with what the
+	 * failed before one, when the transfer ends; never for a 206 refused
+	 * because its part starts elsewhere than asked), with what the
 	 * response's headers say: rp_http_info::status, size, resumed, etag
 	 * and last_modified; `bytes` is 0 and the error empty.  `info` and
 	 * its strings are valid during the call only.  A downloader records

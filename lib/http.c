@@ -209,7 +209,10 @@ static void settle(rp_http_transfer *t)
 		snprintf(info->error, sizeof(info->error), "cancelled");
 	} else if (t->fail_err) {
 		err = t->fail_err;
-		snprintf(info->error, sizeof(info->error), "%s", t->errbuf);
+		/* Said already where it was found (rp__http_start_body()). */
+		if (!info->error[0])
+			snprintf(info->error, sizeof(info->error), "%s",
+				 t->errbuf);
 	} else if (t->write_err) {
 		err = -EIO;
 		info->write_error = t->write_err;
@@ -265,9 +268,22 @@ void rp__http_start_body(rp_http_transfer *t)
 	curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 	t->info.status = status;
 	t->info.resumed = t->offset > 0 && status == 206;
-	/* Where the server says the part starts; it should be the offset. */
-	t->base = !t->info.resumed ? 0 : t->range_start >= 0 ?
-		  (uint64_t)t->range_start : t->offset;
+	/*
+	 * A part that starts elsewhere than asked would leave a hole, or
+	 * rewrite bytes and count them twice: no ordinary server sends one,
+	 * and the transfer fails (write_cb() stops it) rather than guess.
+	 */
+	if (t->info.resumed && t->range_start >= 0 &&
+	    (uint64_t)t->range_start != t->offset) {
+		t->fail_err = -EPROTO;
+		snprintf(t->info.error, sizeof(t->info.error),
+			 "the server sent the part from byte %lld, not from "
+			 "byte %llu as asked (Content-Range)",
+			 (long long)t->range_start,
+			 (unsigned long long)t->offset);
+		return;
+	}
+	t->base = t->info.resumed ? t->offset : 0;
 	if (status >= 200 && status <= 299) {
 		if (t->info.resumed)
 			t->info.size = t->range_total >= 0 ? t->range_total :

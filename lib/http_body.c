@@ -262,7 +262,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	if (t->cancel || t->write_err)
 		return 0;		/* anything but len: an error */
 	rp__http_start_body(t);
-	if (!len)
+	if (!len || t->fail_err)
 		return 0;
 	if (!may_take(h, t, len)) {
 		if (!rp__list_linked(&t->paused))

@@ -136,6 +136,7 @@ static bool answer(struct th_server *s, int fd, const char *path,
 		   int64_t range_from)
 {
 	unsigned long long n, k;
+	long long d;
 	char extra[256];
 
 	if (sscanf(path, "/body/%llu", &n) == 1) {
@@ -160,6 +161,19 @@ static bool answer(struct th_server *s, int fd, const char *path,
 		}
 		return send_head(fd, 200, "OK", tags, (int64_t)n) &&
 		       send_body(s, fd, n, 0, n, 65536, 0);
+	}
+	/* A range that starts `d` bytes off the one asked for. */
+	if (sscanf(path, "/offrange/%llu/%lld", &n, &d) == 2 &&
+	    range_from >= 0 && range_from + d >= 0 &&
+	    (uint64_t)(range_from + d) < n) {
+		uint64_t from = (uint64_t)(range_from + d);
+
+		snprintf(extra, sizeof(extra),
+			 "Content-Range: bytes %llu-%llu/%llu\r\n",
+			 (unsigned long long)from, n - 1, n);
+		return send_head(fd, 206, "Partial Content", extra,
+				 (int64_t)(n - from)) &&
+		       send_body(s, fd, n, from, n, 65536, 0);
 	}
 	if (sscanf(path, "/norange/%llu", &n) == 1)
 		return send_head(fd, 200, "OK", "", (int64_t)n) &&

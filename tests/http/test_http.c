@@ -481,6 +481,40 @@ static void test_on_body_before_the_first_write(void)
 }
 
 /*
+ * A 206 whose part starts elsewhere than asked is refused, before any byte
+ * of it is written: later, it would leave a hole; earlier, it would count
+ * bytes twice.
+ */
+static void test_resume_from_another_offset_is_eproto(void)
+{
+	static const long long offs[] = { 1000, -1000 };
+	struct rp_http_info info;
+	int64_t value = -1;
+	char path[64];
+	struct env e;
+	size_t i;
+	int fd;
+
+	ht_env_up(&e, NULL);
+	fd = ht_dest(&e, "offrange");
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		CU_ASSERT_EQUAL(ftruncate(fd, 0), 0);
+		CU_ASSERT_EQUAL(ftruncate(fd, 50000), 0);
+		snprintf(path, sizeof(path), "/offrange/200000/%lld", offs[i]);
+		CU_ASSERT_EQUAL(ht_fetch(&e, path, fd, 50000, &value, &info),
+				-EPROTO);
+		CU_ASSERT_EQUAL(value, 0);
+		CU_ASSERT_EQUAL(info.bytes, 0);
+		CU_ASSERT_EQUAL(info.status, 206);
+		CU_ASSERT_PTR_NOT_NULL(strstr(info.error, "not from byte "
+						      "50000"));
+		CU_ASSERT_EQUAL(ht_file_size(fd), 50000);
+	}
+	close(fd);
+	ht_env_down(&e);
+}
+
+/*
  * Easy handles are reset and reused: a transfer after a ranged one on the
  * same client asks for the whole body again.
  */
@@ -861,6 +895,8 @@ static const struct tu_test tests[] = {
 	{ "server_error_500", test_server_error_500, false },
 	{ "retry_after_503", test_retry_after_503, false },
 	{ "resume_206_at_offset", test_resume_206_at_offset, false },
+	{ "resume_from_another_offset_is_eproto",
+	  test_resume_from_another_offset_is_eproto, false },
 	{ "on_body_before_the_first_write",
 	  test_on_body_before_the_first_write, false },
 	{ "reused_handle_forgets_range", test_reused_handle_forgets_range,
