@@ -82,7 +82,7 @@
 struct opts {
 	const char *dir, *bind;
 	unsigned port, rings, max_conns;
-	double idle_timeout, send_timeout;
+	double idle_timeout, send_timeout, grace;
 	bool quiet, dotfiles, max_conns_given, precompressed, list;
 	enum { SPLICE_AUTO, SPLICE_ON, SPLICE_OFF } splice;
 };
@@ -233,6 +233,11 @@ static unsigned n_rings = 1;
 static bool ring_backend;	/* io_uring, not the blocking threads */
 static _Atomic unsigned next_ring, n_conns;
 static atomic_bool stopping;
+/*
+ * A graceful stop is under way: no more accepts, no more keep-alive, the
+ * responses in progress finishing (see drain_all()).
+ */
+static atomic_bool draining;
 static _Atomic uint64_t n_requests, n_accepted;
 static http_parser_settings settings;
 
@@ -346,12 +351,21 @@ static void idle_init(void)
 		pthread_mutex_init(&idle[i].lock, NULL);
 }
 
-/* Lists `c`, whose receive was just queued (its callback not yet added). */
+/*
+ * Lists `c`, whose receive was just queued (its callback not yet added).
+ * During a graceful stop it is ended at once instead, as drain_all() ends
+ * those listed: whichever takes the lock second sees the other's doing.
+ */
 static void idle_add(struct conn *c)
 {
 	struct idle_list *l = &idle[c->ring];
 
 	pthread_mutex_lock(&l->lock);
+	if (atomic_load(&draining)) {
+		(void)shutdown(c->fd, SHUT_RD);
+		pthread_mutex_unlock(&l->lock);
+		return;
+	}
 	c->idle_prev = l->tail;
 	c->idle_next = NULL;
 	if (l->tail)
@@ -423,6 +437,32 @@ static bool drain_idle(void)
 		pthread_mutex_unlock(&l->lock);
 	}
 	return false;
+}
+
+/*
+ * The start of a graceful stop: ends the receive of every connection
+ * listed as waiting for its next request (see drain_idle()).  Those in
+ * the middle of a request or a response go on; they close after it.
+ */
+static void drain_all(void)
+{
+	unsigned i;
+
+	atomic_store(&draining, true);
+	for (i = 0; i < n_rings; i++) {
+		struct idle_list *l = &idle[i];
+
+		pthread_mutex_lock(&l->lock);
+		while (l->head) {
+			struct conn *c = l->head;
+
+			idle_unlink(l, c);
+			atomic_fetch_add(&n_draining, 1);
+			c->drained = true;
+			(void)shutdown(c->fd, SHUT_RD);
+		}
+		pthread_mutex_unlock(&l->lock);
+	}
 }
 
 static void conn_free(rp_future *f, void *arg)
@@ -640,6 +680,8 @@ static void head_begin(struct conn *c, int status)
  */
 static void head_end(struct conn *c)
 {
+	if (atomic_load(&draining))
+		c->keep_alive = false;
 	if (!c->keep_alive)
 		PUT_LIT(c, "Connection: close\r\n");
 	else if (c->http10)
@@ -753,7 +795,8 @@ static void linger_close(struct conn *c)
 /* The response is out: the next request, or the end of the connection. */
 static void request_done(struct conn *c)
 {
-	bool keep = c->keep_alive && !atomic_load(&stopping);
+	bool keep = c->keep_alive && !atomic_load(&draining) &&
+		    !atomic_load(&stopping);
 	unsigned i;
 
 	log_request(c);
@@ -2027,7 +2070,7 @@ static void on_pause_over(rp_future *f, void *arg)
 {
 	(void)f;
 	(void)arg;
-	if (!atomic_load(&stopping))
+	if (!atomic_load(&stopping) && !atomic_load(&draining))
 		arm_accept();
 }
 
@@ -2139,7 +2182,8 @@ static void on_accept(rp_future *f, void *arg)
 	int one = 1;
 
 	(void)arg;
-	if (fd == -ECANCELED || atomic_load(&stopping)) {
+	if (fd == -ECANCELED || atomic_load(&stopping) ||
+	    atomic_load(&draining)) {
 		if (fd >= 0)
 			close((int)fd);
 		return;
@@ -2188,6 +2232,8 @@ static void arm_accept(void)
 	rp_future *f;
 	int ret;
 
+	if (atomic_load(&draining))
+		return;
 	ret = rp_accept(ex, listen_fd, NULL, NULL, SOCK_CLOEXEC, NULL, &f);
 	if (ret) {
 		if (!atomic_load(&stopping))
@@ -2215,7 +2261,13 @@ static void serve_usage(FILE *out)
 "one, 403, or a listing with --list).  Names starting with '.' are not\n"
 "served unless --dotfiles; symbolic links are followed.  Each response is\n"
 "logged on stdout (Common Log Format, written out at least once a\n"
-"second).  Ctrl-C stops.\n"
+"second).\n"
+"\n"
+"SIGINT (Ctrl-C) or SIGTERM stops it gracefully: it stops listening,\n"
+"closes the kept-alive connections that wait for a request, and lets the\n"
+"responses in progress finish (each with 'Connection: close') for up to\n"
+"--grace seconds.  A second signal, or the end of the grace period, stops\n"
+"it at once, closing every connection.\n"
 "\n"
 "  -d, --dir DIR          the folder to serve (or as the argument)\n"
 "  -b, --bind ADDR        address to listen on (default 127.0.0.1; 0.0.0.0\n"
@@ -2232,6 +2284,8 @@ static void serve_usage(FILE *out)
 "                         from its first byte (default 60)\n"
 "      --send-timeout S   close a connection that takes no data for S\n"
 "                         seconds (default 60)\n"
+"      --grace S          on a signal, let responses in progress finish\n"
+"                         for up to S seconds; 0 stops at once (default 10)\n"
 "      --dotfiles         serve names that start with '.'\n"
 "      --list             list a folder that has no index.html (an HTML\n"
 "                         page; names starting with '.' only with\n"
@@ -2300,6 +2354,7 @@ static int parse_opts(int argc, char **argv)
 		{ "max-conns", required_argument, NULL, 'm' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "send-timeout", required_argument, NULL, 's' },
+		{ "grace", required_argument, NULL, 'g' },
 		{ "dotfiles", no_argument, NULL, '.' },
 		{ "precompressed", no_argument, NULL, 'z' },
 		{ "splice", required_argument, NULL, 'S' },
@@ -2312,7 +2367,7 @@ static int parse_opts(int argc, char **argv)
 
 	o = (struct opts){ .dir = NULL, .bind = "127.0.0.1", .port = 8080,
 			   .rings = 1, .max_conns = 1024, .idle_timeout = 60,
-			   .send_timeout = 60 };
+			   .send_timeout = 60, .grace = 10 };
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":d:b:p:qh", longs, NULL)) != -1) {
@@ -2350,6 +2405,13 @@ static int parse_opts(int argc, char **argv)
 				return usage_error("--send-timeout '%s' is not "
 						   "a number of seconds above 0",
 						   optarg);
+			break;
+		case 'g':
+			o.grace = 0;
+			if (strcmp(optarg, "0") &&
+			    !parse_seconds(optarg, &o.grace))
+				return usage_error("--grace '%s' is not 0 or a "
+						   "number of seconds", optarg);
 			break;
 		case '.':
 			o.dotfiles = true;
@@ -2524,6 +2586,43 @@ static unsigned ring_entries_for_conns(void)
 	return entries;
 }
 
+/*
+ * A graceful stop after signal `sig`: no more connections, the idle ones
+ * closed, and up to --grace seconds for the others to end.  Returns the
+ * signal to report: `sig`, or a second one that cut the wait short.
+ */
+static int drain(const sigset_t *set, int sig)
+{
+	int64_t until = now_ns() + (int64_t)(o.grace * NS_PER_S),
+		flush_at = now_ns() + NS_PER_S;
+
+	/*
+	 * The listening socket shut down: connections are refused, those
+	 * not accepted yet are reset, and the accept waiting ends (EINVAL).
+	 */
+	drain_all();
+	(void)shutdown(listen_fd, SHUT_RDWR);
+	/* Polled: a connection's end has no way to wake this thread. */
+	while (atomic_load(&n_conns) > 0) {
+		int64_t left = until - now_ns();
+		struct timespec tick = { .tv_nsec = 10 * 1000000L };
+		int s;
+
+		if (left <= 0)
+			break;
+		if (left < tick.tv_nsec)
+			tick.tv_nsec = (long)left;
+		s = sigtimedwait(set, NULL, &tick);
+		if (s > 0)
+			return s;
+		if (now_ns() >= flush_at) {
+			fflush(stdout);
+			flush_at = now_ns() + NS_PER_S;
+		}
+	}
+	return sig;
+}
+
 int cli_serve(int argc, char **argv)
 {
 	struct rp_config cfg;
@@ -2637,6 +2736,8 @@ int cli_serve(int argc, char **argv)
 		if (errno == EAGAIN)
 			fflush(stdout);
 	}
+	if (o.grace > 0)
+		sig = drain(&set, sig);
 
 	atomic_store(&stopping, true);
 	/* Cancels what is in flight; the callbacks close and free. */

@@ -2420,6 +2420,7 @@ static void test_usage_errors(void)
 		{ "--rings", "0", NULL, "--rings '0'" },
 		{ "--max-conns", "0", NULL, "--max-conns '0'" },
 		{ "--idle-timeout", "-1", NULL, "--idle-timeout '-1'" },
+		{ "--grace", "-1", NULL, "--grace '-1'" },
 		{ "--bogus", NULL, NULL, "unknown option '--bogus'" },
 		{ "/nonexistent-dir", NULL, NULL, "'/nonexistent-dir'" },
 		{ "--bind", "1.2.3.999", NULL, "'1.2.3.999'" },
@@ -2492,6 +2493,254 @@ static void test_the_log_is_written_while_serving(void)
 			usleep(100000);
 	}
 	CU_ASSERT(seen);
+}
+
+/* ---- stopping gracefully -------------------------------------------------- */
+
+/*
+ * The exit status of server `s` if it ends within `ns`, else -1 (it runs
+ * on).
+ */
+static int exits_within(struct server *s, int64_t ns)
+{
+	int64_t give_up = tu_now_ns() + ns;
+	int st;
+
+	for (;;) {
+		pid_t p = waitpid(s->pid, &st, WNOHANG);
+
+		if (p == s->pid) {
+			s->pid = 0;
+			return WIFEXITED(st) ? WEXITSTATUS(st)
+					     : 128 + WTERMSIG(st);
+		}
+		if (p < 0 || tu_now_ns() >= give_up)
+			return -1;
+		usleep(10000);
+	}
+}
+
+/*
+ * A connection with GET /huge.bin (32 MiB) sent and the response's headers
+ * in (`*got` bytes so far), read no further: with a small receive window
+ * the server's sends back up, and the response stays in progress until
+ * the client reads on.  `close_hdr`: whether it said Connection: close.
+ */
+static int huge_in_flight(int port, size_t *got, bool *close_hdr)
+{
+	static const char req[] = "GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = tu_under_valgrind() ? 120 : 30 };
+	int rcvbuf = 4096, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char buf[4096];
+
+	*got = 0;
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    !send_all(fd, req, sizeof(req) - 1)) {
+		close(fd);
+		return -1;
+	}
+	while (*got < sizeof(buf) - 1) {
+		ssize_t n = recv(fd, buf + *got, sizeof(buf) - 1 - *got, 0);
+
+		if (n <= 0)
+			break;
+		*got += (size_t)n;
+		buf[*got] = '\0';
+		if (strstr(buf, "\r\n\r\n")) {
+			*close_hdr = strcasestr(buf, "Connection: close") != NULL;
+			return fd;
+		}
+	}
+	close(fd);
+	return -1;
+}
+
+/* Reads until the end of stream: the bytes, and whether it ended cleanly. */
+static size_t read_to_end(int fd, size_t max, bool *clean)
+{
+	static char buf[1 << 16];
+	size_t total = 0;
+
+	*clean = false;
+	while (total < max) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n <= 0) {
+			*clean = n == 0;
+			break;
+		}
+		total += (size_t)n;
+	}
+	return total;
+}
+
+/*
+ * Whether the server stops listening on `port` within server_wait_ns():
+ * its socket leaves the listening ones, and a connection is refused.  Not
+ * by connecting until refused, which could add a connection of its own.
+ */
+static bool stops_listening(int port)
+{
+	int64_t give_up = tu_now_ns() + server_wait_ns();
+	int fd, st;
+
+	while ((st = tcp_socket(port, 0, NULL)) == 10 &&
+	       tu_now_ns() < give_up)
+		usleep(10000);
+	if (st == 10)
+		return false;
+	fd = dial(port);
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	if (errno != ECONNREFUSED)
+		printf("\n  connecting after the stop: %s\n", strerror(errno));
+	return errno == ECONNREFUSED;
+}
+
+#define HUGE_LEN (32u << 20)
+
+/*
+ * On SIGTERM the server stops listening and closes a kept-alive connection
+ * that waits for a request at once, but finishes the response in progress
+ * (then closes its connection) and a request already being read, answered
+ * with Connection: close; then it exits 0 without waiting out --grace.
+ */
+static void test_a_signal_lets_responses_in_flight_finish(void)
+{
+	static const char *args[] = { "--port", "0", "--idle-timeout", "300",
+				      "--grace", "300", "-q", NULL, NULL };
+	static const char ka[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct server s;
+	size_t got = 0, len;
+	bool clean, close_hdr = false;
+	char buf[512];
+	int fd, idle, part;
+	struct resp r;
+	char *raw;
+
+	args[7] = www;
+	CU_ASSERT_FATAL(start(&s, "grace", args) == 0);
+	fd = huge_in_flight(s.port, &got, &close_hdr);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(!close_hdr);
+	/* Kept alive after a response: idle. */
+	idle = dial(s.port);
+	CU_ASSERT_FATAL(idle >= 0);
+	CU_ASSERT(send_all(idle, ka, sizeof(ka) - 1));
+	len = 0;
+	while (len < sizeof(buf) - 1) {
+		ssize_t n = recv(idle, buf + len, sizeof(buf) - 1 - len, 0);
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (parse(buf, len, false, &r) && r.next == buf + len)
+			break;
+	}
+	CU_ASSERT(parse(buf, len, false, &r) && r.status == 200);
+	/* Half a request in. */
+	part = dial(s.port);
+	CU_ASSERT_FATAL(part >= 0);
+	CU_ASSERT(send_all(part, "GET /hello.txt HTTP/1.1\r\n", 25));
+	CU_ASSERT(wait_all_accepted(s.port));
+
+	kill(s.pid, SIGTERM);
+	CU_ASSERT(stops_listening(s.port));
+	CU_ASSERT_EQUAL(recv(idle, buf, sizeof(buf), 0), 0);
+	close(idle);
+	CU_ASSERT_EQUAL(exits_within(&s, 300000000LL), -1);
+	CU_ASSERT(send_all(part, "Host: x\r\n\r\n", 11));
+	raw = read_all(part, &len);
+	CU_ASSERT(raw && parse(raw, len, false, &r) && r.status == 200 &&
+		  r.next == raw + len &&
+		  header(&r, "Connection", buf, sizeof(buf)) &&
+		  !strcmp(buf, "close"));
+	free(raw);
+	close(part);
+	/* All of it, then the end. */
+	got += read_to_end(fd, HUGE_LEN + 4096, &clean);
+	CU_ASSERT(clean);
+	CU_ASSERT(got > HUGE_LEN && got < HUGE_LEN + 1024);
+	close(fd);
+	CU_ASSERT_EQUAL(exits_within(&s, server_wait_ns()), 0);
+	if (s.pid > 0)
+		stop(&s, SIGKILL);
+	{
+		char *err = slurp(s.err, NULL);
+
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "stopped (Terminated): 3 "
+						   "requests on 3 connections"));
+		free(err);
+	}
+}
+
+/*
+ * A second signal stops at once, the response in progress cut short (the
+ * default --grace, 10 s, is not waited out).
+ */
+static void test_a_second_signal_stops_at_once(void)
+{
+	static const char *args[] = { "--port", "0", "-q", NULL, NULL };
+	struct server s;
+	size_t got = 0, more;
+	bool clean, close_hdr;
+	int fd;
+
+	args[3] = www;
+	CU_ASSERT_FATAL(start(&s, "grace2", args) == 0);
+	fd = huge_in_flight(s.port, &got, &close_hdr);
+	CU_ASSERT_FATAL(fd >= 0);
+	kill(s.pid, SIGTERM);
+	CU_ASSERT(stops_listening(s.port));
+	/* Still sending after the first. */
+	more = read_to_end(fd, 4u << 20, &clean);
+	CU_ASSERT(more >= (4u << 20));
+	kill(s.pid, SIGINT);
+	CU_ASSERT_EQUAL(exits_within(&s, server_wait_ns()), 0);
+	if (s.pid > 0)
+		stop(&s, SIGKILL);
+	got += more + read_to_end(fd, HUGE_LEN, &clean);
+	CU_ASSERT(got < HUGE_LEN);
+	close(fd);
+	{
+		char *err = slurp(s.err, NULL);
+
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "stopped (Interrupt)"));
+		free(err);
+	}
+}
+
+/* --grace 0: the first signal stops at once. */
+static void test_grace_0_stops_at_once(void)
+{
+	static const char *args[] = { "--port", "0", "--grace", "0", "-q",
+				      NULL, NULL };
+	struct server s;
+	size_t got = 0;
+	bool clean, close_hdr;
+	int fd;
+
+	args[5] = www;
+	CU_ASSERT_FATAL(start(&s, "grace0", args) == 0);
+	fd = huge_in_flight(s.port, &got, &close_hdr);
+	CU_ASSERT_FATAL(fd >= 0);
+	kill(s.pid, SIGTERM);
+	CU_ASSERT_EQUAL(exits_within(&s, server_wait_ns()), 0);
+	if (s.pid > 0)
+		stop(&s, SIGKILL);
+	got += read_to_end(fd, HUGE_LEN, &clean);
+	CU_ASSERT(got < HUGE_LEN);
+	close(fd);
 }
 
 /* Last: stops the main server and reads its log. */
@@ -2688,6 +2937,11 @@ int main(int argc, char **argv)
 		  false },
 		{ "the_log_is_written_while_serving",
 		  test_the_log_is_written_while_serving, false },
+		{ "a_signal_lets_responses_in_flight_finish",
+		  test_a_signal_lets_responses_in_flight_finish, false },
+		{ "a_second_signal_stops_at_once",
+		  test_a_second_signal_stops_at_once, false },
+		{ "grace_0_stops_at_once", test_grace_0_stops_at_once, false },
 		{ "stops_on_a_signal_and_logs",
 		  test_stops_on_a_signal_and_logs, false },
 	};
