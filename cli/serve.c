@@ -709,12 +709,18 @@ static void head_printf(struct conn *c, int status, const char *fmt, ...)
 
 static void send_piece(struct conn *c, size_t n);
 
-/* A response with a short text body (none for HEAD). */
+/*
+ * A response with a short text body (none for HEAD).  A 414 ends the
+ * connection, whichever limit the target broke (its length, or its path's
+ * once decoded), as nginx ends it after a 414.
+ */
 static void respond_text(struct conn *c, int status, const char *extra)
 {
 	char body[128];
 	int n;
 
+	if (status == 414)
+		c->keep_alive = false;
 	if (!out_alloc(c, 0)) {
 		conn_close(c);
 		return;
@@ -1570,7 +1576,8 @@ static void handle_request(struct conn *c)
 			? serve_accepted_codings(c->kept[H_AE].v) : 0;
 	c->off = c->left = 0;
 	if (c->url_long) {
-		respond_fatal(c, 414, NULL);
+		/* Read to its end (the rest of the target dropped). */
+		respond_text(c, 414, NULL);
 		return;
 	}
 	if (c->refused) {

@@ -1046,6 +1046,39 @@ static void test_bad_requests(void)
  * it, as nginx's do, and so does a 405 to a client waiting for a 100
  * (Continue), which may or may not send its body next.
  */
+/*
+ * A 414 ends the connection whichever limit the target broke, with
+ * Connection: close and the request pipelined after it left unanswered:
+ * its length (2 KiB), its path's once decoded (1 KiB), or a segment's
+ * (255 bytes).
+ */
+static void test_a_414_ends_the_connection(void)
+{
+	static const char next[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+				   "Connection: close\r\n\r\n";
+	static const size_t lens[] = { 3000, 1100, 300 };
+	char req[4096], conn[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		struct resp r;
+		size_t len;
+		char *raw;
+
+		memcpy(req, "GET /", 5);
+		memset(req + 5, 'a', lens[i]);
+		snprintf(req + 5 + lens[i], sizeof(req) - 5 - lens[i],
+			 " HTTP/1.1\r\nHost: x\r\n\r\n%s", next);
+		raw = exchange(req, &len);
+		CU_ASSERT(parse(raw, len, false, &r) && r.status == 414 &&
+			  header(&r, "Connection", conn, sizeof(conn)) &&
+			  !strcmp(conn, "close") && r.next == raw + len);
+		if (!parse(raw, len, false, &r) || r.next != raw + len)
+			printf("\n  case %zu: %.200s\n", i, raw);
+		free(raw);
+	}
+}
+
 static void test_which_errors_keep_the_connection(void)
 {
 	static const struct {
@@ -2892,6 +2925,8 @@ int main(int argc, char **argv)
 		{ "bad_requests", test_bad_requests, false },
 		{ "which_errors_keep_the_connection",
 		  test_which_errors_keep_the_connection, false },
+		{ "a_414_ends_the_connection",
+		  test_a_414_ends_the_connection, false },
 		{ "malformed_header_lines", test_malformed_header_lines,
 		  false },
 		{ "an_error_ends_in_order_while_the_client_sends",
