@@ -2181,6 +2181,33 @@ static void refuse(int fd)
 	close(fd);
 }
 
+/*
+ * Logs a failed accept.  Out of descriptors, the accept fails again every
+ * 10 ms (see pause_accepting()) until a connection ends: at most a line a
+ * second, which counts the failures left out since the line before.
+ */
+static void log_accept_error(int err)
+{
+	static _Atomic int64_t next_line;
+	static _Atomic unsigned long left_out;
+	int64_t now = now_ns();
+	unsigned long n;
+
+	if (now < atomic_load(&next_line)) {
+		atomic_fetch_add(&left_out, 1);
+		return;
+	}
+	atomic_store(&next_line, now + NS_PER_S);
+	n = atomic_exchange(&left_out, 0);
+	if (n)
+		fprintf(stderr, "ringpool serve: accept: %s (and %lu more "
+			"failure%s since the last line)\n", strerror(err), n,
+			n == 1 ? "" : "s");
+	else
+		fprintf(stderr, "ringpool serve: accept: %s\n",
+			strerror(err));
+}
+
 static void on_accept(rp_future *f, void *arg)
 {
 	struct rp_io_opts io = { .flags = RP_IO_RING };
@@ -2197,8 +2224,7 @@ static void on_accept(rp_future *f, void *arg)
 	}
 	if (fd < 0) {
 		/* EMFILE and the like: keep serving those already open. */
-		fprintf(stderr, "ringpool serve: accept: %s\n",
-			strerror((int)-fd));
+		log_accept_error((int)-fd);
 		if (fd == -EMFILE || fd == -ENFILE)
 			pause_accepting();
 		else

@@ -2528,6 +2528,73 @@ static void test_the_log_is_written_while_serving(void)
 	CU_ASSERT(seen);
 }
 
+/* Lines of the file at `path` that contain `what`. */
+static unsigned lines_with(const char *path, const char *what)
+{
+	char *text = slurp(path, NULL), *p = text;
+	unsigned n = 0;
+
+	while ((p = strstr(p, what))) {
+		n++;
+		p += strlen(what);
+	}
+	free(text);
+	return n;
+}
+
+/*
+ * Out of descriptors, the server retries its accept every 10 ms; it logs
+ * the failure at most once a second, with a count of those left out, and
+ * serves the connection once descriptors are free again.
+ */
+static void test_out_of_descriptors_is_logged_once_a_second(void)
+{
+	static const char *args[] = { "--port", "0", "-q", NULL, NULL };
+	static const char what[] = "accept: Too many open files";
+	static const char req[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+				  "Connection: close\r\n\r\n";
+	struct rlimit low, old;
+	int64_t give_up;
+	unsigned n;
+	struct server s;
+	struct resp r;
+	size_t len;
+	char *raw;
+	int fd;
+
+	args[3] = www;
+	CU_ASSERT_FATAL(start(&s, "emfile", args) == 0);
+	CU_ASSERT_FATAL(prlimit(s.pid, RLIMIT_NOFILE, NULL, &old) == 0);
+	/*
+	 * Nothing new fits under 3: accepts fail with EMFILE, whether a
+	 * connection waits or not (an io_uring accept queued before may
+	 * still take this one: it read the limit then).
+	 */
+	low = old;
+	low.rlim_cur = 3;
+	CU_ASSERT_FATAL(prlimit(s.pid, RLIMIT_NOFILE, &low, NULL) == 0);
+	fd = dial(s.port);
+	CU_ASSERT(fd >= 0);
+	give_up = tu_now_ns() + server_wait_ns();
+	while (!lines_with(s.err, what) && tu_now_ns() < give_up)
+		usleep(10000);
+	/* About 250 failures in this time; lines at 0, 1 and 2 s. */
+	usleep(2500000);
+	n = lines_with(s.err, what);
+	CU_ASSERT(n >= 2 && n <= 4);
+	CU_ASSERT(lines_with(s.err, "more failures since the last line") >=
+		  1);
+	if (n < 2 || n > 4)
+		printf("\n  %u lines\n", n);
+	CU_ASSERT_FATAL(prlimit(s.pid, RLIMIT_NOFILE, &old, NULL) == 0);
+	CU_ASSERT(send_all(fd, req, sizeof(req) - 1));
+	raw = read_all(fd, &len);
+	CU_ASSERT(raw && parse(raw, len, false, &r) && r.status == 200);
+	free(raw);
+	close(fd);
+	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
+}
+
 /* ---- stopping gracefully -------------------------------------------------- */
 
 /*
@@ -2972,6 +3039,9 @@ int main(int argc, char **argv)
 		  false },
 		{ "the_log_is_written_while_serving",
 		  test_the_log_is_written_while_serving, false },
+		/* valgrind needs descriptors of its own under the limit. */
+		{ "out_of_descriptors_is_logged_once_a_second",
+		  test_out_of_descriptors_is_logged_once_a_second, true },
 		{ "a_signal_lets_responses_in_flight_finish",
 		  test_a_signal_lets_responses_in_flight_finish, false },
 		{ "a_second_signal_stops_at_once",
