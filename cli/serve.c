@@ -2628,6 +2628,7 @@ static int drain(const sigset_t *set, int sig)
 {
 	int64_t until = now_ns() + (int64_t)(o.grace * NS_PER_S),
 		flush_at = now_ns() + NS_PER_S;
+	bool told = false;
 
 	/*
 	 * The listening socket shut down: connections are refused, those
@@ -2651,6 +2652,23 @@ static int drain(const sigset_t *set, int sig)
 		if (now_ns() >= flush_at) {
 			fflush(stdout);
 			flush_at = now_ns() + NS_PER_S;
+			/*
+			 * Said once the wait is a second old, so that a person
+			 * at the terminal knows why the server has not ended
+			 * and how to end it now.
+			 */
+			if (!told) {
+				unsigned n = atomic_load(&n_conns);
+
+				fprintf(stderr, "ringpool serve: stopping; "
+					"waiting up to %.0f s for %u "
+					"connection%s to finish (%s again "
+					"stops at once)\n", o.grace,
+					n, n == 1 ? "" : "s",
+					sig == SIGINT ? "Ctrl-C" :
+					"the signal");
+				told = true;
+			}
 		}
 	}
 	return sig;

@@ -2790,7 +2790,9 @@ static void test_a_signal_lets_responses_in_flight_finish(void)
  */
 static void test_a_second_signal_stops_at_once(void)
 {
+#define WAIT_LINE "stopping; waiting up to 10 s for 1 connection to finish"
 	static const char *args[] = { "--port", "0", "-q", NULL, NULL };
+	int64_t give_up;
 	struct server s;
 	size_t got = 0, more;
 	bool clean, close_hdr;
@@ -2805,6 +2807,11 @@ static void test_a_second_signal_stops_at_once(void)
 	/* Still sending after the first. */
 	more = read_to_end(fd, 4u << 20, &clean);
 	CU_ASSERT(more >= (4u << 20));
+	/* Why it has not ended, said once, when the wait is a second old. */
+	give_up = tu_now_ns() + server_wait_ns();
+	while (!lines_with(s.err, WAIT_LINE) && tu_now_ns() < give_up)
+		usleep(20000);
+	CU_ASSERT_EQUAL(lines_with(s.err, WAIT_LINE), 1);
 	kill(s.pid, SIGINT);
 	CU_ASSERT_EQUAL(exits_within(&s, server_wait_ns()), 0);
 	if (s.pid > 0)
@@ -2818,6 +2825,7 @@ static void test_a_second_signal_stops_at_once(void)
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, "stopped (Interrupt)"));
 		free(err);
 	}
+#undef WAIT_LINE
 }
 
 /* --grace 0: the first signal stops at once. */
