@@ -174,6 +174,21 @@ static void serve_file(int fd, uint32_t seed, uint64_t size, long range,
 		send_body(fd, seed, 0, size);
 }
 
+/* A 200 that promises SIZE bytes and sends the first CUT of them. */
+static void send_cut(int fd, uint32_t seed, uint64_t size, uint64_t cut,
+		     bool ranges)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf),
+			 "HTTP/1.1 200 OK\r\nContent-Length: %llu\r\n"
+			 "%sConnection: close\r\n\r\n",
+			 (unsigned long long)size,
+			 ranges ? "Accept-Ranges: bytes\r\n" : "");
+
+	if (send_all(fd, buf, (size_t)n) == 0)
+		send_body(fd, seed, 0, cut);
+}
+
 static void handle(int fd)
 {
 	char req[8192], path[2048], *query, *seg, *hdr, *end;
@@ -238,15 +253,7 @@ static void handle(int fd)
 		}
 	} else if (!strncmp(path, "/drop/", 6)) {
 		if (bump(path) == 1) {
-			char buf[256];
-			int n = snprintf(buf, sizeof(buf),
-					 "HTTP/1.1 200 OK\r\nContent-Length: "
-					 "%llu\r\nAccept-Ranges: bytes\r\n"
-					 "Connection: close\r\n\r\n",
-					 (unsigned long long)size);
-
-			if (send_all(fd, buf, (size_t)n) == 0)
-				send_body(fd, seed, 0, size / 2);
+			send_cut(fd, seed, size, size / 2, true);
 			/* A reset, not a clean close: as a crashed peer. */
 			struct linger lg = { 1, 0 };
 			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -256,28 +263,12 @@ static void handle(int fd)
 	} else if (!strncmp(path, "/once200/", 9)) {
 		long cut = query_num(query, "cut", (long)(size / 2));
 
-		if (bump(path) == 1) {
-			char buf[256];
-			int n = snprintf(buf, sizeof(buf),
-					 "HTTP/1.1 200 OK\r\nContent-Length: "
-					 "%llu\r\nAccept-Ranges: bytes\r\n"
-					 "Connection: close\r\n\r\n",
-					 (unsigned long long)size);
-
-			if (send_all(fd, buf, (size_t)n) == 0)
-				send_body(fd, seed, 0, (uint64_t)cut);
-		} else {
+		if (bump(path) == 1)
+			send_cut(fd, seed, size, (uint64_t)cut, true);
+		else
 			serve_file(fd, seed, size, range, true, NULL);
-		}
 	} else if (!strncmp(path, "/short/", 7)) {
-		char buf[256];
-		int n = snprintf(buf, sizeof(buf),
-				 "HTTP/1.1 200 OK\r\nContent-Length: %llu\r\n"
-				 "Connection: close\r\n\r\n",
-				 (unsigned long long)size);
-
-		if (send_all(fd, buf, (size_t)n) == 0)
-			send_body(fd, seed, 0, size / 2);
+		send_cut(fd, seed, size, size / 2, false);
 	} else if (!strncmp(path, "/stall/", 7)) {
 		static const char head[] = "HTTP/1.1 200 OK\r\n"
 			"Content-Length: 1000\r\nConnection: close\r\n\r\n";
