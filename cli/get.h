@@ -266,4 +266,10 @@ unsigned long get_progress_finish(struct get_progress *p);
 /* Formats `bytes` as "12.3 MiB" into `buf`. */
 void get_format_bytes(uint64_t bytes, char *buf, size_t len);
 
+/*
+ * Formats a time left as "m:ss", or "h:mm:ss" from an hour, rounded up;
+ * "--:--" when it is unknown (negative, NaN) or beyond 99 hours.
+ */
+void get_format_eta(double seconds, char *buf, size_t len);
+
 #endif

@@ -7,6 +7,7 @@
  * Only the main thread calls these functions, so nothing here is locked.
  * Failures are kept (URL and cause) for the summary; successes are not.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,8 @@ void get_format_bytes(uint64_t bytes, char *buf, size_t len)
 	double v = (double)bytes;
 	int u = 0;
 
-	while (v >= 1024 && u < 4) {
+	/* Past 1023.95 the figure would print as "1024.0": the next unit. */
+	while (v >= (u ? 1023.95 : 1024) && u < 4) {
 		v /= 1024;
 		u++;
 	}
@@ -57,6 +59,23 @@ void get_format_bytes(uint64_t bytes, char *buf, size_t len)
 		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
 	else
 		snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+void get_format_eta(double seconds, char *buf, size_t len)
+{
+	long long s;
+
+	/* Past 99 hours an estimate says nothing a person can use. */
+	if (!(seconds >= 0) || seconds > 99 * 3600.0) {
+		snprintf(buf, len, "--:--");
+		return;
+	}
+	s = (long long)ceil(seconds);	/* 0.4 s left is not "0:00" */
+	if (s >= 3600)
+		snprintf(buf, len, "%lld:%02lld:%02lld", s / 3600,
+			 s / 60 % 60, s % 60);
+	else
+		snprintf(buf, len, "%lld:%02lld", s / 60, s % 60);
 }
 
 struct get_progress *get_progress_new(const struct get_progress_opts *o)
@@ -366,8 +385,7 @@ void get_progress_tick(struct get_progress *p, const struct get_active *a,
 		else if (finished > 0 && rest >= 0)
 			left = el / finished * rest;
 		if (left >= 0)
-			snprintf(eta, sizeof(eta), "%d:%02d", (int)left / 60,
-				 (int)left % 60);
+			get_format_eta(left, eta, sizeof(eta));
 	}
 	get_format_bytes(bytes, b, sizeof(b));
 	get_format_bytes((uint64_t)p->rate, r, sizeof(r));

@@ -4,6 +4,8 @@
  * list lines, shards and option values.  No network, no child process.
  */
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,6 +382,46 @@ static void test_option_values(void)
 	CU_ASSERT_EQUAL(get_parse_seconds("abc", &ns), -EINVAL);
 }
 
+static void test_progress_figures(void)
+{
+	char b[32];
+
+	get_format_bytes(0, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "0 B");
+	get_format_bytes(1023, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "1023 B");
+	get_format_bytes(1024, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "1.0 KiB");
+	get_format_bytes(3 * 1024 * 1024 / 2, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "1.5 MiB");
+	/* Just under a MiB is not "1024.0 KiB". */
+	get_format_bytes(1024 * 1024 - 1, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "1.0 MiB");
+	get_format_bytes(UINT64_MAX, b, sizeof(b));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b, " TiB"));
+
+	get_format_eta(0, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "0:00");
+	/* What is left is rounded up: 0.4 s to go is not "0:00". */
+	get_format_eta(0.4, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "0:01");
+	get_format_eta(59.2, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "1:00");
+	get_format_eta(3599, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "59:59");
+	get_format_eta(3600 + 61, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "1:01:01");
+	/* Unknown, or too far off to mean anything. */
+	get_format_eta(-1, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "--:--");
+	get_format_eta(NAN, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "--:--");
+	get_format_eta(1e300, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "--:--");
+	get_format_eta(INFINITY, b, sizeof(b));
+	CU_ASSERT_STRING_EQUAL(b, "--:--");
+}
+
 /* Reads every shard of a list; returns how many entries each got. */
 static void read_shards(const char *path, unsigned long n, unsigned *seen,
 			size_t n_urls, unsigned long *per_shard)
@@ -555,6 +597,7 @@ static const struct tu_test tests[] = {
 	{ "control_characters_are_refused_and_escaped", test_control_characters_are_refused_and_escaped, false },
 	{ "urls_with_spaces_are_input_errors", test_urls_with_spaces_are_input_errors, false },
 	{ "option_values", test_option_values, false },
+	{ "progress_figures", test_progress_figures, false },
 	{ "shards_are_disjoint_and_complete", test_shards_are_disjoint_and_complete, false },
 	{ "shards_agree_on_collision_names", test_shards_agree_on_collision_names, false },
 	{ "bad_line_is_named_by_file_and_number", test_bad_line_is_named_by_file_and_number, false },
