@@ -178,7 +178,8 @@ static json_object *jstr(const char *s)
 /* Prints one NDJSON event and frees it. */
 static void emit(json_object *ev)
 {
-	fputs(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN),
+	fputs(json_object_to_json_string_ext(
+		      ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
 	      stdout);
 	fputc('\n', stdout);
 	json_object_put(ev);

@@ -1344,7 +1344,7 @@ static void test_json_events(void)
 static void test_json_is_utf8_for_any_name(void)
 {
 	char *dir = h_dir("json_utf8");
-	char *copy, *line, *save = NULL;
+	char *copy, *line, *save = NULL, want[600];
 	struct json_tokener *tok;
 	unsigned lines = 0;
 	struct h_result r;
@@ -1373,6 +1373,10 @@ static void test_json_is_utf8_for_any_name(void)
 	}
 	CU_ASSERT_EQUAL(lines, 5);	/* 2 start, done, failed, summary */
 	CU_ASSERT(h_has(r.out, "\"name\":\"\xef\xbf\xbd\xef\xbf\xbdu1.bin\""));
+	/* A URL reads as itself, so that grep finds it: no "\/". */
+	snprintf(want, sizeof(want), "\"url\":\"%s\"",
+		 fu("/status/404/%C3%28u2"));
+	CU_ASSERT(h_has(r.out, want));
 	h_assert_body(dir, "\xff\xfeu1.bin", "%FF%FEu1.bin", 1000);
 	free(copy);
 	json_tokener_free(tok);
