@@ -384,42 +384,43 @@ static void test_option_values(void)
 
 static void test_progress_figures(void)
 {
+	static const struct {
+		uint64_t bytes;
+		const char *shown;
+	} sizes[] = {
+		{ 0, "0 B" },
+		{ 1023, "1023 B" },
+		{ 1024, "1.0 KiB" },
+		{ 3 << 19, "1.5 MiB" },
+		{ (1 << 20) - 1, "1.0 MiB" },	/* not "1024.0 KiB" */
+		{ UINT64_MAX, "16777216.0 TiB" },
+	};
+	static const struct {
+		double seconds;
+		const char *shown;
+	} etas[] = {
+		{ 0, "0:00" },
+		{ 0.4, "0:01" },	/* rounded up: 0.4 s to go is not "0:00" */
+		{ 59.2, "1:00" },
+		{ 3599, "59:59" },
+		{ 3661, "1:01:01" },
+		/* Unknown, or too far off to mean anything. */
+		{ -1, "--:--" },
+		{ NAN, "--:--" },
+		{ 1e300, "--:--" },
+		{ INFINITY, "--:--" },
+	};
 	char b[32];
+	size_t i;
 
-	get_format_bytes(0, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "0 B");
-	get_format_bytes(1023, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "1023 B");
-	get_format_bytes(1024, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "1.0 KiB");
-	get_format_bytes(3 * 1024 * 1024 / 2, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "1.5 MiB");
-	/* Just under a MiB is not "1024.0 KiB". */
-	get_format_bytes(1024 * 1024 - 1, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "1.0 MiB");
-	get_format_bytes(UINT64_MAX, b, sizeof(b));
-	CU_ASSERT_PTR_NOT_NULL(strstr(b, " TiB"));
-
-	get_format_eta(0, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "0:00");
-	/* What is left is rounded up: 0.4 s to go is not "0:00". */
-	get_format_eta(0.4, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "0:01");
-	get_format_eta(59.2, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "1:00");
-	get_format_eta(3599, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "59:59");
-	get_format_eta(3600 + 61, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "1:01:01");
-	/* Unknown, or too far off to mean anything. */
-	get_format_eta(-1, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "--:--");
-	get_format_eta(NAN, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "--:--");
-	get_format_eta(1e300, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "--:--");
-	get_format_eta(INFINITY, b, sizeof(b));
-	CU_ASSERT_STRING_EQUAL(b, "--:--");
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		get_format_bytes(sizes[i].bytes, b, sizeof(b));
+		CU_ASSERT_STRING_EQUAL(b, sizes[i].shown);
+	}
+	for (i = 0; i < sizeof(etas) / sizeof(etas[0]); i++) {
+		get_format_eta(etas[i].seconds, b, sizeof(b));
+		CU_ASSERT_STRING_EQUAL(b, etas[i].shown);
+	}
 }
 
 /* Reads every shard of a list; returns how many entries each got. */
