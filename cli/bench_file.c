@@ -664,21 +664,22 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The median IOPS of the runs of `tool` and `engine`. */
-static double median_iops(const struct bench_doc *d, const char *tool,
-			  const char *engine)
+/*
+ * The median of the rounds' IOPS in `v` (n of them), leaving out rounds
+ * that did not run (negative); 0 when none did.
+ */
+static double median_iops(const double *v, unsigned n)
 {
-	double v[100];
-	size_t i, n = 0;
+	double s[100];
+	unsigned i, m = 0;
 
-	for (i = 0; i < d->n_runs && n < 100; i++)
-		if (!strcmp(d->runs[i].tool, tool) &&
-		    !strcmp(d->runs[i].engine, engine))
-			v[n++] = iops_of(&d->runs[i]);
-	if (!n)
+	for (i = 0; i < n && m < 100; i++)
+		if (v[i] >= 0)
+			s[m++] = v[i];
+	if (!m)
 		return 0;
-	qsort(v, n, sizeof(v[0]), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	qsort(s, m, sizeof(s[0]), cmp_double);
+	return m % 2 ? s[m / 2] : (s[m / 2 - 1] + s[m / 2]) / 2;
 }
 
 /*
@@ -751,8 +752,11 @@ static int run_all(struct file_opts *o, struct bench_common *c,
 	int k, side, sides = o->compare_fio ? 2 : 1, status = 0;
 	unsigned round;
 	/*
-	 * IOPS of each round for the pairing: per_round[side][k][round - 1],
-	 * side 0 ringpool and 1 fio, laid out flat.
+	 * IOPS of each round for the medians and the pairing:
+	 * per_round[side][k][round - 1], side 0 ringpool and 1 fio, laid out
+	 * flat; -1 for a round that did not run.  A pair's medians come from
+	 * its own rounds: threads and sync both compare with psync, whose
+	 * runs must not mix.
 	 */
 	double *per_round = NULL;
 	size_t side_len = (size_t)o->n_engines * c->rounds;
@@ -764,6 +768,8 @@ static int run_all(struct file_opts *o, struct bench_common *c,
 			free(per_round);
 			return 1;
 		}
+		for (k = 0; k < (int)(2 * side_len); k++)
+			per_round[k] = -1;
 		d->n_pairs = (size_t)o->n_engines;
 		for (k = 0; k < o->n_engines; k++)
 			fio_counterpart(o, o->order[k], df, c, &fj[k],
@@ -806,9 +812,11 @@ static int run_all(struct file_opts *o, struct bench_common *c,
 		}
 	}
 	for (k = 0; k < (int)d->n_pairs; k++) {
-		d->pairs[k].rp_median =
-			median_iops(d, "ringpool", d->pairs[k].engine);
-		d->pairs[k].fio_median = median_iops(d, "fio", fj[k].ioengine);
+		d->pairs[k].rp_median = median_iops(
+			per_round + (size_t)k * c->rounds, c->rounds);
+		d->pairs[k].fio_median = median_iops(
+			per_round + side_len + (size_t)k * c->rounds,
+			c->rounds);
 		d->pairs[k].paired = median_ratio(
 			per_round + (size_t)k * c->rounds,
 			per_round + side_len + (size_t)k * c->rounds,

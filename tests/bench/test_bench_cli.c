@@ -1200,6 +1200,46 @@ static void test_compare_fio_threads_semantics(void)
 }
 
 /*
+ * threads and sync both compare with psync: each pair's medians are of its
+ * own rounds, not of every psync run.  With one round a median is that
+ * round, the best one.  Timed runs, whose counts differ: two psync runs of
+ * --ops runs can take the same whole milliseconds, hence the same IOPS.
+ */
+static void test_compare_fio_medians_per_pair(void)
+{
+	json_object *d, *cmp;
+	struct out o;
+	size_t i;
+
+	if (!have_fio())
+		return;
+	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "1M",
+		"--engine", "threads,sync", "--qd", "1", "--runtime", "0.1",
+		"--warmup", "0", "--compare", "fio", "--rounds", "1", "--json");
+	CU_ASSERT_EQUAL(o.status, 0);
+	d = parse_doc(&o, "file");
+	cmp = bc_get(d, "compare");
+	CU_ASSERT_EQUAL_FATAL(json_object_array_length(cmp), 2);
+	for (i = 0; i < 2; i++) {
+		json_object *p = json_object_array_get_idx(cmp, i);
+
+		CU_ASSERT(bc_num(p, "fio_iops") > 0);
+		CU_ASSERT_DOUBLE_EQUAL(bc_num(p, "fio_median_iops"),
+				       bc_num(p, "fio_iops"), 1e-6);
+		CU_ASSERT_DOUBLE_EQUAL(bc_num(p, "ringpool_median_iops"),
+				       bc_num(p, "ringpool_iops"), 1e-6);
+		if (bc_num(p, "fio_median_iops") != bc_num(p, "fio_iops"))
+			printf("%s: fio %.0f IOPS, median %.0f\n",
+			       json_object_get_string(bc_get(p, "engine")),
+			       bc_num(p, "fio_iops"),
+			       bc_num(p, "fio_median_iops"));
+	}
+	json_object_put(d);
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
+/*
  * fio ends a job that reaches its count within its ramp, and reports it
  * with no latency measured: an error that says so, not a run of zeros.
  */
@@ -1464,6 +1504,8 @@ int main(int argc, char **argv)
 		 test_compare_fio_threads_semantics, false},
 		{"compare_fio_ops_within_warmup",
 		 test_compare_fio_ops_within_warmup, false},
+		{"compare_fio_medians_per_pair",
+		 test_compare_fio_medians_per_pair, false},
 		{"sync_agrees_with_fio_psync", test_sync_agrees_with_fio_psync,
 		 true},
 	};
