@@ -794,8 +794,15 @@ static int run_all(struct file_opts *o, struct bench_common *c,
 				if (fio)
 					bench_fio_run(&fj[k], r);
 				else if (run_engine(o, c, df, o->order[k], r)) {
-					free(per_round);
-					return 1;
+					/*
+					 * Nothing ran (the file was removed,
+					 * say): no row of zeros for it, and
+					 * no more runs; what was measured is
+					 * still printed.
+					 */
+					d->n_runs--;
+					status = 1;
+					goto done;
 				}
 				if (r->error[0]) {
 					bench_err(SUBJ, "%s %s: %s", r->tool,
@@ -811,6 +818,7 @@ static int run_all(struct file_opts *o, struct bench_common *c,
 			}
 		}
 	}
+done:
 	for (k = 0; k < (int)d->n_pairs; k++) {
 		d->pairs[k].rp_median = median_iops(
 			per_round + (size_t)k * c->rounds, c->rounds);

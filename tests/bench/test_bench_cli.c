@@ -915,6 +915,63 @@ static void test_direct_refused(void)
 	unmount_small(dir);
 }
 
+/* Removes the tool's data file in bc_tmpdir once it is written (4 MiB). */
+static bool remove_full_data_file(void)
+{
+	DIR *d = opendir(bc_tmpdir);
+	struct dirent *e;
+	bool removed = false;
+
+	while (d && !removed && (e = readdir(d))) {
+		char path[PATH_MAX];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", bc_tmpdir, e->d_name);
+		removed = e->d_name[0] != '.' && !stat(path, &st) &&
+			  S_ISREG(st.st_mode) && st.st_size >= (4 << 20) &&
+			  !unlink(path);
+	}
+	if (d)
+		closedir(d);
+	return removed;
+}
+
+/*
+ * The data file removed while the tool runs (each run opens it anew): the
+ * run that cannot open it says why and the tool stops there, exit 1; the
+ * runs measured before it are reported, and no row of zeros stands for
+ * the run that did not happen.
+ */
+static void test_file_removed_between_runs(void)
+{
+	json_object *d, *runs;
+	struct out o;
+	size_t i;
+
+	/* SIGWINCH, ignored by the tool: only the removal matters. */
+	o = bc_run_sig_when(SIGWINCH, remove_full_data_file,
+			    (const char *const[]){
+				    "bench", "file", "--dir", bc_tmpdir,
+				    "--size", "4M", "--engine", "sync",
+				    "--runtime", "0.2", "--warmup", "0",
+				    "--rounds", "4", "--json", NULL});
+	CU_ASSERT_EQUAL(o.status, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "No such file"));
+	d = parse_doc(&o, "file");
+	runs = bc_get(d, "runs");
+	CU_ASSERT(json_object_array_length(runs) < 4);
+	for (i = 0; i < json_object_array_length(runs); i++) {
+		json_object *r = json_object_array_get_idx(runs, i);
+
+		CU_ASSERT_STRING_EQUAL(
+			json_object_get_string(bc_get(r, "tool")), "ringpool");
+		CU_ASSERT(bc_num(r, "ops") > 0);
+	}
+	json_object_put(d);
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
 /* A 1 MiB tmpfs cannot hold a 4 MiB file. */
 static void test_disk_full_while_laying_out(void)
 {
@@ -1486,6 +1543,8 @@ int main(int argc, char **argv)
 		{"html_report_on_stdout", test_html_report_on_stdout, false},
 		{"html_report_replaces", test_html_report_replaces, false},
 		{"direct_refused", test_direct_refused, false},
+		{"file_removed_between_runs", test_file_removed_between_runs,
+		 false},
 		{"disk_full_while_laying_out", test_disk_full_while_laying_out,
 		 false},
 		{"disk_full_while_writing", test_disk_full_while_writing,
