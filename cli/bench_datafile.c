@@ -111,6 +111,16 @@ int file_prepare(struct file_opts *o, struct data_file *df)
 				  df->path, df->path);
 			return 2;
 		}
+		/* Opening a FIFO would wait for a writer; neither has offsets. */
+		if (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)) {
+			bench_err(SUBJ,
+				  "%s is a %s: the runs read and write blocks "
+				  "at offsets; give a regular file or a block "
+				  "device",
+				  df->path,
+				  S_ISFIFO(sb.st_mode) ? "FIFO" : "socket");
+			return 2;
+		}
 		if (!S_ISREG(sb.st_mode) && !o->size) {
 			bench_err(SUBJ,
 				  "%s is not a regular file: give "

@@ -2,7 +2,8 @@
 /*
  * `ringpool bench` usage errors, from the outside: every invalid
  * combination of options gives a clear message and exit status 2, and
- * `bench file` refuses to overwrite a file it did not create; and what
+ * `bench file` refuses to overwrite a file it did not create, or to use a
+ * FIFO; and what
  * `ringpool --version` says.
  *
  * Registered once per backend: RINGPOOL_BACKEND=uring runs the library
@@ -308,6 +309,35 @@ static void test_file_refuses_overwrite(void)
 	unlink(path);
 }
 
+/*
+ * A FIFO has no offsets, and opening it would wait for a writer: refused
+ * before any run.  The test holds it open for writing and runs sync,
+ * whose pread() fails at once on a pipe: a tool that opened it anyway
+ * fails the test instead of hanging it.
+ */
+static void test_file_refuses_fifo(void)
+{
+	char path[256];
+	struct out o;
+	int keep;
+
+	snprintf(path, sizeof(path), "%s/fifo", bc_tmpdir);
+	CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0644), 0);
+	keep = open(path, O_RDWR | O_CLOEXEC);
+	CU_ASSERT(keep >= 0);
+	o = RUN("bench", "file", "--file", path, "--size", "1M", "--ops",
+		"10", "--engine", "sync");
+	CU_ASSERT_EQUAL(o.status, 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "is a FIFO"));
+	if (!strstr(o.err, "is a FIFO"))
+		printf("exit %d, stderr: %s\n", o.status, o.err);
+	CU_ASSERT_STRING_EQUAL(o.out, "");
+	bc_out_free(&o);
+	if (keep >= 0)
+		close(keep);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tu_test tests[] = {
@@ -317,6 +347,7 @@ int main(int argc, char **argv)
 		{"version_names_backend_and_libcurl",
 		 test_version_names_backend_and_libcurl, false},
 		{"file_refuses_overwrite", test_file_refuses_overwrite, false},
+		{"file_refuses_fifo", test_file_refuses_fifo, false},
 	};
 
 	return bc_main(argc, argv, "bench-usage", tests,
