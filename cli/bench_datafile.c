@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "bench_file.h"
 
 #define SUBJ "file"
 #define FILL_CHUNK (1U << 20)
+#define TMPFS_MAGIC 0x01021994 /* <linux/magic.h> */
 
 const char *const file_rw_names[] = {
 	"read", "write", "randread", "randwrite", "randrw",
@@ -61,6 +63,42 @@ static int fill(int fd, uint64_t size)
 	}
 	free(buf);
 	return bench_stop ? -EINTR : 0;
+}
+
+/*
+ * --direct on the file at `path` (`sb` its stat): refused where it would
+ * not measure a device, before any byte of the file is written.  tmpfs
+ * takes O_DIRECT (since Linux 6.6) but keeps the file in memory all the
+ * same; other file systems refuse the flag at open.  Returns 0, or 1 after
+ * saying why.
+ */
+static int check_direct(const char *path, const struct stat *sb)
+{
+	struct statfs fs;
+	int fd;
+
+	if (S_ISREG(sb->st_mode) && statfs(path, &fs) == 0 &&
+	    fs.f_type == TMPFS_MAGIC) {
+		bench_err(SUBJ,
+			  "%s is on tmpfs, which keeps files in memory: "
+			  "O_DIRECT there measures memory, not a device; run "
+			  "on a disk's file system (ext4, xfs) or leave out "
+			  "--direct",
+			  path);
+		return 1;
+	}
+	fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0 && errno == EINVAL) {
+		bench_err(SUBJ,
+			  "%s: this file system refuses O_DIRECT "
+			  "(open: %s); run on one that supports it (ext4, "
+			  "xfs) or leave out --direct",
+			  path, strerror(EINVAL));
+		return 1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return 0;
 }
 
 /* Makes or checks the file; returns 0, 1 (run error) or 2 (usage error). */
@@ -144,7 +182,11 @@ int file_prepare(struct file_opts *o, struct data_file *df)
 				  df->path, (unsigned long long)o->bs);
 			return 2;
 		}
-		return 0;
+		return o->direct ? check_direct(df->path, &sb) : 0;
+	}
+	if (o->direct && !fstat(fd, &sb) && check_direct(df->path, &sb)) {
+		close(fd);
+		return 1;
 	}
 	df->size = o->size ? o->size : 256ULL << 20;
 	ret = fill(fd, df->size);
