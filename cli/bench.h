@@ -154,6 +154,8 @@ struct bench_pair {
 	 * that comes and goes on a shared machine falls on both.
 	 */
 	double paired;
+	/* The fio job's command line, as a shell takes it; malloc'ed. */
+	char *fio_command;
 };
 
 struct bench_doc {
@@ -478,5 +480,12 @@ bool bench_fio_available(void);
  * Returns 0, or -errno with the reason in r->error.
  */
 int bench_fio_run(const struct fio_job *f, struct bench_run *r);
+
+/*
+ * The command line of a run of bench_fio_run() (its settings' "command"),
+ * each argument quoted for a shell where it needs it, so that the job can
+ * be run again by hand: a malloc'ed string, or NULL.
+ */
+char *bench_fio_command_line(const struct bench_run *r);
 
 #endif

@@ -810,6 +810,9 @@ static int run_all(struct file_opts *o, struct bench_common *c,
 						  r->engine, r->error);
 					status = 1;
 				}
+				if (fio && !d->pairs[k].fio_command)
+					d->pairs[k].fio_command =
+						bench_fio_command_line(r);
 				if (o->compare_fio) {
 					keep_best(&d->pairs[k], r, fio);
 					per_round[fio * side_len +

@@ -4,6 +4,7 @@
  * equivalent job is run as a child process and its JSON output read with
  * json-c into the same result as a ringpool run.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -334,4 +335,54 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 	json_object_put(doc);
 	free(out);
 	return 0;
+}
+
+/* Whether `arg` reaches fio unchanged when a shell reads it unquoted. */
+static bool shell_plain(const char *arg)
+{
+	if (!*arg)
+		return false;
+	for (; *arg; arg++)
+		if (!isalnum((unsigned char)*arg) &&
+		    !strchr("_-=+,./:%@", *arg))
+			return false;
+	return true;
+}
+
+char *bench_fio_command_line(const struct bench_run *r)
+{
+	json_object *cmd = get(r->settings, "command");
+	char *buf = NULL;
+	size_t len = 0, i, n;
+	const char *arg;
+	FILE *f;
+
+	if (!json_object_is_type(cmd, json_type_array))
+		return NULL;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	n = json_object_array_length(cmd);
+	for (i = 0; i < n; i++) {
+		arg = json_object_get_string(json_object_array_get_idx(cmd, i));
+		if (i)
+			fputc(' ', f);
+		if (shell_plain(arg)) {
+			fputs(arg, f);
+			continue;
+		}
+		/* '...', each ' in it as '\'' */
+		fputc('\'', f);
+		for (; *arg; arg++)
+			if (*arg == '\'')
+				fputs("'\\''", f);
+			else
+				fputc(*arg, f);
+		fputc('\'', f);
+	}
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }

@@ -142,6 +142,8 @@ void bench_doc_release(struct bench_doc *d)
 	for (i = 0; i < d->n_runs; i++)
 		bench_run_release(&d->runs[i]);
 	free(d->runs);
+	for (i = 0; i < d->n_pairs; i++)
+		free(d->pairs[i].fio_command);
 	free(d->pairs);
 	json_object_put(d->settings);
 	memset(d, 0, sizeof(*d));

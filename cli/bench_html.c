@@ -365,7 +365,16 @@ static void results_table(FILE *f, const struct bench_doc *d)
 		esc(f, p->match ? "match" : p->why);
 		fputs("</td></tr>\n", f);
 	}
-	fputs("</table>\n", f);
+	fputs("</table>\n<p>The fio job of each engine, as run:</p>\n<ul>\n",
+	      f);
+	for (i = 0; i < d->n_pairs; i++) {
+		if (!d->pairs[i].fio_command)
+			continue;
+		fprintf(f, "<li>%s: <code>", d->pairs[i].engine);
+		esc(f, d->pairs[i].fio_command);
+		fputs("</code></li>\n", f);
+	}
+	fputs("</ul>\n", f);
 }
 
 int bench_report_html(const struct bench_doc *d, FILE *f)

@@ -153,6 +153,10 @@ json_object *bench_doc_json(const struct bench_doc *d)
 						  : 0));
 		json_object_object_add(c, "ratio_paired",
 				       json_object_new_double(p->paired));
+		json_object_object_add(
+			c, "fio_command",
+			p->fio_command ? json_object_new_string(p->fio_command)
+				       : NULL);
 		json_object_array_add(cmp, c);
 	}
 	json_object_object_add(o, "compare", cmp);
@@ -255,6 +259,11 @@ static void print_table(FILE *out, const struct bench_doc *d)
 				p->paired,
 				p->match ? "match" : "differ: ", p->why);
 		}
+		fprintf(out, "\nthe fio job of each engine, as run:\n");
+		for (i = 0; i < d->n_pairs; i++)
+			if (d->pairs[i].fio_command)
+				fprintf(out, "%-8s %s\n", d->pairs[i].engine,
+					d->pairs[i].fio_command);
 	}
 	if (d->interrupted)
 		fprintf(out, "\ninterrupted: the figures cover what ran "

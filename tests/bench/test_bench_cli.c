@@ -1322,6 +1322,53 @@ static void test_compare_fio_medians_per_pair(void)
 }
 
 /*
+ * The table names the fio job of each engine as a command line that a
+ * shell runs again as it is, quoting included (the folder's name has a
+ * space and a quote).
+ */
+static void test_compare_fio_command_reruns(void)
+{
+	char dir[PATH_MAX], cmd[8192];
+	const char *line, *end;
+	struct out o;
+	DIR *dp;
+	struct dirent *e;
+
+	if (!have_fio())
+		return;
+	snprintf(dir, sizeof(dir), "%s/it's here", bc_tmpdir);
+	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0755), 0);
+	o = RUN("bench", "file", "--dir", dir, "--size", "1M", "--engine",
+		"sync", "--ops", "100", "--compare", "fio", "--rounds", "1");
+	CU_ASSERT_EQUAL(o.status, 0);
+	line = strstr(o.out, "\nsync     fio ");
+	CU_ASSERT_PTR_NOT_NULL(line);
+	if (!line)
+		printf("stdout: %s\n", o.out);
+	if (line) {
+		line += strlen("\nsync     ");
+		end = strchr(line, '\n');
+		CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+		/* The file is gone: fio lays one out at the same path. */
+		snprintf(cmd, sizeof(cmd), "%.*s >/dev/null 2>&1",
+			 (int)(end - line), line);
+		CU_ASSERT_EQUAL(system(cmd), 0);
+	}
+	bc_out_free(&o);
+	dp = opendir(dir);
+	while (dp && (e = readdir(dp))) {
+		char path[PATH_MAX + 256];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (e->d_name[0] != '.')
+			unlink(path);
+	}
+	if (dp)
+		closedir(dp);
+	CU_ASSERT_EQUAL(rmdir(dir), 0);
+}
+
+/*
  * fio ends a job that reaches its count within its ramp, and reports it
  * with no latency measured: an error that says so, not a run of zeros.
  */
@@ -1594,6 +1641,8 @@ int main(int argc, char **argv)
 		 test_compare_fio_ops_within_warmup, false},
 		{"compare_fio_medians_per_pair",
 		 test_compare_fio_medians_per_pair, false},
+		{"compare_fio_command_reruns", test_compare_fio_command_reruns,
+		 false},
 		{"sync_agrees_with_fio_psync", test_sync_agrees_with_fio_psync,
 		 true},
 	};
