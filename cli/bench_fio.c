@@ -169,7 +169,11 @@ static void add_dir(struct bench_run *r, json_object *d, const char *lat_key,
 int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 {
 	char a[MAX_ARGS][160];
+	/* The path whole, each ':' (fio's separator of files) escaped. */
+	char fname[2 * PATH_MAX + 16];
 	char *argv[MAX_ARGS + 1];
+	bool too_long = false;
+	size_t at;
 	char *out = NULL, *start;
 	json_object *doc, *job, *cmd;
 	bool uring = !strcmp(f->ioengine, "io_uring");
@@ -177,10 +181,24 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 	unsigned n = 0, i;
 	int ret;
 
-#define ARG(...) snprintf(a[n++], sizeof(a[0]), __VA_ARGS__)
+#define ARG(...)                                                               \
+	do {                                                                   \
+		if (snprintf(a[n], sizeof(a[0]), __VA_ARGS__) >=               \
+		    (int)sizeof(a[0]))                                         \
+			too_long = true;                                       \
+		argv[n] = a[n];                                                \
+		n++;                                                           \
+	} while (0)
 	ARG("fio");
 	ARG("--name=ringpool-compare");
-	ARG("--filename=%s", f->path);
+	at = (size_t)snprintf(fname, sizeof(fname), "--filename=");
+	for (i = 0; f->path[i] && at + 2 < sizeof(fname); i++) {
+		if (f->path[i] == ':')
+			fname[at++] = '\\';
+		fname[at++] = f->path[i];
+	}
+	fname[at] = '\0';
+	argv[n++] = fname;
 	ARG("--rw=%s", f->rw);
 	/* Also at 0 and 100: fio's own default is 50. */
 	if (!strcmp(f->rw, "randrw"))
@@ -260,8 +278,6 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 		ARG("--ramp_time=%.0fms", f->warmup * 1000);
 	ARG("--output-format=json");
 #undef ARG
-	for (i = 0; i < n; i++)
-		argv[i] = a[i];
 	argv[n] = NULL;
 
 	snprintf(r->tool, sizeof(r->tool), "fio");
@@ -270,13 +286,18 @@ int bench_fio_run(const struct fio_job *f, struct bench_run *r)
 	r->settings = json_object_new_object();
 	cmd = json_object_new_array();
 	for (i = 0; i < n; i++)
-		json_object_array_add(cmd, json_object_new_string(a[i]));
+		json_object_array_add(cmd, json_object_new_string(argv[i]));
 	json_object_object_add(r->settings, "command", cmd);
 	json_object_object_add(r->settings, "iodepth",
 			       json_object_new_int64(f->iodepth));
 	json_object_object_add(r->settings, "numjobs",
 			       json_object_new_int64(f->numjobs));
 
+	if (too_long) {
+		snprintf(r->error, sizeof(r->error),
+			 "an option of the fio job is too long to pass on");
+		return -ENAMETOOLONG;
+	}
 	ret = run_capture(argv, &out);
 	start = out ? strchr(out, '{') : NULL;
 	doc = start ? json_tokener_parse(start) : NULL;

@@ -1369,6 +1369,46 @@ static void test_compare_fio_command_reruns(void)
 }
 
 /*
+ * fio's job names the tool's file whatever its path: a ':' (which fio
+ * reads as a separator of files unless escaped) and a path longer than
+ * fio's other options.  Each side measures the same file and fio leaves
+ * nothing behind (a cut or split name made fio lay out a file of its own
+ * elsewhere).
+ */
+static void test_compare_fio_odd_paths(void)
+{
+	char dirs[2][PATH_MAX];
+	size_t i;
+
+	if (!have_fio())
+		return;
+	snprintf(dirs[0], sizeof(dirs[0]), "%s/a:b", bc_tmpdir);
+	snprintf(dirs[1], sizeof(dirs[1]), "%s/%0200d", bc_tmpdir, 0);
+	for (i = 0; i < 2; i++) {
+		json_object *d, *r;
+		struct out o;
+
+		CU_ASSERT_EQUAL_FATAL(mkdir(dirs[i], 0755), 0);
+		o = RUN("bench", "file", "--dir", dirs[i], "--size", "1M",
+			"--engine", "sync", "--ops", "100", "--compare", "fio",
+			"--rounds", "1", "--json");
+		CU_ASSERT_EQUAL(o.status, 0);
+		if (o.status)
+			printf("%s: exit %d, stderr: %s\n", dirs[i], o.status,
+			       o.err);
+		d = parse_doc(&o, "file");
+		r = json_object_array_get_idx(bc_get(d, "runs"), 1);
+		CU_ASSERT_PTR_NULL(bc_get(r, "error"));
+		CU_ASSERT_EQUAL(bc_num(r, "ops"), 100);
+		json_object_put(d);
+		bc_out_free(&o);
+		CU_ASSERT(bc_dir_empty(dirs[i]));
+		rmdir(dirs[i]);
+	}
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
+/*
  * fio ends a job that reaches its count within its ramp, and reports it
  * with no latency measured: an error that says so, not a run of zeros.
  */
@@ -1643,6 +1683,7 @@ int main(int argc, char **argv)
 		 test_compare_fio_medians_per_pair, false},
 		{"compare_fio_command_reruns", test_compare_fio_command_reruns,
 		 false},
+		{"compare_fio_odd_paths", test_compare_fio_odd_paths, false},
 		{"sync_agrees_with_fio_psync", test_sync_agrees_with_fio_psync,
 		 true},
 	};
