@@ -220,6 +220,11 @@ void bench_sleep_s(double s);
 int bench_parse_size(const char *s, uint64_t *out);
 /* Seconds in [0, 86400], fractions allowed.  0 or -EINVAL. */
 int bench_parse_secs(const char *s, double *out);
+/*
+ * Seconds for the settings: a JSON number written as short as it reads
+ * back ("0.2", not 0.20000000000000001).  New reference.
+ */
+json_object *bench_json_secs(double s);
 
 /* getopt_long() codes of the options every subject takes. */
 enum {

@@ -281,9 +281,9 @@ static json_object *doc_settings(const struct http_opts *o,
 	json_object_object_add(s, "files",
 			       json_object_new_int64((int64_t)c->ops));
 	json_object_object_add(s, "runtime_s",
-			       json_object_new_double(c->runtime));
+			       bench_json_secs(c->runtime));
 	json_object_object_add(s, "warmup_s",
-			       json_object_new_double(c->warmup));
+			       bench_json_secs(c->warmup));
 	json_object_object_add(s, "rounds", json_object_new_int64(c->rounds));
 	json_object_object_add(
 		s, "server",

@@ -614,11 +614,11 @@ int bench_net(int argc, char **argv)
 		d.settings, "server",
 		json_object_new_string("epoll thread, 127.0.0.1, TCP_NODELAY"));
 	json_object_object_add(d.settings, "runtime_s",
-			       json_object_new_double(c.runtime));
+			       bench_json_secs(c.runtime));
 	json_object_object_add(d.settings, "ops",
 			       json_object_new_int64((int64_t)c.ops));
 	json_object_object_add(d.settings, "warmup_s",
-			       json_object_new_double(c.warmup));
+			       bench_json_secs(c.warmup));
 	json_object_object_add(d.settings, "rounds",
 			       json_object_new_int64(c.rounds));
 	bench_add_system(d.settings);

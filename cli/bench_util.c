@@ -142,6 +142,17 @@ int bench_parse_secs(const char *s, double *out)
 	return 0;
 }
 
+json_object *bench_json_secs(double s)
+{
+	char buf[40];
+
+	snprintf(buf, sizeof(buf), "%.15g", s);
+	/* Still a fraction to a reader of the JSON: 5.0, not 5. */
+	if (!strpbrk(buf, ".e"))
+		strcat(buf, ".0");
+	return json_object_new_double_s(s, buf);
+}
+
 void bench_err(const char *subject, const char *fmt, ...)
 {
 	va_list ap;

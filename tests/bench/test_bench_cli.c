@@ -736,6 +736,25 @@ static void test_table_output(void)
 }
 
 /*
+ * The settings show --runtime and --warmup as given: 0.2, not
+ * 0.20000000000000001.
+ */
+static void test_settings_show_seconds_as_given(void)
+{
+	struct out o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "1M",
+			   "--runtime", "0.2", "--warmup", "0.1", "--engine",
+			   bc_engine);
+
+	CU_ASSERT_EQUAL(o.status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\nruntime_s      0.2\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\nwarmup_s       0.1\n"));
+	if (!strstr(o.out, "\nruntime_s      0.2\n"))
+		printf("stdout: %s\n", o.out);
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
+/*
  * The progress line is for a person at a terminal: with stderr on a
  * pseudo-terminal a run of a second redraws it ("\r" ... "ops" ... "/s")
  * and clears it at the end; test_table_output() checks that a pipe gets
@@ -1652,6 +1671,8 @@ int main(int argc, char **argv)
 		 test_short_ops_runs_end_promptly, false},
 		{"window_excludes_setup", test_window_excludes_setup, false},
 		{"table_output", test_table_output, false},
+		{"settings_show_seconds_as_given",
+		 test_settings_show_seconds_as_given, false},
 		{"progress_on_terminal", test_progress_on_terminal, false},
 		{"html_report", test_html_report, false},
 		{"html_report_on_stdout", test_html_report_on_stdout, false},
