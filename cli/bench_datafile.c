@@ -7,8 +7,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -101,10 +103,26 @@ static int check_direct(const char *path, const struct stat *sb)
 	return 0;
 }
 
+/* The capacity of the block device at `path`; 0, or 1 after saying why. */
+static int device_size(const char *path, uint64_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0 || ioctl(fd, BLKGETSIZE64, size)) {
+		bench_err(SUBJ, "cannot read the size of %s: %s", path,
+			  strerror(errno));
+		ret = 1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 /* Makes or checks the file; returns 0, 1 (run error) or 2 (usage error). */
 int file_prepare(struct file_opts *o, struct data_file *df)
 {
 	struct stat sb;
+	uint64_t have = 0;
 	int fd, ret;
 
 	if (o->dir) {
@@ -159,19 +177,25 @@ int file_prepare(struct file_opts *o, struct data_file *df)
 				  S_ISFIFO(sb.st_mode) ? "FIFO" : "socket");
 			return 2;
 		}
-		if (!S_ISREG(sb.st_mode) && !o->size) {
+		/* A block device's size is its capacity, as fio takes it. */
+		if (S_ISBLK(sb.st_mode) && (ret = device_size(df->path, &have)))
+			return ret;
+		if (S_ISREG(sb.st_mode))
+			have = (uint64_t)sb.st_size;
+		if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode) && !o->size) {
 			bench_err(SUBJ,
 				  "%s is not a regular file: give "
 				  "--size",
 				  df->path);
 			return 2;
 		}
-		df->size = o->size ? o->size : (uint64_t)sb.st_size;
-		if (S_ISREG(sb.st_mode) && df->size > (uint64_t)sb.st_size) {
+		df->size = o->size ? o->size : have;
+		if ((S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode)) &&
+		    df->size > have) {
 			bench_err(SUBJ,
 				  "%s holds %llu bytes, less than "
 				  "--size %llu",
-				  df->path, (unsigned long long)sb.st_size,
+				  df->path, (unsigned long long)have,
 				  (unsigned long long)df->size);
 			return 2;
 		}

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <linux/loop.h>
 
 #include "bcli.h"
 #include "testutil.h"
@@ -1016,6 +1018,82 @@ static void test_file_removed_between_runs(void)
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
 }
 
+/*
+ * A loop device over a 4 MiB file of bc_tmpdir (`img`), its path in `dev`;
+ * the device's descriptor, or -1 (skipped: needs root and loop devices).
+ */
+static int loop_attach(const char *img, char *dev, size_t len)
+{
+	int ctl, n, lfd = -1, ifd;
+
+	ifd = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	CU_ASSERT_FATAL(ifd >= 0);
+	CU_ASSERT_EQUAL(ftruncate(ifd, 4 << 20), 0);
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	n = ctl >= 0 ? ioctl(ctl, LOOP_CTL_GET_FREE) : -1;
+	if (n >= 0) {
+		snprintf(dev, len, "/dev/loop%d", n);
+		lfd = open(dev, O_RDWR | O_CLOEXEC);
+	}
+	if (lfd >= 0 && ioctl(lfd, LOOP_SET_FD, ifd)) {
+		close(lfd);
+		lfd = -1;
+	}
+	if (lfd < 0)
+		printf("skipped: no loop device (%s; needs root)\n",
+		       strerror(errno));
+	if (ctl >= 0)
+		close(ctl);
+	close(ifd);
+	return lfd;
+}
+
+/*
+ * A block device's size is its capacity, as fio takes it: --size is not
+ * needed, and one larger than the device is refused.
+ */
+static void test_file_on_block_device(void)
+{
+	char img[PATH_MAX], dev[64];
+	json_object *d, *r;
+	struct out o;
+	int lfd;
+
+	snprintf(img, sizeof(img), "%s/img", bc_tmpdir);
+	lfd = loop_attach(img, dev, sizeof(dev));
+	if (lfd >= 0) {
+		o = RUN("bench", "file", "--file", dev, "--ops", "100",
+			"--engine", bc_engine, "--json");
+		CU_ASSERT_EQUAL(o.status, 0);
+		/* No fatal assertion while the device is attached. */
+		d = json_tokener_parse(o.out);
+		if (o.status || !d)
+			printf("exit %d, stderr: %s\n", o.status, o.err);
+		CU_ASSERT_PTR_NOT_NULL(d);
+		r = json_object_is_type(bc_get(d, "runs"), json_type_array)
+			    ? json_object_array_get_idx(bc_get(d, "runs"), 0)
+			    : NULL;
+		CU_ASSERT_PTR_NOT_NULL(r);
+		if (r) {
+			CU_ASSERT_EQUAL(bc_num(bc_get(d, "settings"), "size"),
+					4 << 20);
+			CU_ASSERT_PTR_NULL(bc_get(r, "error"));
+			CU_ASSERT_EQUAL(bc_num(r, "ops"), 100);
+		}
+		json_object_put(d);
+		bc_out_free(&o);
+		o = RUN("bench", "file", "--file", dev, "--size", "8M", "--ops",
+			"100", "--engine", bc_engine);
+		CU_ASSERT_EQUAL(o.status, 2);
+		CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "less than --size"));
+		bc_out_free(&o);
+		ioctl(lfd, LOOP_CLR_FD, 0);
+		close(lfd);
+	}
+	unlink(img);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
 /* A 1 MiB tmpfs cannot hold a 4 MiB file. */
 static void test_disk_full_while_laying_out(void)
 {
@@ -1677,6 +1755,7 @@ int main(int argc, char **argv)
 		{"html_report", test_html_report, false},
 		{"html_report_on_stdout", test_html_report_on_stdout, false},
 		{"html_report_replaces", test_html_report_replaces, false},
+		{"file_on_block_device", test_file_on_block_device, false},
 		{"direct_refused", test_direct_refused, false},
 		{"direct_on_tmpfs_refused", test_direct_on_tmpfs_refused,
 		 false},
