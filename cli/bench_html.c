@@ -82,14 +82,36 @@ static void svg_open(FILE *f, const char *title)
 		title, W, H, W, H, W, H);
 }
 
-static void legend(FILE *f, unsigned k, const struct bench_run *r)
+/*
+ * A run's line: its colour, dashed from the eleventh run on, so that a run
+ * looks the same in both charts and no two of the first twenty look alike.
+ */
+static void stroke(FILE *f, size_t run)
 {
-	int y = MT + 10 + 18 * (int)k;
+	fprintf(f, "stroke=\"%s\"%s", colors[run % NCOLORS],
+		run / NCOLORS % 2 ? " stroke-dasharray=\"6,3\"" : "");
+}
 
+/*
+ * Entry `k` of `n` in a chart's legend, for the run at index `run`: the
+ * entries share the plot's height, so that all of them stay on the page.
+ */
+static void legend(FILE *f, unsigned k, unsigned n, size_t run,
+		   const struct bench_run *r)
+{
+	double step = n ? (double)(H - MT - 10) / n : 18;
+	double y;
+
+	if (step > 18)
+		step = 18;
+	y = MT + 10 + step * k;
 	fprintf(f,
-		"<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"4\" "
-		"fill=\"%s\"/><text x=\"%d\" y=\"%d\">",
-		W - MR + 12, y - 4, colors[k % NCOLORS], W - MR + 30, y);
+		"<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
+		"stroke-width=\"3\" ",
+		W - MR + 10, W - MR + 26, y - 4, y - 4);
+	stroke(f, run);
+	fprintf(f, "/><text x=\"%d\" y=\"%.1f\" font-size=\"%.0f\">",
+		W - MR + 30, y, step < 13 ? step - 1 : 12);
 	run_label(f, r);
 	fputs("</text>\n", f);
 }
@@ -97,7 +119,7 @@ static void legend(FILE *f, unsigned k, const struct bench_run *r)
 static void throughput_chart(FILE *f, const struct bench_doc *d)
 {
 	double tmax = 0, ymax = 0, step, v;
-	unsigned k = 0;
+	unsigned k = 0, n = 0;
 	size_t i, t;
 
 	for (i = 0; i < d->n_runs; i++) {
@@ -150,16 +172,18 @@ static void throughput_chart(FILE *f, const struct bench_doc *d)
 		"<text x=\"14\" y=\"%d\" transform=\"rotate(-90 14 %d)\" "
 		"text-anchor=\"middle\">%s</text>\n",
 		H / 2, H / 2, d->ops_unit ? d->ops_unit : "ops/s");
+	for (i = 0; i < d->n_runs; i++)
+		if (d->runs[i].series.n)
+			n++;
 	for (i = 0; i < d->n_runs; i++) {
 		const struct bench_run *r = &d->runs[i];
 		const struct bench_series *s = &r->series;
 
 		if (!s->n)
 			continue;
-		fprintf(f,
-			"<polyline fill=\"none\" stroke-width=\"1.5\" "
-			"stroke=\"%s\" points=\"",
-			colors[k % NCOLORS]);
+		fputs("<polyline fill=\"none\" stroke-width=\"1.5\" ", f);
+		stroke(f, i);
+		fputs(" points=\"", f);
 		for (t = 0; t < s->n; t++)
 			fprintf(f, "%.1f,%.1f ",
 				ML + ((double)t + 0.5) * s->interval_s / tmax *
@@ -168,7 +192,7 @@ static void throughput_chart(FILE *f, const struct bench_doc *d)
 					(double)s->ops[t] / s->interval_s /
 						ymax * (H - MT - MB));
 		fputs("\"/>\n", f);
-		legend(f, k++, r);
+		legend(f, k++, n, i, r);
 	}
 	fprintf(f,
 		"<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
@@ -195,7 +219,7 @@ static double px(double pct)
 static void latency_chart(FILE *f, const struct bench_doc *d)
 {
 	double lo = 1e30, hi = 0, v, ly0, ly1;
-	unsigned k = 0, b, p;
+	unsigned k = 0, n = 0, b, p;
 	size_t i;
 	static const char *const xt[] = {"0%",	  "90%",    "99%",
 					 "99.9%", "99.99%", "99.999%"};
@@ -255,20 +279,22 @@ static void latency_chart(FILE *f, const struct bench_doc *d)
 		"percentile of operations (latency from issue to completion)"
 		"</text>\n",
 		(ML + W - MR) / 2, H - 8);
+	for (i = 0; i < d->n_runs; i++)
+		if (d->runs[i].ops)
+			n++;
 	for (i = 0; i < d->n_runs; i++) {
 		const struct bench_run *r = &d->runs[i];
-		const char *col = colors[k % NCOLORS];
+		const char *col = colors[i % NCOLORS];
 
 		if (!r->ops)
 			continue;
 		if (r->lat && r->lat->n) {
 			uint64_t seen = 0;
 
-			fprintf(f,
-				"<polyline fill=\"none\" "
-				"stroke-width=\"1.5\" stroke=\"%s\" "
-				"points=\"",
-				col);
+			fputs("<polyline fill=\"none\" stroke-width=\"1.5\" ",
+			      f);
+			stroke(f, i);
+			fputs(" points=\"", f);
 			for (b = 0; b < BH_BUCKETS; b++) {
 				uint64_t top;
 
@@ -299,7 +325,7 @@ static void latency_chart(FILE *f, const struct bench_doc *d)
 					px(bench_pcts[p]),
 					PY((double)r->pct_ns[p]), col);
 		fputc('\n', f);
-		legend(f, k++, r);
+		legend(f, k++, n, i, r);
 	}
 #undef PY
 	fprintf(f,

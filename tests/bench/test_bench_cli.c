@@ -834,6 +834,92 @@ static void test_html_report(void)
 	free(page);
 }
 
+/* Whether every text of each chart of `page` lies inside its chart. */
+static bool texts_inside(const char *page)
+{
+	const char *svg = page, *end, *t;
+	bool inside = true;
+	double w, h;
+
+	while ((svg = strstr(svg, "<svg")) && (end = strstr(svg, "</svg>"))) {
+		t = strstr(svg, "viewBox=\"0 0 ");
+		CU_ASSERT_FATAL(t && t < end);
+		CU_ASSERT_FATAL(sscanf(t, "viewBox=\"0 0 %lf %lf", &w, &h) ==
+				2);
+		for (t = svg; (t = strstr(t, "<text x=\"")) && t < end; t++) {
+			double x, y;
+
+			CU_ASSERT_FATAL(sscanf(t, "<text x=\"%lf\" y=\"%lf",
+					       &x, &y) == 2);
+			if (x < 0 || x > w || y < 0 || y > h) {
+				printf("text at %.1f,%.1f outside %.0fx%.0f: "
+				       "%.60s\n",
+				       x, y, w, h, t);
+				inside = false;
+			}
+		}
+		svg = end;
+	}
+	return inside;
+}
+
+/*
+ * The stroke of the legend entry `label` in the chart that starts at
+ * `svg`, copied to `buf` ("" when there is none).
+ */
+static void legend_stroke(const char *svg, const char *label, char *buf,
+			  size_t len)
+{
+	const char *end = strstr(svg, "</svg>"), *at, *st = NULL, *p;
+	char want[128];
+
+	buf[0] = '\0';
+	snprintf(want, sizeof(want), ">%s</text>", label);
+	at = strstr(svg, want);
+	if (!at || !end || at > end)
+		return;
+	for (p = svg; (p = strstr(p, " stroke=\"")) && p < at; p++)
+		st = p;
+	if (st)
+		snprintf(buf, len, "%.*s", (int)(strstr(st, "/>") - st), st);
+}
+
+/*
+ * The charts' legends: every entry inside the chart however many runs
+ * there are, and a run drawn alike in both charts (fio's runs, which have
+ * no series, are in the second only).
+ */
+static void test_html_report_legends(void)
+{
+	char a[128], b[128];
+	struct out o;
+	const char *second;
+
+	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "1M",
+		"--engine", "sync", "--ops", "100", "--rounds", "18",
+		"--report", "-");
+	CU_ASSERT_EQUAL(o.status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "ringpool sync #18</text>"));
+	CU_ASSERT(texts_inside(o.out));
+	bc_out_free(&o);
+	if (have_fio()) {
+		o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "1M",
+			"--engine", "sync", "--ops", "100", "--compare", "fio",
+			"--rounds", "2", "--report", "-");
+		CU_ASSERT_EQUAL(o.status, 0);
+		second = strstr(o.out, "<svg");
+		second = second ? strstr(second + 4, "<svg") : NULL;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(second);
+		legend_stroke(strstr(o.out, "<svg"), "ringpool sync #2", a,
+			      sizeof(a));
+		legend_stroke(second, "ringpool sync #2", b, sizeof(b));
+		CU_ASSERT(a[0] != '\0');
+		CU_ASSERT_STRING_EQUAL(a, b);
+		bc_out_free(&o);
+	}
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
 /*
  * --report -: the page on stdout, the table on stderr, and no file named
  * "-" left in the working folder.
@@ -1754,6 +1840,7 @@ int main(int argc, char **argv)
 		{"progress_on_terminal", test_progress_on_terminal, false},
 		{"html_report", test_html_report, false},
 		{"html_report_on_stdout", test_html_report_on_stdout, false},
+		{"html_report_legends", test_html_report_legends, false},
 		{"html_report_replaces", test_html_report_replaces, false},
 		{"file_on_block_device", test_file_on_block_device, false},
 		{"direct_refused", test_direct_refused, false},
