@@ -164,6 +164,55 @@ void bench_err(const char *subject, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/*
+ * fio's names of the options of `bench file`, which a fio user types first;
+ * "file" takes them under the names on the right.
+ */
+static const char *const fio_names[][2] = {
+	{"filename", "--file"},		{"directory", "--dir"},
+	{"readwrite", "--rw"},		{"rwmixread", "--mix"},
+	{"blocksize", "--bs"},		{"iodepth", "--qd"},
+	{"numjobs", "--jobs"},		{"ioengine", "--engine"},
+	{"ramp_time", "--warmup"},	{"number_ios", "--ops"},
+	{"invalidate", "--drop-cache"}, {"cpus_allowed", "--cpus"},
+	{"fixedbufs", "--fixed-bufs"},	{"registerfiles", "--register-files"},
+	{"sqthread_poll", "--sqpoll"},	{"hugepage-size", "--huge-pages"},
+	{"iomem", "--huge-pages"},
+};
+
+/*
+ * getopt_long's '?' for `arg`: an option that takes no value given one
+ * (glibc sets optopt to its code), or one it does not know, pointed to
+ * this tool's name when it is fio's.
+ */
+static void unknown_option(const char *subject, const char *arg)
+{
+	const char *name = arg, *eq = strchr(arg, '=');
+	size_t len, i;
+
+	if (!strncmp(name, "--", 2))
+		name += 2;
+	len = eq && eq > name ? (size_t)(eq - name) : strlen(name);
+	if (optopt && eq && name != arg) {
+		bench_err(subject, "--%.*s takes no value, not '%s'", (int)len,
+			  name, eq + 1);
+		return;
+	}
+	for (i = 0; !strcmp(subject, "file") && name != arg &&
+		    i < sizeof(fio_names) / sizeof(fio_names[0]);
+	     i++) {
+		if (strlen(fio_names[i][0]) == len &&
+		    !strncmp(name, fio_names[i][0], len)) {
+			bench_err(subject,
+				  "unknown option '%s': fio's --%s is %s here "
+				  "(see --help)",
+				  arg, fio_names[i][0], fio_names[i][1]);
+			return;
+		}
+	}
+	bench_err(subject, "unknown option '%s' (see --help)", arg);
+}
+
 int bench_common_opt(struct bench_common *c, const char *subject, int opt,
 		     const char *arg, char **argv)
 {
@@ -174,8 +223,7 @@ int bench_common_opt(struct bench_common *c, const char *subject, int opt,
 		bench_err(subject, "%s needs a value", argv[optind - 1]);
 		return 2;
 	case '?':
-		bench_err(subject, "unknown option '%s' (see --help)",
-			  argv[optind - 1]);
+		unknown_option(subject, argv[optind - 1]);
 		return 2;
 	case BO_JSON:
 		c->json = true;

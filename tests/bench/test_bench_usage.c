@@ -72,6 +72,13 @@ static void test_file_usage_errors(void)
 		 "exclude each other"},
 		{{"bench", "file", "--dir", "/tmp", "--rw", "sideways", NULL},
 		 "invalid --rw"},
+		/* fio's spellings: pointed to this tool's. */
+		{{"bench", "file", "--dir", "/tmp", "--direct=1", NULL},
+		 "--direct takes no value, not '1'"},
+		{{"bench", "file", "--dir", "/tmp", "--iodepth=8", NULL},
+		 "fio's --iodepth is --qd here"},
+		{{"bench", "file", "--dir", "/tmp", "--numjobs", "2", NULL},
+		 "fio's --numjobs is --jobs here"},
 		{{"bench", "file", "--dir", "/tmp", "--mix", "30", NULL},
 		 "--mix applies to --rw randrw"},
 		{{"bench", "file", "--dir", "/tmp", "--rw", "randrw", "--mix",
