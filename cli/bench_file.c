@@ -22,6 +22,8 @@
 #define MAX_BS (64ULL << 20)
 #define MAX_QD 1024U
 #define MAX_JOBS 64U
+/* fio runs shorter than this are timed too coarsely to compare (1%). */
+#define FIO_MIN_SECS 0.1
 
 enum {
 	OPT_RW = 1,
@@ -761,8 +763,8 @@ static int run_all(struct file_opts *o, struct bench_common *c,
 	 * its own rounds: threads and sync both compare with psync, whose
 	 * runs must not mix.
 	 */
-	double *per_round = NULL;
-	size_t side_len = (size_t)o->n_engines * c->rounds;
+	double *per_round = NULL, shortest = FIO_MIN_SECS;
+	size_t side_len = (size_t)o->n_engines * c->rounds, i;
 
 	if (o->compare_fio) {
 		d->pairs = calloc((size_t)o->n_engines, sizeof(*d->pairs));
@@ -825,6 +827,23 @@ static int run_all(struct file_opts *o, struct bench_common *c,
 		}
 	}
 done:
+	/*
+	 * fio gives a job's run time in whole milliseconds: a short run's
+	 * rate is off by as much as a millisecond is of it (50 reads in
+	 * 0.1 ms count as taking 1 ms).
+	 */
+	for (i = 0; i < d->n_runs; i++)
+		if (!strcmp(d->runs[i].tool, "fio") && d->runs[i].ops &&
+		    d->runs[i].secs < shortest)
+			shortest = d->runs[i].secs;
+	if (shortest < FIO_MIN_SECS)
+		bench_err(SUBJ,
+			  "note: a fio run took %.0f ms as fio counts, in "
+			  "whole milliseconds, so its rates are coarse (a "
+			  "millisecond is %.0f%% of it); measure for longer "
+			  "(--runtime, or more --ops)",
+			  shortest * 1e3,
+			  shortest > 0 ? 1e-3 / shortest * 100 : 100.0);
 	for (k = 0; k < (int)d->n_pairs; k++) {
 		d->pairs[k].rp_median = median_iops(
 			per_round + (size_t)k * c->rounds, c->rounds);

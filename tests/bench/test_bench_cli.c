@@ -1592,6 +1592,33 @@ static void test_compare_fio_odd_paths(void)
 }
 
 /*
+ * fio times a run in whole milliseconds: 50 reads that took a tenth of one
+ * count as 1 ms, and fio's rate comes out ten times too low.  Such a run
+ * is pointed out; one of 200 ms, timed to 0.5%, is not.
+ */
+static void test_compare_fio_short_run_noted(void)
+{
+	static const char *const note = "in whole milliseconds";
+	struct out o;
+
+	if (!have_fio())
+		return;
+	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "1M",
+		"--engine", "sync", "--ops", "50", "--compare", "fio",
+		"--rounds", "1");
+	CU_ASSERT_EQUAL(o.status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.err, note));
+	bc_out_free(&o);
+	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "1M",
+		"--engine", "sync", "--runtime", "0.2", "--warmup", "0",
+		"--compare", "fio", "--rounds", "1");
+	CU_ASSERT_EQUAL(o.status, 0);
+	CU_ASSERT_PTR_NULL(strstr(o.err, note));
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
+/*
  * fio ends a job that reaches its count within its ramp, and reports it
  * with no latency measured: an error that says so, not a run of zeros.
  */
@@ -1871,6 +1898,8 @@ int main(int argc, char **argv)
 		{"compare_fio_command_reruns", test_compare_fio_command_reruns,
 		 false},
 		{"compare_fio_odd_paths", test_compare_fio_odd_paths, false},
+		{"compare_fio_short_run_noted",
+		 test_compare_fio_short_run_noted, false},
 		{"sync_agrees_with_fio_psync", test_sync_agrees_with_fio_psync,
 		 true},
 	};
