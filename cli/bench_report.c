@@ -86,6 +86,9 @@ static json_object *run_json(const struct bench_run *r)
 					     (int64_t)r->series.ops[i]));
 		json_object_object_add(ser, "ops", arr);
 		json_object_object_add(o, "series", ser);
+	} else {
+		/* fio's runs: no series, but every run has the key. */
+		json_object_object_add(o, "series", NULL);
 	}
 	json_object_object_add(o, "interrupted",
 			       json_object_new_boolean(r->interrupted));

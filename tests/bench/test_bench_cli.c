@@ -1619,6 +1619,44 @@ static void test_compare_fio_short_run_noted(void)
 }
 
 /*
+ * A fio run in the JSON has every key a ringpool run has (null where fio
+ * tells nothing, as its throughput series), so a reader of the runs needs
+ * no case for either tool.
+ */
+static void test_compare_fio_runs_have_every_field(void)
+{
+	json_object *d, *rp, *fio;
+	struct out o;
+
+	if (!have_fio())
+		return;
+	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "1M",
+		"--engine", "sync", "--ops", "1000", "--compare", "fio",
+		"--rounds", "1", "--json");
+	CU_ASSERT_EQUAL(o.status, 0);
+	d = parse_doc(&o, "file");
+	CU_ASSERT_EQUAL_FATAL(json_object_array_length(bc_get(d, "runs")), 2);
+	rp = json_object_array_get_idx(bc_get(d, "runs"), 0);
+	fio = json_object_array_get_idx(bc_get(d, "runs"), 1);
+	CU_ASSERT_STRING_EQUAL(json_object_get_string(bc_get(fio, "tool")),
+			       "fio");
+	{
+		json_object_object_foreach(rp, key, val)
+		{
+			(void)val;
+			CU_ASSERT(json_object_object_get_ex(fio, key, NULL));
+			if (!json_object_object_get_ex(fio, key, NULL))
+				printf("fio's run has no '%s'\n", key);
+		}
+	}
+	CU_ASSERT_EQUAL(json_object_object_length(rp),
+			json_object_object_length(fio));
+	json_object_put(d);
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
+/*
  * fio ends a job that reaches its count within its ramp, and reports it
  * with no latency measured: an error that says so, not a run of zeros.
  */
@@ -1900,6 +1938,8 @@ int main(int argc, char **argv)
 		{"compare_fio_odd_paths", test_compare_fio_odd_paths, false},
 		{"compare_fio_short_run_noted",
 		 test_compare_fio_short_run_noted, false},
+		{"compare_fio_runs_have_every_field",
+		 test_compare_fio_runs_have_every_field, false},
 		{"sync_agrees_with_fio_psync", test_sync_agrees_with_fio_psync,
 		 true},
 	};
