@@ -216,7 +216,10 @@ uint64_t bench_now_ns(void);
 void bench_cpu_s(double *user, double *sys);
 void bench_sleep_s(double s);
 
-/* Sizes: "4096", "4k", "1M", "2G" (powers of 1024).  0 or -EINVAL. */
+/*
+ * Sizes: "4096", "4096B", "4k", "4KiB", "1M", "2G" (powers of 1024, with
+ * or without "i", where fio reads "4KiB" as 4000).  0 or -EINVAL.
+ */
 int bench_parse_size(const char *s, uint64_t *out);
 /* Seconds in [0, 86400], fractions allowed.  0 or -EINVAL. */
 int bench_parse_secs(const char *s, double *out);

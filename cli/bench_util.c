@@ -117,7 +117,8 @@ int bench_parse_size(const char *s, uint64_t *out)
 	}
 	if (shift && (*end == 'i' || *end == 'I'))
 		end++;
-	if (shift && (*end == 'b' || *end == 'B'))
+	/* "4kB", "1MiB", and "4096B" as fio takes it. */
+	if (*end == 'b' || *end == 'B')
 		end++;
 	if (*end || v == 0 || v > (~0ULL >> shift))
 		return -EINVAL;

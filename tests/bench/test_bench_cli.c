@@ -738,6 +738,38 @@ static void test_table_output(void)
 }
 
 /*
+ * Sizes as a fio user writes them: a bare "B" as fio takes it, and "KiB"
+ * as 1024 (where fio's default reads it as 1000).
+ */
+static void test_size_suffixes(void)
+{
+	static const char *const bs[] = {"4096B", "4096b", "4KiB", "4kB"};
+	size_t i;
+
+	for (i = 0; i < sizeof(bs) / sizeof(bs[0]); i++) {
+		struct out o = RUN("bench", "file", "--dir", bc_tmpdir,
+				   "--size", "1MiB", "--bs", bs[i], "--ops",
+				   "10", "--engine", "sync", "--json");
+		json_object *d;
+
+		CU_ASSERT_EQUAL(o.status, 0);
+		if (o.status) {
+			printf("--bs %s: exit %d, stderr: %s\n", bs[i],
+			       o.status, o.err);
+			bc_out_free(&o);
+			continue;
+		}
+		d = parse_doc(&o, "file");
+		CU_ASSERT_EQUAL(bc_num(bc_get(d, "settings"), "bs"), 4096);
+		CU_ASSERT_EQUAL(bc_num(bc_get(d, "settings"), "size"),
+				1 << 20);
+		json_object_put(d);
+		bc_out_free(&o);
+	}
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
+/*
  * The settings show --runtime and --warmup as given: 0.2, not
  * 0.20000000000000001.
  */
@@ -1902,6 +1934,7 @@ int main(int argc, char **argv)
 		{"table_output", test_table_output, false},
 		{"settings_show_seconds_as_given",
 		 test_settings_show_seconds_as_given, false},
+		{"size_suffixes", test_size_suffixes, false},
 		{"progress_on_terminal", test_progress_on_terminal, false},
 		{"html_report", test_html_report, false},
 		{"html_report_on_stdout", test_html_report_on_stdout, false},
