@@ -116,22 +116,37 @@ static void legend(FILE *f, unsigned k, unsigned n, size_t run,
 	fputs("</text>\n", f);
 }
 
+/*
+ * The length of a run's intervals in the chart: the series' own, or for a
+ * run shorter than one (a short --ops run, whose one interval holds all of
+ * it) the run's, so that its rate is the one the table gives.
+ */
+static double interval_of(const struct bench_run *r)
+{
+	const struct bench_series *s = &r->series;
+
+	if (s->n == 1 && r->secs > 0 && r->secs < s->interval_s)
+		return r->secs;
+	return s->interval_s;
+}
+
 static void throughput_chart(FILE *f, const struct bench_doc *d)
 {
-	double tmax = 0, ymax = 0, step, v;
+	double tmax = 0, ymax = 0, step, v, iv;
 	unsigned k = 0, n = 0;
 	size_t i, t;
 
 	for (i = 0; i < d->n_runs; i++) {
 		const struct bench_series *s = &d->runs[i].series;
 
+		iv = interval_of(&d->runs[i]);
 		for (t = 0; t < s->n; t++) {
-			v = (double)s->ops[t] / s->interval_s;
+			v = (double)s->ops[t] / iv;
 			if (v > ymax)
 				ymax = v;
 		}
-		if (s->n * s->interval_s > tmax)
-			tmax = (double)s->n * s->interval_s;
+		if (s->n * iv > tmax)
+			tmax = (double)s->n * iv;
 	}
 	svg_open(f, "Throughput over time");
 	if (tmax <= 0 || ymax <= 0) {
@@ -184,13 +199,20 @@ static void throughput_chart(FILE *f, const struct bench_doc *d)
 		fputs("<polyline fill=\"none\" stroke-width=\"1.5\" ", f);
 		stroke(f, i);
 		fputs(" points=\"", f);
+		iv = interval_of(r);
+		/* One interval is a level line across it, not a dot. */
+		if (s->n == 1)
+			fprintf(f, "%d,%.1f ", ML,
+				H - MB -
+					(double)s->ops[0] / iv / ymax *
+						(H - MT - MB));
 		for (t = 0; t < s->n; t++)
 			fprintf(f, "%.1f,%.1f ",
-				ML + ((double)t + 0.5) * s->interval_s / tmax *
-						(W - ML - MR),
+				ML + ((double)t + (s->n == 1 ? 1 : 0.5)) * iv /
+						tmax * (W - ML - MR),
 				H - MB -
-					(double)s->ops[t] / s->interval_s /
-						ymax * (H - MT - MB));
+					(double)s->ops[t] / iv / ymax *
+						(H - MT - MB));
 		fputs("\"/>\n", f);
 		legend(f, k++, n, i, r);
 	}

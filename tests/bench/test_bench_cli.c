@@ -952,6 +952,76 @@ static void test_html_report_legends(void)
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
 }
 
+/* The largest label of the y axis of the chart at `svg` ("500k": 5e5). */
+static double y_axis_top(const char *svg)
+{
+	const char *end = strstr(svg, "</svg>"), *t = svg;
+	double top = 0;
+
+	while ((t = strstr(t, "text-anchor=\"end\">")) && t < end) {
+		char *unit;
+		double v;
+
+		t += strlen("text-anchor=\"end\">");
+		v = strtod(t, &unit);
+		v *= *unit == 'M' ? 1e6 : *unit == 'k' ? 1e3 : 1;
+		if (v > top)
+			top = v;
+	}
+	return top;
+}
+
+/*
+ * A run shorter than the chart's 100 ms interval (a short --ops run) is
+ * drawn as a line at the rate the table gives: not as a single point
+ * (which draws nothing), nor at its operations per 100 ms.
+ */
+static void test_html_report_short_run(void)
+{
+	char path[PATH_MAX];
+	const char *line;
+	json_object *d;
+	struct out o;
+	char *page;
+	double iops, secs;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.html", bc_tmpdir);
+	o = RUN("bench", "file", "--dir", bc_tmpdir, "--size", "1M",
+		"--engine", "sync", "--ops", "200", "--report", path,
+		"--json");
+	CU_ASSERT_EQUAL(o.status, 0);
+	d = parse_doc(&o, "file");
+	iops = bc_num(json_object_array_get_idx(bc_get(d, "runs"), 0), "iops");
+	secs = bc_num(json_object_array_get_idx(bc_get(d, "runs"), 0),
+		      "seconds");
+	json_object_put(d);
+	bc_out_free(&o);
+	fd = open(path, O_RDONLY);
+	CU_ASSERT_FATAL(fd >= 0);
+	page = bc_slurp(fd);
+	close(fd);
+	unlink(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(page);
+	if (secs >= 0.1) {
+		/* Slowed down (valgrind): not the case at hand. */
+		printf("skipped: the run took %.3f s\n", secs);
+		free(page);
+		return;
+	}
+	line = strstr(page, "points=\"");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+	/* Two points at least: "x,y x,y ". */
+	CU_ASSERT(strchr(strchr(line, ' ') + 1, ',') <
+		  strchr(line + 8, '"'));
+	CU_ASSERT(y_axis_top(strstr(page, "<svg")) >= iops / 2);
+	if (y_axis_top(strstr(page, "<svg")) < iops / 2)
+		printf("y axis up to %.0f for a run of %.0f IOPS\n",
+		       y_axis_top(strstr(page, "<svg")), iops);
+	free(page);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
 /*
  * --report -: the page on stdout, the table on stderr, and no file named
  * "-" left in the working folder.
@@ -1939,6 +2009,7 @@ int main(int argc, char **argv)
 		{"html_report", test_html_report, false},
 		{"html_report_on_stdout", test_html_report_on_stdout, false},
 		{"html_report_legends", test_html_report_legends, false},
+		{"html_report_short_run", test_html_report_short_run, false},
 		{"html_report_replaces", test_html_report_replaces, false},
 		{"file_on_block_device", test_file_on_block_device, false},
 		{"direct_refused", test_direct_refused, false},
