@@ -238,6 +238,15 @@ static double px(double pct)
 	return ML + -log10(q) / XDEC * (W - ML - MR);
 }
 
+/*
+ * Whether run `r` has a latency to draw: bench tasks' throughput run
+ * counts tasks but times none of them.
+ */
+static bool has_latency(const struct bench_run *r)
+{
+	return r->ops && (r->lat ? r->lat->n > 0 : r->pct_ns[BENCH_NPCT - 1]);
+}
+
 static void latency_chart(FILE *f, const struct bench_doc *d)
 {
 	double lo = 1e30, hi = 0, v, ly0, ly1;
@@ -302,13 +311,13 @@ static void latency_chart(FILE *f, const struct bench_doc *d)
 		"</text>\n",
 		(ML + W - MR) / 2, H - 8);
 	for (i = 0; i < d->n_runs; i++)
-		if (d->runs[i].ops)
+		if (has_latency(&d->runs[i]))
 			n++;
 	for (i = 0; i < d->n_runs; i++) {
 		const struct bench_run *r = &d->runs[i];
 		const char *col = colors[i % NCOLORS];
 
-		if (!r->ops)
+		if (!has_latency(r))
 			continue;
 		if (r->lat && r->lat->n) {
 			uint64_t seen = 0;

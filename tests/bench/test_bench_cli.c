@@ -1023,6 +1023,23 @@ static void test_html_report_short_run(void)
 }
 
 /*
+ * The latency chart's legend names the runs it draws: bench tasks'
+ * throughput run times no task, and has no curve there.
+ */
+static void test_html_report_latency_legend(void)
+{
+	struct out o = RUN("bench", "tasks", "--tasks", "10k", "--rtt", "1k",
+			   "--report", "-");
+	const char *lat = strstr(o.out, "Latency distribution");
+
+	CU_ASSERT_EQUAL(o.status, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(lat);
+	CU_ASSERT_PTR_NOT_NULL(strstr(lat, ">ringpool round-trip #1</text>"));
+	CU_ASSERT_PTR_NULL(strstr(lat, ">ringpool throughput #1</text>"));
+	bc_out_free(&o);
+}
+
+/*
  * --report -: the page on stdout, the table on stderr, and no file named
  * "-" left in the working folder.
  */
@@ -2010,6 +2027,8 @@ int main(int argc, char **argv)
 		{"html_report_on_stdout", test_html_report_on_stdout, false},
 		{"html_report_legends", test_html_report_legends, false},
 		{"html_report_short_run", test_html_report_short_run, false},
+		{"html_report_latency_legend", test_html_report_latency_legend,
+		 false},
 		{"html_report_replaces", test_html_report_replaces, false},
 		{"file_on_block_device", test_file_on_block_device, false},
 		{"direct_refused", test_direct_refused, false},
