@@ -253,7 +253,8 @@ void file_prime(const char *path, uint64_t size, bool drop)
 		return;
 	}
 	buf = malloc(FILL_CHUNK);
-	for (off = 0; buf && off < size; off += FILL_CHUNK)
+	/* A large file takes a while: ^C stops the reading too. */
+	for (off = 0; buf && off < size && !bench_stop; off += FILL_CHUNK)
 		if (pread(fd, buf, FILL_CHUNK, (off_t)off) <= 0)
 			break;
 	free(buf);

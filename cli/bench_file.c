@@ -798,6 +798,11 @@ static int run_all(struct file_opts *o, struct bench_common *c,
 				if (o->cached || o->drop_cache)
 					file_prime(df->path, df->size,
 						   o->drop_cache);
+				/* ^C while the file was read: no run. */
+				if (bench_stop) {
+					d->n_runs--;
+					break;
+				}
 				if (fio)
 					bench_fio_run(&fj[k], r);
 				else if (run_engine(o, c, df, o->order[k], r)) {

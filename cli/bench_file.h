@@ -54,7 +54,10 @@ int file_prepare(struct file_opts *o, struct data_file *df);
 /* Removes the file if the tool made it. */
 void file_remove(struct data_file *df);
 
-/* Reads the file into the page cache, or with `drop` drops its pages. */
+/*
+ * Reads the file into the page cache (stopping at ^C), or with `drop`
+ * drops its pages.
+ */
 void file_prime(const char *path, uint64_t size, bool drop);
 
 /* Opens the file for a run; 0 and *fd, or 1 after printing why. */

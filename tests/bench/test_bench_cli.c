@@ -1485,6 +1485,80 @@ static void test_interrupt(void)
 }
 
 /*
+ * Whether a `ringpool bench file --cached` of /dev/zero runs and has read
+ * 512 MiB: the page cache being primed before its first run (more than
+ * memcheck reads as it starts the tool).
+ */
+static bool priming_zero(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool found = false;
+
+	while (d && !found && (e = readdir(d))) {
+		char path[300], buf[4096], *p;
+		bool zero = false, cached = false;
+		unsigned long long rchar = 0;
+		ssize_t n;
+		FILE *f;
+		int fd;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (p = buf; p < buf + n; p += strlen(p) + 1) {
+			zero |= !strcmp(p, "/dev/zero");
+			cached |= !strcmp(p, "--cached");
+		}
+		if (!zero || !cached)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/io", e->d_name);
+		f = fopen(path, "r");
+		while (f && fgets(buf, sizeof(buf), f))
+			(void)sscanf(buf, "rchar: %llu", &rchar);
+		if (f)
+			fclose(f);
+		found = rchar > (512ULL << 20);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * ^C while --cached reads the file into the page cache (a terabyte of
+ * /dev/zero: minutes): the reading stops, and no run is made or shown.
+ */
+static void test_interrupt_while_priming(void)
+{
+	int64_t t0 = tu_now_ns();
+	json_object *d;
+	struct out o;
+
+	o = bc_run_sig_when(SIGINT, priming_zero,
+			    (const char *const[]){
+				    "bench", "file", "--file", "/dev/zero",
+				    "--size", "1T", "--cached", "--engine",
+				    bc_engine, "--json", NULL});
+	CU_ASSERT_EQUAL(o.status, 130);
+	/* Reading all of it takes minutes; stopping, a moment. */
+	CU_ASSERT(tu_now_ns() - t0 < (int64_t)30 * 1000000000);
+	d = json_tokener_parse(o.out);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT(json_object_get_boolean(bc_get(d, "interrupted")));
+	CU_ASSERT_EQUAL(json_object_array_length(bc_get(d, "runs")), 0);
+	json_object_put(d);
+	bc_out_free(&o);
+}
+
+/*
  * --ops with --warmup: fio, as the tool, measures --ops operations after
  * its warm-up (its ramp), not what is left of them once the ramp took its
  * share.  psync, whose count is exact (fio drops the operations of a
@@ -2072,6 +2146,8 @@ int main(int argc, char **argv)
 		{"http_disk_full", test_http_disk_full, false},
 		{"interrupt", test_interrupt, false},
 		{"interrupt_while_laying_out", test_interrupt_while_laying_out,
+		 false},
+		{"interrupt_while_priming", test_interrupt_while_priming,
 		 false},
 		{"compare_fio_ops_after_warmup",
 		 test_compare_fio_ops_after_warmup, false},
