@@ -411,6 +411,16 @@ void bench_measure(const struct bench_common *c, const char *what,
 		bench_progress(c, "warm-up", warmup - left, warmup, 0);
 		bench_sleep_s(left > INTERVAL_S ? INTERVAL_S : left);
 	}
+	if (warmup > 0 && bench_stop) {
+		/*
+		 * ^C in the warm-up: nothing was measured, and nothing is
+		 * counted after it; the run is empty and marked so.
+		 */
+		m->stop_and_drain(m->arg);
+		bench_progress_end(c);
+		r->interrupted = true;
+		return;
+	}
 	if (warmup > 0)
 		bench_window_start(w);
 	t_start = w->t0;

@@ -1559,6 +1559,89 @@ static void test_interrupt_while_priming(void)
 }
 
 /*
+ * Whether the tool started with --warmup 60 on bc_tmpdir has started the
+ * threads of its run: it is past its data file, in the run's set-up or
+ * its warm-up.
+ */
+static bool warming_up(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool found = false;
+
+	while (d && !found && (e = readdir(d))) {
+		char path[300], buf[4096], *p;
+		bool dir = false, warmup = false;
+		unsigned threads = 0;
+		ssize_t n;
+		FILE *f;
+		int fd;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (p = buf; p < buf + n; p += strlen(p) + 1) {
+			dir |= !strcmp(p, bc_tmpdir);
+			warmup |= !strcmp(p, "60");
+		}
+		if (!dir || !warmup)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
+		f = fopen(path, "r");
+		while (f && fgets(buf, sizeof(buf), f))
+			(void)sscanf(buf, "Threads: %u", &threads);
+		if (f)
+			fclose(f);
+		found = threads > 1;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * ^C in the warm-up: nothing was measured, and nothing is counted after
+ * it (the window used to open at the ^C and count 100 ms of operations
+ * issued after it).  The run is empty and marked interrupted, as a fio
+ * run stopped before it measured; the exit status is 130 and the file
+ * goes.
+ */
+static void test_interrupt_during_warmup(void)
+{
+	json_object *d, *r;
+	struct out o;
+
+	o = bc_run_sig_when(SIGINT, warming_up,
+			    (const char *const[]){
+				    "bench", "file", "--dir", bc_tmpdir,
+				    "--size", "2M", "--warmup", "60",
+				    "--runtime", "1", "--engine", bc_engine,
+				    "--json", NULL});
+	CU_ASSERT_EQUAL(o.status, 130);
+	d = json_tokener_parse(o.out);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT(json_object_get_boolean(bc_get(d, "interrupted")));
+	CU_ASSERT_EQUAL_FATAL(json_object_array_length(bc_get(d, "runs")), 1);
+	r = json_object_array_get_idx(bc_get(d, "runs"), 0);
+	CU_ASSERT(json_object_get_boolean(bc_get(r, "interrupted")));
+	CU_ASSERT_EQUAL(bc_num(r, "ops"), 0);
+	CU_ASSERT_EQUAL(bc_num(r, "seconds"), 0);
+	if (bc_num(r, "ops"))
+		printf("ops %.0f in %.3f s after ^C\n", bc_num(r, "ops"),
+		       bc_num(r, "seconds"));
+	json_object_put(d);
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
+/*
  * --ops with --warmup: fio, as the tool, measures --ops operations after
  * its warm-up (its ramp), not what is left of them once the ramp took its
  * share.  psync, whose count is exact (fio drops the operations of a
@@ -2148,6 +2231,8 @@ int main(int argc, char **argv)
 		{"interrupt_while_laying_out", test_interrupt_while_laying_out,
 		 false},
 		{"interrupt_while_priming", test_interrupt_while_priming,
+		 false},
+		{"interrupt_during_warmup", test_interrupt_during_warmup,
 		 false},
 		{"compare_fio_ops_after_warmup",
 		 test_compare_fio_ops_after_warmup, false},
