@@ -367,7 +367,7 @@ static void latency_chart(FILE *f, const struct bench_doc *d)
 
 static void results_table(FILE *f, const struct bench_doc *d)
 {
-	size_t i;
+	size_t i, said;
 
 	fprintf(f,
 		"<h2>Results</h2>\n<table><tr><th>run</th><th>backend"
@@ -422,16 +422,20 @@ static void results_table(FILE *f, const struct bench_doc *d)
 		esc(f, p->match ? "match" : p->why);
 		fputs("</td></tr>\n", f);
 	}
-	fputs("</table>\n<p>The fio job of each engine, as run:</p>\n<ul>\n",
-	      f);
-	for (i = 0; i < d->n_pairs; i++) {
+	fputs("</table>\n", f);
+	for (i = 0, said = 0; i < d->n_pairs; i++) {
 		if (!d->pairs[i].fio_command)
 			continue;
+		if (!said++)
+			fputs("<p>The fio job of each engine, as "
+			      "run:</p>\n<ul>\n",
+			      f);
 		fprintf(f, "<li>%s: <code>", d->pairs[i].engine);
 		esc(f, d->pairs[i].fio_command);
 		fputs("</code></li>\n", f);
 	}
-	fputs("</ul>\n", f);
+	if (said)
+		fputs("</ul>\n", f);
 }
 
 int bench_report_html(const struct bench_doc *d, FILE *f)

@@ -191,6 +191,7 @@ static void print_table(FILE *out, const struct bench_doc *d)
 {
 	const char *unit = d->ops_unit ? d->ops_unit : "ops/s";
 	int ew = 16, fw = 16;	/* engine and fio job columns: the widest */
+	unsigned said = 0; /* fio command lines printed */
 	char eng[72];
 	size_t i;
 
@@ -262,11 +263,15 @@ static void print_table(FILE *out, const struct bench_doc *d)
 				p->paired,
 				p->match ? "match" : "differ: ", p->why);
 		}
-		fprintf(out, "\nthe fio job of each engine, as run:\n");
-		for (i = 0; i < d->n_pairs; i++)
-			if (d->pairs[i].fio_command)
-				fprintf(out, "%-8s %s\n", d->pairs[i].engine,
-					d->pairs[i].fio_command);
+		for (i = 0; i < d->n_pairs; i++) {
+			if (!d->pairs[i].fio_command)
+				continue;
+			if (!said++)
+				fprintf(out, "\nthe fio job of each engine, as "
+					     "run:\n");
+			fprintf(out, "%-8s %s\n", d->pairs[i].engine,
+				d->pairs[i].fio_command);
+		}
 	}
 	if (d->interrupted)
 		fprintf(out, "\ninterrupted: the figures cover what ran "

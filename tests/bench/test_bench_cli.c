@@ -1642,6 +1642,30 @@ static void test_interrupt_during_warmup(void)
 }
 
 /*
+ * ^C before fio ran at all (in the warm-up of the first run): the table
+ * names no fio command, and has no heading for one.
+ */
+static void test_interrupt_before_fio_ran(void)
+{
+	struct out o;
+
+	if (!have_fio())
+		return;
+	o = bc_run_sig_when(SIGINT, warming_up,
+			    (const char *const[]){
+				    "bench", "file", "--dir", bc_tmpdir,
+				    "--size", "2M", "--warmup", "60",
+				    "--runtime", "1", "--engine", "sync",
+				    "--compare", "fio", "--rounds", "1", NULL});
+	CU_ASSERT_EQUAL(o.status, 130);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "--compare fio"));
+	CU_ASSERT_PTR_NULL(strstr(o.out, "fio job of each engine"));
+	CU_ASSERT_PTR_NULL(strstr(o.out, "fio --name"));
+	bc_out_free(&o);
+	CU_ASSERT(bc_dir_empty(bc_tmpdir));
+}
+
+/*
  * --ops with --warmup: fio, as the tool, measures --ops operations after
  * its warm-up (its ramp), not what is left of them once the ramp took its
  * share.  psync, whose count is exact (fio drops the operations of a
@@ -2233,6 +2257,8 @@ int main(int argc, char **argv)
 		{"interrupt_while_priming", test_interrupt_while_priming,
 		 false},
 		{"interrupt_during_warmup", test_interrupt_during_warmup,
+		 false},
+		{"interrupt_before_fio_ran", test_interrupt_before_fio_ran,
 		 false},
 		{"compare_fio_ops_after_warmup",
 		 test_compare_fio_ops_after_warmup, false},
