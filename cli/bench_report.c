@@ -363,7 +363,8 @@ int bench_output(const struct bench_doc *d, const struct bench_common *c)
 
 		fputs(json_object_to_json_string_ext(
 			      o, JSON_C_TO_STRING_PRETTY |
-					 JSON_C_TO_STRING_SPACED),
+					 JSON_C_TO_STRING_SPACED |
+					 JSON_C_TO_STRING_NOSLASHESCAPE),
 		      stdout);
 		fputc('\n', stdout);
 		json_object_put(o);

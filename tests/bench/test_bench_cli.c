@@ -113,6 +113,7 @@ static void file_run(const char *rw, const char *bs, const char *extra)
 {
 	const char *ops = tu_under_valgrind() ? "200" : "2000";
 	json_object *d, *runs, *r;
+	char path[128];
 	struct out o;
 	size_t i;
 
@@ -120,6 +121,9 @@ static void file_run(const char *rw, const char *bs, const char *extra)
 		"--bs", bs, "--qd", "8", "--ops", ops, "--engine", bc_engine,
 		extra, "--json");
 	CU_ASSERT_EQUAL(o.status, 0);
+	/* A path reads as itself, so that grep finds it: no "\/". */
+	snprintf(path, sizeof(path), "\"%s/ringpool-bench.", bc_tmpdir);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, path));
 	d = parse_doc(&o, "file");
 	runs = bc_get(d, "runs");
 	CU_ASSERT_EQUAL(json_object_array_length(runs), 1);
