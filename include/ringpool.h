@@ -36,6 +36,16 @@
  * own reference while a task is queued or running, so releasing a future early
  * never stops or frees the work; a future outlives its executor for as long as
  * a reference is held.
+ *
+ * ## fork()
+ * An executor belongs to the process that made it: its threads do not
+ * survive fork(), and its rings are shared with the parent.  In the child an
+ * executor made before the fork is *broken*: every call that would queue
+ * work on it fails with `-ENOTRECOVERABLE`, and so do rp_executor_shutdown()
+ * and rp_executor_free(), which free nothing there (the memory stays until
+ * the child exits or execs).  Its futures that had not ended never end in
+ * the child, and rp_future_cancel() leaves its I/O operations to the parent
+ * (`-EBUSY`).  A child that wants an executor makes a new one.
  */
 #ifndef RINGPOOL_H
 #define RINGPOOL_H
@@ -108,7 +118,9 @@ struct rp_config {
 	 * Runs once on each worker thread before it takes any task (Python's
 	 * `initializer`).  If it fails on any worker the executor is *broken*:
 	 * futures still queued end with `-ENOTRECOVERABLE` and every later
-	 * rp_submit() fails with `-ENOTRECOVERABLE`.  NULL for none.
+	 * rp_submit() fails with `-ENOTRECOVERABLE`.  (An executor is broken
+	 * in the child of a fork() too, see the top of this header.)  NULL
+	 * for none.
 	 */
 	rp_init_fn initializer;
 	/** Argument passed to #initializer. */
@@ -279,7 +291,8 @@ enum rp_shutdown_flags {
  *
  * @return 0; -EINVAL for a NULL executor or unknown flags; -EDEADLK when
  *         ::RP_SHUTDOWN_WAIT is asked from one of the executor's own workers
- *         (the shutdown itself still takes effect).
+ *         (the shutdown itself still takes effect); -ENOTRECOVERABLE, with
+ *         no effect, in the child of a fork() (see the top of this header).
  */
 RP_EXPORT int rp_executor_shutdown(rp_executor *ex, unsigned flags);
 
@@ -291,7 +304,8 @@ RP_EXPORT int rp_executor_shutdown(rp_executor *ex, unsigned flags);
  * referenced is freed when the last of them is released.
  *
  * @return 0 (also for NULL); -EDEADLK when called from one of the executor's
- *         own workers, in which case nothing is freed.
+ *         own workers, and -ENOTRECOVERABLE in the child of a fork() (see
+ *         the top of this header): then nothing is freed.
  */
 RP_EXPORT int rp_executor_free(rp_executor *ex);
 
@@ -397,7 +411,8 @@ RP_EXPORT bool rp_future_cancelled(const rp_future *f);
  * the done-callbacks run on the calling thread before this returns.
  *
  * @return 0 when the future is now (or already was) cancelled; -EBUSY when its
- *         task is running; -EALREADY when it has finished; -EINPROGRESS for
+ *         task is running (or, in the child of a fork(), its I/O operation
+ *         is in flight); -EALREADY when it has finished; -EINPROGRESS for
  *         an I/O operation in flight, which has been asked to stop (see
  *         @ref io); -EINVAL for NULL.
  */

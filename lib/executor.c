@@ -364,6 +364,71 @@ static void *worker_main(void *p)
 /* ---- public API ------------------------------------------------------- */
 
 /*
+ * fork() copies an executor into the child without its threads, and its
+ * rings with it: the child's copy shares their memory with the parent's
+ * kernel rings.  A pthread_atfork() child handler marks every live executor
+ * broken and `forked`, so that the child gets -ENOTRECOVERABLE from it
+ * instead of work that never runs, a joined thread that does not exist
+ * (rp_executor_free() crashed) or a submission into the parent's ring.
+ * Submits already check `broken`, so this costs them nothing.  The list's
+ * lock is held across fork() by the prepare handler, so the child finds
+ * the list whole and the lock free.
+ */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static rp_executor *live_head;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&live_lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&live_lock);
+}
+
+static void atfork_child(void)
+{
+	rp_executor *ex;
+
+	for (ex = live_head; ex; ex = ex->live_next) {
+		ex->forked = true;
+		atomic_store(&ex->broken, true);
+	}
+	pthread_mutex_unlock(&live_lock);
+}
+
+static void atfork_register(void)
+{
+	(void)pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+static void live_add(rp_executor *ex)
+{
+	(void)pthread_once(&atfork_once, atfork_register);
+	pthread_mutex_lock(&live_lock);
+	ex->live_prev = NULL;
+	ex->live_next = live_head;
+	if (live_head)
+		live_head->live_prev = ex;
+	live_head = ex;
+	pthread_mutex_unlock(&live_lock);
+}
+
+static void live_remove(rp_executor *ex)
+{
+	pthread_mutex_lock(&live_lock);
+	if (ex->live_prev)
+		ex->live_prev->live_next = ex->live_next;
+	else
+		live_head = ex->live_next;
+	if (ex->live_next)
+		ex->live_next->live_prev = ex->live_prev;
+	pthread_mutex_unlock(&live_lock);
+}
+
+/*
  * Slots of the run queue's ring (16 bytes each, 1 MiB of address space, but
  * pages are touched only as deep as the queue ever gets, see runq.c).  A
  * burst of submits easily runs thousands of tasks ahead of the workers, and
@@ -501,6 +566,7 @@ int rp__executor_create(const struct rp_config *cfg, bool internal,
 			rp__slab_release_handle(ex);
 			return ret;
 		}
+		live_add(ex);
 	}
 	*out = ex;
 	return 0;
@@ -704,6 +770,8 @@ int rp_executor_shutdown(rp_executor *ex, unsigned flags)
 	if (!ex || (flags & ~(unsigned)(RP_SHUTDOWN_WAIT |
 					RP_SHUTDOWN_CANCEL_PENDING)))
 		return -EINVAL;
+	if (ex->forked)
+		return -ENOTRECOVERABLE;
 	wait = (flags & RP_SHUTDOWN_WAIT) && !on_own_thread(ex);
 	if (rp__plug.ex == ex && rp__plug.pending)
 		rp__io_flush_plug();
@@ -723,8 +791,12 @@ int rp_executor_free(rp_executor *ex)
 {
 	if (!ex)
 		return 0;
+	if (ex->forked)
+		return -ENOTRECOVERABLE;
 	if (on_own_thread(ex))
 		return -EDEADLK;
+	if (!ex->internal)
+		live_remove(ex);
 	/* A batch still open on this thread is sent, then ended. */
 	if (rp__plug.ex == ex) {
 		rp__io_flush_plug();

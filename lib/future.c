@@ -334,7 +334,11 @@ static int cancel_running(rp_future *f)
 {
 	uint32_t fl = atomic_load_explicit(&f->flags, memory_order_relaxed);
 
-	if (!(fl & (RP__F_IO | RP__F_HOOK)))
+	/*
+	 * In the child of a fork() the operation is the parent's: asking
+	 * the ring to stop it would write into the ring the two share.
+	 */
+	if (!(fl & (RP__F_IO | RP__F_HOOK)) || f->ex->forked)
 		return -EBUSY;
 	fl = atomic_fetch_or_explicit(&f->flags, RP__F_CANCEL_REQ,
 				      memory_order_acq_rel);

@@ -548,6 +548,11 @@ struct rp_executor {
 	_Atomic bool cancel_pending;
 	_Atomic bool broken;
 	uint32_t spin_ns;
+	/*
+	 * Set in the child of a fork() (with `broken`): the threads are the
+	 * parent's, and its rings and descriptors are shared with the parent.
+	 */
+	bool forked;
 
 	/*
 	 * Sleep/wake bookkeeping; the protocol is described above wake_one()
@@ -590,6 +595,8 @@ struct rp_executor {
 	unsigned n_workers;
 	bool joined;
 	struct rp__worker *workers;
+	/* The list of live executors, for the fork handler (executor.c). */
+	rp_executor *live_prev, *live_next;
 	rp_init_fn initializer;
 	void *initializer_arg;
 	char name_prefix[16];

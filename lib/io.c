@@ -117,7 +117,8 @@ void rp__io_flush_plug(void)
 {
 	rp_executor *ex = rp__plug.ex;
 
-	if (rp__plug.pending && ex->io->flush)
+	/* A batch left open across fork() goes nowhere in the child. */
+	if (rp__plug.pending && ex->io->flush && !ex->forked)
 		ex->io->flush(ex);
 	rp__plug.pending = 0;
 }

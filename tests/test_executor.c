@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <CUnit/CUnit.h>
 
@@ -518,6 +519,91 @@ static void test_version_string_matches_header(void)
 	CU_ASSERT_STRING_EQUAL(v, "0.1.0");
 }
 
+/*
+ * The child's side of the fork test: each check that fails sets a bit of
+ * the exit status.  alarm() ends a child that hangs (the parent sees the
+ * signal).
+ */
+static int fork_child_checks(rp_executor *ex, rp_future *queued)
+{
+	rp_executor *fresh = NULL;
+	rp_future *f = NULL;
+	int64_t value = 0;
+	int bad = 0;
+
+	alarm(30);
+	if (rp_submit(ex, tu_value_task, (void *)(intptr_t)5, &f) !=
+	    -ENOTRECOVERABLE)
+		bad |= 1;
+	if (rp_nop(ex, NULL, &f) != -ENOTRECOVERABLE)
+		bad |= 2;
+	if (rp_executor_shutdown(ex, RP_SHUTDOWN_WAIT) != -ENOTRECOVERABLE)
+		bad |= 4;
+	if (rp_executor_free(ex) != -ENOTRECOVERABLE)
+		bad |= 8;
+	/* Queued in the parent: nothing runs it here, and nothing hangs. */
+	if (rp_future_result(queued, 10 * 1000000, NULL, NULL) != -ETIMEDOUT)
+		bad |= 16;
+#ifndef __SANITIZE_THREAD__
+	/*
+	 * A new executor works in the child.  (ThreadSanitizer ends a child
+	 * of a threaded process that starts a thread.)
+	 */
+	if (tu_executor_new(1, &fresh) != 0)
+		return bad | 32;
+	if (rp_submit(fresh, tu_value_task, (void *)(intptr_t)6, &f) != 0 ||
+	    rp_future_result(f, tu_stuck_timeout_ns(), &value, NULL) != 0 ||
+	    value != 6)
+		bad |= 64;
+	rp_future_unref(f);
+	if (rp_executor_free(fresh) != 0)
+		bad |= 128;
+#else
+	(void)fresh;
+	(void)value;
+#endif
+	return bad;
+}
+
+static void test_executor_is_broken_in_a_forked_child(void)
+{
+	struct tu_blocker b;
+	rp_executor *ex = NULL;
+	rp_future *running = NULL, *queued = NULL, *f = NULL;
+	int64_t value = 0;
+	int status = 0;
+	pid_t pid;
+
+	tu_blocker_init(&b, 1, 0);
+	CU_ASSERT_EQUAL_FATAL(tu_executor_new(1, &ex), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_submit(ex, tu_blocker_task, &b, &running), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_submit(ex, tu_value_task, (void *)(intptr_t)4,
+					&queued), 0);
+	tu_latch_wait(&b.started, 1);
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0)
+		_exit(fork_child_checks(ex, queued));
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status));
+	CU_ASSERT_EQUAL(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+
+	/* The parent's executor is untouched by what the child did. */
+	tu_latch_post(&b.release);
+	CU_ASSERT_EQUAL(rp_future_result(queued, RP_FOREVER, &value, NULL), 0);
+	CU_ASSERT_EQUAL(value, 4);
+	CU_ASSERT_EQUAL(rp_future_result(running, RP_FOREVER, NULL, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_nop(ex, NULL, &f), 0);
+	CU_ASSERT_EQUAL(rp_future_result(f, tu_stuck_timeout_ns(), NULL, NULL),
+			0);
+	rp_future_unref(f);
+	rp_future_unref(queued);
+	rp_future_unref(running);
+	CU_ASSERT_EQUAL(rp_executor_free(ex), 0);
+	tu_blocker_destroy(&b);
+}
+
 static const struct tu_test tests[] = {
 	{ "config_init_fills_documented_defaults",
 	  test_config_init_fills_documented_defaults, false },
@@ -565,6 +651,8 @@ static const struct tu_test tests[] = {
 	  test_long_thread_name_prefix_is_truncated_to_15_chars, false },
 	{ "version_string_matches_header",
 	  test_version_string_matches_header, false },
+	{ "executor_is_broken_in_a_forked_child",
+	  test_executor_is_broken_in_a_forked_child, false },
 };
 
 int main(int argc, char **argv)

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
@@ -758,6 +759,57 @@ static void test_io_queued_before_shutdown_completes(void)
 	it_executor_free(ex);
 }
 
+/*
+ * A read in flight when the process forks is the parent's: in the child,
+ * cancelling it must not reach the ring the two share (with shared rings
+ * the child would submit the cancel into the parent's ring itself), nor can
+ * new work be queued.  The parent's read goes on as if nothing happened.
+ */
+static void test_fork_leaves_operations_in_flight_to_the_parent(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL, *g = NULL;
+	char buf[8] = { 0 };
+	int64_t t0, v = -1;
+	int fds[2], status = 0;
+	pid_t pid;
+
+	CU_ASSERT_EQUAL_FATAL(pipe2(fds, O_CLOEXEC), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_read(ex, fds[0], buf, sizeof(buf), -1, NULL,
+				      &f), 0);
+	t0 = tu_now_ns();
+	while (!rp_future_running(f) &&
+	       tu_now_ns() - t0 < tu_stuck_timeout_ns())
+		sched_yield();
+	CU_ASSERT_TRUE_FATAL(rp_future_running(f));
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		int bad = 0;
+
+		alarm(30);
+		if (rp_future_cancel(f) != -EBUSY)
+			bad |= 1;
+		if (rp_nop(ex, NULL, &g) != -ENOTRECOVERABLE)
+			bad |= 2;
+		if (rp_executor_free(ex) != -ENOTRECOVERABLE)
+			bad |= 4;
+		_exit(bad);
+	}
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status));
+	CU_ASSERT_EQUAL(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+
+	CU_ASSERT_EQUAL(write(fds[1], "x", 1), 1);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 1);
+	CU_ASSERT_EQUAL(buf[0], 'x');
+	close(fds[0]);
+	close(fds[1]);
+	it_executor_free(ex);
+}
+
 static const struct tu_test tests[] = {
 	{ "cancel_stress", test_cancel_stress, false },
 	{ "cancel_stress_other_seed", test_cancel_stress_other_seed, false },
@@ -772,6 +824,8 @@ static const struct tu_test tests[] = {
 	  false },
 	{ "io_queued_before_shutdown_completes",
 	  test_io_queued_before_shutdown_completes, false },
+	{ "fork_leaves_operations_in_flight_to_the_parent",
+	  test_fork_leaves_operations_in_flight_to_the_parent, false },
 };
 
 int main(int argc, char **argv)
