@@ -465,7 +465,10 @@ RP_EXPORT int rp_wait(rp_future *const *fs, size_t n, enum rp_wait_mode mode,
 /**
  * Creates an iterator that yields `fs` in the order they end (Python's
  * `as_completed`).  It takes its own reference on each future, so the caller
- * may release theirs.  A future listed twice is yielded twice.
+ * may release theirs.  A future listed twice is yielded twice.  Unlike the
+ * rest of this header, an iterator is not thread safe: use it from one
+ * thread at a time (rp_as_completed_next() and rp_as_completed_free() on one
+ * iterator must not overlap); the futures it yields go anywhere.
  *
  * @return 0; -EINVAL for NULL `out`, NULL `fs` with `n > 0` or a NULL
  *         element; -ENOMEM.
@@ -510,6 +513,9 @@ struct rp_map_opts {
  * must stay valid until rp_map_free().  Work is submitted lazily: at most
  * `max_inflight` tasks of `chunk_size` inputs exist at any time, and more are
  * submitted as results are taken.  `opts` may be NULL for the defaults.
+ * Unlike the rest of this header, the iterator is not thread safe: use it
+ * from one thread at a time (rp_map_next() and rp_map_free() on one map
+ * must not overlap).
  *
  * @return 0; -EINVAL for NULL `ex`, `fn` or `out`, NULL `inputs` with `n > 0`,
  *         or `elem_size == 0`; -ENOMEM; any error of rp_submit().
