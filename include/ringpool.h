@@ -392,7 +392,8 @@ RP_EXPORT int rp_future_result(rp_future *f, int64_t timeout_ns,
 /**
  * Waits for `f` and gives only its error (Python's `exception`): returns 0 and
  * sets `*error` (0 or the task's negative error) when done, else -ETIMEDOUT,
- * -ECANCELED or -EINVAL as rp_future_result().
+ * -ECANCELED or -EINVAL as rp_future_result().  `error` is required (NULL:
+ * -EINVAL, without waiting).
  */
 RP_EXPORT int rp_future_exception(rp_future *f, int64_t timeout_ns,
 				  int *error);
