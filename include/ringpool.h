@@ -364,12 +364,16 @@ RP_EXPORT void rp_future_unref(rp_future *f);
 /**
  * Waits for `f` and reports how it ended (Python's `result`).
  *
- * The four outcomes are told apart by the return value:
+ * The outcomes are told apart by the return value:
  * - `0`: the future is done; `*value` holds its value and `*error` its error:
  *   0 when the task succeeded, otherwise the task's own negative error.
  * - `-ETIMEDOUT`: the future did not end within `timeout_ns`.
  * - `-ECANCELED`: the future was cancelled.
  * - `-EINVAL`: `f` is NULL.
+ * - `-EDEADLK`, at once, when `timeout_ns` is not 0 and `f` is an I/O
+ *   operation that has not ended and that only the calling thread could end:
+ *   a done-callback running on the thread that drives an io_uring ring
+ *   waits for an operation on that ring (see "Threads" in @ref io).
  *
  * Called on a worker thread of the executor, it runs other queued tasks while
  * it waits (`f` itself first, when it is still queued), so a task may wait on
@@ -392,8 +396,8 @@ RP_EXPORT int rp_future_result(rp_future *f, int64_t timeout_ns,
 /**
  * Waits for `f` and gives only its error (Python's `exception`): returns 0 and
  * sets `*error` (0 or the task's negative error) when done, else -ETIMEDOUT,
- * -ECANCELED or -EINVAL as rp_future_result().  `error` is required (NULL:
- * -EINVAL, without waiting).
+ * -ECANCELED, -EDEADLK or -EINVAL as rp_future_result().  `error` is
+ * required (NULL: -EINVAL, without waiting).
  */
 RP_EXPORT int rp_future_exception(rp_future *f, int64_t timeout_ns,
 				  int *error);
@@ -458,7 +462,10 @@ enum rp_wait_mode {
  * @param n_done  optional; receives how many of the `n` had ended.
  * @return 0 when the condition of `mode` was met (always for `n == 0`);
  *         -ETIMEDOUT when it was not within `timeout_ns`; -EINVAL for a NULL
- *         `fs` with `n > 0`, a NULL element or an unknown mode; -ENOMEM.
+ *         `fs` with `n > 0`, a NULL element or an unknown mode; -EDEADLK, at
+ *         once, when the condition is not met and one of the futures that
+ *         have not ended is one that only the calling thread could end (see
+ *         rp_future_result()); -ENOMEM.
  */
 RP_EXPORT int rp_wait(rp_future *const *fs, size_t n, enum rp_wait_mode mode,
 		      int64_t timeout_ns, bool *done, size_t *n_done);
@@ -483,7 +490,9 @@ RP_EXPORT int rp_as_completed_new(rp_future *const *fs, size_t n,
  * @param out receives the future, borrowed from the iterator: it stays valid
  *            until rp_as_completed_free() (take a reference to keep it).
  * @return 0; -ENODATA when all `n` have been yielded; -ETIMEDOUT when none
- *         ended within `timeout_ns`; -EINVAL.
+ *         ended within `timeout_ns`; -EDEADLK, at once, when none has ended
+ *         yet and one of those not yielded is one that only the calling
+ *         thread could end (see rp_future_result()); -EINVAL.
  */
 RP_EXPORT int rp_as_completed_next(rp_as_completed *it, int64_t timeout_ns,
 				   rp_future **out);
@@ -569,7 +578,11 @@ RP_EXPORT void rp_map_free(rp_map *m);
  *   Either way a
  *   callback may queue the next operation (a pipeline needs no extra thread)
  *   but must not block: waiting there on a future that is not done is an
- *   error the library cannot always detect.
+ *   error.  The library detects the wait that could never end, for an
+ *   operation on the ring that the calling thread drives (rp_future_result(),
+ *   rp_wait() and rp_as_completed_next() return `-EDEADLK` at once), but not
+ *   every other (an operation on another ring whose callback waits in turn
+ *   on this one, say).
  * - **Which ring.**  With several rings (rp_config::rings), a thread's
  *   operations go to one ring chosen for that thread, and operations queued
  *   by a done-callback on a ring's thread go to that same ring, which needs

@@ -282,6 +282,8 @@ static int wait_ended(rp_future *f, int64_t timeout_ns)
 		return 0;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
+	if (rp__wait_would_deadlock(f))
+		return -EDEADLK;
 	return rp__future_wait(f, rp__deadline(timeout_ns));
 }
 

@@ -235,6 +235,13 @@ bool rp__future_remove_cb(rp_future *f, struct rp__cb *cb);
  * meanwhile.  Returns 0 or -ETIMEDOUT.
  */
 int rp__future_wait(rp_future *f, int64_t deadline);
+/*
+ * True when `f` is an I/O operation on the io_uring ring that the calling
+ * thread drives (its ring thread, or a thread driving a shared ring, inside
+ * a done-callback): only this thread can end it, so waiting for it here
+ * never ends.  The public waits answer -EDEADLK instead.
+ */
+bool rp__wait_would_deadlock(const rp_future *f);
 
 static inline uint32_t rp__future_state(const rp_future *f)
 {

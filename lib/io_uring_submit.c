@@ -191,6 +191,21 @@ static int uring_reg(rp_executor *ex, int kind, const void *ptr, unsigned n)
 	return ret;
 }
 
+bool rp__wait_would_deadlock(const rp_future *f)
+{
+	struct ring *r = rp__cur_ring;
+	uint32_t fl;
+
+	if (!r || r->ex != f->ex)
+		return false;
+	fl = atomic_load_explicit(&f->flags, memory_order_relaxed);
+	/* Operations the blocking-I/O pool runs end without this thread. */
+	if ((fl & (RP__F_IO | RP__F_CTRL)) != RP__F_IO ||
+	    uring_missing(state_of(f->ex), (rp_future *)f))
+		return false;
+	return (fl & RP__F_SLOT_MASK) >> RP__F_SLOT_SHIFT == r->index;
+}
+
 static bool uring_on_own_thread(const rp_executor *ex)
 {
 	return (rp__cur_ring && rp__cur_ring->ex == ex) ||

@@ -145,6 +145,21 @@ static bool args_ok(rp_future *const *fs, size_t n)
 	return true;
 }
 
+/*
+ * Whether one of `fs` has not ended and only the calling thread could end
+ * it (see rp__wait_would_deadlock()): a wait that needs it never ends.
+ */
+static bool any_would_deadlock(rp_future *const *fs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (rp__future_state(fs[i]) < RP__DONE &&
+		    rp__wait_would_deadlock(fs[i]))
+			return true;
+	return false;
+}
+
 static bool failed(const rp_future *f)
 {
 	return rp__future_state(f) == RP__DONE && f->error != 0;
@@ -206,6 +221,10 @@ int rp_wait(rp_future *const *fs, size_t n, enum rp_wait_mode mode,
 				mode != RP_ALL_COMPLETED))
 		return -EINVAL;
 	if (mode == RP_ALL_COMPLETED) {
+		if (timeout_ns != 0 && any_would_deadlock(fs, n)) {
+			scan(fs, n, mode, done, n_done);
+			return -EDEADLK;
+		}
 		ret = wait_all(fs, n, timeout_ns);
 		scan(fs, n, mode, done, n_done);
 		return ret;
@@ -214,6 +233,8 @@ int rp_wait(rp_future *const *fs, size_t n, enum rp_wait_mode mode,
 		return 0;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
+	if (any_would_deadlock(fs, n))
+		return -EDEADLK;
 
 	/*
 	 * No callback nodes here: a node stays on its future's list until the
@@ -294,6 +315,12 @@ int rp_as_completed_next(rp_as_completed *it, int64_t timeout_ns,
 		return -EINVAL;
 	if (it->yielded == it->nt->n)
 		return -ENODATA;
+	if (!it->pending && timeout_ns != 0 &&
+	    any_would_deadlock(it->fs, it->nt->n)) {
+		it->pending = notifier_take(it->nt, 0);
+		if (!it->pending)
+			return -EDEADLK;
+	}
 	if (!it->pending) {
 		it->pending = notifier_take(it->nt, timeout_ns == 0 ?
 					    0 : rp__deadline(timeout_ns));

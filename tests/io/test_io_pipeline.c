@@ -436,6 +436,114 @@ static void test_small_rings_take_more_operations_than_entries(void)
 	it_executor_free(ex);
 }
 
+/* What a done-callback saw when it waited on an operation it queued. */
+struct waits_in_cb {
+	rp_executor *ex;
+	rp_future *sleep;
+	int queued, result, poll, wait_all, wait_first, next;
+	struct tu_latch ran;
+};
+
+static void wait_in_callback(rp_future *f, void *arg)
+{
+	struct waits_in_cb *w = arg;
+	rp_as_completed *it = NULL;
+	rp_future *g = NULL;
+	/* Bounded, so that a wait that cannot end fails the test. */
+	int64_t limit = tu_stuck_timeout_ns();
+
+	(void)f;
+	w->queued = rp_sleep(w->ex, 20 * MS, &w->sleep);
+	if (w->queued == 0) {
+		w->poll = rp_future_result(w->sleep, 0, NULL, NULL);
+		w->result = rp_future_result(w->sleep, limit, NULL, NULL);
+		w->wait_all = rp_wait(&w->sleep, 1, RP_ALL_COMPLETED, limit,
+				      NULL, NULL);
+		w->wait_first = rp_wait(&w->sleep, 1, RP_FIRST_COMPLETED,
+					limit, NULL, NULL);
+		if (rp_as_completed_new(&w->sleep, 1, &it) == 0)
+			w->next = rp_as_completed_next(it, limit, &g);
+		rp_as_completed_free(it);
+	}
+	tu_latch_post(&w->ran);
+}
+
+/*
+ * Whether rp_executor_backend()'s `why` names operation `name` as run on
+ * the blocking-I/O pool: 1 yes, 0 no, -1 when the list was cut short.
+ */
+static int on_blocking_pool(const char *why, const char *name)
+{
+	const char *p = why ? strchr(why, ':') : NULL;
+	size_t len = strlen(name);
+
+	for (; p && *p; p += strcspn(p, " ")) {
+		p += strspn(p, " ");
+		if (strncmp(p, name, len) == 0 && (p[len] == ' ' || !p[len]))
+			return 1;
+		if (strncmp(p, "...", 3) == 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * A done-callback on a ring's thread that waits for an operation of that
+ * ring would wait forever: only that thread can send the operation and
+ * reap it.  The waits say -EDEADLK instead.  Where the callback runs on a
+ * blocking-I/O thread, or the operation there, the wait just works.
+ */
+static void test_waiting_in_a_callback_on_its_own_ring_is_edeadlk(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	struct waits_in_cb w;
+	rp_future *f = NULL;
+	const char *why = NULL;
+	int backend = 0, fds[2], want, read_pool, sleep_pool;
+	char c = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.ex = ex;
+	w.queued = w.result = w.poll = -1;
+	tu_latch_init(&w.ran);
+	CU_ASSERT_EQUAL(rp_executor_backend(ex, &backend, &why), 0);
+	/*
+	 * With the read and the sleep on the ring, the callback runs on the
+	 * ring's thread and waits for its own ring.
+	 */
+	read_pool = on_blocking_pool(why, "read");
+	sleep_pool = on_blocking_pool(why, "timeout");
+	want = backend == RP_BACKEND_URING && !read_pool && !sleep_pool ?
+	       -EDEADLK : 0;
+	if (read_pool < 0 || sleep_pool < 0)
+		want = 1;	/* either outcome, but no hang */
+
+	CU_ASSERT_EQUAL_FATAL(pipe2(fds, O_CLOEXEC), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_read(ex, fds[0], &c, 1, -1, NULL, &f), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_future_add_done_callback(f, wait_in_callback,
+							  &w), 0);
+	CU_ASSERT_EQUAL(write(fds[1], "x", 1), 1);
+	CU_ASSERT_EQUAL(it_end(f, NULL), 0);
+	/* The callback's four waits may each run to their bound. */
+	CU_ASSERT_TRUE_FATAL(tu_latch_wait_for(&w.ran, 1,
+					       5 * tu_stuck_timeout_ns()));
+	CU_ASSERT_EQUAL_FATAL(w.queued, 0);
+	CU_ASSERT(w.poll == -ETIMEDOUT || w.poll == 0);
+	if (want == 1)
+		want = w.result;
+	CU_ASSERT(want == 0 || want == -EDEADLK);
+	CU_ASSERT_EQUAL(w.result, want);
+	CU_ASSERT_EQUAL(w.wait_all, want);
+	CU_ASSERT_EQUAL(w.wait_first, want);
+	CU_ASSERT_EQUAL(w.next, want);
+	/* The operation itself still ends, once the callback has returned. */
+	CU_ASSERT_EQUAL(it_end(w.sleep, NULL), 0);
+	close(fds[0]);
+	close(fds[1]);
+	tu_latch_destroy(&w.ran);
+	it_executor_free(ex);
+}
+
 static const struct tu_test tests[] = {
 	{ "copy_pipeline_in_done_callbacks",
 	  test_copy_pipeline_in_done_callbacks, false },
@@ -443,6 +551,8 @@ static const struct tu_test tests[] = {
 	  test_small_rings_take_more_operations_than_entries, false },
 	{ "endless_chain_leaves_room_for_others",
 	  test_endless_chain_leaves_room_for_others, false },
+	{ "waiting_in_a_callback_on_its_own_ring_is_edeadlk",
+	  test_waiting_in_a_callback_on_its_own_ring_is_edeadlk, false },
 };
 
 int main(int argc, char **argv)
