@@ -568,6 +568,12 @@ RP_EXPORT void rp_map_free(rp_map *m);
  *   return on success (bytes moved, a new descriptor, 0); its error is the
  *   negative errno it would have set.  A short read or write is a success
  *   with fewer bytes (a short read is not end of file; 0 bytes is).
+ * - **Offsets** of reads and writes (rp_read() and the like): -1 is the
+ *   file position.  On a pipe or socket pass -1: a pipe ignores the offset,
+ *   but a socket takes only 0 and ends the operation with `-ESPIPE` for
+ *   any other, on both backends; so a *_full operation on a socket at
+ *   offset 0 fails with `-ESPIPE` after its first short transfer, whose
+ *   bytes are in its value.
  * - **Buffers and paths** passed to an operation belong to it until its
  *   future is done: do not free, reuse or let them go out of scope before.
  * - **Threads.**  With io_uring, done-callbacks of I/O futures run on the

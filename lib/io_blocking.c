@@ -186,6 +186,8 @@ static int64_t rw_stream(const struct rw *rw, const struct waiter *w)
 	}
 }
 
+static bool is_socket(int fd, int *err);
+
 static int64_t do_rw(const struct io_uring_sqe *sqe, const struct waiter *w)
 {
 	struct rw rw = {
@@ -214,9 +216,17 @@ static int64_t do_rw(const struct io_uring_sqe *sqe, const struct waiter *w)
 	while (n < 0 && errno == EINTR);
 	if (n >= 0)
 		return n;
-	/* io_uring ignores the offset of a pipe or socket instead. */
-	if (errno == ESPIPE)
+	/*
+	 * io_uring ignores the offset of a pipe, and of a socket when it is
+	 * 0; a socket's own read and write refuse any other (-ESPIPE).
+	 */
+	if (errno == ESPIPE) {
+		int err;
+
+		if (sqe->off != 0 && is_socket(rw.fd, &err))
+			return -ESPIPE;
 		return rw_stream(&rw, w);
+	}
 	return -errno;
 }
 

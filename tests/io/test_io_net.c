@@ -229,6 +229,39 @@ static void test_recv_flags_pass_through(void)
 }
 
 /*
+ * Reads and writes on a socket take offset 0 as -1 and refuse any other
+ * with -ESPIPE, on both backends (the fallback moved the bytes): so a
+ * *_full read at offset 0 stops at its first short piece.
+ */
+static void test_socket_refuses_offsets_but_zero(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL;
+	char buf[8] = { 0 };
+	int64_t v = -1;
+	int a, b;
+
+	it_unix_pair(&a, &b);
+	CU_ASSERT_EQUAL(it_write(ex, b, "abc", 3, 5, &v), -ESPIPE);
+	CU_ASSERT_EQUAL(v, 0);
+	CU_ASSERT_EQUAL(it_write(ex, b, "abc", 3, 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 3);
+	CU_ASSERT_EQUAL(it_read(ex, a, buf, 2, 5, &v), -ESPIPE);
+	CU_ASSERT_EQUAL(v, 0);
+	CU_ASSERT_EQUAL(it_read(ex, a, buf, 2, 0, &v), 0);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT(memcmp(buf, "ab", 2) == 0);
+	/* One byte is there; the second piece would be at offset 1. */
+	CU_ASSERT_EQUAL_FATAL(rp_read_full(ex, a, buf, 4, 0, NULL, &f), 0);
+	CU_ASSERT_EQUAL(it_end(f, &v), -ESPIPE);
+	CU_ASSERT_EQUAL(v, 1);
+	CU_ASSERT_EQUAL(buf[0], 'c');
+	close(a);
+	close(b);
+	it_executor_free(ex);
+}
+
+/*
  * RP_IO_POLL_FIRST waits for readiness before the first attempt: a receive
  * on an empty socket stays pending until data comes, one on a socket with
  * data ends at once, and deadlines and cancellation still reach it.  Only
@@ -966,6 +999,8 @@ static const struct tu_test tests[] = {
 	  false },
 	{ "socketpair_echo_round_trips", test_socketpair_echo_round_trips,
 	  false },
+	{ "socket_refuses_offsets_but_zero",
+	  test_socket_refuses_offsets_but_zero, false },
 	{ "recv_flags_pass_through", test_recv_flags_pass_through, false },
 	{ "poll_first", test_poll_first, false },
 	{ "poll_first_on_a_non_socket", test_poll_first_on_a_non_socket,
