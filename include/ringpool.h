@@ -275,23 +275,37 @@ RP_EXPORT int rp_executor_new(const struct rp_config *cfg, rp_executor **out);
 
 /** Flags for rp_executor_shutdown(). */
 enum rp_shutdown_flags {
-	/** Block until every queued and running task has ended. */
+	/**
+	 * Block until every queued and running task, and every I/O operation
+	 * queued or in flight, has ended.
+	 */
 	RP_SHUTDOWN_WAIT = 1u << 0,
-	/** Cancel every task that has not started (they end `-ECANCELED`). */
+	/**
+	 * Cancel every task that has not started, and every I/O operation not
+	 * yet handed to the kernel (or, with the fallback, not yet started):
+	 * they end `-ECANCELED`.
+	 */
 	RP_SHUTDOWN_CANCEL_PENDING = 1u << 1,
 };
 
 /**
  * Stops the executor from taking new work (Python's `shutdown`).
  *
- * After it returns, rp_submit() fails with `-ESHUTDOWN`.  Tasks already queued
- * still run unless ::RP_SHUTDOWN_CANCEL_PENDING is given.  May be called more
- * than once: a later call with ::RP_SHUTDOWN_CANCEL_PENDING cancels what is
- * still queued then, and a later call with ::RP_SHUTDOWN_WAIT waits too.
+ * After it returns, rp_submit() and the I/O operations fail with
+ * `-ESHUTDOWN`.  Tasks and operations already queued still run unless
+ * ::RP_SHUTDOWN_CANCEL_PENDING is given.  Operations in flight are not
+ * cancelled (rp_executor_free() cancels them): ::RP_SHUTDOWN_WAIT waits
+ * for them to end, so a receive on an idle socket, or a multishot accept,
+ * keeps it waiting until it is cancelled with rp_future_cancel() from
+ * another thread.  May be called more than once: a later call with
+ * ::RP_SHUTDOWN_CANCEL_PENDING cancels what is still queued then, and a
+ * later call with ::RP_SHUTDOWN_WAIT waits too.
  *
  * @return 0; -EINVAL for a NULL executor or unknown flags; -EDEADLK when
- *         ::RP_SHUTDOWN_WAIT is asked from one of the executor's own workers
- *         (the shutdown itself still takes effect); -ENOTRECOVERABLE, with
+ *         ::RP_SHUTDOWN_WAIT is asked from one of the executor's own threads
+ *         (a worker, a ring's thread, a blocking-I/O thread, or a thread
+ *         running done-callbacks while it drives a shared ring): the
+ *         shutdown itself still takes effect; -ENOTRECOVERABLE, with
  *         no effect, in the child of a fork() (see the top of this header).
  */
 RP_EXPORT int rp_executor_shutdown(rp_executor *ex, unsigned flags);
@@ -304,8 +318,10 @@ RP_EXPORT int rp_executor_shutdown(rp_executor *ex, unsigned flags);
  * referenced is freed when the last of them is released.
  *
  * @return 0 (also for NULL); -EDEADLK when called from one of the executor's
- *         own workers, and -ENOTRECOVERABLE in the child of a fork() (see
- *         the top of this header): then nothing is freed.
+ *         own threads (as for rp_executor_shutdown(): from a done-callback
+ *         of its tasks or operations, say), and -ENOTRECOVERABLE in the
+ *         child of a fork() (see the top of this header): then nothing is
+ *         freed.
  */
 RP_EXPORT int rp_executor_free(rp_executor *ex);
 
