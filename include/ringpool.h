@@ -843,7 +843,12 @@ RP_EXPORT int rp_connect(rp_executor *ex, int fd, const struct sockaddr *addr,
 RP_EXPORT int rp_accept(rp_executor *ex, int fd, struct sockaddr *addr,
 			unsigned *addrlen, int flags,
 			const struct rp_io_opts *opts, rp_future **out);
-/** send(2). */
+/**
+ * send(2), with `MSG_NOSIGNAL` always added: a peer that has gone gives
+ * `-EPIPE`, never SIGPIPE, on both backends.
+ * rp_write(), rp_writev() and rp_splice() on a socket may raise SIGPIPE,
+ * as write(2) does.
+ */
 RP_EXPORT int rp_send(rp_executor *ex, int fd, const void *buf, size_t len,
 		      int flags, const struct rp_io_opts *opts,
 		      rp_future **out);

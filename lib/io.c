@@ -532,7 +532,13 @@ int rp_send(rp_executor *ex, int fd, const void *buf, size_t len, int flags,
 		       &io);
 	if (ret)
 		return ret;
-	io_uring_prep_send(&io->sqe, fd, buf, clamp_len(len), flags);
+	/*
+	 * io_uring's send gives -EPIPE without SIGPIPE for a peer that has
+	 * gone (Linux 6.18), while send(2) on the fallback raised it and
+	 * killed a program that had not ignored it: ask for that everywhere.
+	 */
+	io_uring_prep_send(&io->sqe, fd, buf, clamp_len(len),
+			   flags | MSG_NOSIGNAL);
 	poll_first(ex, io, opts);
 	return io_end(ex, io, out);
 }

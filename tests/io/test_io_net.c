@@ -228,6 +228,39 @@ static void test_recv_flags_pass_through(void)
 	it_executor_free(ex);
 }
 
+static atomic_uint sigpipes;
+
+static void count_sigpipe(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&sigpipes, 1);
+}
+
+/*
+ * A send to a peer that has gone ends with -EPIPE and raises no SIGPIPE,
+ * on both backends (the fallback's send(2) raised it, which kills a
+ * program that has not ignored it).
+ */
+static void test_send_to_a_closed_peer_is_epipe_without_sigpipe(void)
+{
+	struct sigaction count = { .sa_handler = count_sigpipe }, old;
+	rp_executor *ex = it_executor_new(NULL);
+	int64_t v = -1;
+	int a, b;
+
+	atomic_store(&sigpipes, 0);
+	sigemptyset(&count.sa_mask);
+	CU_ASSERT_EQUAL_FATAL(sigaction(SIGPIPE, &count, &old), 0);
+	it_unix_pair(&a, &b);
+	close(b);
+	CU_ASSERT_EQUAL(it_send(ex, a, "abc", 3, 0, &v), -EPIPE);
+	CU_ASSERT_EQUAL(v, 0);
+	CU_ASSERT_EQUAL(atomic_load(&sigpipes), 0);
+	CU_ASSERT_EQUAL(sigaction(SIGPIPE, &old, NULL), 0);
+	close(a);
+	it_executor_free(ex);
+}
+
 /*
  * Reads and writes on a socket take offset 0 as -1 and refuse any other
  * with -ESPIPE, on both backends (the fallback moved the bytes): so a
@@ -1001,6 +1034,8 @@ static const struct tu_test tests[] = {
 	  false },
 	{ "socket_refuses_offsets_but_zero",
 	  test_socket_refuses_offsets_but_zero, false },
+	{ "send_to_a_closed_peer_is_epipe_without_sigpipe",
+	  test_send_to_a_closed_peer_is_epipe_without_sigpipe, false },
 	{ "recv_flags_pass_through", test_recv_flags_pass_through, false },
 	{ "poll_first", test_poll_first, false },
 	{ "poll_first_on_a_non_socket", test_poll_first_on_a_non_socket,
