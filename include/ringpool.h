@@ -84,8 +84,10 @@ typedef struct rp_map rp_map;
  *
  * Runs on one of the executor's worker threads.  It returns `0` and may store
  * its value in `*value` (which starts at 0), or returns a negative number that
- * becomes the future's error (by convention a negative `errno`).  Pointers can
- * travel through `*value` as `(int64_t)(intptr_t)ptr`.
+ * becomes the future's error (by convention a negative `errno`).  Any other
+ * nonzero return is the error too, passed on as it is (and ::RP_FIRST_EXCEPTION
+ * counts it as one); `*value` is kept either way.  Pointers can travel through
+ * `*value` as `(int64_t)(intptr_t)ptr`.
  */
 typedef int (*rp_task_fn)(void *arg, int64_t *value);
 
@@ -111,7 +113,8 @@ struct rp_config {
 	/**
 	 * Prefix of the worker threads' names (as `ps -L` and debuggers show
 	 * them), followed by the worker's index.  Copied; truncated to fit
-	 * Linux's 15-character limit.  Default "rp-worker".
+	 * Linux's 15-character limit.  Default "rp-worker"; NULL, like "",
+	 * names the workers by their index alone.
 	 */
 	const char *thread_name_prefix;
 	/**
