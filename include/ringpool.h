@@ -620,7 +620,9 @@ RP_EXPORT void rp_map_free(rp_map *m);
  *   and returns 0.  On one in flight it asks the kernel to stop it and
  *   returns `-EINPROGRESS`: the future then ends exactly once, with
  *   `-ECANCELED` (rp_future_cancelled() is true) or, if the operation
- *   finished first, with its result.
+ *   finished first, with its result.  A *_full operation that had already
+ *   moved bytes ends done instead, with error `-ECANCELED` and those bytes
+ *   in its value, as with a deadline.
  * - **Deadlines.**  With rp_io_opts::timeout_ns an operation that has not
  *   finished in time ends with error `-ETIMEDOUT`; bytes it had already moved
  *   (by the *_full helpers) are in its value.  One whose deadline has passed

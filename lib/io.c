@@ -153,16 +153,33 @@ void rp__io_complete(rp_future *f, int64_t res)
 		if (res > 0)
 			f->value += res;
 		f->error = res < 0 ? (int32_t)res : 0;
+		/*
+		 * A short round is not the end of the file: one that was not
+		 * resubmitted because a cancel or the deadline came meanwhile
+		 * was stopped by it (mapped below).
+		 */
+		if (res > 0 && (uint64_t)res < io->sqe.len &&
+		    (fl & (RP__F_CANCEL_REQ | RP__F_TIMED_OUT)))
+			f->error = -ECANCELED;
 	} else {
 		f->value = res > 0 ? res : 0;
 		f->error = res < 0 ? (int32_t)res : 0;
 	}
 	if (f->error == -ECANCELED || f->error == -ETIMEDOUT ||
 	    f->error == -ETIME) {
-		if (fl & RP__F_TIMED_OUT)
+		if (fl & RP__F_TIMED_OUT) {
 			f->error = -ETIMEDOUT;
-		else if (fl & RP__F_CANCEL_REQ)
+		} else if ((fl & RP__F_CANCEL_REQ) && (fl & RP__F_FULL) &&
+			   f->value > 0) {
+			/*
+			 * Bytes already moved stay in the value, as for a
+			 * deadline: a cancelled future gives none, and what a
+			 * read took from a pipe or socket would be lost.
+			 */
+			f->error = -ECANCELED;
+		} else if (fl & RP__F_CANCEL_REQ) {
 			state = RP__CANCELLED;
+		}
 	}
 	rp__future_finish(f, state);
 }

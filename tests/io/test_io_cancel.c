@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -760,6 +761,54 @@ static void test_io_queued_before_shutdown_completes(void)
 }
 
 /*
+ * A *_full read cancelled after it took some bytes from a socket ends done,
+ * with -ECANCELED and those bytes in its value (as a deadline does): ended
+ * cancelled it would give no value, and the bytes would be lost to the
+ * program.  One cancelled before it took any ends cancelled.
+ */
+static void test_cancelled_full_read_keeps_the_bytes_it_moved(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL;
+	char buf[8] = { 0 };
+	int64_t t0, v = -1;
+	int sv[2], queued = -1, ret, err = 0;
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+					 0, sv), 0);
+	CU_ASSERT_EQUAL(write(sv[1], "abcd", 4), 4);
+	CU_ASSERT_EQUAL_FATAL(rp_read_full(ex, sv[0], buf, sizeof(buf), -1,
+					   NULL, &f), 0);
+	/* Wait until its first round has taken the four bytes. */
+	t0 = tu_now_ns();
+	while ((ioctl(sv[0], FIONREAD, &queued) < 0 || queued != 0) &&
+	       tu_now_ns() - t0 < tu_stuck_timeout_ns())
+		sched_yield();
+	CU_ASSERT_EQUAL_FATAL(queued, 0);
+	ret = rp_future_cancel(f);
+	CU_ASSERT_EQUAL(ret, -EINPROGRESS);
+	CU_ASSERT_EQUAL(rp_future_result(f, tu_stuck_timeout_ns(), &v, &err),
+			0);
+	CU_ASSERT_EQUAL(err, -ECANCELED);
+	CU_ASSERT_EQUAL(v, 4);
+	CU_ASSERT_FALSE(rp_future_cancelled(f));
+	CU_ASSERT(memcmp(buf, "abcd", 4) == 0);
+	rp_future_unref(f);
+
+	/* Nothing taken: cancelled as any other operation. */
+	CU_ASSERT_EQUAL_FATAL(rp_read_full(ex, sv[0], buf, sizeof(buf), -1,
+					   NULL, &f), 0);
+	ret = rp_future_cancel(f);
+	CU_ASSERT(ret == 0 || ret == -EINPROGRESS);
+	CU_ASSERT_EQUAL(it_result(f, &v), -ECANCELED);
+	CU_ASSERT_TRUE(rp_future_cancelled(f));
+	rp_future_unref(f);
+	close(sv[0]);
+	close(sv[1]);
+	it_executor_free(ex);
+}
+
+/*
  * A read in flight when the process forks is the parent's: in the child,
  * cancelling it must not reach the ring the two share (with shared rings
  * the child would submit the cancel into the parent's ring itself), nor can
@@ -824,6 +873,8 @@ static const struct tu_test tests[] = {
 	  false },
 	{ "io_queued_before_shutdown_completes",
 	  test_io_queued_before_shutdown_completes, false },
+	{ "cancelled_full_read_keeps_the_bytes_it_moved",
+	  test_cancelled_full_read_keeps_the_bytes_it_moved, false },
 	{ "fork_leaves_operations_in_flight_to_the_parent",
 	  test_fork_leaves_operations_in_flight_to_the_parent, false },
 };
