@@ -860,6 +860,10 @@ RP_EXPORT int rp_send(rp_executor *ex, int fd, const void *buf, size_t len,
 /**
  * recv(2); 0 bytes means the peer closed (or `len` was 0: that receive
  * still waits, as recv(2) does, until the socket has data or is closed).
+ * With `MSG_WAITALL`, a receive that a deadline or a cancel stops after
+ * some bytes came ends with those bytes and error 0, as recv(2) interrupted
+ * by a signal does, on both backends: fewer than `len` bytes then do not
+ * mean that the peer closed.  rp_read_full() tells the two apart.
  */
 RP_EXPORT int rp_recv(rp_executor *ex, int fd, void *buf, size_t len,
 		      int flags, const struct rp_io_opts *opts,

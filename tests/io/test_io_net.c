@@ -228,6 +228,31 @@ static void test_recv_flags_pass_through(void)
 	it_executor_free(ex);
 }
 
+/*
+ * A MSG_WAITALL receive that its deadline stops after some bytes came ends
+ * with those bytes and no error, on both backends, as the header says.
+ */
+static void test_waitall_recv_stopped_by_deadline_keeps_its_bytes(void)
+{
+	struct rp_io_opts soon = { .timeout_ns = 30 * MS };
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL;
+	char buf[16] = { 0 };
+	int64_t v = -1;
+	int a, b;
+
+	it_unix_pair(&a, &b);
+	CU_ASSERT_EQUAL(write(b, "abcd", 4), 4);
+	CU_ASSERT_EQUAL_FATAL(rp_recv(ex, a, buf, 10, MSG_WAITALL, &soon, &f),
+			      0);
+	CU_ASSERT_EQUAL(it_end(f, &v), 0);
+	CU_ASSERT_EQUAL(v, 4);
+	CU_ASSERT(memcmp(buf, "abcd", 4) == 0);
+	close(a);
+	close(b);
+	it_executor_free(ex);
+}
+
 static atomic_uint sigpipes;
 
 static void count_sigpipe(int sig)
@@ -1034,6 +1059,8 @@ static const struct tu_test tests[] = {
 	  false },
 	{ "socket_refuses_offsets_but_zero",
 	  test_socket_refuses_offsets_but_zero, false },
+	{ "waitall_recv_stopped_by_deadline_keeps_its_bytes",
+	  test_waitall_recv_stopped_by_deadline_keeps_its_bytes, false },
 	{ "send_to_a_closed_peer_is_epipe_without_sigpipe",
 	  test_send_to_a_closed_peer_is_epipe_without_sigpipe, false },
 	{ "recv_flags_pass_through", test_recv_flags_pass_through, false },
