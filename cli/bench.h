@@ -353,6 +353,21 @@ void bench_chains_meter(struct bench_chains *ch, uint64_t (*done)(void *),
 enum { ENG_URING, ENG_THREADS, ENG_SYNC, ENG_COUNT };
 extern const char *const bench_engine_names[ENG_COUNT];
 
+/*
+ * Whether a comma list has an empty item ("a,,b", ",a", "a,"), which a
+ * list option refuses rather than skips.
+ */
+bool bench_list_has_empty(const char *list);
+
+/*
+ * Parses --engine's comma list into order[] (how many in *n), each name
+ * once, from the first `allowed` of bench_engine_names (ENG_SYNC leaves
+ * sync out); `expected` names them for the message.  0, or 2 after saying
+ * what is wrong.  `list` is cut up.
+ */
+int bench_parse_engines(const char *subject, char *list, int allowed,
+			const char *expected, int order[ENG_COUNT], int *n);
+
 /* One measured run of file I/O. */
 struct file_job {
 	int engine;

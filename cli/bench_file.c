@@ -134,34 +134,15 @@ static void usage(FILE *out)
 
 static int parse_engines(struct file_opts *o, char *list)
 {
-	char *tok, *save = NULL;
-	int e;
+	int k;
 
 	memset(o->engines, 0, sizeof(o->engines));
-	o->n_engines = 0;
-	for (tok = strtok_r(list, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		for (e = 0; e < ENG_COUNT; e++)
-			if (!strcmp(tok, bench_engine_names[e]))
-				break;
-		if (e == ENG_COUNT) {
-			bench_err(SUBJ,
-				  "unknown engine '%s': expected uring, "
-				  "threads or sync",
-				  tok);
-			return 2;
-		}
-		if (o->engines[e]) {
-			bench_err(SUBJ, "engine '%s' is listed twice", tok);
-			return 2;
-		}
-		o->engines[e] = true;
-		o->order[o->n_engines++] = e;
-	}
-	if (!o->n_engines) {
-		bench_err(SUBJ, "--engine needs at least one engine");
+	if (bench_parse_engines(SUBJ, list, ENG_COUNT,
+				"uring, threads or sync", o->order,
+				&o->n_engines))
 		return 2;
-	}
+	for (k = 0; k < o->n_engines; k++)
+		o->engines[o->order[k]] = true;
 	return 0;
 }
 

@@ -31,7 +31,7 @@ struct http_opts {
 	const char *out; /* --out, or NULL */
 	char dir[PATH_MAX];
 	bool dir_made;
-	int engines[2], n_engines;
+	int engines[ENG_COUNT], n_engines;
 	bool nginx; /* --server nginx */
 	unsigned port;
 };
@@ -80,37 +80,6 @@ static void usage(FILE *out)
 		"  -h, --help      show this help\n");
 }
 
-static int parse_engines(struct http_opts *o, char *list)
-{
-	char *tok, *save = NULL;
-	int e, k;
-
-	o->n_engines = 0;
-	for (tok = strtok_r(list, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		for (e = 0; e < ENG_SYNC; e++)
-			if (!strcmp(tok, bench_engine_names[e]))
-				break;
-		for (k = 0; k < o->n_engines; k++)
-			if (o->engines[k] == e)
-				break;
-		if (e == ENG_SYNC || k < o->n_engines) {
-			bench_err(SUBJ,
-				  "invalid engine '%s': expected uring or "
-				  "threads (the library's backends), once "
-				  "each",
-				  tok);
-			return 2;
-		}
-		o->engines[o->n_engines++] = e;
-	}
-	if (!o->n_engines) {
-		bench_err(SUBJ, "--engine needs at least one engine");
-		return 2;
-	}
-	return 0;
-}
-
 enum { OPT_ENGINE = 1, OPT_CONNS, OPT_SIZE, OPT_FILES, OPT_OUT, OPT_SERVER };
 
 /* 0 to run, -1 after --help, 2 after a usage error (told). */
@@ -136,7 +105,10 @@ static int parse(int argc, char **argv, struct http_opts *o,
 	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_ENGINE:
-			if (parse_engines(o, optarg))
+			if (bench_parse_engines(SUBJ, optarg, ENG_SYNC,
+						"uring or threads (the "
+						"library's backends)",
+						o->engines, &o->n_engines))
 				return 2;
 			break;
 		case OPT_CONNS:

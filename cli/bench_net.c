@@ -476,8 +476,12 @@ static int parse_list(const char *opt, char *arg, bool sizes, unsigned max,
 		      unsigned out[MAX_LIST])
 {
 	char *tok, *save = NULL;
-	int n = 0;
+	int n = 0, k;
 
+	if (bench_list_has_empty(arg)) {
+		bench_err(SUBJ, "%s '%s' has an empty item", opt, arg);
+		return -1;
+	}
 	for (tok = strtok_r(arg, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		unsigned long long v;
@@ -492,6 +496,12 @@ static int parse_list(const char *opt, char *arg, bool sizes, unsigned max,
 				  "invalid %s '%s': expected up to %d "
 				  "values from 1 to %u",
 				  opt, tok, MAX_LIST, max);
+			return -1;
+		}
+		for (k = 0; k < n && out[k] != (unsigned)v; k++)
+			;
+		if (k < n) {
+			bench_err(SUBJ, "%s lists %s twice", opt, tok);
 			return -1;
 		}
 		out[n++] = (unsigned)v;
@@ -513,11 +523,10 @@ int bench_net(int argc, char **argv)
 	};
 	unsigned conns[MAX_LIST] = {16}, msgs[MAX_LIST] = {64};
 	int n_conns = 1, n_msgs = 1, engines[ENG_COUNT] = {ENG_URING};
-	int n_engines = 1, opt, e, k, ci, mi, status = 0, ret;
+	int n_engines = 1, opt, k, ci, mi, status = 0, ret;
 	struct bench_common c = {.warmup = -1};
 	struct bench_doc d = {.subject = SUBJ, .ops_unit = "msg/s"};
 	struct bench_srv srv = {.kind = SRV_ECHO};
-	char *tok, *save;
 	unsigned round;
 
 	optind = 1;
@@ -537,31 +546,10 @@ int bench_net(int argc, char **argv)
 				return 2;
 			break;
 		case 'e':
-			n_engines = 0;
-			save = NULL;
-			for (tok = strtok_r(optarg, ",", &save); tok;
-			     tok = strtok_r(NULL, ",", &save)) {
-				for (e = 0; e < ENG_COUNT; e++)
-					if (!strcmp(tok, bench_engine_names[e]))
-						break;
-				for (k = 0; k < n_engines; k++)
-					if (engines[k] == e)
-						break;
-				if (e == ENG_COUNT || k < n_engines) {
-					bench_err(SUBJ,
-						  "invalid engine '%s': "
-						  "expected uring, threads or "
-						  "sync, once each",
-						  tok);
-					return 2;
-				}
-				engines[n_engines++] = e;
-			}
-			if (!n_engines) {
-				bench_err(SUBJ, "--engine needs at least one "
-						"engine");
+			if (bench_parse_engines(SUBJ, optarg, ENG_COUNT,
+						"uring, threads or sync",
+						engines, &n_engines))
 				return 2;
-			}
 			break;
 		case 'h':
 			usage(stdout);

@@ -126,6 +126,51 @@ int bench_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+bool bench_list_has_empty(const char *list)
+{
+	size_t len = strlen(list);
+
+	return len && (list[0] == ',' || list[len - 1] == ',' ||
+		       strstr(list, ",,"));
+}
+
+int bench_parse_engines(const char *subject, char *list, int allowed,
+			const char *expected, int order[ENG_COUNT], int *n)
+{
+	char *tok, *save = NULL;
+	int e, k;
+
+	*n = 0;
+	if (list[strspn(list, ",")] && bench_list_has_empty(list)) {
+		bench_err(subject, "--engine '%s' has an empty item", list);
+		return 2;
+	}
+	for (tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (e = 0; e < allowed; e++)
+			if (!strcmp(tok, bench_engine_names[e]))
+				break;
+		if (e == allowed) {
+			bench_err(subject, "unknown engine '%s': expected %s",
+				  tok, expected);
+			return 2;
+		}
+		for (k = 0; k < *n; k++)
+			if (order[k] == e)
+				break;
+		if (k < *n) {
+			bench_err(subject, "engine '%s' is listed twice", tok);
+			return 2;
+		}
+		order[(*n)++] = e;
+	}
+	if (!*n) {
+		bench_err(subject, "--engine needs at least one engine");
+		return 2;
+	}
+	return 0;
+}
+
 int bench_parse_secs(const char *s, double *out)
 {
 	char *end;
