@@ -215,10 +215,10 @@ struct conn {
 	char peer[64];
 
 	/*
-	 * Kept alive after a response, waiting for the next request with
-	 * none of it in (see idle_add()): the ring it is on, whether it has
-	 * answered one, whether it may be listed, and, under that ring's
-	 * idle.lock, its place on the list and whether it was drained.
+	 * Waiting for a request with none of it in (see idle_add()): the
+	 * ring it is on, whether it has answered one (which list it goes
+	 * on), whether it may be listed, and, under that ring's idle.lock,
+	 * its place on the list and whether it was drained.
 	 */
 	unsigned ring;
 	bool answered, may_idle;
@@ -322,24 +322,30 @@ static void fatal(const char *what, int err)
 }
 
 /*
- * Connections kept alive after a response, waiting for the next request
- * with none of it in yet, oldest first, one list per ring.  At --max-conns
- * a new connection takes the place of the one that waited longest instead
- * of getting 503, as nginx reuses its idle keep-alive connections: a
- * browser keeps a few connections open for the idle timeout whether or not
- * it sends more, and those idle ones would otherwise turn everyone else
- * away.  A client is ready for a kept-alive connection to close while idle
- * (RFC 9112, 9.3.1: it may retry a request that met the close); one that
- * has not sent its first request yet is left alone.  At most DRAIN_MAX are
- * being closed so at once (a descriptor pair each past --max-conns, from
- * the spare).
+ * Connections waiting for a request with none of it in yet, oldest first,
+ * per ring: those kept alive after a response on one list, those that have
+ * not sent a first request on another.  At --max-conns a new connection
+ * takes the place of the kept-alive one that waited longest instead of
+ * getting 503, as nginx reuses its idle keep-alive connections: a browser
+ * keeps a few connections open for the idle timeout whether or not it
+ * sends more, and those idle ones would otherwise turn everyone else away.
+ * A client is ready for a kept-alive connection to close while idle (RFC
+ * 9112, 9.3.1: it may retry a request that met the close); one that has
+ * not sent its first request yet is left alone then.  At most DRAIN_MAX
+ * are being closed so at once (a descriptor pair each past --max-conns,
+ * from the spare).  A graceful stop closes those on both lists (see
+ * drain_all()), as nginx closes its idle connections.
  */
 #define MAX_RINGS 64u
 #define DRAIN_MAX 8u
 
+enum { WAIT_FIRST, WAIT_NEXT };	/* the lists, by c->answered */
+
 static struct idle_list {
 	pthread_mutex_t lock;
-	struct conn *head, *tail;
+	struct conn_list {
+		struct conn *head, *tail;
+	} waiting[2];
 } idle[MAX_RINGS];
 static _Atomic unsigned n_draining, next_drain;
 
@@ -359,6 +365,7 @@ static void idle_init(void)
 static void idle_add(struct conn *c)
 {
 	struct idle_list *l = &idle[c->ring];
+	struct conn_list *q = &l->waiting[c->answered ? WAIT_NEXT : WAIT_FIRST];
 
 	pthread_mutex_lock(&l->lock);
 	if (atomic_load(&draining)) {
@@ -366,27 +373,30 @@ static void idle_add(struct conn *c)
 		pthread_mutex_unlock(&l->lock);
 		return;
 	}
-	c->idle_prev = l->tail;
+	c->idle_prev = q->tail;
 	c->idle_next = NULL;
-	if (l->tail)
-		l->tail->idle_next = c;
+	if (q->tail)
+		q->tail->idle_next = c;
 	else
-		l->head = c;
-	l->tail = c;
+		q->head = c;
+	q->tail = c;
 	c->listed = true;
 	pthread_mutex_unlock(&l->lock);
 }
 
+/* Takes `c` off its list; c->answered has not changed since it was added. */
 static void idle_unlink(struct idle_list *l, struct conn *c)
 {
+	struct conn_list *q = &l->waiting[c->answered ? WAIT_NEXT : WAIT_FIRST];
+
 	if (c->idle_prev)
 		c->idle_prev->idle_next = c->idle_next;
 	else
-		l->head = c->idle_next;
+		q->head = c->idle_next;
 	if (c->idle_next)
 		c->idle_next->idle_prev = c->idle_prev;
 	else
-		l->tail = c->idle_prev;
+		q->tail = c->idle_prev;
 	c->listed = false;
 }
 
@@ -405,12 +415,13 @@ static void idle_remove(struct conn *c)
 }
 
 /*
- * Ends the receive of the connection that has waited longest on a ring (the
- * rings taken in turn): shutdown(SHUT_RD) makes it see an end of stream,
- * and on_recv() closes it (on its own thread, as any other end).  Its
- * descriptor stays open until then: while it is listed, its receive has
- * not reached on_recv(), which takes it off the list under the same lock
- * first.  False when none waits or DRAIN_MAX are closing already.
+ * Ends the receive of the kept-alive connection that has waited longest on
+ * a ring (the rings taken in turn): shutdown(SHUT_RD) makes it see an end
+ * of stream, and on_recv() closes it (on its own thread, as any other
+ * end).  Its descriptor stays open until then: while it is listed, its
+ * receive has not reached on_recv(), which takes it off the list under the
+ * same lock first.  False when none waits or DRAIN_MAX are closing
+ * already.
  */
 static bool drain_idle(void)
 {
@@ -421,7 +432,7 @@ static bool drain_idle(void)
 		struct conn *c;
 
 		pthread_mutex_lock(&l->lock);
-		c = l->head;
+		c = l->waiting[WAIT_NEXT].head;
 		if (c && atomic_fetch_add(&n_draining, 1) < DRAIN_MAX) {
 			idle_unlink(l, c);
 			c->drained = true;
@@ -441,25 +452,28 @@ static bool drain_idle(void)
 
 /*
  * The start of a graceful stop: ends the receive of every connection
- * listed as waiting for its next request (see drain_idle()).  Those in
- * the middle of a request or a response go on; they close after it.
+ * listed as waiting for a request, its first or its next (see
+ * drain_idle()).  Those in the middle of a request or a response go on;
+ * they close after it.
  */
 static void drain_all(void)
 {
-	unsigned i;
+	unsigned i, k;
 
 	atomic_store(&draining, true);
 	for (i = 0; i < n_rings; i++) {
 		struct idle_list *l = &idle[i];
 
 		pthread_mutex_lock(&l->lock);
-		while (l->head) {
-			struct conn *c = l->head;
+		for (k = WAIT_FIRST; k <= WAIT_NEXT; k++) {
+			struct conn *c;
 
-			idle_unlink(l, c);
-			atomic_fetch_add(&n_draining, 1);
-			c->drained = true;
-			(void)shutdown(c->fd, SHUT_RD);
+			while ((c = l->waiting[k].head)) {
+				idle_unlink(l, c);
+				atomic_fetch_add(&n_draining, 1);
+				c->drained = true;
+				(void)shutdown(c->fd, SHUT_RD);
+			}
 		}
 		pthread_mutex_unlock(&l->lock);
 	}
@@ -2050,7 +2064,7 @@ static void arm_recv(struct conn *c, const struct rp_io_opts *opts)
 		return;
 	}
 	/* Listed before its callback is added, which may run at once. */
-	c->may_idle = c->answered && !c->len && !c->req_until;
+	c->may_idle = !c->len && !c->req_until;
 	if (c->may_idle)
 		idle_add(c);
 	chain(0, &f, on_recv, c);
@@ -2297,10 +2311,11 @@ static void serve_usage(FILE *out)
 "second).\n"
 "\n"
 "SIGINT (Ctrl-C) or SIGTERM stops it gracefully: it stops listening,\n"
-"closes the kept-alive connections that wait for a request, and lets the\n"
-"responses in progress finish (each with 'Connection: close') for up to\n"
-"--grace seconds.  A second signal, or the end of the grace period, stops\n"
-"it at once, closing every connection.\n"
+"closes the connections that wait for a request with none of it sent\n"
+"(kept alive, or new), and lets the requests and responses in progress\n"
+"finish (each with 'Connection: close') for up to --grace seconds.  A\n"
+"second signal, or the end of the grace period, stops it at once,\n"
+"closing every connection.\n"
 "\n"
 "  -d, --dir DIR          the folder to serve (or as the argument)\n"
 "  -b, --bind ADDR        address to listen on (default 127.0.0.1; 0.0.0.0\n"

@@ -2785,6 +2785,49 @@ static void test_a_signal_lets_responses_in_flight_finish(void)
 }
 
 /*
+ * Connections accepted that have not sent a byte of a request do not hold
+ * a graceful stop: like the kept-alive ones waiting for their next
+ * request, they are closed at once (as nginx closes them), and the server
+ * exits without waiting out --grace.  Several, so that both rings get one.
+ */
+static void test_a_signal_closes_connections_that_sent_nothing(void)
+{
+	static const char *args[] = { "--port", "0", "--idle-timeout", "300",
+				      "--grace", "300", "--rings", "2", "-q",
+				      NULL, NULL };
+	enum { N = 4 };
+	struct server s;
+	char buf[64];
+	int fds[N], i;
+
+	args[9] = www;
+	CU_ASSERT_FATAL(start(&s, "grace_fresh", args) == 0);
+	for (i = 0; i < N; i++) {
+		fds[i] = dial(s.port);
+		CU_ASSERT(fds[i] >= 0);
+	}
+	CU_ASSERT(wait_all_accepted(s.port));
+	kill(s.pid, SIGTERM);
+	/* Ended by the server, cleanly, not by the receive timeout. */
+	for (i = 0; i < N; i++) {
+		if (fds[i] < 0)
+			continue;
+		CU_ASSERT_EQUAL(recv(fds[i], buf, sizeof(buf), 0), 0);
+		close(fds[i]);
+	}
+	CU_ASSERT_EQUAL(exits_within(&s, server_wait_ns()), 0);
+	if (s.pid > 0)
+		stop(&s, SIGKILL);
+	{
+		char *err = slurp(s.err, NULL);
+
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "stopped (Terminated): 0 "
+						   "requests"));
+		free(err);
+	}
+}
+
+/*
  * A second signal stops at once, the response in progress cut short (the
  * default --grace, 10 s, is not waited out).
  */
@@ -3052,6 +3095,8 @@ int main(int argc, char **argv)
 		  test_out_of_descriptors_is_logged_once_a_second, true },
 		{ "a_signal_lets_responses_in_flight_finish",
 		  test_a_signal_lets_responses_in_flight_finish, false },
+		{ "a_signal_closes_connections_that_sent_nothing",
+		  test_a_signal_closes_connections_that_sent_nothing, false },
 		{ "a_second_signal_stops_at_once",
 		  test_a_second_signal_stops_at_once, false },
 		{ "grace_0_stops_at_once", test_grace_0_stops_at_once, false },
