@@ -206,8 +206,15 @@ struct conn {
 	char *out;		/* headers and a piece of the body */
 	size_t out_cap;
 	size_t hlen;		/* header bytes at the front of `out` */
+	/*
+	 * The response's status (0 once it is logged), the length of its
+	 * body, of its status line and headers, and what the socket has
+	 * taken of it all so far, for the log of a response cut short.
+	 */
 	int status;
 	uint64_t body_len;
+	size_t head_len;
+	uint64_t wrote;
 	bool linger;		/* the request was not read to its end */
 	size_t linger_left;
 	int64_t linger_until;
@@ -490,11 +497,21 @@ static void conn_free(rp_future *f, void *arg)
 	atomic_fetch_sub(&n_conns, 1);
 }
 
+static void log_request(struct conn *c, uint64_t body_bytes);
+
+/*
+ * Ends the connection.  A response cut short (the client gone or too
+ * slow, the file shrunk, a stop) is logged with the body bytes the socket
+ * took, as nginx logs it, so that the log does not lose it.
+ */
 static void conn_close(struct conn *c)
 {
 	rp_future *f;
 	int ret;
 
+	if (c->status)
+		log_request(c, c->wrote > c->head_len ? c->wrote - c->head_len
+						      : 0);
 	end_response(c);
 	if (rp_close(ex, c->fd, NULL, &f)) {
 		/* Shutting down: no more operations.  Close it here. */
@@ -577,14 +594,17 @@ static const struct clock_strings *clock_now(void)
 }
 
 /*
- * One line per response on stdout, in the Common Log Format.  stdout is
- * fully buffered unless it is a terminal; the main thread flushes it every
- * second, so a line is written within about a second.
+ * One line per response on stdout, in the Common Log Format, with
+ * `body_bytes` as its size.  stdout is fully buffered unless it is a
+ * terminal; the main thread flushes it every second, so a line is written
+ * within about a second.
  */
-static void log_request(struct conn *c)
+static void log_request(struct conn *c, uint64_t body_bytes)
 {
 	char target[URL_CAP * 2];
+	int status = c->status;
 
+	c->status = 0;
 	atomic_fetch_add_explicit(&n_requests, 1, memory_order_relaxed);
 	if (o.quiet)
 		return;
@@ -593,8 +613,8 @@ static void log_request(struct conn *c)
 	       clock_now()->clf,
 	       http_method_str((enum http_method)c->method), target,
 	       c->url_long ? "..." : "", c->parser.http_major,
-	       c->parser.http_minor, c->status,
-	       (unsigned long long)c->body_len);
+	       c->parser.http_minor, status,
+	       (unsigned long long)body_bytes);
 }
 
 /* ---- responses ---------------------------------------------------------- */
@@ -678,6 +698,7 @@ static void head_begin(struct conn *c, int status)
 
 	c->status = status;
 	c->hlen = 0;
+	c->wrote = 0;
 	PUT_LIT(c, "HTTP/1.1 ");
 	put_u64(c, (uint64_t)status);
 	PUT_LIT(c, " ");
@@ -701,6 +722,7 @@ static void head_end(struct conn *c)
 	else if (c->http10)
 		PUT_LIT(c, "Connection: keep-alive\r\n");
 	PUT_LIT(c, "\r\n");
+	c->head_len = c->hlen;
 }
 
 /* All of a response's headers, those between formatted as by printf. */
@@ -819,7 +841,7 @@ static void request_done(struct conn *c)
 		    !atomic_load(&stopping);
 	unsigned i;
 
-	log_request(c);
+	log_request(c, c->body_len);
 	end_response(c);
 	if (!keep) {
 		/*
@@ -943,10 +965,22 @@ static void on_read(rp_future *f, void *arg)
 	send_piece(c, (size_t)n);
 }
 
+/* What an ended write moved, also when it failed part of the way. */
+static size_t io_moved(rp_future *f)
+{
+	int64_t value = 0;
+	int err;
+
+	if (rp_future_result(f, 0, &value, &err) || value < 0)
+		return 0;
+	return (size_t)value;
+}
+
 static void on_written(rp_future *f, void *arg)
 {
 	struct conn *c = arg;
 
+	c->wrote += io_moved(f);
 	if (io_result(f) < 0) {
 		/* The peer went away, a send timed out, or shutdown. */
 		conn_close(c);
@@ -1116,6 +1150,7 @@ static void on_drained(rp_future *f, void *arg)
 		conn_close(c);
 		return;
 	}
+	c->wrote += (uint64_t)n;
 	c->in_pipe -= (size_t)n;
 	if (c->in_pipe)
 		splice_drain(c);
@@ -1181,6 +1216,7 @@ static void on_head_sent(rp_future *f, void *arg)
 {
 	struct conn *c = arg;
 
+	c->wrote += io_moved(f);
 	if (io_result(f) != (int64_t)c->hlen || !sock_nonblocking(c, true)) {
 		conn_close(c);
 		return;

@@ -2894,6 +2894,79 @@ static void test_grace_0_stops_at_once(void)
 	close(fd);
 }
 
+/*
+ * The size the log line of `what` (the request line, quoted) in the log at
+ * `path` gives, once the line is there; -1 if it is not within
+ * server_wait_ns() (the log is written out once a second).
+ */
+static long long logged_size(const char *path, const char *what)
+{
+	int64_t give_up = tu_now_ns() + server_wait_ns();
+	long long size = -1;
+
+	for (;;) {
+		char *out = slurp(path, NULL), *p = strstr(out, what);
+		int status;
+
+		if (p && sscanf(p + strlen(what), " %d %lld", &status,
+				&size) == 2 && status == 200) {
+			free(out);
+			return size;
+		}
+		free(out);
+		if (tu_now_ns() >= give_up)
+			return -1;
+		usleep(50000);
+	}
+}
+
+/*
+ * A client that goes away in the middle of a body: the response is logged
+ * all the same, with the body bytes the socket took, as nginx logs it; a
+ * download cut short must not vanish from the log.
+ */
+static void response_cut_short(const struct server *s, const char *tag)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	char req[128], what[96], buf[4096];
+	size_t got = 0;
+	long long size;
+	int fd = dial(s->port);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	snprintf(what, sizeof(what), "\"GET /huge.bin?%s HTTP/1.1\"", tag);
+	snprintf(req, sizeof(req), "GET /huge.bin?%s HTTP/1.1\r\nHost: x\r\n"
+		 "\r\n", tag);
+	CU_ASSERT(send_all(fd, req, strlen(req)));
+	while (got < 64 << 10) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	CU_ASSERT(got >= 64 << 10);
+	/* A reset: the server's next send fails. */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	size = logged_size(s->out, what);
+	if (size < 0)
+		printf("\n  no log line for %s\n", what);
+	CU_ASSERT(size >= 0 && size < (long long)HUGE_LEN);
+}
+
+static void test_a_response_cut_short_is_logged(void)
+{
+	static const char *const opts[] = { "--port", "0", "--splice", "off",
+					    NULL };
+	struct server s;
+
+	response_cut_short(&main_srv, "cut-spliced");
+	CU_ASSERT_FATAL(start_on_www(&s, "cut-copied", opts) == 0);
+	response_cut_short(&s, "cut-copied");
+	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
+}
+
 /* Last: stops the main server and reads its log. */
 static void test_stops_on_a_signal_and_logs(void)
 {
@@ -3100,6 +3173,8 @@ int main(int argc, char **argv)
 		{ "a_second_signal_stops_at_once",
 		  test_a_second_signal_stops_at_once, false },
 		{ "grace_0_stops_at_once", test_grace_0_stops_at_once, false },
+		{ "a_response_cut_short_is_logged",
+		  test_a_response_cut_short_is_logged, false },
 		{ "stops_on_a_signal_and_logs",
 		  test_stops_on_a_signal_and_logs, false },
 	};
