@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <http_parser.h>
 #include <limits.h>
 #include <malloc.h>
@@ -36,6 +37,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -80,7 +82,7 @@
 #define LINGER_NS (2 * NS_PER_S)
 
 struct opts {
-	const char *dir, *bind;
+	const char *dir, *bind, *user;
 	unsigned port, rings, max_conns;
 	double idle_timeout, send_timeout, grace;
 	bool quiet, dotfiles, max_conns_given, precompressed, list;
@@ -2370,6 +2372,9 @@ static void serve_usage(FILE *out)
 "                         seconds (default 60)\n"
 "      --grace S          on a signal, let responses in progress finish\n"
 "                         for up to S seconds; 0 stops at once (default 10)\n"
+"  -u, --user NAME        after binding, run as user NAME (and its groups);\n"
+"                         needs root.  Started as root without it, the\n"
+"                         server reads every file as root and says so\n"
 "      --dotfiles         serve names that start with '.'\n"
 "      --list             list a folder that has no index.html (an HTML\n"
 "                         page; names starting with '.' only with\n"
@@ -2384,7 +2389,8 @@ static void serve_usage(FILE *out)
 "\n"
 "The I/O backend is io_uring where the kernel allows it; RINGPOOL_BACKEND=\n"
 "threads picks the blocking-thread fallback (a thread per connection).\n"
-"Exit status: 0 stopped by a signal, 1 cannot listen, 2 usage error.\n");
+"Exit status: 0 stopped by a signal, 1 cannot listen (or be --user),\n"
+"2 usage error.\n");
 }
 
 __attribute__((format(printf, 1, 2)))
@@ -2439,6 +2445,7 @@ static int parse_opts(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "send-timeout", required_argument, NULL, 's' },
 		{ "grace", required_argument, NULL, 'g' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "dotfiles", no_argument, NULL, '.' },
 		{ "precompressed", no_argument, NULL, 'z' },
 		{ "splice", required_argument, NULL, 'S' },
@@ -2454,7 +2461,8 @@ static int parse_opts(int argc, char **argv)
 			   .send_timeout = 60, .grace = 10 };
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":d:b:p:qh", longs, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":d:b:p:u:qh", longs, NULL)) !=
+	       -1) {
 		switch (opt) {
 		case 'd':
 			o.dir = optarg;
@@ -2496,6 +2504,9 @@ static int parse_opts(int argc, char **argv)
 			    !parse_seconds(optarg, &o.grace))
 				return usage_error("--grace '%s' is not 0 or a "
 						   "number of seconds", optarg);
+			break;
+		case 'u':
+			o.user = optarg;
 			break;
 		case '.':
 			o.dotfiles = true;
@@ -2580,6 +2591,53 @@ static int listen_on(char *url, size_t url_len)
 		 ss.ss_family == AF_INET6 ? "[" : "", host,
 		 ss.ss_family == AF_INET6 ? "]" : "", port);
 	return fd;
+}
+
+/*
+ * Runs the rest as o.user, its groups included, as nginx's workers run as
+ * its `user`: the listening socket, the served folder and the log are
+ * open already.  Called before the executor starts its threads, so that
+ * they and io_uring's workers carry the new credentials.  Started as root
+ * without --user, says that every file is read as root.  Returns 0, or an
+ * exit status with a message.
+ */
+static int switch_user(const char *real)
+{
+	struct passwd *pw;
+
+	if (!o.user) {
+		if (geteuid() == 0)
+			fprintf(stderr, "ringpool serve: running as root: every "
+				"file the folder holds or links to can be "
+				"served; --user NAME runs as NAME after "
+				"binding\n");
+		return 0;
+	}
+	errno = 0;
+	pw = getpwnam(o.user);
+	if (!pw) {
+		fprintf(stderr, "ringpool serve: --user '%s': %s\n", o.user,
+			errno ? strerror(errno) : "no such user");
+		return 2;
+	}
+	if (geteuid() != 0 && pw->pw_uid != geteuid()) {
+		fprintf(stderr, "ringpool serve: --user '%s' needs root\n",
+			o.user);
+		return 2;
+	}
+	if ((geteuid() == 0 && initgroups(pw->pw_name, pw->pw_gid)) ||
+	    setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
+		fprintf(stderr, "ringpool serve: cannot run as user '%s': %s\n",
+			o.user, strerror(errno));
+		return 1;
+	}
+	/* Else every request would be 403. */
+	if (faccessat(root_fd, ".", R_OK | X_OK, AT_EACCESS)) {
+		fprintf(stderr, "ringpool serve: user '%s' cannot read %s: %s\n",
+			o.user, real, strerror(errno));
+		return 1;
+	}
+	return 0;
 }
 
 static void raise_nofile(rlim_t want)
@@ -2768,6 +2826,12 @@ int cli_serve(int argc, char **argv)
 	if (listen_fd < 0) {
 		close(root_fd);
 		return listen_fd == -2 ? 2 : 1;
+	}
+	ret = switch_user(real);
+	if (ret) {
+		close(listen_fd);
+		close(root_fd);
+		return ret;
 	}
 	rp_config_init(&cfg);
 	cfg.workers = 1;	/* CPU tasks: folder listings only */

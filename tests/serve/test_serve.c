@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2460,6 +2461,8 @@ static void test_usage_errors(void)
 		{ "a", "b", NULL, "one folder" },
 		{ "--port", NULL, NULL, "needs a value" },
 		{ "--splice", "sometimes", NULL, "auto, on or off" },
+		{ "--user", "no-such-user-here", NULL,
+		  "--user 'no-such-user-here'" },
 	};
 	size_t i;
 
@@ -2492,6 +2495,76 @@ static void test_usage_errors(void)
 		err = slurp(s.err, NULL);
 		free(err);
 	}
+}
+
+/*
+ * --user: after binding, the server runs as that user, so a file only root
+ * may read is 403, as under nginx's workers; without it, a server started
+ * as root reads it, and says on stderr that it runs as root.  A folder the
+ * user cannot read is an error at the start, not a 403 for every request.
+ * As root only (the test runs as another user otherwise).
+ */
+static void test_user_drops_root(void)
+{
+	static const char *args[] = { "--port", "0", "-q", "--user", "nobody",
+				      NULL, NULL };
+	char dir[320], path[400];
+	struct server s;
+	char *err;
+	int fd, st;
+
+	if (geteuid() != 0 || !getpwnam("nobody")) {
+		printf("(needs root and a user 'nobody') ");
+		return;
+	}
+	/*
+	 * A folder of its own, under the scratch root (removed at the end
+	 * whatever happens here), which `nobody` may pass through meanwhile.
+	 */
+	snprintf(dir, sizeof(dir), "%s/as-user", root);
+	CU_ASSERT_FATAL(mkdir(dir, 0755) == 0);
+	CU_ASSERT_FATAL(chmod(root, 0711) == 0);
+	snprintf(path, sizeof(path), "%s/public.txt", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CU_ASSERT(fd >= 0 && write(fd, "public\n", 7) == 7);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/secret.txt", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CU_ASSERT(fd >= 0 && write(fd, "secret\n", 7) == 7);
+	close(fd);
+
+	args[5] = dir;
+	CU_ASSERT_FATAL(start(&s, "user", args) == 0);
+	CU_ASSERT_EQUAL(status_of_on(s.port, "/public.txt", "identity"), 200);
+	CU_ASSERT_EQUAL(status_of_on(s.port, "/secret.txt", "identity"), 403);
+	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
+	err = slurp(s.err, NULL);
+	CU_ASSERT_PTR_NULL(strstr(err, "running as root"));
+	free(err);
+
+	args[3] = "-q";	/* no --user */
+	args[4] = dir;
+	args[5] = NULL;
+	CU_ASSERT_FATAL(start(&s, "user-root", args) == 0);
+	CU_ASSERT_EQUAL(status_of_on(s.port, "/secret.txt", "identity"), 200);
+	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
+	err = slurp(s.err, NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "running as root"));
+	free(err);
+
+	/* A folder `nobody` cannot enter. */
+	CU_ASSERT_FATAL(chmod(dir, 0700) == 0);
+	args[3] = "--user";
+	args[4] = "nobody";
+	args[5] = dir;
+	st = run_to_end(args, &err);
+	CU_ASSERT_EQUAL(st, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "user 'nobody' cannot read"));
+	if (st != 1)
+		printf("\n  status %d, said: %s\n", st, err);
+	free(err);
+
+	CU_ASSERT(chmod(root, 0700) == 0);
 }
 
 static void test_a_port_in_use_is_an_error(void)
@@ -3159,6 +3232,7 @@ int main(int argc, char **argv)
 		{ "folder_listings", test_folder_listings, false },
 		{ "random_requests", test_random_requests, false },
 		{ "usage_errors", test_usage_errors, false },
+		{ "user_drops_root", test_user_drops_root, false },
 		{ "a_port_in_use_is_an_error", test_a_port_in_use_is_an_error,
 		  false },
 		{ "the_log_is_written_while_serving",
