@@ -211,7 +211,13 @@ const char *serve_content_type(const char *name)
 	return "application/octet-stream";
 }
 
-/* A decimal number of up to 19 digits at *p; advances *p past it. */
+/*
+ * A decimal number at *p; advances *p past it.  One past UINT64_MAX is
+ * UINT64_MAX: as a range's bound it means the same (no file is that
+ * large), so "bytes=0-99999999999999999999" is the whole file and
+ * "bytes=99999999999999999999-" none of it, not a malformed header (RFC
+ * 9110, 14.1.1, has a recipient anticipate large numerals).
+ */
 static bool read_u64(const char **p, uint64_t *v)
 {
 	const char *s = *p;
@@ -219,9 +225,10 @@ static bool read_u64(const char **p, uint64_t *v)
 	size_t n = 0;
 
 	while (*s >= '0' && *s <= '9') {
-		if (++n > 19)
-			return false;
-		x = x * 10 + (uint64_t)(*s++ - '0');
+		unsigned d = (unsigned)(*s++ - '0');
+
+		n++;
+		x = x > (UINT64_MAX - d) / 10 ? UINT64_MAX : x * 10 + d;
 	}
 	if (!n)
 		return false;
