@@ -95,8 +95,8 @@ const char *serve_content_type(const char *name);
  * the one range in *start and *count when the value asks for a single
  * satisfiable byte range; 0 when the header is to be ignored and the whole
  * file sent (not a bytes range, malformed, several ranges, or a suffix
- * range of an empty file); -ERANGE when no byte of it lies in the file
- * (416).
+ * range of an empty file); -ERANGE when no byte of any of its ranges lies
+ * in the file (416).
  */
 int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 		      uint64_t *count);

@@ -237,26 +237,20 @@ static bool read_u64(const char **p, uint64_t *v)
 	return true;
 }
 
-int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
-		      uint64_t *count)
+/*
+ * One range-spec at *p, against a file of `size` bytes: its first and last
+ * byte in *a and *b, cut to the file; *none when no byte of it lies in the
+ * file, *empty for a suffix range of an empty file.  False when malformed.
+ */
+static bool read_range_spec(const char **p, uint64_t size, uint64_t *a,
+			    uint64_t *b, bool *none, bool *empty)
 {
-	const char *p = value;
-	bool none = false;	/* no byte of the range in the file */
-	bool empty = false;	/* a suffix range of an empty file */
-	uint64_t a, b;
-
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (strncasecmp(p, "bytes=", 6))
-		return 0;
-	p += 6;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '-') {
+	*empty = false;
+	if (**p == '-') {
 		/* The last N bytes. */
-		p++;
-		if (!read_u64(&p, &b))
-			return 0;
+		(*p)++;
+		if (!read_u64(p, b))
+			return false;
 		/*
 		 * Of an empty file, the last N > 0 bytes are satisfiable (RFC
 		 * 9110, 14.1.2: "When a selected representation has zero
@@ -267,34 +261,79 @@ int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 		 * with no content: the whole, empty, file goes out, as nginx
 		 * sends it.
 		 */
-		empty = !size && b;
-		a = b >= size ? 0 : size - b;
-		b = size ? size - 1 : 0;
-		none = !size || b < a;
-	} else {
-		if (!read_u64(&p, &a) || *p++ != '-')
-			return 0;
-		if (*p >= '0' && *p <= '9') {
-			if (!read_u64(&p, &b) || b < a)
-				return 0;
-		} else {
-			b = UINT64_MAX;
-		}
-		none = a >= size;
-		if (b >= size)
-			b = size - 1;
+		*empty = !size && *b;
+		*a = *b >= size ? 0 : size - *b;
+		*b = size ? size - 1 : 0;
+		*none = !size || *b < *a;
+		return true;
 	}
-	while (*p == ' ' || *p == '\t')
-		p++;
-	/*
-	 * Several ranges or trailing junk: send it all, also when the first
-	 * range lies outside the file (416 is for a request none of whose
-	 * ranges is in it, and the others are not read).
-	 */
-	if (*p || empty)
+	if (!read_u64(p, a) || *(*p)++ != '-')
+		return false;
+	if (**p >= '0' && **p <= '9') {
+		if (!read_u64(p, b) || *b < *a)
+			return false;
+	} else {
+		*b = UINT64_MAX;
+	}
+	*none = *a >= size;
+	if (*b >= size)
+		*b = size - 1;
+	return true;
+}
+
+static void skip_ows(const char **p)
+{
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+}
+
+int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
+		      uint64_t *count)
+{
+	const char *p = value;
+	bool none, empty, all_none = true, any_empty = false;
+	uint64_t a = 0, b = 0;
+	unsigned specs = 0;
+
+	skip_ows(&p);
+	if (strncasecmp(p, "bytes=", 6))
 		return 0;
-	if (none)
+	p += 6;
+	/*
+	 * A list of range-specs, commas between (empty elements allowed, as
+	 * in every list of RFC 9110, 5.6.1).  A malformed one makes the whole
+	 * header ignored.
+	 */
+	for (;;) {
+		uint64_t x, y;
+
+		skip_ows(&p);
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		if (!*p)
+			break;
+		if (!read_range_spec(&p, size, &x, &y, &none, &empty))
+			return 0;
+		if (!specs++) {
+			a = x;
+			b = y;
+		}
+		all_none &= none;
+		any_empty |= empty;
+		skip_ows(&p);
+		if (*p && *p != ',')
+			return 0;
+	}
+	if (!specs || any_empty)
+		return 0;
+	/* 416 when no range has a byte in the file, however many there are. */
+	if (all_none)
 		return -ERANGE;
+	/* Several ranges: the whole file, which RFC 9110, 14.2 allows. */
+	if (specs > 1)
+		return 0;
 	*start = a;
 	*count = b - a + 1;
 	return 1;

@@ -195,6 +195,16 @@ static void test_ranges(void)
 	/* Not 416: a later range is in the file. */
 	expect_range("bytes=500-600,0-1", 0, 0, 0);
 	expect_range("bytes=-0, 0-1", 0, 0, 0);
+	/* 416: none of several ranges is in the file. */
+	expect_range("bytes=500-600,700-", -ERANGE, 0, 0);
+	expect_range("bytes=100-, -0", -ERANGE, 0, 0);
+	/* Empty list elements are allowed (RFC 9110, 5.6.1). */
+	expect_range("bytes=0-9,", 1, 0, 10);
+	expect_range("bytes= , 0-9 ,,", 1, 0, 10);
+	expect_range("bytes=,", 0, 0, 0);
+	/* One malformed range makes the whole header ignored. */
+	expect_range("bytes=500-600,x", 0, 0, 0);
+	expect_range("bytes=0-9 x", 0, 0, 0);
 	expect_range("bytes=5-1", 0, 0, 0);
 	expect_range("bytes=", 0, 0, 0);
 	expect_range("bytes=-", 0, 0, 0);
@@ -212,8 +222,7 @@ static void test_ranges(void)
 
 		/*
 		 * An empty file: the last 5 bytes are satisfiable (RFC 9110,
-		 * 14.1.2), so not 416 as this said before, but no
-		 * Content-Range describes them: the Range is ignored (14.2
+		 * 14.1.2), so not 416, but no Content-Range describes them: the Range is ignored (14.2
 		 * allows it for an empty representation) and the empty file
 		 * sent, as nginx does.  A first byte at 0 or a suffix of 0
 		 * bytes is not satisfiable: 416.
