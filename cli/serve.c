@@ -2357,7 +2357,7 @@ static void serve_usage(FILE *out)
 "\n"
 "  -d, --dir DIR          the folder to serve (or as the argument)\n"
 "  -b, --bind ADDR        address to listen on (default 127.0.0.1; 0.0.0.0\n"
-"                         or :: for every interface)\n"
+"                         or :: for every interface; ::1 or [::1])\n"
 "  -p, --port N           port (default 8080; 0 picks a free one)\n"
 "      --rings N          io_uring rings, each with a thread, that share the\n"
 "                         connections (default 1)\n"
@@ -2562,11 +2562,18 @@ static int listen_on(char *url, size_t url_len)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct addrinfo *ai;
-	char port[8], host[INET6_ADDRSTRLEN];
+	char port[8], host[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN + 16];
+	size_t len = strlen(o.bind);
 	int fd, one = 1, ret;
 
+	/* "[::1]", as an IPv6 address is written in a URL, is "::1". */
+	if (len > 2 && o.bind[0] == '[' && o.bind[len - 1] == ']')
+		snprintf(addr, sizeof(addr), "%.*s", (int)len - 2, o.bind + 1);
+	else
+		snprintf(addr, sizeof(addr), "%s", o.bind);
 	snprintf(port, sizeof(port), "%u", o.port);
-	ret = getaddrinfo(o.bind, port, &hints, &ai);
+	ret = len >= sizeof(addr) ? EAI_NONAME
+				  : getaddrinfo(addr, port, &hints, &ai);
 	if (ret) {
 		fprintf(stderr, "ringpool serve: --bind '%s' is not an IPv4 or "
 			"IPv6 address\n", o.bind);

@@ -134,8 +134,22 @@ static pid_t spawn(struct server *s, const char *tag, const char *const *args)
 	return s->pid;
 }
 
+/* The port of the first "http://HOST:PORT/" in `text` ("[::1]" too), or 0. */
+static int url_port(const char *text)
+{
+	const char *p = strstr(text, "http://");
+
+	if (!p)
+		return 0;
+	p += strlen("http://");
+	if (*p == '[' && !(p = strchr(p, ']')))
+		return 0;
+	p = strchr(p, ':');
+	return p ? atoi(p + 1) : 0;
+}
+
 /*
- * Starts a server and waits for its "serving ... at http://127.0.0.1:PORT/"
+ * Starts a server and waits for its "serving ... at http://HOST:PORT/"
  * line.  Returns 0, or -1 (with what it said on the log, the server killed
  * if it still runs) if it did not come.
  */
@@ -148,10 +162,9 @@ static int start(struct server *s, const char *tag, const char *const *args)
 	if (spawn(s, tag, args) < 0)
 		return -1;
 	while (tu_now_ns() < give_up) {
-		char *err = slurp(s->err, NULL), *p = strstr(err, "http://127.0.0.1:");
+		char *err = slurp(s->err, NULL);
 
-		if (p)
-			s->port = atoi(p + strlen("http://127.0.0.1:"));
+		s->port = url_port(err);
 		free(err);
 		if (s->port > 0)
 			return 0;
@@ -2446,6 +2459,49 @@ static void test_random_requests(void)
 	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
 }
 
+/*
+ * --bind takes an IPv6 address in brackets too, as URLs write it (and as
+ * the server prints its own address).
+ */
+static void test_bind_takes_a_bracketed_ipv6_address(void)
+{
+	static const char req[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+				  "Connection: close\r\n\r\n";
+	const char *a[] = { "--bind", "[::1]", "--port", "0", "-q", www,
+			    NULL };
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct server s;
+	char *err, *resp;
+	size_t len = 0;
+	int fd;
+
+	/* Without IPv6 on the loopback, there is nothing to test. */
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		printf("skipped: no IPv6 loopback here (%s)\n",
+		       strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	CU_ASSERT_FATAL(start(&s, "bind6", a) == 0);
+	err = slurp(s.err, NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "http://[::1]:"));
+	free(err);
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sa.sin6_port = htons((uint16_t)s.port);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CU_ASSERT(send_all(fd, req, sizeof(req) - 1));
+	resp = read_all(fd, &len);
+	close(fd);
+	CU_ASSERT(resp && len > 13 && !memcmp(resp, "HTTP/1.1 200 ", 13));
+	free(resp);
+	CU_ASSERT_EQUAL(stop(&s, SIGTERM), 0);
+}
+
 static void test_usage_errors(void)
 {
 	static const char *const cases[][4] = {
@@ -2458,6 +2514,8 @@ static void test_usage_errors(void)
 		{ "--bogus", NULL, NULL, "unknown option '--bogus'" },
 		{ "/nonexistent-dir", NULL, NULL, "'/nonexistent-dir'" },
 		{ "--bind", "1.2.3.999", NULL, "'1.2.3.999'" },
+		{ "--bind", "[127.0.0.1", NULL, "'[127.0.0.1'" },
+		{ "--bind", "[]", NULL, "'[]'" },
 		{ "a", "b", NULL, "one folder" },
 		{ "--port", NULL, NULL, "needs a value" },
 		{ "--splice", "sometimes", NULL, "auto, on or off" },
@@ -3231,6 +3289,8 @@ int main(int argc, char **argv)
 		{ "precompressed_copies", test_precompressed_copies, false },
 		{ "folder_listings", test_folder_listings, false },
 		{ "random_requests", test_random_requests, false },
+		{ "bind_takes_a_bracketed_ipv6_address",
+		  test_bind_takes_a_bracketed_ipv6_address, false },
 		{ "usage_errors", test_usage_errors, false },
 		{ "user_drops_root", test_user_drops_root, false },
 		{ "a_port_in_use_is_an_error", test_a_port_in_use_is_an_error,
