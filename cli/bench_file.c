@@ -628,6 +628,18 @@ static void fio_counterpart(const struct file_opts *o, int engine,
 			 "sequential: %u jobs share one pass, fio's make %u",
 			 o->jobs, o->jobs);
 	}
+	/* fio's number_ios is per job: --ops is rounded up to a multiple. */
+	if (f->ops && f->ops % f->numjobs && p->match) {
+		unsigned long long each =
+			(f->ops + f->numjobs - 1) / f->numjobs;
+
+		p->match = false;
+		snprintf(p->why, sizeof(p->why),
+			 "--ops %llu over %u jobs: fio's do %llu each, %llu "
+			 "in all",
+			 (unsigned long long)f->ops, f->numjobs, each,
+			 each * f->numjobs);
+	}
 	snprintf(p->fio_engine, sizeof(p->fio_engine), "%s x%u%s", f->ioengine,
 		 f->numjobs, f->iodepth > 1 ? " QD" : "");
 	if (f->iodepth > 1)

@@ -1750,11 +1750,12 @@ static void test_compare_fio_mix_bounds(void)
 }
 
 /* Whether the comparison of `ringpool bench file ARGS` says it matches. */
-static bool compare_matches(const char *rw, const char *qd, const char *jobs)
+static bool compare_matches(const char *rw, const char *qd, const char *jobs,
+			    const char *ops)
 {
 	struct out o = RUN("bench", "file", "--dir", bc_tmpdir, "--size",
 			   "1M", "--rw", rw, "--engine", "threads", "--qd",
-			   qd, "--jobs", jobs, "--ops", "200", "--compare",
+			   qd, "--jobs", jobs, "--ops", ops, "--compare",
 			   "fio", "--rounds", "1", "--json");
 	json_object *d, *p;
 	bool match;
@@ -1775,17 +1776,20 @@ static bool compare_matches(const char *rw, const char *qd, const char *jobs)
  * The threads engine keeps --qd operations in flight per job, qd x jobs
  * on its `jobs` threads: it matches psync (one per thread) at --qd 1
  * only, whatever --jobs is.  Sequential jobs share one pass over the file
- * where each fio job makes its own: several of them match nothing.
+ * where each fio job makes its own: several of them match nothing.  And
+ * fio's jobs each do their share of --ops rounded up.
  */
 static void test_compare_fio_threads_semantics(void)
 {
 	if (!have_fio())
 		return;
-	CU_ASSERT(compare_matches("randread", "1", "2"));
-	CU_ASSERT(!compare_matches("randread", "2", "2"));
-	CU_ASSERT(!compare_matches("randread", "4", "1"));
-	CU_ASSERT(compare_matches("read", "1", "1"));
-	CU_ASSERT(!compare_matches("read", "1", "2"));
+	CU_ASSERT(compare_matches("randread", "1", "2", "200"));
+	CU_ASSERT(!compare_matches("randread", "2", "2", "200"));
+	CU_ASSERT(!compare_matches("randread", "4", "1", "200"));
+	CU_ASSERT(compare_matches("read", "1", "1", "200"));
+	CU_ASSERT(!compare_matches("read", "1", "2", "200"));
+	/* fio counts --ops per job: 3 jobs of 67 make 201. */
+	CU_ASSERT(!compare_matches("randread", "1", "3", "200"));
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
 }
 
