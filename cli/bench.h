@@ -169,6 +169,15 @@ struct bench_doc {
 	bool interrupted;
 };
 
+/*
+ * A pair's figures as the table and the page print them: ringpool's IOPS
+ * and MB/s, fio's, and the three ratios; "-" for what a side that
+ * measured nothing (^C) lacks.
+ */
+#define BENCH_PAIR_FIGURES 7
+void bench_pair_figures(const struct bench_pair *p,
+			char f[BENCH_PAIR_FIGURES][24]);
+
 /* A new zeroed run at the end of the document, or NULL without memory. */
 struct bench_run *bench_doc_add_run(struct bench_doc *d);
 void bench_doc_release(struct bench_doc *d);

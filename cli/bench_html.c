@@ -410,15 +410,15 @@ static void results_table(FILE *f, const struct bench_doc *d)
 	      f);
 	for (i = 0; i < d->n_pairs; i++) {
 		const struct bench_pair *p = &d->pairs[i];
+		char fig[BENCH_PAIR_FIGURES][24];
 
+		bench_pair_figures(p, fig);
 		fprintf(f,
-			"<tr><td>%s</td><td>%.0f</td><td>%s</td>"
-			"<td>%.0f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td>"
+			"<tr><td>%s</td><td>%s</td><td>%s</td>"
+			"<td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
 			"<td>",
-			p->engine, p->rp_best, p->fio_engine, p->fio_best,
-			p->fio_best > 0 ? p->rp_best / p->fio_best : 0,
-			p->fio_median > 0 ? p->rp_median / p->fio_median : 0,
-			p->paired);
+			p->engine, fig[0], p->fio_engine, fig[2], fig[4],
+			fig[5], fig[6]);
 		esc(f, p->match ? "match" : p->why);
 		fputs("</td></tr>\n", f);
 	}

@@ -99,6 +99,21 @@ static json_object *run_json(const struct bench_run *r)
 	return o;
 }
 
+/* `v` as a JSON number when `ok`, else null (NULL). */
+static json_object *num_if(double v, bool ok)
+{
+	return ok ? json_object_new_double(v) : NULL;
+}
+
+/* `v` with `decimals` into buf[24] when `ok`, else "-". */
+static void fmt_if(char *buf, int decimals, double v, bool ok)
+{
+	if (ok)
+		snprintf(buf, 24, "%.*f", decimals, v);
+	else
+		snprintf(buf, 24, "-");
+}
+
 json_object *bench_doc_json(const struct bench_doc *d)
 {
 	json_object *o = json_object_new_object(), *runs, *cmp;
@@ -132,30 +147,30 @@ json_object *bench_doc_json(const struct bench_doc *d)
 		json_object_object_add(
 			c, "why",
 			p->why[0] ? json_object_new_string(p->why) : NULL);
+		bool rp = p->rp_best > 0, fio = p->fio_best > 0;
+
+		/* A side that measured nothing (^C) has no figures: null. */
 		json_object_object_add(c, "ringpool_iops",
-				       json_object_new_double(p->rp_best));
-		json_object_object_add(c, "fio_iops",
-				       json_object_new_double(p->fio_best));
+				       num_if(p->rp_best, rp));
+		json_object_object_add(c, "fio_iops", num_if(p->fio_best, fio));
 		json_object_object_add(c, "ringpool_mb_per_s",
-				       json_object_new_double(p->rp_mbps));
+				       num_if(p->rp_mbps, rp));
 		json_object_object_add(c, "fio_mb_per_s",
-				       json_object_new_double(p->fio_mbps));
+				       num_if(p->fio_mbps, fio));
 		json_object_object_add(
 			c, "ratio",
-			json_object_new_double(
-				p->fio_best > 0 ? p->rp_best / p->fio_best
-						: 0));
+			num_if(fio ? p->rp_best / p->fio_best : 0, rp && fio));
 		json_object_object_add(c, "ringpool_median_iops",
-				       json_object_new_double(p->rp_median));
+				       num_if(p->rp_median, rp));
 		json_object_object_add(c, "fio_median_iops",
-				       json_object_new_double(p->fio_median));
+				       num_if(p->fio_median, fio));
 		json_object_object_add(
 			c, "ratio_median",
-			json_object_new_double(
-				p->fio_median > 0 ? p->rp_median / p->fio_median
-						  : 0));
+			num_if(p->fio_median > 0 ? p->rp_median / p->fio_median
+						 : 0,
+			       rp && fio && p->fio_median > 0));
 		json_object_object_add(c, "ratio_paired",
-				       json_object_new_double(p->paired));
+				       num_if(p->paired, p->paired > 0));
 		json_object_object_add(
 			c, "fio_command",
 			p->fio_command ? json_object_new_string(p->fio_command)
@@ -164,6 +179,21 @@ json_object *bench_doc_json(const struct bench_doc *d)
 	}
 	json_object_object_add(o, "compare", cmp);
 	return o;
+}
+
+void bench_pair_figures(const struct bench_pair *p,
+			char f[BENCH_PAIR_FIGURES][24])
+{
+	bool rp = p->rp_best > 0, fio = p->fio_best > 0;
+
+	fmt_if(f[0], 0, p->rp_best, rp);
+	fmt_if(f[1], 1, p->rp_mbps, rp);
+	fmt_if(f[2], 0, p->fio_best, fio);
+	fmt_if(f[3], 1, p->fio_mbps, fio);
+	fmt_if(f[4], 2, fio ? p->rp_best / p->fio_best : 0, rp && fio);
+	fmt_if(f[5], 2, p->fio_median > 0 ? p->rp_median / p->fio_median : 0,
+	       rp && fio && p->fio_median > 0);
+	fmt_if(f[6], 2, p->paired, p->paired > 0);
 }
 
 static void print_settings(FILE *out, const struct bench_doc *d)
@@ -251,16 +281,14 @@ static void print_table(FILE *out, const struct bench_doc *d)
 			"ratio", "median", "paired", "semantics");
 		for (i = 0; i < d->n_pairs; i++) {
 			const struct bench_pair *p = &d->pairs[i];
+			char f[BENCH_PAIR_FIGURES][24];
 
+			bench_pair_figures(p, f);
 			fprintf(out,
-				"%-8s %12.0f %9.1f   %-*s %12.0f %9.1f "
-				"%7.2f %7.2f %7.2f  %s%s\n",
-				p->engine, p->rp_best, p->rp_mbps, fw,
-				p->fio_engine, p->fio_best, p->fio_mbps,
-				p->fio_best > 0 ? p->rp_best / p->fio_best : 0,
-				p->fio_median > 0 ? p->rp_median / p->fio_median
-						  : 0,
-				p->paired,
+				"%-8s %12s %9s   %-*s %12s %9s %7s %7s %7s  "
+				"%s%s\n",
+				p->engine, f[0], f[1], fw, p->fio_engine, f[2],
+				f[3], f[4], f[5], f[6],
 				p->match ? "match" : "differ: ", p->why);
 		}
 		for (i = 0; i < d->n_pairs; i++) {

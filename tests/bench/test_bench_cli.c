@@ -1665,6 +1665,19 @@ static void test_interrupt_before_fio_ran(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "--compare fio"));
 	CU_ASSERT_PTR_NULL(strstr(o.out, "fio job of each engine"));
 	CU_ASSERT_PTR_NULL(strstr(o.out, "fio --name"));
+	/* Neither side measured: dashes, not a row of zeros. */
+	{
+		const char *row = strstr(o.out, "\nsync ");
+		size_t len = row ? strcspn(row + 1, "\n") : 0;
+		char line[256] = "";
+
+		CU_ASSERT_PTR_NOT_NULL(row);
+		if (row)
+			snprintf(line, sizeof(line), "%.*s", (int)len, row + 1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(line, "psync x1"));
+		CU_ASSERT_PTR_NULL(strstr(line, "0.0"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(line, " - "));
+	}
 	bc_out_free(&o);
 	CU_ASSERT(bc_dir_empty(bc_tmpdir));
 }
