@@ -414,9 +414,13 @@ static void *sync_thread(void *arg)
 {
 	const struct file_job *j = st.j;
 	struct chain *c = arg;
+	char name[16];
 	int64_t off;
 	ssize_t n;
 
+	/* Named as the library's threads are, for top and ps. */
+	snprintf(name, sizeof(name), "rp-sync%u", (unsigned)(c - st.chains));
+	pthread_setname_np(pthread_self(), name);
 	gate_pass();
 	while (next_op(c, &off)) {
 		c->t0 = bench_now_ns();

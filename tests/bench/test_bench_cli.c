@@ -1563,6 +1563,38 @@ static void test_interrupt_while_priming(void)
 }
 
 /*
+ * Whether process `pid` has a thread of the library's or the sync
+ * engine's ("rp-" names), not a sanitizer's thread of its own.
+ */
+static bool has_rp_thread(const char *pid)
+{
+	char path[600];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%s/task", pid);
+	d = opendir(path);
+	while (d && !found && (e = readdir(d))) {
+		char comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task/%s/comm", pid,
+			 e->d_name);
+		f = fopen(path, "r");
+		if (f && fgets(comm, sizeof(comm), f))
+			found = !strncmp(comm, "rp-", 3);
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
  * Whether the tool started with --warmup 60 on bc_tmpdir has started the
  * threads of its run: it is past its data file, in the run's set-up or
  * its warm-up.
@@ -1576,9 +1608,7 @@ static bool warming_up(void)
 	while (d && !found && (e = readdir(d))) {
 		char path[300], buf[4096], *p;
 		bool dir = false, warmup = false;
-		unsigned threads = 0;
 		ssize_t n;
-		FILE *f;
 		int fd;
 
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
@@ -1597,13 +1627,7 @@ static bool warming_up(void)
 		}
 		if (!dir || !warmup)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
-		f = fopen(path, "r");
-		while (f && fgets(buf, sizeof(buf), f))
-			(void)sscanf(buf, "Threads: %u", &threads);
-		if (f)
-			fclose(f);
-		found = threads > 1;
+		found = has_rp_thread(e->d_name);
 	}
 	if (d)
 		closedir(d);
