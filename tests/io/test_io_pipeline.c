@@ -247,6 +247,16 @@ static void test_copy_pipeline_in_done_callbacks(void)
  * a read submitted from elsewhere.  The thread runs what a done-callback
  * queues next, before the shared queue, but only so many in a row.
  */
+/*
+ * A byte that another read fills, and the chain's `links` when a link first
+ * ended after it was filled (0 until then).  With one I/O thread, that read
+ * and the links run on the same thread.
+ */
+struct watch {
+	char byte;
+	atomic_uint seen_at;
+};
+
 struct chain {
 	rp_executor *ex;
 	int fd;
@@ -256,13 +266,7 @@ struct chain {
 	atomic_int error;
 	atomic_int step;		/* CHAIN_IDLE, _SUBMITTING or _AGAIN */
 	struct tu_latch ended;
-	/*
-	 * A byte that another read fills, and `links` when a link first ended
-	 * after it was filled (0 until then).  With one I/O thread, that read
-	 * and the links run on the same thread.
-	 */
-	_Atomic(char *) watch;
-	atomic_uint seen_at;
+	_Atomic(struct watch *) watch;
 };
 
 enum { CHAIN_IDLE, CHAIN_SUBMITTING, CHAIN_AGAIN };
@@ -281,10 +285,10 @@ static void chain_done(rp_future *f, void *arg)
 		return;
 	}
 	unsigned links = atomic_fetch_add(&c->links, 1) + 1;
-	char *w = atomic_load(&c->watch);
+	struct watch *w = atomic_load(&c->watch);
 
-	if (w && *w && !atomic_load(&c->seen_at))
-		atomic_store(&c->seen_at, links);
+	if (w && w->byte && !atomic_load(&w->seen_at))
+		atomic_store(&w->seen_at, links);
 	if (atomic_load(&c->stop)) {
 		tu_latch_post(&c->ended);
 		return;
@@ -355,7 +359,6 @@ static void chain_start(struct chain *c, struct it_dir *d, pthread_t *starter)
 	atomic_init(&c->error, 0);
 	atomic_init(&c->step, CHAIN_IDLE);
 	atomic_init(&c->watch, NULL);
-	atomic_init(&c->seen_at, 0);
 	tu_latch_init(&c->ended);
 	CU_ASSERT_EQUAL_FATAL(pthread_create(starter, NULL, chain_main, c), 0);
 	until = tu_now_ns() + tu_stuck_timeout_ns();
@@ -415,12 +418,17 @@ static void test_a_read_beside_a_chain_goes_next(void)
 	pthread_t starter;
 	struct chain c;
 	struct it_dir d;
-	char other;
+	/* One each, never reused: the chain may still look at the last. */
+	struct watch w[8];
 	int round, worst = 0;
 
 	if (it_expected_backend() != RP_BACKEND_THREADS) {
 		printf("skipped: the order of the blocking-I/O pool\n");
 		return;
+	}
+	for (round = 0; round < 8; round++) {
+		w[round].byte = 0;
+		atomic_init(&w[round].seen_at, 0);
 	}
 	chain_start(&c, &d, &starter);
 	for (round = 0; round < 8; round++) {
@@ -428,25 +436,23 @@ static void test_a_read_beside_a_chain_goes_next(void)
 		int64_t until;
 		int before;
 
-		other = 0;
-		atomic_store(&c.seen_at, 0);
-		atomic_store(&c.watch, &other);
-		CU_ASSERT_EQUAL_FATAL(
-			rp_read(c.ex, c.fd, &other, 1, 1, NULL, &f), 0);
+		atomic_store(&c.watch, &w[round]);
+		CU_ASSERT_EQUAL_FATAL(rp_read(c.ex, c.fd, &w[round].byte, 1, 1,
+					      NULL, &f),
+				      0);
 		before = (int)atomic_load(&c.links);
 		if (rp_future_result(f, tu_stuck_timeout_ns(), NULL, NULL))
 			it_stuck("a read queued beside a chain");
 		rp_future_unref(f);
-		CU_ASSERT_EQUAL(other, 'y');
+		CU_ASSERT_EQUAL(w[round].byte, 'y');
 		until = tu_now_ns() + tu_stuck_timeout_ns();
-		while (!atomic_load(&c.seen_at) && tu_now_ns() < until)
+		while (!atomic_load(&w[round].seen_at) && tu_now_ns() < until)
 			usleep(1000);
-		atomic_store(&c.watch, NULL);
-		CU_ASSERT(atomic_load(&c.seen_at) != 0);
-		if ((int)atomic_load(&c.seen_at) - before > worst)
-			worst = (int)atomic_load(&c.seen_at) - before;
-
+		CU_ASSERT(atomic_load(&w[round].seen_at) != 0);
+		if ((int)atomic_load(&w[round].seen_at) - before > worst)
+			worst = (int)atomic_load(&w[round].seen_at) - before;
 	}
+	atomic_store(&c.watch, NULL);
 	CU_ASSERT(worst <= 8);
 	if (worst > 8)
 		printf("the chain ran %d reads first\n", worst);
