@@ -34,6 +34,16 @@ struct slot {
 	bool truncate;		/* the .part may hold bytes past the end */
 	bool replacing;		/* NAME is there but failed its sha256 */
 	/*
+	 * The file is an O_TMPFILE with no name yet: linked as NAME once it
+	 * is whole, or as NAME.part when its body turns out large or the
+	 * download stops short (get_slot.c, "Unnamed until whole").  Set on
+	 * the main thread, cleared there or by on_body() on the client's
+	 * thread, which the transfer's future orders before the main thread
+	 * looks again.
+	 */
+	bool unnamed;
+	bool junk;		/* what the file holds is not worth keeping */
+	/*
 	 * The validator (a strong ETag, else Last-Modified) of the bytes in
 	 * NAME.part, "" when none is known: sent as If-Range on a resume, and
 	 * kept with a .part left behind in the user.ringpool.validator
@@ -57,6 +67,7 @@ struct run {
 	rp_http **http;
 	size_t n_http;
 	int dirfd;
+	int unname;		/* how files are made unnamed: UNNAME_* */
 	struct get_input in;
 	struct get_progress *prog;
 	struct slot *slots, *free_slots;
@@ -91,6 +102,17 @@ struct run {
 	char input_why[600];
 };
 
+/* How files are made unnamed in the folder, and named later. */
+enum {
+	UNNAME_NO,	/* they are not: no O_TMPFILE there, or no way to link */
+	UNNAME_FLINK,	/* linkat(fd, "", AT_EMPTY_PATH) */
+	UNNAME_PROC,	/* linkat("/proc/self/fd/N", AT_SYMLINK_FOLLOW) */
+};
+/*
+ * Which of UNNAME_* the folder `dirfd` allows: the cheapest, or at most
+ * what `want` names ("no", "proc"; NULL for no limit), for the tests.
+ */
+int get_slot_can_unname(int dirfd, const char *want);
 /* Takes a new entry into slot `s`: skip it, check it, fail it, or start it. */
 void get_slot_start(struct run *r, struct slot *s);
 /* Moves slot `s`, popped from the ready queue, to its next step. */

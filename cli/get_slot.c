@@ -11,7 +11,8 @@
  * into NAME.part, BACKOFF an rp_sleep() before a retry, and FINISH a task on
  * the CPU pool that truncates, checks the SHA-256, syncs and renames
  * NAME.part to NAME (done on the main thread when there is nothing to hash
- * or sync).  Each step's future has on_done() as its done-callback, which
+ * or sync).  A small new file has no name until FINISH links it as NAME:
+ * see "Unnamed until whole" below.  Each step's future has on_done() as its done-callback, which
  * only queues the slot for the main thread (get.c), and that thread alone
  * moves it on.
  */
@@ -30,6 +31,86 @@
 #define MAX_BACKOFF_NS (60 * 1000000000LL)
 #define VALIDATOR_XATTR "user.ringpool.validator"
 #define MAX_RETRY_AFTER_NS (300 * 1000000000LL)
+
+/*
+ * Unnamed until whole.  A new file whose NAME and NAME.part are both
+ * absent starts as an O_TMPFILE in the folder, with no name, and is linked
+ * as NAME once it is complete: one change to the folder a file instead of
+ * two (create NAME.part, rename it), which on ext4 saves about a fifth of
+ * the CPU time of a 16 KiB download.  The file takes the name NAME.part
+ * as soon as its body turns out to be UNNAMED_MAX or more, or of unknown
+ * length, and when its download ends short (failed, or the run stopped),
+ * so that what a run leaves for -c is as before.  Only a run killed
+ * outright loses the bytes of a small body in flight, which a .part of a
+ * body that small would hardly have saved.
+ */
+#define UNNAMED_MAX (128u << 10)
+
+int get_slot_can_unname(int dirfd, const char *want)
+{
+	bool proc_only = want && !strcmp(want, "proc");
+	struct stat a, b;
+	char path[64];
+	int fd, how = UNNAME_NO;
+
+	if (want && !strcmp(want, "no"))
+		return UNNAME_NO;
+	fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return UNNAME_NO;
+	/*
+	 * linkat(fd, "", ..., AT_EMPTY_PATH) checks its right to the file
+	 * (CAP_DAC_READ_SEARCH, or since Linux 6.10 having opened it) before
+	 * it looks at the new name: "." says EEXIST when it may, and no name
+	 * is made.  Else the /proc/self/fd link, which costs a /proc lookup
+	 * a file.
+	 */
+	if (!proc_only && linkat(fd, "", dirfd, ".", AT_EMPTY_PATH) < 0 &&
+	    errno == EEXIST) {
+		how = UNNAME_FLINK;
+	} else {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			how = UNNAME_PROC;
+	}
+	close(fd);
+	return how;
+}
+
+/* Gives the unnamed file of `s` the name `name` in the folder. */
+static int link_unnamed(struct slot *s, int dirfd, const char *name)
+{
+	char path[64];
+	int ret;
+
+	if (s->run->unname == UNNAME_FLINK) {
+		ret = linkat(s->fd, "", dirfd, name, AT_EMPTY_PATH);
+	} else {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", s->fd);
+		ret = linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW);
+	}
+	return ret < 0 ? -errno : 0;
+}
+
+/*
+ * Names the unnamed file of `s` NAME.part, locked as open_part() locks
+ * one.  A NAME.part that appeared meanwhile (another run) keeps its name,
+ * and this file stays unnamed.
+ */
+static void name_part(struct slot *s, int dirfd)
+{
+	if (flock(s->fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+		return;
+	if (link_unnamed(s, dirfd, s->part) == 0)
+		s->unnamed = false;
+}
+
+/* The file's name in messages: NAME for one that has no name yet. */
+static const char *file_name(const struct slot *s)
+{
+	return s->unnamed ? s->e.name : s->part;
+}
 
 static void on_done(rp_future *f, void *arg)
 {
@@ -100,7 +181,10 @@ static void take_validator(struct slot *s, const struct rp_http_info *info)
 		s->validator[0] = '\0';
 }
 
-/* Ends a slot as failed; an empty NAME.part is not worth keeping. */
+/*
+ * Ends a slot as failed.  What arrived stays in NAME.part for -c, unless it
+ * is nothing or junk.
+ */
 static void fail_slot(struct run *r, struct slot *s, long status,
 		      const char *why)
 {
@@ -109,10 +193,14 @@ static void fail_slot(struct run *r, struct slot *s, long status,
 
 	/* Only ever the .part here: verify_ended() closes NAME itself. */
 	if (s->fd >= 0) {
-		if (fstat(s->fd, &st) == 0 && st.st_size == 0)
-			unlinkat(r->dirfd, s->part, 0);
-		else
+		if (s->junk || (fstat(s->fd, &st) == 0 && st.st_size == 0)) {
+			if (!s->unnamed)
+				unlinkat(r->dirfd, s->part, 0);
+		} else {
 			keep_validator(s);
+			if (s->unnamed)
+				name_part(s, r->dirfd);
+		}
 		close(s->fd);
 		s->fd = -1;
 	}
@@ -147,6 +235,8 @@ static void on_body(void *arg, const struct rp_http_info *info)
 		return;
 	if (info->status == 200 && s->offset > 0 && ftruncate(s->fd, 0) < 0)
 		return;		/* left to transfer_ended() */
+	if (s->unnamed && (info->size < 0 || info->size >= UNNAMED_MAX))
+		name_part(s, s->run->dirfd);
 	if (info->size >= 0 && info->size < EARLY_VALIDATOR_MIN)
 		return;
 	take_validator(s, info);
@@ -215,7 +305,7 @@ static int finish_task(void *arg, int64_t *value)
 	if (s->truncate && ftruncate(s->fd, (off_t)s->final_len) < 0) {
 		ret = -errno;
 		snprintf(s->fin_why, sizeof(s->fin_why), "cannot truncate %s: %s",
-			 s->part, strerror(errno));
+			 file_name(s), strerror(errno));
 		return ret;
 	}
 	if (s->e.has_sha) {
@@ -224,7 +314,7 @@ static int finish_task(void *arg, int64_t *value)
 		ret = get_sha256_fd(s->fd, got);
 		if (ret < 0) {
 			snprintf(s->fin_why, sizeof(s->fin_why),
-				 "cannot read %s back: %s", s->part,
+				 "cannot read %s back: %s", file_name(s),
 				 strerror(-ret));
 			return ret;
 		}
@@ -232,7 +322,7 @@ static int finish_task(void *arg, int64_t *value)
 		if (memcmp(got, s->e.sha, 32)) {
 			hex(s->e.sha, 32, want);
 			/* A wrong body is not worth resuming: remove it. */
-			unlinkat(dirfd, s->part, 0);
+			s->junk = true;
 			snprintf(s->fin_why, sizeof(s->fin_why),
 				 "sha256 mismatch: expected %s, got %s", want,
 				 s->sha_hex);
@@ -245,8 +335,27 @@ static int finish_task(void *arg, int64_t *value)
 	if (o->fsync && fsync(s->fd) < 0) {
 		ret = -errno;
 		snprintf(s->fin_why, sizeof(s->fin_why), "cannot sync %s: %s",
-			 s->part, strerror(errno));
+			 file_name(s), strerror(errno));
 		return ret;
+	}
+	/*
+	 * An unnamed file is linked as NAME, unless NAME appeared meanwhile
+	 * (another process): then it goes through NAME.part, whose rename
+	 * replaces it, as a named one does.
+	 */
+	if (s->unnamed) {
+		ret = link_unnamed(s, dirfd, s->e.name);
+		if (ret == 0) {
+			s->unnamed = false;
+			goto linked;
+		}
+		if (ret != -EEXIST || (ret = link_unnamed(s, dirfd, s->part))) {
+			snprintf(s->fin_why, sizeof(s->fin_why),
+				 "cannot link %s into the folder: %s",
+				 s->e.name, strerror(-ret));
+			return ret;
+		}
+		s->unnamed = false;
 	}
 	if (renameat(dirfd, s->part, dirfd, s->e.name) < 0) {
 		ret = -errno;
@@ -255,6 +364,7 @@ static int finish_task(void *arg, int64_t *value)
 			 strerror(errno));
 		return ret;
 	}
+linked:
 	if (o->fsync && fsync(dirfd) < 0) {
 		ret = -errno;
 		snprintf(s->fin_why, sizeof(s->fin_why),
@@ -336,8 +446,8 @@ static void describe(const struct run *r, const struct slot *s, int err,
 		     const struct rp_http_info *info, char *why, size_t len)
 {
 	if (err == -EIO && info->write_error)
-		snprintf(why, len, "writing %s/%s: %s", r->o->dir, s->part,
-			 strerror(-info->write_error));
+		snprintf(why, len, "writing %s/%s: %s", r->o->dir,
+			 file_name(s), strerror(-info->write_error));
 	else if (err == -EREMOTEIO && info->status)
 		snprintf(why, len, "HTTP %ld", info->status);
 	else if (err == -EKEYREJECTED)
@@ -379,8 +489,8 @@ static void transfer_ended(struct run *r, struct slot *s)
 	    info.status <= 299) {
 		if (ftruncate(s->fd, (off_t)info.bytes) < 0) {
 			snprintf(why, sizeof(why), "cannot truncate %s/%s: %s",
-				 r->o->dir, s->part, strerror(errno));
-			unlinkat(r->dirfd, s->part, 0);
+				 r->o->dir, file_name(s), strerror(errno));
+			s->junk = true;
 			fail_slot(r, s, info.status, why);
 			return;
 		}
@@ -452,12 +562,12 @@ static void transfer_ended(struct run *r, struct slot *s)
 
 static void finish_done(struct run *r, struct slot *s, int err)
 {
-	close(s->fd);
-	s->fd = -1;
 	if (err) {
 		fail_slot(r, s, 0, s->fin_why[0] ? s->fin_why : strerror(-err));
 		return;
 	}
+	close(s->fd);
+	s->fd = -1;
 	get_progress_done(r->prog, s->e.url, s->e.name, s->final_len,
 			  s->received, s->resumed, s->replacing, s->retries,
 			  s->e.has_sha ? s->sha_hex : NULL);
@@ -500,14 +610,32 @@ void get_slot_ready(struct run *r, struct slot *s)
 	}
 }
 
-/* Opens NAME.part (continued with -c, else emptied) and starts the GET. */
-static void open_part(struct run *r, struct slot *s)
+/*
+ * Opens the file to download into and starts the GET: an unnamed one when
+ * `fresh` (NAME is absent) and NAME.part is absent too, else NAME.part
+ * (continued with -c, else emptied).
+ */
+static void open_part(struct run *r, struct slot *s, bool fresh)
 {
 	/* Read too: the checksum is computed from the file itself. */
 	int flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
 	char why[400];
 	struct stat st;
 	bool created;
+
+	if (fresh && r->unname != UNNAME_NO &&
+	    fstatat(r->dirfd, s->part, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT) {
+		s->fd = openat(r->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+			       0644);
+		if (s->fd >= 0) {
+			s->unnamed = true;
+			s->offset = 0;
+			get_progress_start(r->prog, s->e.url, s->e.name, 0);
+			begin_get(r, s);
+			return;
+		}
+	}
 
 	/*
 	 * Most often NAME.part is new: made with O_EXCL it is known to be
@@ -665,25 +793,28 @@ static void verify_ended(struct run *r, struct slot *s)
 		 "expected %s, got %s", want, s->sha_hex);
 	get_progress_replacing(r->prog, s->e.url, s->e.name, why);
 	s->replacing = true;
-	open_part(r, s);
+	open_part(r, s, false);
 }
 
 void get_slot_start(struct run *r, struct slot *s)
 {
 	char why[400];
 	struct stat st;
+	bool fresh;
 	int ret;
 
 	s->fd = -1;
 	s->offset = s->received = 0;
 	s->retries = 0;
 	s->resumed = s->restarted = s->truncate = s->replacing = false;
+	s->unnamed = s->junk = false;
 	s->validator[0] = '\0';
 	s->has_xattr = false;
 	s->t = NULL;
 	s->f = NULL;
 	snprintf(s->part, sizeof(s->part), "%s%s", s->e.name, PART_SUFFIX);
 	ret = fstatat(r->dirfd, s->e.name, &st, AT_SYMLINK_NOFOLLOW);
+	fresh = ret < 0 && errno == ENOENT;
 	/*
 	 * A folder of that name: the rename at the end would fail, after the
 	 * whole download, and again on every run.  Said now instead.
@@ -705,5 +836,5 @@ void get_slot_start(struct run *r, struct slot *s)
 		release(r, s);
 		return;
 	}
-	open_part(r, s);
+	open_part(r, s, fresh);
 }

@@ -21,6 +21,11 @@
  *                       whole length announced and only K bytes (default
  *                       half), then a clean close; later ones as /file
  *   /stall/NAME         sends the headers, then nothing for 30 s
+ *   /halfstall/NAME?stall=MS
+ *                       the first request gets the headers and half the
+ *                       body, then nothing for MS ms (default 30000) or
+ *                       until the client goes, then the rest; later ones
+ *                       as /file
  *   /redir/N/NAME       302 to /redir/N-1/NAME; /redir/0/NAME is /file/NAME
  *   /loop/NAME          302 to itself
  *   /evil/NAME          as /file, with Content-Disposition naming
@@ -276,6 +281,16 @@ static void handle(int fd)
 
 		if (send_all(fd, head, sizeof(head) - 1) == 0)
 			poll(&p, 1, 30000);	/* until the client gives up */
+	} else if (!strncmp(path, "/halfstall/", 11)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (bump(path) > 1) {
+			serve_file(fd, seed, size, range, true, NULL);
+		} else {
+			send_cut(fd, seed, size, size / 2, true);
+			if (poll(&p, 1, (int)query_num(query, "stall", 30000)) == 0)
+				send_body(fd, seed, size / 2, size);
+		}
 	} else if (!strncmp(path, "/redir/", 7)) {
 		long n = strtol(path + 7, &end, 10);
 		char loc[2200];

@@ -10,6 +10,7 @@
  * Under the valgrind setup the CLI itself runs under valgrind for the small
  * cases, and the large ones are scaled down.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -384,6 +385,156 @@ static void test_short_body_never_gets_its_name(void)
 	CU_ASSERT(h_has(r.err, "/short/s.bin?size=100000: "));
 	CU_ASSERT_FALSE(h_exists(h_path(dir, "s.bin")));
 	h_free(&r);
+}
+
+/*
+ * The size of the largest unnamed file (an O_TMPFILE) that a process has
+ * open in `dir`, or -1: its /proc/PID/fd link reads "DIR/#INODE (deleted)".
+ */
+static long long unnamed_size(const char *dir)
+{
+	char link[1024], fdpath[600], prefix[600];
+	struct dirent *p, *f;
+	long long best = -1;
+	DIR *procs, *fds;
+	struct stat st;
+	ssize_t n;
+
+	snprintf(prefix, sizeof(prefix), "%s/#", dir);
+	procs = opendir("/proc");
+	if (!procs)
+		return -1;
+	while ((p = readdir(procs))) {
+		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+			continue;
+		snprintf(fdpath, sizeof(fdpath), "/proc/%s/fd", p->d_name);
+		fds = opendir(fdpath);
+		if (!fds)
+			continue;
+		while ((f = readdir(fds))) {
+			snprintf(fdpath, sizeof(fdpath), "/proc/%s/fd/%s",
+				 p->d_name, f->d_name);
+			n = readlink(fdpath, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (strncmp(link, prefix, strlen(prefix)) ||
+			    !strstr(link, " (deleted)") ||
+			    stat(fdpath, &st) < 0)
+				continue;
+			if (st.st_size > best)
+				best = st.st_size;
+		}
+		closedir(fds);
+	}
+	closedir(procs);
+	return best;
+}
+
+struct unnamed_watch {
+	const char *dir;
+	long long want;		/* bytes the unnamed file must hold */
+	const char *then_write;	/* a file to make in `dir` once it does */
+	bool name_seen;		/* anything had a name in `dir` before */
+	bool held;		/* it did: asked again, the answer stays */
+};
+
+static bool unnamed_holds(void *arg)
+{
+	struct unnamed_watch *w = arg;
+
+	if (w->held)
+		return true;
+	if (h_count_entries(w->dir) != 0)
+		w->name_seen = true;
+	if (unnamed_size(w->dir) < w->want)
+		return false;
+	if (w->then_write)
+		CU_ASSERT_EQUAL(h_write_text(h_path(w->dir, w->then_write),
+					     "another program's file\n"), 0);
+	w->held = true;
+	return true;
+}
+
+/*
+ * A small new file has no name until it is whole: a run killed outright
+ * halfway leaves nothing in the folder, neither NAME nor NAME.part.  One
+ * stopped with SIGINT keeps the half as NAME.part, which -c resumes.
+ */
+static void test_small_file_has_no_name_until_whole(void)
+{
+	const char *args[] = { "-d", NULL, "--retry", "0", NULL, NULL };
+	struct unnamed_watch w = { .want = 1000 };
+	char *dir = h_dir("unnamed-kill");
+	struct h_result r;
+
+	if (!need_http())
+		return;
+	w.dir = args[1] = dir;
+	args[4] = fu("/halfstall/k.bin?size=2000");
+	r = h_getv_signal(NULL, false, args, unnamed_holds, &w, SIGKILL);
+	CU_ASSERT_EQUAL(r.status, 128 + SIGKILL);
+	CU_ASSERT_FALSE(w.name_seen);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
+	h_free(&r);
+
+	dir = h_dir("unnamed-int");
+	w = (struct unnamed_watch){ .dir = dir, .want = 1000 };
+	args[1] = dir;
+	args[4] = fu("/halfstall/i.bin?size=2000");
+	r = h_getv_signal(NULL, false, args, unnamed_holds, &w, SIGINT);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(h_has(r.err, "/halfstall/i.bin?size=2000: interrupted"));
+	CU_ASSERT_FALSE(w.name_seen);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 1);
+	h_assert_body(dir, "i.bin.part", "i.bin", 1000);
+	h_free(&r);
+
+	r = h_get(NULL, true, "-d", dir, "-c", fu("/halfstall/i.bin?size=2000"),
+		  (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT(h_has(r.err, "done i.bin"));
+	h_assert_body(dir, "i.bin", "i.bin", 2000);
+	CU_ASSERT_EQUAL(h_fault_requests("/halfstall/i.bin?size=2000 1000"), 1);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 1);
+	h_free(&r);
+}
+
+/*
+ * A file that another program puts under NAME while the download is still
+ * unnamed is replaced when the download is whole, as a rename of NAME.part
+ * replaces it, and no NAME.part is left.
+ */
+static void test_name_taken_meanwhile_is_replaced(void)
+{
+	/* Linked with AT_EMPTY_PATH, then as older kernels let others. */
+	static const char *const how[] = { NULL, "proc" };
+	const char *args[] = { "-d", NULL, NULL, NULL };
+	struct unnamed_watch w;
+	struct h_result r;
+	char *dir;
+	size_t i;
+
+	if (!need_http())
+		return;
+	for (i = 0; i < 2; i++) {
+		dir = h_dir(how[i] ? "unnamed-taken-proc" : "unnamed-taken");
+		w = (struct unnamed_watch){ .dir = dir, .want = 1000,
+					    .then_write = "m.bin" };
+		args[1] = dir;
+		args[2] = fu(how[i] ? "/halfstall/mp.bin?size=2000&stall=1000"
+				    : "/halfstall/m.bin?size=2000&stall=1000");
+		w.then_write = how[i] ? "mp.bin" : "m.bin";
+		if (how[i])
+			setenv("RINGPOOL_GET_UNNAME", how[i], 1);
+		r = h_getv_signal(NULL, false, args, unnamed_holds, &w, SIGCONT);
+		unsetenv("RINGPOOL_GET_UNNAME");
+		CU_ASSERT_EQUAL(r.status, 0);
+		CU_ASSERT_FALSE(w.name_seen);
+		h_assert_body(dir, w.then_write, w.then_write, 2000);
+		CU_ASSERT_EQUAL(h_count_entries(dir), 1);
+		h_free(&r);
+	}
 }
 
 /*
@@ -1725,6 +1876,8 @@ static const struct tu_test tests[] = {
 	{ "killed_run_leaves_the_validator", test_killed_run_leaves_the_validator, false },
 	{ "continue_after_the_file_changed", test_continue_after_the_file_changed, false },
 	{ "sigint_stops_and_keeps_parts", test_sigint_stops_and_keeps_parts, false },
+	{ "small_file_has_no_name_until_whole", test_small_file_has_no_name_until_whole, false },
+	{ "name_taken_meanwhile_is_replaced", test_name_taken_meanwhile_is_replaced, false },
 	{ "sighup_stops_as_sigint_does", test_sighup_stops_as_sigint_does, false },
 	{ "sigterm_while_waiting_for_stdin", test_sigterm_while_waiting_for_stdin, false },
 	{ "file_finishes_while_list_waits", test_file_finishes_while_list_waits, false },
