@@ -46,6 +46,17 @@
  * the child exits or execs).  Its futures that had not ended never end in
  * the child, and rp_future_cancel() leaves its I/O operations to the parent
  * (`-EBUSY`).  A child that wants an executor makes a new one.
+ *
+ * ## Signals
+ * The library's own threads (the workers, each ring's thread, the blocking
+ * pool's threads and an HTTP client's loop) start with every asynchronous
+ * signal blocked, whatever the mask of the thread that made them: a signal
+ * sent to the process (SIGINT from the terminal, SIGTERM, SIGCHLD, a
+ * timer's) is taken by one of the program's threads, so its handler runs
+ * there and a sigwait() thread sees it.  Tasks run on the workers with that
+ * mask; a task that wants a signal unblocks it itself.  Signals raised by a
+ * fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) are not blocked.
+ * The library installs no signal handler and sends no signal.
  */
 #ifndef RINGPOOL_H
 #define RINGPOOL_H

@@ -543,8 +543,8 @@ int rp__executor_create(const struct rp_config *cfg, bool internal,
 	for (i = 0; i < n; i++) {
 		ex->workers[i].ex = ex;
 		ex->workers[i].index = i;
-		ret = pthread_create(&ex->workers[i].thread, NULL, worker_main,
-				     &ex->workers[i]);
+		ret = rp__thread_create(&ex->workers[i].thread, worker_main,
+				       &ex->workers[i]);
 		if (ret != 0) {
 			atomic_store(&ex->shutdown, true);
 			wake_all(ex);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Time and futex helpers.  Futexes are used directly rather than through
- * pthread condition variables so that a waker can skip the system call when
- * it knows nobody sleeps (the callers keep a "sleepers" flag or count).
+ * Time, futex and thread helpers.  Futexes are used directly rather than
+ * through pthread condition variables so that a waker can skip the system
+ * call when it knows nobody sleeps (the callers keep a "sleepers" flag or
+ * count).
  */
 #include <limits.h>
 #include <linux/futex.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -57,4 +59,22 @@ int rp__futex_wait(_Atomic uint32_t *word, uint32_t expected,
 void rp__futex_wake(_Atomic uint32_t *word, int n)
 {
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+int rp__thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	/* Those a fault raises reach the thread that faulted in any case. */
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+				      SIGTRAP, SIGSYS };
+	sigset_t all, old;
+	size_t i;
+	int ret;
+
+	sigfillset(&all);
+	for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(&all, faults[i]);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
 }

@@ -520,7 +520,7 @@ int rp__http_drive_init(rp_http *h)
 	h->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (h->efd < 0)
 		return -errno;
-	ret = pthread_create(&h->loop, NULL, loop_main, h);
+	ret = rp__thread_create(&h->loop, loop_main, h);
 	if (ret) {
 		close(h->efd);
 		h->efd = -1;

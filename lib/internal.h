@@ -70,6 +70,16 @@ int rp__futex_wait(_Atomic uint32_t *word, uint32_t expected,
 		   int64_t deadline);
 void rp__futex_wake(_Atomic uint32_t *word, int n);
 
+/*
+ * pthread_create() for the library's own threads (workers, ring threads,
+ * the HTTP loop): they start with every asynchronous signal blocked, so
+ * that a signal sent to the process (SIGINT, SIGTERM, SIGCHLD, a timer's)
+ * is taken by a thread of the program, whose mask it chose, and never
+ * interrupts a ring thread.  Returns 0 or an error number, as
+ * pthread_create() does.
+ */
+int rp__thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
+
 /* ---- callbacks -------------------------------------------------------- */
 
 /*

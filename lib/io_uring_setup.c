@@ -451,7 +451,7 @@ int rp__uring_start(rp_executor *ex, const struct rp_config *cfg, char *why,
 	for (i = 0; i < st->n; i++) {
 		struct ring *r = &st->rings[i];
 
-		ret = -pthread_create(&r->thread, NULL, ring_start, r);
+		ret = -rp__thread_create(&r->thread, ring_start, r);
 		if (ret < 0)
 			break;
 		pthread_mutex_lock(&ex->start_lock);

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -882,12 +883,78 @@ static void test_write_error_is_eio(void)
 	ht_env_down(&e);
 }
 
+static volatile sig_atomic_t usr1_handled;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_handled = 1;
+}
+
+static int one_task(void *arg, int64_t *value)
+{
+	(void)arg;
+	*value = 7;
+	return 0;
+}
+
+/*
+ * A signal sent to the process is left to the program's threads.  Once
+ * the workers, the I/O threads and an HTTP client's loop run, the test
+ * blocks SIGUSR1 in its own thread (the only one of the program): each
+ * SIGUSR1 then waits for its sigtimedwait(), where a library thread that
+ * took it would run the handler instead.
+ */
+static void test_library_threads_leave_signals_to_the_program(void)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 }, old_sa;
+	const struct timespec second = { 1, 0 };
+	rp_executor *ex = it_executor_new(NULL);
+	rp_future *f = NULL;
+	rp_http *h = NULL;
+	sigset_t usr1, old;
+	int64_t value = 0;
+	char c = 'x';
+	int p[2], i;
+
+	CU_ASSERT_EQUAL_FATAL(rp_http_new(ex, NULL, &h), 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	CU_ASSERT_EQUAL(write(p[1], &c, 1), 1);
+	CU_ASSERT_EQUAL(it_read(ex, p[0], &c, 1, -1, &value), 0);
+	CU_ASSERT_EQUAL(value, 1);
+	CU_ASSERT_EQUAL(rp_submit(ex, one_task, NULL, &f), 0);
+	CU_ASSERT_EQUAL(rp_future_result(f, RP_FOREVER, &value, NULL), 0);
+	CU_ASSERT_EQUAL(value, 7);
+	rp_future_unref(f);
+
+	usr1_handled = 0;
+	sigemptyset(&sa.sa_mask);
+	CU_ASSERT_EQUAL_FATAL(sigaction(SIGUSR1, &sa, &old_sa), 0);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, &old);
+	for (i = 0; i < 20; i++) {
+		CU_ASSERT_EQUAL(kill(getpid(), SIGUSR1), 0);
+		CU_ASSERT_EQUAL(sigtimedwait(&usr1, NULL, &second), SIGUSR1);
+	}
+	CU_ASSERT_EQUAL(usr1_handled, 0);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sigaction(SIGUSR1, &old_sa, NULL);
+
+	close(p[0]);
+	close(p[1]);
+	rp_http_free(h);
+	it_executor_free(ex);
+}
+
 static const struct tu_test tests[] = {
 	{ "libcurl_loaded_with_the_first_client",
 	  test_libcurl_loaded_with_the_first_client, false },
 	{ "config_and_bad_arguments", test_config_and_bad_arguments, false },
 	{ "client_on_a_chosen_ring", test_client_on_a_chosen_ring, false },
 	{ "ca_file_is_checked_and_copied", test_ca_file_is_checked_and_copied, false },
+	{ "library_threads_leave_signals_to_the_program",
+	  test_library_threads_leave_signals_to_the_program, false },
 	{ "body_200", test_body_200, false },
 	{ "empty_body", test_empty_body, false },
 	{ "body_without_length", test_body_without_length, false },
