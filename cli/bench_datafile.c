@@ -67,6 +67,15 @@ static int fill(int fd, uint64_t size)
 	return bench_stop ? -EINTR : 0;
 }
 
+/* Says that the file system of `path` refuses O_DIRECT; returns 1. */
+static int refuses_direct(const char *path)
+{
+	bench_err(SUBJ, "%s: this file system refuses O_DIRECT (open: %s); "
+		  "run on one that supports it (ext4, xfs) or leave out "
+		  "--direct", path, strerror(EINVAL));
+	return 1;
+}
+
 /*
  * --direct on the file at `path` (`sb` its stat): refused where it would
  * not measure a device, before any byte of the file is written.  tmpfs
@@ -91,12 +100,7 @@ static int check_direct(const char *path, const struct stat *sb)
 	}
 	fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
 	if (fd < 0 && errno == EINVAL) {
-		bench_err(SUBJ,
-			  "%s: this file system refuses O_DIRECT "
-			  "(open: %s); run on one that supports it (ext4, "
-			  "xfs) or leave out --direct",
-			  path, strerror(EINVAL));
-		return 1;
+		return refuses_direct(path);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -272,12 +276,7 @@ int file_open_for_run(const struct file_opts *o, const char *path, int *fd)
 		flags |= O_DIRECT;
 	*fd = open(path, flags);
 	if (*fd < 0 && errno == EINVAL && o->direct) {
-		bench_err(SUBJ,
-			  "%s: this file system refuses O_DIRECT "
-			  "(open: %s); run on one that supports it (ext4, "
-			  "xfs) or leave out --direct",
-			  path, strerror(EINVAL));
-		return 1;
+		return refuses_direct(path);
 	}
 	if (*fd < 0) {
 		bench_err(SUBJ, "cannot open %s: %s", path, strerror(errno));

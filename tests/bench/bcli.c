@@ -46,6 +46,34 @@ char *bc_slurp(int fd)
 	return buf;
 }
 
+
+bool bc_cmdline_has(const char *pid, const char *const *words)
+{
+	char path[300], buf[4096], *p;
+	size_t i, found = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	/* The arguments, each ended by a NUL. */
+	buf[n] = '\0';
+	for (i = 0; words[i]; i++) {
+		for (p = buf; p < buf + n; p += strlen(p) + 1) {
+			if (!strcmp(p, words[i])) {
+				found++;
+				break;
+			}
+		}
+	}
+	return found == i;
+}
+
 /*
  * Whether `parent` has a child process one of whose arguments is `arg`
  * (by /proc).
@@ -58,8 +86,7 @@ static bool has_child(pid_t parent, const char *arg)
 
 	while (d && !found && (e = readdir(d))) {
 		char path[300], buf[4096], *p;
-		int ppid = 0, fd;
-		ssize_t n;
+		int ppid = 0;
 		FILE *f;
 
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
@@ -74,18 +101,8 @@ static bool has_child(pid_t parent, const char *arg)
 		fclose(f);
 		if (ppid != parent)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		if (n <= 0)
-			continue;
-		/* The arguments, each ended by a NUL. */
-		buf[n] = '\0';
-		for (p = buf; p < buf + n; p += strlen(p) + 1)
-			if (!strcmp(p, arg))
-				found = true;
+		found = bc_cmdline_has(e->d_name, (const char *const[]){ arg,
+								      NULL });
 	}
 	if (d)
 		closedir(d);

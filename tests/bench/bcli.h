@@ -58,6 +58,9 @@ json_object *bc_get(json_object *o, const char *key);
 double bc_num(json_object *o, const char *key);
 /* True when the folder `path` has no entries. */
 bool bc_dir_empty(const char *path);
+/* Whether process `pid` (a /proc name) has each of `words` (NULL-ended)
+ * as one of its arguments. */
+bool bc_cmdline_has(const char *pid, const char *const *words);
 
 /*
  * The program's main: checks RINGPOOL_BIN, sets bc_engine, makes

@@ -1500,28 +1500,14 @@ static bool priming_zero(void)
 	bool found = false;
 
 	while (d && !found && (e = readdir(d))) {
-		char path[300], buf[4096], *p;
-		bool zero = false, cached = false;
+		char path[300], buf[4096];
 		unsigned long long rchar = 0;
-		ssize_t n;
 		FILE *f;
-		int fd;
 
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		for (p = buf; p < buf + n; p += strlen(p) + 1) {
-			zero |= !strcmp(p, "/dev/zero");
-			cached |= !strcmp(p, "--cached");
-		}
-		if (!zero || !cached)
+		if (!bc_cmdline_has(e->d_name, (const char *const[]){
+					    "/dev/zero", "--cached", NULL }))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/io", e->d_name);
 		f = fopen(path, "r");
@@ -1617,26 +1603,10 @@ static bool warming_up(void)
 	bool found = false;
 
 	while (d && !found && (e = readdir(d))) {
-		char path[300], buf[4096], *p;
-		bool dir = false, warmup = false;
-		ssize_t n;
-		int fd;
-
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		for (p = buf; p < buf + n; p += strlen(p) + 1) {
-			dir |= !strcmp(p, bc_tmpdir);
-			warmup |= !strcmp(p, "60");
-		}
-		if (!dir || !warmup)
+		if (!bc_cmdline_has(e->d_name, (const char *const[]){
+					    bc_tmpdir, "60", NULL }))
 			continue;
 		found = has_run_threads(e->d_name);
 	}
