@@ -1130,11 +1130,12 @@ RP_EXPORT const char *rp_http_curl_version(void);
  * @return 0; -EINVAL (NULL `ex` or `out`, a negative timeout or
  *         rp_http_config::max_redirs); the error of opening
  *         rp_http_config::ca_file for reading (-ENOENT, -EACCES...);
- *         -ENOMEM; -EAGAIN when its thread
- *         cannot be created (fallback backend); -ELIBACC when libcurl
- *         cannot be loaded (not installed), -ELIBBAD when it lacks a
- *         function the library needs; -ENOTSUP when libcurl could not be
- *         set up.
+ *         -ENOMEM; -ENOTRECOVERABLE when `ex` is broken (a failed
+ *         rp_config::initializer, or the child of a fork()); -EAGAIN
+ *         when its thread cannot be created (fallback backend); -ELIBACC
+ *         when libcurl cannot be loaded (not installed), -ELIBBAD when it
+ *         lacks a function the library needs; -ENOTSUP when libcurl could
+ *         not be set up.
  */
 RP_EXPORT int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
 			  rp_http **out);

@@ -134,6 +134,9 @@ int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
 
 	if (!ex || !out)
 		return -EINVAL;
+	/* Nothing of it would run: its transfers would only fail later. */
+	if (atomic_load_explicit(&ex->broken, memory_order_relaxed))
+		return -ENOTRECOVERABLE;
 	if (cfg && (ret = check_config(cfg)) < 0)
 		return ret;
 	if (cfg && cfg->ring >= 0 && (unsigned)cfg->ring >= ex->n_rings)

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
@@ -947,12 +948,43 @@ static void test_library_threads_leave_signals_to_the_program(void)
 	it_executor_free(ex);
 }
 
+/*
+ * In the child of a fork() the executor is broken (ringpool.h, "fork()"):
+ * a client made on it there is refused at once, not left to fail, or wait
+ * on the parent's ring, at its first transfer.
+ */
+static void test_client_refused_in_a_forked_child(void)
+{
+	rp_executor *ex = it_executor_new(NULL);
+	rp_http *h = NULL;
+	int status = 0;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		alarm(10);
+		_exit(rp_http_new(ex, NULL, &h) == -ENOTRECOVERABLE && !h ? 0
+									 : 1);
+	}
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status));
+	CU_ASSERT_EQUAL(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+	/* The parent's executor still makes clients. */
+	CU_ASSERT_EQUAL(rp_http_new(ex, NULL, &h), 0);
+	rp_http_free(h);
+	it_executor_free(ex);
+}
+
 static const struct tu_test tests[] = {
 	{ "libcurl_loaded_with_the_first_client",
 	  test_libcurl_loaded_with_the_first_client, false },
 	{ "config_and_bad_arguments", test_config_and_bad_arguments, false },
 	{ "client_on_a_chosen_ring", test_client_on_a_chosen_ring, false },
 	{ "ca_file_is_checked_and_copied", test_ca_file_is_checked_and_copied, false },
+	{ "client_refused_in_a_forked_child",
+	  test_client_refused_in_a_forked_child, false },
 	{ "library_threads_leave_signals_to_the_program",
 	  test_library_threads_leave_signals_to_the_program, false },
 	{ "body_200", test_body_200, false },
