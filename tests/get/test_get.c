@@ -1268,6 +1268,7 @@ static bool part_begun(void *arg)
  */
 static void test_sighup_stops_as_sigint_does(void)
 {
+	void (*old_hup)(int);
 	const char *args[] = { "-d", NULL, "--limit-rate", "100k", NULL, NULL };
 	char *dir = h_dir("sighup"), www[512];
 	const char *part = h_path(dir, "hup.bin.part");
@@ -1279,6 +1280,11 @@ static void test_sighup_stops_as_sigint_does(void)
 	CU_ASSERT_EQUAL_FATAL(h_write_body(www, "hup", 250000), 0);
 	args[1] = dir;
 	args[4] = nu("/hup.bin");
+	/*
+	 * The run inherits what this process does with SIGHUP, which is to
+	 * ignore it when the suite itself runs under nohup.
+	 */
+	old_hup = signal(SIGHUP, SIG_DFL);
 	r = h_getv_signal(NULL, false, args, part_begun, (void *)part, SIGHUP);
 	CU_ASSERT_EQUAL(r.status, 1);
 	CU_ASSERT(h_has(r.err, "interrupted by SIGHUP"));
@@ -1294,7 +1300,7 @@ static void test_sighup_stops_as_sigint_does(void)
 	part = h_path(dir, "hup.bin.part");
 	signal(SIGHUP, SIG_IGN);
 	r = h_getv_signal(NULL, false, args, part_begun, (void *)part, SIGHUP);
-	signal(SIGHUP, SIG_DFL);
+	signal(SIGHUP, old_hup);
 	CU_ASSERT_EQUAL(r.status, 0);
 	h_assert_body(dir, "hup.bin", "hup", 250000);
 	h_free(&r);
