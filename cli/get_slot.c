@@ -220,13 +220,12 @@ static void fail_slot(struct run *r, struct slot *s, long status,
  * validator of the bytes now coming, so that a run killed before the end
  * (SIGKILL, the OOM killer, a second ^C), which has no chance to record it
  * then, still leaves -c what it needs to resume them safely.  Bodies under
- * EARLY_VALIDATOR_MIN are left out: they are over in moments, and the
- * attribute would cost two system calls a file.  A 200 to a resume is
+ * UNNAMED_MAX are left out: they are over in moments, the attribute would
+ * cost two system calls a file, and a new one has no name until it is
+ * whole, so a kill leaves nothing of it to resume.  A 200 to a resume is
  * written from 0 over the bytes there: they go first, or a kill partway
  * would leave the new bytes followed by old ones under the new validator.
  */
-#define EARLY_VALIDATOR_MIN (1u << 20)
-
 static void on_body(void *arg, const struct rp_http_info *info)
 {
 	struct slot *s = arg;
@@ -235,10 +234,10 @@ static void on_body(void *arg, const struct rp_http_info *info)
 		return;
 	if (info->status == 200 && s->offset > 0 && ftruncate(s->fd, 0) < 0)
 		return;		/* left to transfer_ended() */
-	if (s->unnamed && (info->size < 0 || info->size >= UNNAMED_MAX))
-		name_part(s, s->run->dirfd);
-	if (info->size >= 0 && info->size < EARLY_VALIDATOR_MIN)
+	if (info->size >= 0 && info->size < UNNAMED_MAX)
 		return;
+	if (s->unnamed)
+		name_part(s, s->run->dirfd);
 	take_validator(s, info);
 	keep_validator(s);
 	s->has_xattr = s->validator[0] != '\0';

@@ -1094,13 +1094,14 @@ static bool part_begun(void *arg);
 
 /*
  * A run killed outright (SIGKILL, the OOM killer) has no chance to record
- * anything at its end: the validator of a large body is on its .part from
- * the body's start, so that -c after the server's file changed still gets
- * the new version whole instead of splicing it onto the old bytes.
+ * anything at its end: the validator of a body of 128 KiB or more is on its
+ * .part from the body's start, so that -c after the server's file changed
+ * still gets the new version whole instead of splicing it onto the old
+ * bytes.
  */
 static void test_killed_run_leaves_the_validator(void)
 {
-	const char *args[] = { "-d", NULL, "--limit-rate", "200k", NULL, NULL };
+	const char *args[] = { "-d", NULL, "--limit-rate", "100k", NULL, NULL };
 	char *dir = h_dir("killed");
 	const char *part = h_path(dir, "big.bin.part");
 	char www[512];
@@ -1110,7 +1111,7 @@ static void test_killed_run_leaves_the_validator(void)
 	if (!need_http())
 		return;
 	snprintf(www, sizeof(www), "%s/www/big.bin", h_root);
-	CU_ASSERT_EQUAL_FATAL(h_write_body(www, "big-v1", 3000000), 0);
+	CU_ASSERT_EQUAL_FATAL(h_write_body(www, "big-v1", 400000), 0);
 	args[1] = dir;
 	args[4] = nu("/big.bin");
 	r = h_getv_signal(NULL, false, args, part_begun, (void *)part, SIGKILL);
@@ -1124,7 +1125,7 @@ static void test_killed_run_leaves_the_validator(void)
 		return;
 	}
 	/* Other bytes, the same size, a later date (nginx's ETag). */
-	CU_ASSERT_EQUAL_FATAL(h_write_body(www, "big-v2", 3000000), 0);
+	CU_ASSERT_EQUAL_FATAL(h_write_body(www, "big-v2", 400000), 0);
 	CU_ASSERT_EQUAL(clock_gettime(CLOCK_REALTIME, &ts[0]), 0);
 	ts[0].tv_sec += 100;
 	ts[1] = ts[0];
@@ -1133,7 +1134,7 @@ static void test_killed_run_leaves_the_validator(void)
 	CU_ASSERT_EQUAL(r.status, 0);
 	CU_ASSERT(h_has(r.err, "done big.bin"));
 	CU_ASSERT_FALSE(done_resumed(r.err, "big.bin"));
-	h_assert_body(dir, "big.bin", "big-v2", 3000000);
+	h_assert_body(dir, "big.bin", "big-v2", 400000);
 	CU_ASSERT(getxattr(h_path(dir, "big.bin"), "user.ringpool.validator",
 			   NULL, 0) < 0);
 	h_free(&r);
