@@ -410,6 +410,7 @@ static int setup(struct run *r, const struct get_opts *o, char *why,
 		return 2;
 	}
 	r->unname = get_slot_can_unname(r->dirfd, getenv("RINGPOOL_GET_UNNAME"));
+	r->empty_dir = r->unname != UNNAME_NO && get_slot_dir_empty(r->dirfd);
 	/* rp_http_new() would refuse it too, but as "not available". */
 	if (o->cacert) {
 		int fd = open(o->cacert, O_RDONLY | O_CLOEXEC);

@@ -68,6 +68,14 @@ struct run {
 	size_t n_http;
 	int dirfd;
 	int unname;		/* how files are made unnamed: UNNAME_* */
+	/*
+	 * The folder was empty when the run began and files are made
+	 * unnamed: what this run names there, get_names.c keeps apart, so a
+	 * NAME or NAME.part there is another process's, met (rarely) when
+	 * the file is linked.  The two lookups a file that say both are
+	 * absent are skipped.
+	 */
+	bool empty_dir;
 	struct get_input in;
 	struct get_progress *prog;
 	struct slot *slots, *free_slots;
@@ -113,6 +121,8 @@ enum {
  * what `want` names ("no", "proc"; NULL for no limit), for the tests.
  */
 int get_slot_can_unname(int dirfd, const char *want);
+/* Whether the folder `dirfd` holds nothing but "." and "..". */
+bool get_slot_dir_empty(int dirfd);
 /* Takes a new entry into slot `s`: skip it, check it, fail it, or start it. */
 void get_slot_start(struct run *r, struct slot *s);
 /* Moves slot `s`, popped from the ready queue, to its next step. */

@@ -16,6 +16,7 @@
  * only queues the slot for the main thread (get.c), and that thread alone
  * moves it on.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -76,6 +77,25 @@ int get_slot_can_unname(int dirfd, const char *want)
 	}
 	close(fd);
 	return how;
+}
+
+bool get_slot_dir_empty(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *e;
+	bool empty = true;
+	DIR *d;
+
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while (empty && (e = readdir(d)))
+		empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+	closedir(d);
+	return empty;
 }
 
 /* Gives the unnamed file of `s` the name `name` in the folder. */
@@ -623,8 +643,9 @@ static void open_part(struct run *r, struct slot *s, bool fresh)
 	bool created;
 
 	if (fresh && r->unname != UNNAME_NO &&
-	    fstatat(r->dirfd, s->part, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
-	    errno == ENOENT) {
+	    (r->empty_dir ||
+	     (fstatat(r->dirfd, s->part, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	      errno == ENOENT))) {
 		s->fd = openat(r->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
 			       0644);
 		if (s->fd >= 0) {
@@ -812,8 +833,13 @@ void get_slot_start(struct run *r, struct slot *s)
 	s->t = NULL;
 	s->f = NULL;
 	snprintf(s->part, sizeof(s->part), "%s%s", s->e.name, PART_SUFFIX);
-	ret = fstatat(r->dirfd, s->e.name, &st, AT_SYMLINK_NOFOLLOW);
-	fresh = ret < 0 && errno == ENOENT;
+	if (r->empty_dir) {
+		ret = -1;
+		fresh = true;
+	} else {
+		ret = fstatat(r->dirfd, s->e.name, &st, AT_SYMLINK_NOFOLLOW);
+		fresh = ret < 0 && errno == ENOENT;
+	}
 	/*
 	 * A folder of that name: the rename at the end would fail, after the
 	 * whole download, and again on every run.  Said now instead.
