@@ -127,6 +127,20 @@ struct kept {
 	size_t len;
 };
 
+/*
+ * A multipart/byteranges body (RFC 9110, 14.6): for each range, a part's
+ * own header lines, then its bytes of the file; then the closing
+ * delimiter.  `next` is what goes out next: a part, or with `n` the
+ * closing delimiter (past `n`, all is sent).
+ */
+struct parts {
+	struct serve_range r[SERVE_MAX_RANGES];
+	unsigned n, next;
+	uint64_t size;
+	const char *type;
+	char boundary[24];
+};
+
 struct conn {
 	int fd;
 	http_parser parser;
@@ -197,6 +211,7 @@ struct conn {
 	char *page;
 	size_t page_len;
 	uint64_t off, left;	/* body bytes still to send, from `off` */
+	struct parts *parts;	/* a multipart/byteranges body, or NULL */
 	/*
 	 * A spliced body: the pipe (-1 without), the bytes in it, and the
 	 * socket's file status flags from before O_NONBLOCK was added for
@@ -317,6 +332,8 @@ static void end_response(struct conn *c)
 	c->out_cap = 0;
 	free(c->page);
 	c->page = NULL;
+	free(c->parts);
+	c->parts = NULL;
 }
 
 /*
@@ -883,6 +900,10 @@ static void request_done(struct conn *c)
 
 static void on_written(rp_future *f, void *arg);
 static void on_read(rp_future *f, void *arg);
+static void read_piece(struct conn *c);
+static void next_part(struct conn *c);
+static size_t part_head(const struct parts *m, unsigned i, char *out,
+			size_t cap);
 
 /* Sends c->out: the headers (c->hlen bytes) and `n` bytes of body after. */
 static void send_piece(struct conn *c, size_t n)
@@ -978,6 +999,56 @@ static size_t io_moved(rp_future *f)
 	return (size_t)value;
 }
 
+/*
+ * Part i's delimiter and header lines, or the closing delimiter for i ==
+ * n, into `out` (`cap` bytes); returns their length.  The first part's
+ * delimiter starts with a CRLF too, as nginx sends it: RFC 2046, 5.1.1
+ * lets a body start with one.
+ */
+static size_t part_head(const struct parts *m, unsigned i, char *out,
+			size_t cap)
+{
+	struct sbuf b = { out, 0, cap };
+
+#define LIT(s) sb_put(&b, (s), sizeof(s) - 1)
+	LIT("\r\n--");
+	sb_str(&b, m->boundary);
+	if (i == m->n) {
+		LIT("--\r\n");
+		return b.n;
+	}
+	LIT("\r\nContent-Type: ");
+	sb_str(&b, m->type);
+	LIT("\r\nContent-Range: bytes ");
+	sb_num(&b, m->r[i].start, 10, 1);
+	LIT("-");
+	sb_num(&b, m->r[i].start + m->r[i].count - 1, 10, 1);
+	LIT("/");
+	sb_num(&b, m->size, 10, 1);
+	LIT("\r\n\r\n");
+#undef LIT
+	return b.n;
+}
+
+/*
+ * Puts the next part's head after what c->out holds and starts on its
+ * bytes; after the last part, sends the closing delimiter.
+ */
+static void next_part(struct conn *c)
+{
+	struct parts *m = c->parts;
+	unsigned i = m->next++;
+
+	c->hlen += part_head(m, i, c->out + c->hlen, HEAD_CAP - c->hlen);
+	if (i == m->n) {
+		send_piece(c, 0);
+		return;
+	}
+	c->off = m->r[i].start;
+	c->left = m->r[i].count;
+	read_piece(c);
+}
+
 static void on_written(rp_future *f, void *arg)
 {
 	struct conn *c = arg;
@@ -990,6 +1061,8 @@ static void on_written(rp_future *f, void *arg)
 	}
 	if (c->left)
 		read_piece(c);
+	else if (c->parts && c->parts->next <= c->parts->n)
+		next_part(c);
 	else
 		request_done(c);
 }
@@ -1248,12 +1321,45 @@ static bool splice_body(struct conn *c)
 	return true;
 }
 
+/*
+ * Sets up c->parts for the ranges rs[0..n) of a file of `size` bytes, and
+ * its body's length in *len.  False when out of memory.
+ */
+static bool multipart(struct conn *c, const struct serve_range *rs,
+		      unsigned n, uint64_t size, uint64_t *len)
+{
+	static _Atomic uint64_t seq;
+	struct parts *m = calloc(1, sizeof(*m));
+	char head[256];
+	uint64_t x;
+	unsigned i;
+
+	if (!m)
+		return false;
+	memcpy(m->r, rs, n * sizeof(*rs));
+	m->n = n;
+	m->size = size;
+	m->type = serve_content_type(c->rel);
+	/* Unlike any file's bytes, in practice: 20 hex digits, mixed. */
+	x = (atomic_fetch_add(&seq, 1) + 1) * 0x9E3779B97F4A7C15ULL ^
+	    (uint64_t)now_ns();
+	snprintf(m->boundary, sizeof(m->boundary), "%04x%016llx",
+		 (unsigned)getpid() & 0xffff, (unsigned long long)x);
+	*len = 0;
+	for (i = 0; i <= n; i++)
+		*len += part_head(m, i, head, sizeof(head)) +
+			(i < n ? m->r[i].count : 0);
+	c->parts = m;
+	return true;
+}
+
 /* A regular file, open in c->file: its headers, then its body. */
 static void respond_file(struct conn *c, const struct stat *st)
 {
 	const struct kept *k = c->kept;
 	char lm[40], etag[64], cr[96] = "", ce[64] = "";
 	uint64_t size = (uint64_t)st->st_size, start = 0, count = size;
+	struct serve_range rs[SERVE_MAX_RANGES];
 	int status = 200, r;
 	bool fresh;
 	time_t since;
@@ -1312,7 +1418,8 @@ static void respond_file(struct conn *c, const struct stat *st)
 	     (k[H_IF_RANGE].v[0] != '"' &&
 	      !serve_parse_http_date(k[H_IF_RANGE].v, &since) &&
 	      since == st->st_mtime && st->st_mtime < time(NULL)))) {
-		r = serve_parse_range(k[H_RANGE].v, size, &start, &count);
+		r = serve_parse_range(k[H_RANGE].v, size, rs,
+				      SERVE_MAX_RANGES);
 		if (r == -ERANGE) {
 			snprintf(cr, sizeof(cr), "Content-Range: bytes */%llu\r\n",
 				 (unsigned long long)size);
@@ -1321,18 +1428,29 @@ static void respond_file(struct conn *c, const struct stat *st)
 		}
 		if (r == 1) {
 			status = 206;
+			start = rs[0].start;
+			count = rs[0].count;
 			snprintf(cr, sizeof(cr),
 				 "Content-Range: bytes %llu-%llu/%llu\r\n",
 				 (unsigned long long)start,
 				 (unsigned long long)(start + count - 1),
 				 (unsigned long long)size);
-		} else {
-			count = size;
+		} else if (r > 1) {
+			status = 206;
+			if (!multipart(c, rs, (unsigned)r, size, &count)) {
+				conn_close(c);
+				return;
+			}
 		}
 	}
 	head_begin(c, status);
 	PUT_LIT(c, "Content-Type: ");
-	put_str(c, serve_content_type(c->rel));
+	if (c->parts) {
+		PUT_LIT(c, "multipart/byteranges; boundary=");
+		put_str(c, c->parts->boundary);
+	} else {
+		put_str(c, serve_content_type(c->rel));
+	}
 	PUT_LIT(c, "\r\nContent-Length: ");
 	put_u64(c, count);
 	PUT_LIT(c, "\r\nETag: ");
@@ -1346,6 +1464,16 @@ static void respond_file(struct conn *c, const struct stat *st)
 	c->off = start;
 	c->left = c->head ? 0 : count;
 	c->body_len = c->left;
+	if (c->parts) {
+		if (c->head) {
+			send_piece(c, 0);
+			return;
+		}
+		/* Each part's head goes out in front of its first piece. */
+		c->left = 0;
+		next_part(c);
+		return;
+	}
 	if (splice_body(c))
 		return;
 	if (c->left)
@@ -2340,13 +2468,13 @@ static void serve_usage(FILE *out)
 "Usage: ringpool serve [OPTIONS] [DIR]\n"
 "\n"
 "Serves the files under DIR (default '.') over HTTP/1.1: GET and HEAD,\n"
-"keep-alive and pipelining, single byte ranges (with If-Range), ETag and\n"
-"Last-Modified with If-Match, If-Unmodified-Since, If-None-Match and\n"
-"If-Modified-Since, and DIR/index.html for a folder's address (without\n"
-"one, 403, or a listing with --list).  Names starting with '.' are not\n"
-"served unless --dotfiles; symbolic links are followed.  Each response is\n"
-"logged on stdout (Common Log Format, written out at least once a\n"
-"second).\n"
+"keep-alive and pipelining, byte ranges (several as multipart/byteranges;\n"
+"with If-Range), ETag and Last-Modified with If-Match, If-Unmodified-Since,\n"
+"If-None-Match and If-Modified-Since, and DIR/index.html for a folder's\n"
+"address (without one, 403, or a listing with --list).  Names starting\n"
+"with '.' are not served unless --dotfiles; symbolic links are followed.\n"
+"Each response is logged on stdout (Common Log Format, written out at\n"
+"least once a second).\n"
 "\n"
 "SIGINT (Ctrl-C) or SIGTERM stops it gracefully: it stops listening,\n"
 "closes the connections that wait for a request with none of it sent\n"

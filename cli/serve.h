@@ -90,16 +90,26 @@ void serve_dir_location(const char *rel, const char *query, size_t query_len,
 /* The Content-Type for a file name, from its extension. */
 const char *serve_content_type(const char *name);
 
+/* One byte range of a file: `count` bytes from `start`. */
+struct serve_range {
+	uint64_t start, count;
+};
+
+/* The most ranges one request gets as parts of a multipart response. */
+#define SERVE_MAX_RANGES 16
+
 /*
- * Reads a Range header value against a file of `size` bytes.  Returns 1 with
- * the one range in *start and *count when the value asks for a single
- * satisfiable byte range; 0 when the header is to be ignored and the whole
- * file sent (not a bytes range, malformed, several ranges, or a suffix
- * range of an empty file); -ERANGE when no byte of any of its ranges lies
- * in the file (416).
+ * Reads a Range header value against a file of `size` bytes.  Returns the
+ * number n >= 1 of its satisfiable ranges, in r[0..n) in the order asked
+ * (those with no byte in the file are left out); 0 when the header is to
+ * be ignored and the whole file sent (not a bytes range, malformed, a
+ * suffix range of an empty file, or more than `max` satisfiable ranges,
+ * or ranges that overlap, which RFC 9110, 14.2 lets a server decline:
+ * together they would ask for more than the file); -ERANGE when no byte
+ * of any of its ranges lies in the file (416).
  */
-int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
-		      uint64_t *count);
+int serve_parse_range(const char *value, uint64_t size,
+		      struct serve_range *r, unsigned max);
 
 /*
  * The entity tag of a file version: its modification time (to the

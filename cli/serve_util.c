@@ -287,13 +287,25 @@ static void skip_ows(const char **p)
 		(*p)++;
 }
 
-int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
-		      uint64_t *count)
+/* Whether two of the ranges r[0..n) share a byte. */
+static bool ranges_overlap(const struct serve_range *r, unsigned n)
+{
+	unsigned i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (r[i].start < r[j].start + r[j].count &&
+			    r[j].start < r[i].start + r[i].count)
+				return true;
+	return false;
+}
+
+int serve_parse_range(const char *value, uint64_t size,
+		      struct serve_range *r, unsigned max)
 {
 	const char *p = value;
-	bool none, empty, all_none = true, any_empty = false;
-	uint64_t a = 0, b = 0;
-	unsigned specs = 0;
+	bool none, empty, any_empty = false, too_many = false;
+	unsigned specs = 0, n = 0;
 
 	skip_ows(&p);
 	if (strncasecmp(p, "bytes=", 6))
@@ -316,12 +328,15 @@ int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 			break;
 		if (!read_range_spec(&p, size, &x, &y, &none, &empty))
 			return 0;
-		if (!specs++) {
-			a = x;
-			b = y;
-		}
-		all_none &= none;
+		specs++;
 		any_empty |= empty;
+		if (!none && n < max) {
+			r[n].start = x;
+			r[n].count = y - x + 1;
+			n++;
+		} else if (!none) {
+			too_many = true;
+		}
 		skip_ows(&p);
 		if (*p && *p != ',')
 			return 0;
@@ -329,14 +344,11 @@ int serve_parse_range(const char *value, uint64_t size, uint64_t *start,
 	if (!specs || any_empty)
 		return 0;
 	/* 416 when no range has a byte in the file, however many there are. */
-	if (all_none)
+	if (!n && !too_many)
 		return -ERANGE;
-	/* Several ranges: the whole file, which RFC 9110, 14.2 allows. */
-	if (specs > 1)
+	if (too_many || ranges_overlap(r, n))
 		return 0;
-	*start = a;
-	*count = b - a + 1;
-	return 1;
+	return (int)n;
 }
 
 void serve_etag(int64_t mtime_s, long mtime_ns, uint64_t size,

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,78 +165,108 @@ static void test_content_types(void)
 			       "application/octet-stream");
 }
 
-/* Checks one Range value against a 100-byte file. */
-static void expect_range(const char *v, int ret, uint64_t start,
-			 uint64_t count)
+/*
+ * Checks one Range value against a 100-byte file: `ret` as
+ * serve_parse_range() returns it, and for ret >= 1 the ranges, as
+ * start,count pairs after it.
+ */
+static void expect_range(const char *v, int ret, ...)
 {
-	uint64_t s = 999, n = 999;
+	struct serve_range r[SERVE_MAX_RANGES];
+	va_list ap;
+	int i;
 
-	CU_ASSERT_EQUAL(serve_parse_range(v, 100, &s, &n), ret);
-	if (ret == 1) {
-		CU_ASSERT_EQUAL(s, start);
-		CU_ASSERT_EQUAL(n, count);
+	memset(r, 0xff, sizeof(r));
+	CU_ASSERT_EQUAL(serve_parse_range(v, 100, r, SERVE_MAX_RANGES), ret);
+	va_start(ap, ret);
+	for (i = 0; i < ret; i++) {
+		uint64_t start = va_arg(ap, uint64_t);
+		uint64_t count = va_arg(ap, uint64_t);
+
+		CU_ASSERT_EQUAL(r[i].start, start);
+		CU_ASSERT_EQUAL(r[i].count, count);
 	}
+	va_end(ap);
 }
+
+#define R(a, b) (uint64_t)(a), (uint64_t)(b)
 
 static void test_ranges(void)
 {
-	expect_range("bytes=0-9", 1, 0, 10);
-	expect_range("bytes=10-", 1, 10, 90);
-	expect_range("bytes=90-200", 1, 90, 10);
-	expect_range("bytes=-5", 1, 95, 5);
-	expect_range("bytes=-500", 1, 0, 100);
-	expect_range(" bytes=99-99 ", 1, 99, 1);
-	expect_range("bytes = 1-2", 0, 0, 0);
-	expect_range("BYTES=1-2", 1, 1, 2);
-	/* Nothing of it in the file: 416. */
-	expect_range("bytes=100-", -ERANGE, 0, 0);
-	expect_range("bytes=150-160", -ERANGE, 0, 0);
-	/* Ignored, so the whole file goes out. */
-	expect_range("bytes=0-1,5-6", 0, 0, 0);
-	/* Not 416: a later range is in the file. */
-	expect_range("bytes=500-600,0-1", 0, 0, 0);
-	expect_range("bytes=-0, 0-1", 0, 0, 0);
-	/* 416: none of several ranges is in the file. */
-	expect_range("bytes=500-600,700-", -ERANGE, 0, 0);
-	expect_range("bytes=100-, -0", -ERANGE, 0, 0);
-	/* Empty list elements are allowed (RFC 9110, 5.6.1). */
-	expect_range("bytes=0-9,", 1, 0, 10);
-	expect_range("bytes= , 0-9 ,,", 1, 0, 10);
-	expect_range("bytes=,", 0, 0, 0);
-	/* One malformed range makes the whole header ignored. */
-	expect_range("bytes=500-600,x", 0, 0, 0);
-	expect_range("bytes=0-9 x", 0, 0, 0);
-	expect_range("bytes=5-1", 0, 0, 0);
-	expect_range("bytes=", 0, 0, 0);
-	expect_range("bytes=-", 0, 0, 0);
-	expect_range("items=0-1", 0, 0, 0);
-	expect_range("bytes=a-b", 0, 0, 0);
-	/* Numbers past 64 bits: bounds beyond any file, not malformed. */
-	expect_range("bytes=99999999999999999999-", -ERANGE, 0, 0);
-	expect_range("bytes=18446744073709551616-", -ERANGE, 0, 0);
-	expect_range("bytes=0-99999999999999999999", 1, 0, 100);
-	expect_range("bytes=0-18446744073709551615", 1, 0, 100);
-	expect_range("bytes=10-00000000000000000000000000050", 1, 10, 41);
-	expect_range("bytes=-99999999999999999999", 1, 0, 100);
-	{
-		uint64_t s, n;
+	struct serve_range r[SERVE_MAX_RANGES];
+	char many[256] = "bytes=", more[300];
+	int i;
 
-		/*
-		 * An empty file: the last 5 bytes are satisfiable (RFC 9110,
-		 * 14.1.2), so not 416, but no Content-Range describes them: the Range is ignored (14.2
-		 * allows it for an empty representation) and the empty file
-		 * sent, as nginx does.  A first byte at 0 or a suffix of 0
-		 * bytes is not satisfiable: 416.
-		 */
-		CU_ASSERT_EQUAL(serve_parse_range("bytes=-5", 0, &s, &n), 0);
-		CU_ASSERT_EQUAL(serve_parse_range(" bytes=-1 ", 0, &s, &n), 0);
-		CU_ASSERT_EQUAL(serve_parse_range("bytes=-0", 0, &s, &n),
-				-ERANGE);
-		CU_ASSERT_EQUAL(serve_parse_range("bytes=0-", 0, &s, &n),
-				-ERANGE);
-		CU_ASSERT_EQUAL(serve_parse_range("bytes=0-0", 0, &s, &n),
-				-ERANGE);
-	}
+	expect_range("bytes=0-9", 1, R(0, 10));
+	expect_range("bytes=10-", 1, R(10, 90));
+	expect_range("bytes=90-200", 1, R(90, 10));
+	expect_range("bytes=-5", 1, R(95, 5));
+	expect_range("bytes=-500", 1, R(0, 100));
+	expect_range(" bytes=99-99 ", 1, R(99, 1));
+	expect_range("bytes = 1-2", 0);
+	expect_range("BYTES=1-2", 1, R(1, 2));
+	/* Nothing of it in the file: 416. */
+	expect_range("bytes=100-", -ERANGE);
+	expect_range("bytes=150-160", -ERANGE);
+	/* Several: each, in the order asked (a multipart response). */
+	expect_range("bytes=0-1,5-6", 2, R(0, 2), R(5, 2));
+	expect_range("bytes=50-59, 0-0, -10", 3, R(50, 10), R(0, 1), R(90, 10));
+	/* Those with no byte in the file are left out: not 416. */
+	expect_range("bytes=500-600,0-1", 1, R(0, 2));
+	expect_range("bytes=-0, 0-1", 1, R(0, 2));
+	/* Overlapping ranges: declined, the whole file. */
+	expect_range("bytes=0-50,40-60", 0);
+	expect_range("bytes=0-9,9-", 0);
+	expect_range("bytes=-10,95-", 0);
+	expect_range("bytes=0-9,10-19", 2, R(0, 10), R(10, 10));
+	/* 416: none of several ranges is in the file. */
+	expect_range("bytes=500-600,700-", -ERANGE);
+	expect_range("bytes=100-, -0", -ERANGE);
+	/* Empty list elements are allowed (RFC 9110, 5.6.1). */
+	expect_range("bytes=0-9,", 1, R(0, 10));
+	expect_range("bytes= , 0-9 ,,", 1, R(0, 10));
+	expect_range("bytes=,", 0);
+	/* One malformed range makes the whole header ignored. */
+	expect_range("bytes=500-600,x", 0);
+	expect_range("bytes=0-9 x", 0);
+	expect_range("bytes=5-1", 0);
+	expect_range("bytes=", 0);
+	expect_range("bytes=-", 0);
+	expect_range("items=0-1", 0);
+	expect_range("bytes=a-b", 0);
+	/* Numbers past 64 bits: bounds beyond any file, not malformed. */
+	expect_range("bytes=99999999999999999999-", -ERANGE);
+	expect_range("bytes=18446744073709551616-", -ERANGE);
+	expect_range("bytes=0-99999999999999999999", 1, R(0, 100));
+	expect_range("bytes=0-18446744073709551615", 1, R(0, 100));
+	expect_range("bytes=10-00000000000000000000000000050", 1, R(10, 41));
+	expect_range("bytes=-99999999999999999999", 1, R(0, 100));
+	/* SERVE_MAX_RANGES ranges are parts; one more, the whole file. */
+	for (i = 0; i < SERVE_MAX_RANGES; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many),
+			 "%d-%d,", i * 2, i * 2);
+	CU_ASSERT_EQUAL(serve_parse_range(many, 100, r, SERVE_MAX_RANGES),
+			SERVE_MAX_RANGES);
+	CU_ASSERT(r[SERVE_MAX_RANGES - 1].start == 30 &&
+		  r[SERVE_MAX_RANGES - 1].count == 1);
+	snprintf(more, sizeof(more), "%s99-99", many);
+	CU_ASSERT_EQUAL(serve_parse_range(more, 100, r, SERVE_MAX_RANGES), 0);
+	/* One past the file does not count. */
+	snprintf(more, sizeof(more), "%s200-300", many);
+	CU_ASSERT_EQUAL(serve_parse_range(more, 100, r, SERVE_MAX_RANGES),
+			SERVE_MAX_RANGES);
+	/*
+	 * An empty file: the last 5 bytes are satisfiable (RFC 9110, 14.1.2),
+	 * so not 416, but no Content-Range describes them: the Range is
+	 * ignored (14.2 allows it for an empty representation) and the empty
+	 * file sent, as nginx does.  A first byte at 0 or a suffix of 0 bytes
+	 * is not satisfiable: 416.
+	 */
+	CU_ASSERT_EQUAL(serve_parse_range("bytes=-5", 0, r, 16), 0);
+	CU_ASSERT_EQUAL(serve_parse_range(" bytes=-1 ", 0, r, 16), 0);
+	CU_ASSERT_EQUAL(serve_parse_range("bytes=-0", 0, r, 16), -ERANGE);
+	CU_ASSERT_EQUAL(serve_parse_range("bytes=0-", 0, r, 16), -ERANGE);
+	CU_ASSERT_EQUAL(serve_parse_range("bytes=0-0", 0, r, 16), -ERANGE);
 }
 
 static void expect_location(const char *rel, const char *query,
