@@ -627,6 +627,13 @@ static void log_request(struct conn *c, uint64_t body_bytes)
 	atomic_fetch_add_explicit(&n_requests, 1, memory_order_relaxed);
 	if (o.quiet)
 		return;
+	/* A request line not all in (a 408): "-", as nginx logs it. */
+	if (!c->parser.http_major && !c->parser.http_minor) {
+		printf("%s - - [%s] \"-\" %d %llu\n", c->peer,
+		       clock_now()->clf, status,
+		       (unsigned long long)body_bytes);
+		return;
+	}
 	log_escape(target, sizeof(target), c->url, c->url_len);
 	printf("%s - - [%s] \"%s %s%s HTTP/%u.%u\" %d %llu\n", c->peer,
 	       clock_now()->clf,
@@ -634,6 +641,20 @@ static void log_request(struct conn *c, uint64_t body_bytes)
 	       c->url_long ? "..." : "", c->parser.http_major,
 	       c->parser.http_minor, status,
 	       (unsigned long long)body_bytes);
+}
+
+/*
+ * A request that did not all come within --idle-timeout of its first byte
+ * (see feed()): logged with 408, as nginx logs its client_header_timeout
+ * and client_body_timeout, and the connection closed without a response.
+ */
+static void request_timed_out(struct conn *c)
+{
+	/* Taken from the parser once the headers are in: not yet, maybe. */
+	c->method = c->parser.method;
+	c->status = 408;
+	log_request(c, 0);
+	conn_close(c);
 }
 
 /* ---- responses ---------------------------------------------------------- */
@@ -888,6 +909,8 @@ static void request_done(struct conn *c)
 	c->req_until = 0;
 	c->req_body = 0;
 	c->continue_due = false;
+	/* Set again by the next request line: until then, none is in. */
+	c->parser.http_major = c->parser.http_minor = 0;
 	http_parser_pause(&c->parser, 0);
 	if (c->parsed < c->len) {
 		feed(c);
@@ -2196,6 +2219,10 @@ static void on_recv(rp_future *f, void *arg)
 	int64_t n = io_result(f);
 
 	idle_remove(c);
+	if (n == -ETIMEDOUT && c->req_until) {
+		request_timed_out(c);
+		return;
+	}
 	if (n <= 0) {
 		/* Closed, idle too long, reset, or shutting down. */
 		conn_close(c);
@@ -2218,8 +2245,7 @@ static void arm_recv(struct conn *c, const struct rp_io_opts *opts)
 		int64_t left = c->req_until - now_ns();
 
 		if (left <= 0) {
-			/* Request too slow: closed, as on an idle timeout. */
-			conn_close(c);
+			request_timed_out(c);
 			return;
 		}
 		if (left < io.timeout_ns)

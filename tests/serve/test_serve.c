@@ -1649,6 +1649,9 @@ static void test_an_idle_connection_is_closed(void)
  * from the first byte to when the server closed the connection (-1: it did
  * not within 5 s).
  */
+static long long logged_size(const char *path, const char *what,
+			     int want);
+
 static int64_t closed_after_trickle(const char *head, const char *slow)
 {
 	int64_t t0 = tu_now_ns(), closed_after = -1;
@@ -1683,23 +1686,34 @@ static int64_t closed_after_trickle(const char *head, const char *slow)
  */
 static void test_slow_headers_are_cut_off(void)
 {
-	int64_t t = closed_after_trickle("", "GET /hello.txt HTTP/1.1\r\n"
-					 "Host: x\r\nX-Slow: aaaaaaaaaaaaaaaaa"
-					 "aaaaaaaaaaaaaaaaaaaaaaa");
+	int64_t t = closed_after_trickle("GET /hello.txt?slow-head HTTP/1.1"
+					 "\r\n", "Host: x\r\nX-Slow: aaaaaaaa"
+					 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	/* And one whose request line never ends: "-" in the log. */
+	int64_t tl = closed_after_trickle("", "GET /hello.txt?slow-line "
+					  "HTTP/1.1\r\nHost: x\r\n\r\n");
 
 	CU_ASSERT(t >= 900000000LL);
 	CU_ASSERT(t > 0 && t < (tu_under_valgrind() ? 10 : 3) * 1000000000LL);
+	CU_ASSERT(tl >= 900000000LL);
+	CU_ASSERT(tl > 0 && tl < (tu_under_valgrind() ? 10 : 3) *
+					  1000000000LL);
+	/* Logged with 408, as nginx logs its client_header_timeout. */
+	CU_ASSERT_EQUAL(logged_size(main_srv.out,
+				    "\"GET /hello.txt?slow-head HTTP/1.1\"",
+				    408), 0);
 }
 
 /* The same for a body (the server reads it to find the next request). */
 static void test_a_slow_body_is_cut_off(void)
 {
 	static const char body[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-	int64_t t = closed_after_trickle("GET /hello.txt HTTP/1.1\r\nHost: x"
-					 "\r\nContent-Length: 40\r\n\r\n",
-					 body);
-	int64_t tc = closed_after_trickle("GET /hello.txt HTTP/1.1\r\nHost: x"
-					  "\r\nTransfer-Encoding: chunked"
+	int64_t t = closed_after_trickle("GET /hello.txt?slow-body HTTP/1.1"
+					 "\r\nHost: x\r\nContent-Length: 40"
+					 "\r\n\r\n", body);
+	int64_t tc = closed_after_trickle("GET /hello.txt?slow-chunks "
+					  "HTTP/1.1\r\nHost: x\r\n"
+					  "Transfer-Encoding: chunked"
 					  "\r\n\r\n28\r\n", body);
 
 	CU_ASSERT(t >= 900000000LL);
@@ -1707,6 +1721,13 @@ static void test_a_slow_body_is_cut_off(void)
 	CU_ASSERT(tc >= 900000000LL);
 	CU_ASSERT(tc > 0 && tc < (tu_under_valgrind() ? 10 : 3) *
 					  1000000000LL);
+	/* Nothing was answered: 408 in the log (nginx's client_body_timeout). */
+	CU_ASSERT_EQUAL(logged_size(main_srv.out,
+				    "\"GET /hello.txt?slow-body HTTP/1.1\"",
+				    408), 0);
+	CU_ASSERT_EQUAL(logged_size(main_srv.out,
+				    "\"GET /hello.txt?slow-chunks HTTP/1.1\"",
+				    408), 0);
 }
 
 static void *client(void *arg)
@@ -3095,11 +3116,12 @@ static void test_grace_0_stops_at_once(void)
 }
 
 /*
- * The size the log line of `what` (the request line, quoted) in the log at
- * `path` gives, once the line is there; -1 if it is not within
- * server_wait_ns() (the log is written out once a second).
+ * The size the log line of `what` (the request line, quoted) with status
+ * `want` in the log at `path` gives, once the line is there; -1 if it is
+ * not within server_wait_ns() (the log is written out once a second).
  */
-static long long logged_size(const char *path, const char *what)
+static long long logged_size(const char *path, const char *what,
+			     int want)
 {
 	int64_t give_up = tu_now_ns() + server_wait_ns();
 	long long size = -1;
@@ -3109,7 +3131,7 @@ static long long logged_size(const char *path, const char *what)
 		int status;
 
 		if (p && sscanf(p + strlen(what), " %d %lld", &status,
-				&size) == 2 && status == 200) {
+				&size) == 2 && status == want) {
 			free(out);
 			return size;
 		}
@@ -3149,7 +3171,7 @@ static void response_cut_short(const struct server *s, const char *tag)
 	/* A reset: the server's next send fails. */
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
-	size = logged_size(s->out, what);
+	size = logged_size(s->out, what, 200);
 	if (size < 0)
 		printf("\n  no log line for %s\n", what);
 	CU_ASSERT(size >= 0 && size < (long long)HUGE_LEN);
