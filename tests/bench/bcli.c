@@ -74,6 +74,23 @@ bool bc_cmdline_has(const char *pid, const char *const *words)
 	return found == i;
 }
 
+bool bc_parent_is(const char *pid, pid_t parent)
+{
+	char path[300], buf[4096], *p;
+	int ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	/* "PID (COMM) STATE PPID ...": COMM may hold anything. */
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		(void)sscanf(p + 1, " %*c %d", &ppid);
+	fclose(f);
+	return ppid == parent;
+}
+
 /*
  * Whether `parent` has a child process one of whose arguments is `arg`
  * (by /proc).
@@ -85,24 +102,11 @@ static bool has_child(pid_t parent, const char *arg)
 	bool found = false;
 
 	while (d && !found && (e = readdir(d))) {
-		char path[300], buf[4096], *p;
-		int ppid = 0;
-		FILE *f;
-
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		/* "PID (COMM) STATE PPID ...": COMM may hold anything. */
-		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
-			(void)sscanf(p + 1, " %*c %d", &ppid);
-		fclose(f);
-		if (ppid != parent)
-			continue;
-		found = bc_cmdline_has(e->d_name, (const char *const[]){ arg,
-								      NULL });
+		found = bc_parent_is(e->d_name, parent) &&
+			bc_cmdline_has(e->d_name,
+				       (const char *const[]){ arg, NULL });
 	}
 	if (d)
 		closedir(d);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <json-c/json.h>
 
@@ -61,6 +62,8 @@ bool bc_dir_empty(const char *path);
 /* Whether process `pid` (a /proc name) has each of `words` (NULL-ended)
  * as one of its arguments. */
 bool bc_cmdline_has(const char *pid, const char *const *words);
+/* Whether process `pid` (a /proc name) is a child of `parent`. */
+bool bc_parent_is(const char *pid, pid_t parent);
 
 /*
  * The program's main: checks RINGPOOL_BIN, sets bc_engine, makes
