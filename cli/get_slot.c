@@ -12,9 +12,9 @@
  * the CPU pool that truncates, checks the SHA-256, syncs and renames
  * NAME.part to NAME (done on the main thread when there is nothing to hash
  * or sync).  A small new file has no name until FINISH links it as NAME:
- * see "Unnamed until whole" below.  Each step's future has on_done() as its done-callback, which
- * only queues the slot for the main thread (get.c), and that thread alone
- * moves it on.
+ * see "Unnamed until whole" below.  Each step's future has on_done() as
+ * its done-callback, which only queues the slot for the main thread
+ * (get.c), and that thread alone moves it on.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,13 +37,13 @@
  * Unnamed until whole.  A new file whose NAME and NAME.part are both
  * absent starts as an O_TMPFILE in the folder, with no name, and is linked
  * as NAME once it is complete: one change to the folder a file instead of
- * two (create NAME.part, rename it), which on ext4 saves about a fifth of
- * the CPU time of a 16 KiB download.  The file takes the name NAME.part
- * as soon as its body turns out to be UNNAMED_MAX or more, or of unknown
- * length, and when its download ends short (failed, or the run stopped),
- * so that what a run leaves for -c is as before.  Only a run killed
- * outright loses the bytes of a small body in flight, which a .part of a
- * body that small would hardly have saved.
+ * two (create NAME.part, rename it), which on ext4 saved 3-16% of the
+ * client's CPU time for 16 KiB files (bench/RESULTS.md).  The file takes
+ * the name NAME.part as soon as its body turns out to be UNNAMED_MAX or
+ * more, or of unknown length, and when its download ends short (failed,
+ * or the run stopped), so that what a run leaves for -c is as before.
+ * Only a run killed outright loses the bytes of a small body in flight,
+ * which a .part of a body that small would hardly have saved.
  */
 #define UNNAMED_MAX (128u << 10)
 
