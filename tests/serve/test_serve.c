@@ -3118,9 +3118,10 @@ static void test_grace_0_stops_at_once(void)
 }
 
 /*
- * The size the log line of `what` (the request line, quoted) with status
- * `want` in the log at `path` gives, once the line is there; -1 if it is
- * not within server_wait_ns() (the log is written out once a second).
+ * The size the first log line of `what` (the request line, quoted) with
+ * status `want` in the log at `path` gives, once the line is there; -1 if
+ * it is not within server_wait_ns() (the log is written out once a
+ * second).
  */
 static long long logged_size(const char *path, const char *what,
 			     int want)
@@ -3129,13 +3130,17 @@ static long long logged_size(const char *path, const char *what,
 	long long size = -1;
 
 	for (;;) {
-		char *out = slurp(path, NULL), *p = strstr(out, what);
+		char *out = slurp(path, NULL), *p = out;
 		int status;
 
-		if (p && sscanf(p + strlen(what), " %d %lld", &status,
-				&size) == 2 && status == want) {
-			free(out);
-			return size;
+		/* Any line of `what` with that status: "-" may have several. */
+		while ((p = strstr(p, what))) {
+			p += strlen(what);
+			if (sscanf(p, " %d %lld", &status, &size) == 2 &&
+			    status == want) {
+				free(out);
+				return size;
+			}
 		}
 		free(out);
 		if (tu_now_ns() >= give_up)
