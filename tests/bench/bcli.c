@@ -74,6 +74,20 @@ bool bc_cmdline_has(const char *pid, const char *const *words)
 	return found == i;
 }
 
+bool bc_any_process(bool (*match)(const char *pid, void *arg), void *arg)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool found = false;
+
+	while (d && !found && (e = readdir(d)))
+		found = e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
+			match(e->d_name, arg);
+	if (d)
+		closedir(d);
+	return found;
+}
+
 bool bc_parent_is(const char *pid, pid_t parent)
 {
 	char path[300], buf[4096], *p;
@@ -91,26 +105,28 @@ bool bc_parent_is(const char *pid, pid_t parent)
 	return ppid == parent;
 }
 
+struct child_with {
+	pid_t parent;
+	const char *arg;
+};
+
+static bool is_child_with(const char *pid, void *arg)
+{
+	const struct child_with *w = arg;
+
+	return bc_parent_is(pid, w->parent) &&
+	       bc_cmdline_has(pid, (const char *const[]){ w->arg, NULL });
+}
+
 /*
  * Whether `parent` has a child process one of whose arguments is `arg`
  * (by /proc).
  */
 static bool has_child(pid_t parent, const char *arg)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	bool found = false;
+	struct child_with w = { parent, arg };
 
-	while (d && !found && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		found = bc_parent_is(e->d_name, parent) &&
-			bc_cmdline_has(e->d_name,
-				       (const char *const[]){ arg, NULL });
-	}
-	if (d)
-		closedir(d);
-	return found;
+	return bc_any_process(is_child_with, &w);
 }
 
 /*

@@ -64,6 +64,8 @@ bool bc_dir_empty(const char *path);
 bool bc_cmdline_has(const char *pid, const char *const *words);
 /* Whether process `pid` (a /proc name) is a child of `parent`. */
 bool bc_parent_is(const char *pid, pid_t parent);
+/* Whether `match(pid, arg)` holds for any process (by /proc). */
+bool bc_any_process(bool (*match)(const char *pid, void *arg), void *arg);
 
 /*
  * The program's main: checks RINGPOOL_BIN, sets bc_engine, makes

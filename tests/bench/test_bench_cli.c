@@ -1495,39 +1495,35 @@ static void test_interrupt(void)
  * 512 MiB: the page cache being primed before its first run (more than
  * memcheck reads as it starts the tool).
  */
+/* One process's side of priming_zero(). */
+static bool primed_512m(const char *pid, void *arg)
+{
+	char path[300], buf[4096];
+	unsigned long long rchar = 0;
+	FILE *f;
+
+	(void)arg;
+	/*
+	 * This test's own run: the other backend's test may run the same
+	 * command at the same time, and ^C before our run is ready for it
+	 * would kill it outright (also status 130).
+	 */
+	if (!bc_parent_is(pid, getpid()) ||
+	    !bc_cmdline_has(pid, (const char *const[]){ "/dev/zero",
+						       "--cached", NULL }))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%s/io", pid);
+	f = fopen(path, "r");
+	while (f && fgets(buf, sizeof(buf), f))
+		(void)sscanf(buf, "rchar: %llu", &rchar);
+	if (f)
+		fclose(f);
+	return rchar > (512ULL << 20);
+}
+
 static bool priming_zero(void)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	bool found = false;
-
-	while (d && !found && (e = readdir(d))) {
-		char path[300], buf[4096];
-		unsigned long long rchar = 0;
-		FILE *f;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		/*
-		 * This test's own run: the other backend's test may run the
-		 * same command at the same time, and ^C before our run is
-		 * ready for it would kill it outright (also status 130).
-		 */
-		if (!bc_parent_is(e->d_name, getpid()) ||
-		    !bc_cmdline_has(e->d_name, (const char *const[]){
-					    "/dev/zero", "--cached", NULL }))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/io", e->d_name);
-		f = fopen(path, "r");
-		while (f && fgets(buf, sizeof(buf), f))
-			(void)sscanf(buf, "rchar: %llu", &rchar);
-		if (f)
-			fclose(f);
-		found = rchar > (512ULL << 20);
-	}
-	if (d)
-		closedir(d);
-	return found;
+	return bc_any_process(primed_512m, NULL);
 }
 
 /*
@@ -1604,23 +1600,18 @@ static bool has_run_threads(const char *pid)
  * threads of its run: it is past its data file, in the run's set-up or
  * its warm-up.
  */
+/* One process's side of warming_up(). */
+static bool run_threads_up(const char *pid, void *arg)
+{
+	(void)arg;
+	return bc_cmdline_has(pid, (const char *const[]){ bc_tmpdir, "60",
+							  NULL }) &&
+	       has_run_threads(pid);
+}
+
 static bool warming_up(void)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	bool found = false;
-
-	while (d && !found && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		if (!bc_cmdline_has(e->d_name, (const char *const[]){
-					    bc_tmpdir, "60", NULL }))
-			continue;
-		found = has_run_threads(e->d_name);
-	}
-	if (d)
-		closedir(d);
-	return found;
+	return bc_any_process(run_threads_up, NULL);
 }
 
 /*
