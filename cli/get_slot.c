@@ -239,12 +239,14 @@ static void fail_slot(struct run *r, struct slot *s, long status,
  * the client's thread, before any write of it): NAME.part gets the
  * validator of the bytes now coming, so that a run killed before the end
  * (SIGKILL, the OOM killer, a second ^C), which has no chance to record it
- * then, still leaves -c what it needs to resume them safely.  Bodies under
- * UNNAMED_MAX are left out: they are over in moments, the attribute would
- * cost two system calls a file, and a new one has no name until it is
- * whole, so a kill leaves nothing of it to resume.  A 200 to a resume is
- * written from 0 over the bytes there: they go first, or a kill partway
- * would leave the new bytes followed by old ones under the new validator.
+ * then, still leaves -c what it needs to resume them safely.  A new body
+ * under UNNAMED_MAX that has no name yet is left out: it is over in
+ * moments, the attribute would cost two system calls a file, and a kill
+ * leaves nothing of it to resume.  One written as NAME.part (a resume, or
+ * a file system without O_TMPFILE) gets it like any other.  A 200 to a
+ * resume is written from 0 over the bytes there: they go first, or a kill
+ * partway would leave the new bytes followed by old ones under the new
+ * validator.
  */
 static void on_body(void *arg, const struct rp_http_info *info)
 {
@@ -254,10 +256,11 @@ static void on_body(void *arg, const struct rp_http_info *info)
 		return;
 	if (info->status == 200 && s->offset > 0 && ftruncate(s->fd, 0) < 0)
 		return;		/* left to transfer_ended() */
-	if (info->size >= 0 && info->size < UNNAMED_MAX)
-		return;
-	if (s->unnamed)
+	if (s->unnamed) {
+		if (info->size >= 0 && info->size < UNNAMED_MAX)
+			return;
 		name_part(s, s->run->dirfd);
+	}
 	take_validator(s, info);
 	keep_validator(s);
 	s->has_xattr = s->validator[0] != '\0';

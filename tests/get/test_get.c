@@ -1094,27 +1094,38 @@ static bool part_begun(void *arg);
 
 /*
  * A run killed outright (SIGKILL, the OOM killer) has no chance to record
- * anything at its end: the validator of a body of 128 KiB or more is on its
- * .part from the body's start, so that -c after the server's file changed
- * still gets the new version whole instead of splicing it onto the old
- * bytes.
+ * anything at its end: a body that has a .part while it comes carries its
+ * validator from the body's start, so that -c after the server's file
+ * changed still gets the new version whole instead of splicing it onto the
+ * old bytes.  Such a .part is one of 128 KiB or more, or any body where
+ * new files cannot start unnamed (RINGPOOL_GET_UNNAME=no stands for a
+ * file system without O_TMPFILE).
  */
-static void test_killed_run_leaves_the_validator(void)
+static void killed_run_leaves_the_validator(const char *name, size_t size,
+					    const char *rate,
+					    const char *unname)
 {
-	const char *args[] = { "-d", NULL, "--limit-rate", "100k", NULL, NULL };
-	char *dir = h_dir("killed");
-	const char *part = h_path(dir, "big.bin.part");
-	char www[512];
+	const char *args[] = { "-d", NULL, "--limit-rate", rate, NULL, NULL };
+	char *dir = h_dir(name);
+	char part[512], www[512], tag1[64], tag2[64], path[64], done[80];
 	struct timespec ts[2];
 	struct h_result r;
 
 	if (!need_http())
 		return;
-	snprintf(www, sizeof(www), "%s/www/big.bin", h_root);
-	CU_ASSERT_EQUAL_FATAL(h_write_body(www, "big-v1", 400000), 0);
+	snprintf(part, sizeof(part), "%s.part", h_path(dir, name));
+	snprintf(www, sizeof(www), "%s/www/%s", h_root, name);
+	snprintf(tag1, sizeof(tag1), "%s-v1", name);
+	snprintf(tag2, sizeof(tag2), "%s-v2", name);
+	snprintf(path, sizeof(path), "/%s", name);
+	snprintf(done, sizeof(done), "done %s", name);
+	CU_ASSERT_EQUAL_FATAL(h_write_body(www, tag1, size), 0);
 	args[1] = dir;
-	args[4] = nu("/big.bin");
-	r = h_getv_signal(NULL, false, args, part_begun, (void *)part, SIGKILL);
+	args[4] = nu(path);
+	if (unname)
+		setenv("RINGPOOL_GET_UNNAME", unname, 1);
+	r = h_getv_signal(NULL, false, args, part_begun, part, SIGKILL);
+	unsetenv("RINGPOOL_GET_UNNAME");
 	CU_ASSERT_EQUAL(r.status, 128 + SIGKILL);
 	h_free(&r);
 	CU_ASSERT_FATAL(h_exists(part));
@@ -1125,19 +1136,30 @@ static void test_killed_run_leaves_the_validator(void)
 		return;
 	}
 	/* Other bytes, the same size, a later date (nginx's ETag). */
-	CU_ASSERT_EQUAL_FATAL(h_write_body(www, "big-v2", 400000), 0);
+	CU_ASSERT_EQUAL_FATAL(h_write_body(www, tag2, size), 0);
 	CU_ASSERT_EQUAL(clock_gettime(CLOCK_REALTIME, &ts[0]), 0);
 	ts[0].tv_sec += 100;
 	ts[1] = ts[0];
 	CU_ASSERT_EQUAL(utimensat(AT_FDCWD, www, ts, 0), 0);
-	r = h_get(NULL, true, "-d", dir, "-c", nu("/big.bin"), (char *)NULL);
+	r = h_get(NULL, true, "-d", dir, "-c", nu(path), (char *)NULL);
 	CU_ASSERT_EQUAL(r.status, 0);
-	CU_ASSERT(h_has(r.err, "done big.bin"));
-	CU_ASSERT_FALSE(done_resumed(r.err, "big.bin"));
-	h_assert_body(dir, "big.bin", "big-v2", 400000);
-	CU_ASSERT(getxattr(h_path(dir, "big.bin"), "user.ringpool.validator",
+	CU_ASSERT(h_has(r.err, done));
+	CU_ASSERT_FALSE(done_resumed(r.err, name));
+	h_assert_body(dir, name, tag2, size);
+	CU_ASSERT(getxattr(h_path(dir, name), "user.ringpool.validator",
 			   NULL, 0) < 0);
 	h_free(&r);
+}
+
+static void test_killed_run_leaves_the_validator(void)
+{
+	killed_run_leaves_the_validator("big.bin", 400000, "100k", NULL);
+}
+
+/* A small body written as NAME.part throughout, at 10 KiB/s: 6 s. */
+static void test_killed_run_leaves_the_validator_of_a_small_part(void)
+{
+	killed_run_leaves_the_validator("small.bin", 60000, "10k", "no");
 }
 
 /*
@@ -1881,6 +1903,7 @@ static const struct tu_test tests[] = {
 	{ "fsync_finish", test_fsync_finish, false },
 	{ "limit_rate_is_aggregate", test_limit_rate_is_aggregate, false },
 	{ "killed_run_leaves_the_validator", test_killed_run_leaves_the_validator, false },
+	{ "killed_run_leaves_the_validator_of_a_small_part", test_killed_run_leaves_the_validator_of_a_small_part, false },
 	{ "continue_after_the_file_changed", test_continue_after_the_file_changed, false },
 	{ "sigint_stops_and_keeps_parts", test_sigint_stops_and_keeps_parts, false },
 	{ "small_file_has_no_name_until_whole", test_small_file_has_no_name_until_whole, false },
