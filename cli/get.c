@@ -454,6 +454,8 @@ static int setup(struct run *r, const struct get_opts *o, char *why,
 		hc.max_rate = o->rate ? (o->rate + o->loops - 1) / o->loops : 0;
 		hc.ca_file = o->cacert;
 		hc.user_agent = o->user_agent;
+		hc.proxy = o->proxy;
+		hc.no_proxy = o->no_proxy;
 		hc.headers = o->n_headers ? o->headers : NULL;
 		hc.ring = o->loops > 1 ? (int)i : -1;
 		ret = rp_http_new(r->ex, &hc, &r->http[i]);

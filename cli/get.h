@@ -187,6 +187,8 @@ struct get_opts {
 	const char *dir, *out_name, *input;
 	const char *cacert;	/* --cacert: NULL for the system's CAs */
 	const char *user_agent;	/* --user-agent: NULL for the library's */
+	const char *proxy;	/* --proxy: NULL for the environment's */
+	const char *no_proxy;	/* --noproxy: NULL for the environment's */
 	/* --header lines, NULL-terminated. */
 	const char *headers[GET_MAX_HEADERS + 1];
 	size_t n_headers;

@@ -18,9 +18,9 @@ static void get_usage(FILE *out)
 "Usage: ringpool get [OPTIONS] [URL...]\n"
 "\n"
 "Downloads http:// and https:// URLs into a folder, many at once.  Each\n"
-"file is written to NAME.part and renamed to NAME only once it is complete\n"
-"and checked, replacing a file of that name only then (-c keeps it).\n"
-"Redirects are followed to http:// and https:// only.\n"
+"file gets the name NAME only once it is complete and checked (until then\n"
+"it has none, or is NAME.part), replacing a file of that name only then\n"
+"(-c keeps it).  Redirects are followed to http:// and https:// only.\n"
 "\n"
 "Input:\n"
 "  -i, --input FILE       read URLs from FILE ('-' for stdin), one per line:\n"
@@ -48,6 +48,13 @@ static void get_usage(FILE *out)
 "                         Authorization and Cookie go to the URL's own host\n"
 "                         only; other headers follow redirects anywhere\n"
 "  -A, --user-agent TEXT  the User-Agent header (default ringpool/VERSION)\n"
+"  -x, --proxy URL        go through this proxy (http://HOST:PORT, https://,\n"
+"                         socks5h://...; USER:PASSWORD@ in it is sent to the\n"
+"                         proxy); '' for none.  Without it the environment's\n"
+"                         http_proxy, https_proxy, all_proxy apply, as in curl\n"
+"      --noproxy HOSTS    reach these hosts directly: a comma list of names\n"
+"                         (subdomains too) and addresses, '*' for all\n"
+"                         (default: the environment's no_proxy)\n"
 "  -c, --continue         resume NAME.part files; skip files already there\n"
 "                         (after checking their sha256= when the line has one)\n"
 "      --fsync            sync the data before a file gets its name, and\n"
@@ -116,13 +123,45 @@ static const char *header_problem(const char *s)
 	return NULL;
 }
 
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/*
+ * What is wrong with the --proxy value `s`, or NULL.  A scheme, when
+ * given, must be one libcurl reaches proxies by; without one it is http.
+ */
+static const char *proxy_problem(const char *s)
+{
+	static const char *const schemes[] = {
+		"http", "https", "socks4", "socks4a", "socks5", "socks5h",
+	};
+	const char *end = strstr(s, "://");
+	size_t i;
+
+	if (has_control(s))
+		return "the URL holds a control character";
+	if (!end)
+		return NULL;
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if ((size_t)(end - s) == strlen(schemes[i]) &&
+		    !strncasecmp(s, schemes[i], (size_t)(end - s)))
+			return NULL;
+	return "a proxy is reached by http://, https://, socks4://, "
+	       "socks4a://, socks5:// or socks5h://";
+}
+
 /* Parses argv into `o`; returns -1 to go on, else the exit status. */
 int get_parse_opts(int argc, char **argv, struct get_opts *o)
 {
 	enum {
 		OPT_PER_HOST = 256, OPT_MAX_REDIRS, OPT_CONNECT, OPT_STALL,
 		OPT_RATE, OPT_RETRY, OPT_RETRY_DELAY, OPT_FSYNC, OPT_SHARD,
-		OPT_JSON, OPT_CACERT, OPT_LOOPS,
+		OPT_JSON, OPT_CACERT, OPT_LOOPS, OPT_NOPROXY,
 	};
 	const char *why;
 	size_t n;
@@ -142,6 +181,8 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 		{ "cacert", required_argument, NULL, OPT_CACERT },
 		{ "header", required_argument, NULL, 'H' },
 		{ "user-agent", required_argument, NULL, 'A' },
+		{ "proxy", required_argument, NULL, 'x' },
+		{ "noproxy", required_argument, NULL, OPT_NOPROXY },
 		{ "continue", no_argument, NULL, 'c' },
 		{ "fsync", no_argument, NULL, OPT_FSYNC },
 		{ "shard", required_argument, NULL, OPT_SHARD },
@@ -155,7 +196,8 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":i:d:o:j:H:A:cqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":i:d:o:j:H:A:x:cqh", opts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'i': o->input = optarg; break;
 		case 'd':
@@ -238,6 +280,19 @@ int get_parse_opts(int argc, char **argv, struct get_opts *o)
 				return usage_error("--user-agent must be one "
 						   "line");
 			o->user_agent = optarg;
+			break;
+		case 'x':
+			why = proxy_problem(optarg);
+			if (why)
+				return usage_error("--proxy '%s': %s", optarg,
+						   why);
+			o->proxy = optarg;
+			break;
+		case OPT_NOPROXY:
+			if (has_control(optarg))
+				return usage_error("--noproxy '%s': the list holds "
+						   "a control character", optarg);
+			o->no_proxy = optarg;
 			break;
 		case 'c': o->cont = true; break;
 		case OPT_FSYNC: o->fsync = true; break;

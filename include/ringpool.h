@@ -1097,6 +1097,26 @@ struct rp_http_config {
 	 */
 	const char *const *headers;
 	/**
+	 * The proxy every transfer goes through (`CURLOPT_PROXY`), as a URL:
+	 * "http://host:port" (an `https://` URL is then fetched through a
+	 * CONNECT tunnel, its server still verified), "https://", "socks5h://"
+	 * and the others libcurl knows; "user:password@" in it is sent to the
+	 * proxy.  NULL (the default) leaves it to the environment, as curl
+	 * does: `http_proxy`, `https_proxy` (or `HTTPS_PROXY`), `all_proxy`
+	 * and `no_proxy`, read when each transfer starts.  "" for no proxy,
+	 * whatever the environment says.  Copied.  A control character in it:
+	 * -EINVAL.
+	 */
+	const char *proxy;
+	/**
+	 * Hosts reached directly, not through the proxy (`CURLOPT_NOPROXY`):
+	 * a comma-separated list of host names (each matching its
+	 * subdomains too) and IP addresses, or "*" for all.  NULL (the
+	 * default): `no_proxy` from the environment.  Copied.  A control
+	 * character in it: -EINVAL.
+	 */
+	const char *no_proxy;
+	/**
 	 * The ring (an index below rp_config::rings) that runs all of the
 	 * client's operations, so that its libcurl work stays on that ring's
 	 * thread; -1 (the default) leaves the choice to the library (see

@@ -38,6 +38,8 @@ void rp__http_unref(rp_http *h)
 	pthread_mutex_destroy(&h->easy_mu);
 	free(h->user_agent);
 	free(h->ca_file);
+	free(h->proxy);
+	free(h->no_proxy);
 	curl_slist_free_all(h->headers);
 	free(h);
 }

@@ -101,6 +101,22 @@ static bool header_ok(const char *s)
 	return true;
 }
 
+/* Whether `s` (NULL or not) has no control character. */
+static bool plain_text(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* A copy of `s` in `*out`, NULL for NULL.  Returns false when out of memory. */
+static bool copy_opt(const char *s, char **out)
+{
+	*out = s ? strdup(s) : NULL;
+	return !s || *out;
+}
+
 static int check_config(const struct rp_http_config *cfg)
 {
 	const char *const *hp;
@@ -112,6 +128,8 @@ static int check_config(const struct rp_http_config *cfg)
 	for (hp = cfg->headers; hp && *hp; hp++)
 		if (!header_ok(*hp))
 			return -EINVAL;
+	if (!plain_text(cfg->proxy) || !plain_text(cfg->no_proxy))
+		return -EINVAL;
 	/*
 	 * libcurl reads the CA file only when a TLS connection starts, and
 	 * a missing one would then fail every HTTPS transfer alike: say it
@@ -159,6 +177,12 @@ int rp_http_new(rp_executor *ex, const struct rp_http_config *cfg,
 	if (h->cfg.ca_file)
 		h->ca_file = strdup(h->cfg.ca_file);
 	h->cfg.ca_file = NULL;
+	if (!copy_opt(h->cfg.proxy, &h->proxy) ||
+	    !copy_opt(h->cfg.no_proxy, &h->no_proxy)) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	h->cfg.proxy = h->cfg.no_proxy = NULL;
 	for (i = 0; h->cfg.headers && h->cfg.headers[i]; i++) {
 		struct curl_slist *l = curl_slist_append(h->headers,
 							 h->cfg.headers[i]);
@@ -226,6 +250,8 @@ fail:
 		curl_multi_cleanup(h->multi);
 	free(h->user_agent);
 	free(h->ca_file);
+	free(h->proxy);
+	free(h->no_proxy);
 	curl_slist_free_all(h->headers);
 	free(h);
 	return ret;
@@ -346,6 +372,12 @@ static int setup_easy(rp_http_transfer *t)
 		/* CURLE_NOT_BUILT_IN where the TLS library has no directory. */
 		(void)curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
 	}
+	/* Unset, libcurl reads the environment's *_proxy variables. */
+	if (t->h->proxy && curl_easy_setopt(e, CURLOPT_PROXY, t->h->proxy))
+		return -ENOMEM;
+	if (t->h->no_proxy &&
+	    curl_easy_setopt(e, CURLOPT_NOPROXY, t->h->no_proxy))
+		return -ENOMEM;
 	if (cfg->connect_timeout_ns > 0)
 		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 				 (long)((cfg->connect_timeout_ns + 999999) /

@@ -134,6 +134,7 @@ struct rp_http {
 	const struct rp_io_opts *io;
 	char *user_agent;
 	char *ca_file;			/* NULL: libcurl's default */
+	char *proxy, *no_proxy;		/* NULL: the environment's */
 	struct curl_slist *headers;	/* rp_http_config::headers, copied */
 	int mode;			/* RP__HTTP_RING or RP__HTTP_LOOP */
 	CURLM *multi;			/* NULL once rp_http_free() is done */

@@ -135,7 +135,9 @@ struct sockaddr_in;
 
 /*
  * A TCP listener on 127.0.0.1 and an ephemeral port, written to `*addr`.
- * Fails the test fatally when it cannot be made.
+ * A negative `backlog` leaves the socket bound but not listening: a port
+ * that refuses connections while it stays open.  Fails the test fatally
+ * when it cannot be made.
  */
 int tu_tcp_listener(struct sockaddr_in *addr, int backlog);
 

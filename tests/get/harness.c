@@ -32,7 +32,16 @@ static pid_t nginx_pid = -1, fault_pid = -1;
 
 int h_setup(void)
 {
+	static const char *const proxies[] = {
+		"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+		"all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
+	};
 	const char *tmp = getenv("TMPDIR");
+	size_t i;
+
+	/* Only 127.0.0.1 is talked to: no proxy from the environment. */
+	for (i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
+		unsetenv(proxies[i]);
 
 	snprintf(h_root, sizeof(h_root), "%s/rp-get-XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(h_root))

@@ -16,7 +16,10 @@ extern char h_root[];
 /* Ports of the servers, 0 until started. */
 extern int h_nginx_port, h_fault_port;
 
-/* Makes the scratch folder.  Returns 0 or -errno. */
+/*
+ * Makes the scratch folder, and clears the environment's proxy settings
+ * (a test sets its own).  Returns 0 or -errno.
+ */
 int h_setup(void);
 /* Stops the servers and removes the scratch folder. */
 void h_cleanup(void);

@@ -13,6 +13,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +110,9 @@ static void test_bad_option_values_are_named(void)
 		{ "-H", "NoColon", "--header 'NoColon'" },
 		{ "--header", "Range: bytes=0-", "--header 'Range: bytes=0-'" },
 		{ "--header", "Two Words: x", "--header 'Two Words: x'" },
+		{ "--proxy", "ftp://127.0.0.1:21", "--proxy 'ftp://127.0.0.1:21'" },
+		{ "-x", "http://a\r\nX: y", "--proxy 'http://a" },
+		{ "--noproxy", "a,\tb", "--noproxy 'a," },
 	};
 	size_t i;
 
@@ -708,6 +713,63 @@ static void test_headers_are_sent(void)
 	CU_ASSERT(h_has(got, "\r\nUser-Agent: ringpool/"));
 	CU_ASSERT_PTR_NULL(strstr(got, "s3cret"));
 	free(got);
+}
+
+/*
+ * --proxy: a URL whose port refuses connections comes through nginx as the
+ * proxy (it answers the absolute form a proxy is sent); --noproxy naming
+ * the host goes straight there and fails, saying so; the environment's
+ * http_proxy is used without --proxy, and --proxy '' turns it off.
+ */
+static void test_through_a_proxy(void)
+{
+	char *dir = h_dir("proxy");
+	char www[512], url[128], proxy[64], logged[160];
+	struct sockaddr_in addr;
+	struct h_result r;
+	int s;
+
+	if (!need_http())
+		return;
+	snprintf(www, sizeof(www), "%s/www/px.bin", h_root);
+	CU_ASSERT_EQUAL_FATAL(h_write_body(www, "px.bin", 5000), 0);
+	s = tu_tcp_listener(&addr, -1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/px.bin",
+		 ntohs(addr.sin_port));
+	snprintf(logged, sizeof(logged), "GET %s ", url);
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", h_nginx_port);
+
+	r = h_get(NULL, true, "-d", dir, "--proxy", proxy, url, (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	h_assert_body(dir, "px.bin", "px.bin", 5000);
+	CU_ASSERT_EQUAL(h_nginx_requests(logged), 1);
+	h_free(&r);
+	CU_ASSERT_EQUAL(unlink(h_path(dir, "px.bin")), 0);
+
+	r = h_get(NULL, false, "-d", dir, "-x", proxy, "--noproxy",
+		  "example.org,127.0.0.1", "--retry", "0", url, (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(h_has(r.err, url));
+	CU_ASSERT(h_has(r.err, "Failed to connect"));
+	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
+	CU_ASSERT_EQUAL(h_nginx_requests(logged), 1);
+	h_free(&r);
+
+	CU_ASSERT_EQUAL(setenv("http_proxy", proxy, 1), 0);
+	r = h_get(NULL, false, "-d", dir, url, (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	h_assert_body(dir, "px.bin", "px.bin", 5000);
+	CU_ASSERT_EQUAL(h_nginx_requests(logged), 2);
+	h_free(&r);
+	CU_ASSERT_EQUAL(unlink(h_path(dir, "px.bin")), 0);
+	r = h_get(NULL, false, "-d", dir, "--proxy", "", "--retry", "0", url,
+		  (char *)NULL);
+	unsetenv("http_proxy");
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
+	CU_ASSERT_EQUAL(h_nginx_requests(logged), 2);
+	h_free(&r);
+	close(s);
 }
 
 static void test_redirect_loop_fails(void)
@@ -1902,6 +1964,7 @@ static const struct tu_test tests[] = {
 	{ "quiet_prints_only_failures", test_quiet_prints_only_failures, false },
 	{ "fsync_finish", test_fsync_finish, false },
 	{ "limit_rate_is_aggregate", test_limit_rate_is_aggregate, false },
+	{ "through_a_proxy", test_through_a_proxy, false },
 	{ "killed_run_leaves_the_validator", test_killed_run_leaves_the_validator, false },
 	{ "killed_run_leaves_the_validator_of_a_small_part", test_killed_run_leaves_the_validator_of_a_small_part, false },
 	{ "continue_after_the_file_changed", test_continue_after_the_file_changed, false },

@@ -32,6 +32,7 @@ struct th_server {
 	pthread_mutex_t lock;
 	struct conn *conns;
 	atomic_uint requests;
+	atomic_uint proxied;
 };
 
 /* Waits for `fd` to be readable; false when the server stops first. */
@@ -261,6 +262,15 @@ static void *conn_main(void *arg)
 		used = (size_t)(end - req) + 4;
 		if (sscanf(req, "GET %511s", path) != 1)
 			break;
+		/* The absolute form a client sends to a proxy: answered too. */
+		if (!strncmp(path, "http://", 7)) {
+			char *slash = strchr(path + 7, '/');
+
+			if (!slash)
+				break;
+			memmove(path, slash, strlen(slash) + 1);
+			atomic_fetch_add(&s->proxied, 1);
+		}
 		for (line = strstr(req, "\r\n"); line; line = strstr(line + 2,
 								    "\r\n"))
 			if (!strncasecmp(line + 2, "Range: bytes=", 13))
@@ -367,6 +377,11 @@ void th_stop(struct th_server *s)
 	close(s->stop_fd);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+unsigned th_proxied(struct th_server *s)
+{
+	return atomic_load(&s->proxied);
 }
 
 unsigned th_requests(struct th_server *s)

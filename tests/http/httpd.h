@@ -18,6 +18,10 @@
  *   /redir/K         302 to /redir/K-1; /redir/0 to /body/1000
  *   /loop            302 to itself
  *
+ * A request for "http://HOST:PORT/path" (the absolute form a client sends
+ * to a proxy) is answered as one for /path, whatever HOST and PORT: the
+ * server is also a proxy that always finds itself.
+ *
  * Connections are kept alive after complete responses.
  */
 #ifndef RINGPOOL_TEST_HTTPD_H
@@ -36,5 +40,7 @@ int th_start(struct th_server **out, uint16_t *port);
 void th_stop(struct th_server *s);
 /* Requests answered so far. */
 unsigned th_requests(struct th_server *s);
+/* Those of them made in the absolute form, as to a proxy. */
+unsigned th_proxied(struct th_server *s);
 
 #endif /* RINGPOOL_TEST_HTTPD_H */

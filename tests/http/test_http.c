@@ -805,10 +805,17 @@ static void test_other_schemes_refused(void)
 	ht_env_down(&e);
 }
 
-static void test_connect_refused(void)
+/* A loopback port that refuses connections while `*s` is open. */
+static uint16_t refusing_port(int *s)
 {
 	struct sockaddr_in addr;
-	socklen_t len = sizeof(addr);
+
+	*s = tu_tcp_listener(&addr, -1);
+	return ntohs(addr.sin_port);
+}
+
+static void test_connect_refused(void)
+{
 	struct rp_http_request req = { 0 };
 	struct rp_http_info info;
 	rp_http_transfer *t;
@@ -817,17 +824,8 @@ static void test_connect_refused(void)
 	int s, fd;
 
 	ht_env_up(&e, NULL);
-	/* Bound, not listening: a connect to it is refused. */
-	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	memset(&addr, 0, sizeof(addr));
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CU_ASSERT_EQUAL_FATAL(bind(s, (struct sockaddr *)&addr, sizeof(addr)),
-			      0);
-	CU_ASSERT_EQUAL_FATAL(getsockname(s, (struct sockaddr *)&addr, &len),
-			      0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/body/10",
-		 ntohs(addr.sin_port));
+		 refusing_port(&s));
 	fd = ht_dest(&e, "refused");
 	req.url = url;
 	req.fd = fd;
@@ -840,6 +838,92 @@ static void test_connect_refused(void)
 	rp_http_transfer_free(t);
 	close(s);
 	close(fd);
+	ht_env_down(&e);
+}
+
+/*
+ * Downloads `url` into a fresh file with a new client made with `cfg`
+ * (replacing e->h), `scribble` (if not NULL) overwritten once the client
+ * is made, and returns the future's error; 0 only when the file holds
+ * /body/5000's bytes.
+ */
+static int fetch_with(struct env *e, const struct rp_http_config *cfg,
+		      const char *url, char *scribble)
+{
+	struct rp_http_request req = { 0 };
+	rp_http_transfer *t;
+	int64_t value = -1;
+	int fd, err;
+
+	rp_http_free(e->h);
+	e->h = NULL;
+	CU_ASSERT_EQUAL_FATAL(rp_http_new(e->ex, cfg, &e->h), 0);
+	if (scribble)
+		memset(scribble, 'x', strlen(scribble));
+	fd = ht_dest(e, "proxied");
+	req.url = url;
+	req.fd = fd;
+	CU_ASSERT_EQUAL_FATAL(rp_http_get(e->h, &req, &t), 0);
+	err = it_result(rp_http_transfer_future(t), &value);
+	if (err == 0 && (value != 5000 || !ht_holds(fd, 5000, 0, 5000)))
+		err = -EBADMSG;
+	rp_http_transfer_free(t);
+	close(fd);
+	return err;
+}
+
+/*
+ * rp_http_config::proxy and no_proxy.  The URL names a port that refuses
+ * connections, so it comes only through the proxy: the test server, which
+ * answers the absolute form a proxy is sent.  no_proxy naming the host
+ * sends the request straight there; with no proxy in the configuration the
+ * environment's http_proxy is used, and "" turns that off.  Control
+ * characters are refused.
+ */
+static void test_through_a_proxy(void)
+{
+	struct rp_http_config cfg;
+	char proxy[64], url[128];
+	rp_http *h = NULL;
+	struct env e;
+	int s;
+
+	ht_env_up(&e, NULL);
+	CU_ASSERT_EQUAL(rp_http_config_init(&cfg), 0);
+	CU_ASSERT_PTR_NULL(cfg.proxy);
+	CU_ASSERT_PTR_NULL(cfg.no_proxy);
+	cfg.proxy = "http://127.0.0.1:1\r\nX: y";
+	CU_ASSERT_EQUAL(rp_http_new(e.ex, &cfg, &h), -EINVAL);
+	cfg.proxy = NULL;
+	cfg.no_proxy = "a,\tb";
+	CU_ASSERT_EQUAL(rp_http_new(e.ex, &cfg, &h), -EINVAL);
+	CU_ASSERT_PTR_NULL(h);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/body/5000",
+		 refusing_port(&s));
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%u", e.port);
+	cfg.no_proxy = NULL;
+	cfg.proxy = proxy;
+	CU_ASSERT_EQUAL(fetch_with(&e, &cfg, url, NULL), 0);
+	CU_ASSERT_EQUAL(th_proxied(e.srv), 1);
+	/* The client keeps its own copy: the caller's may change. */
+	CU_ASSERT_EQUAL(fetch_with(&e, &cfg, url, proxy), 0);
+	CU_ASSERT_EQUAL(th_proxied(e.srv), 2);
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%u", e.port);
+
+	cfg.no_proxy = "example.org,127.0.0.1";
+	CU_ASSERT_EQUAL(fetch_with(&e, &cfg, url, NULL), -ECONNREFUSED);
+	CU_ASSERT_EQUAL(th_proxied(e.srv), 2);
+
+	cfg.proxy = cfg.no_proxy = NULL;
+	CU_ASSERT_EQUAL(setenv("http_proxy", proxy, 1), 0);
+	CU_ASSERT_EQUAL(fetch_with(&e, &cfg, url, NULL), 0);
+	CU_ASSERT_EQUAL(th_proxied(e.srv), 3);
+	cfg.proxy = "";
+	CU_ASSERT_EQUAL(fetch_with(&e, &cfg, url, NULL), -ECONNREFUSED);
+	CU_ASSERT_EQUAL(th_proxied(e.srv), 3);
+	unsetenv("http_proxy");
+	close(s);
 	ht_env_down(&e);
 }
 
@@ -1011,6 +1095,7 @@ static const struct tu_test tests[] = {
 	{ "no_redirects_allowed", test_no_redirects_allowed, false },
 	{ "other_schemes_refused", test_other_schemes_refused, false },
 	{ "connect_refused", test_connect_refused, false },
+	{ "through_a_proxy", test_through_a_proxy, false },
 	{ "bad_url_is_einval", test_bad_url_is_einval, false },
 	{ "write_error_is_eio", test_write_error_is_eio, false },
 };
