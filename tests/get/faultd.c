@@ -33,8 +33,11 @@
  *   /headers/NAME       200 with the request's header lines as the body
  *   /away/NAME          302 to http://localhost:PORT/headers/NAME: the same
  *                       server under another host name
+ * And as a proxy for HTTPS: "CONNECT 127.0.0.1:PORT" (no other host) gets
+ * 200 and the bytes both ways until either side closes.
  * Each request is logged to LOGFILE as "PATH RANGE-START" ("-" without
- * Range), one line, flushed, so tests can count what reached the server.
+ * Range; "CONNECT HOST:PORT -" for a tunnel), one line, flushed, so tests
+ * can count what reached the server.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -194,6 +197,54 @@ static void send_cut(int fd, uint32_t seed, uint64_t size, uint64_t cut,
 		send_body(fd, seed, 0, cut);
 }
 
+static void log_line(const char *what, long range)
+{
+	pthread_mutex_lock(&lock);
+	if (range >= 0)
+		fprintf(log_fp, "%s %ld\n", what, range);
+	else
+		fprintf(log_fp, "%s -\n", what);
+	fflush(log_fp);
+	pthread_mutex_unlock(&lock);
+}
+
+/*
+ * A CONNECT tunnel to 127.0.0.1:`port`: 200, then what either side sends
+ * goes to the other until one of them closes.
+ */
+static void tunnel(int fd, long port)
+{
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct pollfd p[2];
+	char buf[16384];
+	int up;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	up = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (up < 0 || connect(up, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (up >= 0)
+			close(up);
+		simple(fd, 502, NULL);
+		return;
+	}
+	if (send_all(fd, ok, sizeof(ok) - 1) < 0) {
+		close(up);
+		return;
+	}
+	p[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = up, .events = POLLIN };
+	while (poll(p, 2, 30000) > 0) {
+		int from = p[0].revents ? 0 : 1;
+		ssize_t n = recv(p[from].fd, buf, sizeof(buf), 0);
+
+		if (n <= 0 || send_all(p[!from].fd, buf, (size_t)n) < 0)
+			break;
+	}
+	close(up);
+}
+
 static void handle(int fd)
 {
 	char req[8192], path[2048], *query, *seg, *hdr, *end;
@@ -214,6 +265,18 @@ static void handle(int fd)
 		if (got == sizeof(req) - 1)
 			return;
 	}
+	if (sscanf(req, "CONNECT %2000s", path) == 1) {
+		char line[sizeof(path) + 16];
+
+		snprintf(line, sizeof(line), "CONNECT %s", path);
+		log_line(line, -1);
+		/* Never anywhere but here. */
+		if (strncmp(path, "127.0.0.1:", 10))
+			simple(fd, 403, NULL);
+		else
+			tunnel(fd, strtol(path + 10, NULL, 10));
+		return;
+	}
 	if (sscanf(req, "GET %2047s", path) != 1) {
 		simple(fd, 400, NULL);
 		return;
@@ -221,13 +284,7 @@ static void handle(int fd)
 	hdr = strcasestr(req, "\r\nRange: bytes=");
 	if (hdr)
 		range = strtol(hdr + 15, NULL, 10);
-	pthread_mutex_lock(&lock);
-	if (range >= 0)
-		fprintf(log_fp, "%s %ld\n", path, range);
-	else
-		fprintf(log_fp, "%s -\n", path);
-	fflush(log_fp);
-	pthread_mutex_unlock(&lock);
+	log_line(path, range);
 
 	query = strchr(path, '?');
 	if (query)

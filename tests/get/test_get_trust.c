@@ -118,6 +118,40 @@ static void test_cacert_of_another_ca_is_not_trusted(void)
 	h_free(&r);
 }
 
+/*
+ * An https:// URL through an HTTP proxy (faultd, which tunnels CONNECT to
+ * 127.0.0.1): the file arrives whole through the tunnel, and the server at
+ * its end is still verified, so without --cacert it fails as it would
+ * without the proxy.
+ */
+static void test_https_through_a_proxy_tunnel(void)
+{
+	char *dir = h_dir("tls-proxy");
+	char proxy[64], tunnel[64];
+	struct h_result r;
+
+	if (!need_tls())
+		return;
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", h_fault_port);
+	snprintf(tunnel, sizeof(tunnel), "CONNECT 127.0.0.1:%d ",
+		 h_nginx_tls_port);
+	r = h_get(NULL, true, "-d", dir, "--cacert", h_ca_file, "-x", proxy,
+		  tu("/tls.bin"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 0);
+	h_assert_body(dir, "tls.bin", "tls.bin", TLS_SIZE);
+	CU_ASSERT_EQUAL(h_fault_requests(tunnel), 1);
+	h_free(&r);
+
+	dir = h_dir("tls-proxy-untrusted");
+	r = h_get(NULL, false, "-d", dir, "--retry", "0", "-x", proxy,
+		  tu("/tls.bin"), (char *)NULL);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT(h_has(r.err, "SSL certificate problem"));
+	CU_ASSERT_EQUAL(h_count_entries(dir), 0);
+	CU_ASSERT_EQUAL(h_fault_requests(tunnel), 2);
+	h_free(&r);
+}
+
 static void test_unreadable_cacert_is_an_input_error(void)
 {
 	char *dir = h_dir("tls-nofile");
@@ -305,6 +339,7 @@ static const struct tu_test tests[] = {
 	{ "https_with_cacert_arrives_whole", test_https_with_cacert_arrives_whole, false },
 	{ "https_from_an_unknown_ca_fails_and_is_not_retried", test_https_from_an_unknown_ca_fails_and_is_not_retried, false },
 	{ "cacert_of_another_ca_is_not_trusted", test_cacert_of_another_ca_is_not_trusted, false },
+	{ "https_through_a_proxy_tunnel", test_https_through_a_proxy_tunnel, false },
 	{ "library_downloads_https_with_ca_file", test_library_downloads_https_with_ca_file, false },
 	{ "library_untrusted_certificate_is_ekeyrejected", test_library_untrusted_certificate_is_ekeyrejected, false },
 	{ "unreadable_cacert_is_an_input_error", test_unreadable_cacert_is_an_input_error, false },
