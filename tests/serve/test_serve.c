@@ -458,6 +458,30 @@ static bool wait_all_accepted(int port)
 }
 
 /*
+ * Waits until the server has taken what was sent on connection `fd` (to
+ * `port`) from its side's receive queue, then a moment more: the
+ * connection counts as having part of a request in from the receive's
+ * done-callback, just after the queue empties.  False if the queue is not
+ * empty by server_wait_ns().
+ */
+static bool wait_server_read(int fd, int port)
+{
+	int64_t give_up = tu_now_ns() + server_wait_ns();
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+	unsigned rx = 1;
+	int st;
+
+	if (getsockname(fd, (struct sockaddr *)&me, &len))
+		return false;
+	while ((st = tcp_socket(port, ntohs(me.sin_port), &rx)) == 1 &&
+	       rx > 0 && tu_now_ns() < give_up)
+		usleep(10000);
+	usleep(tu_under_valgrind() ? 1000000 : 100000);
+	return st == -2 || (st == 1 && rx == 0);
+}
+
+/*
  * Waits until the server's side of connection `fd` (to `port`) is closed,
  * or at least no longer established.  False if it is still open after
  * server_wait_ns().
@@ -2976,6 +3000,8 @@ static void test_a_signal_lets_responses_in_flight_finish(void)
 	CU_ASSERT_FATAL(part >= 0);
 	CU_ASSERT(send_all(part, "GET /hello.txt HTTP/1.1\r\n", 25));
 	CU_ASSERT(wait_all_accepted(s.port));
+	/* Read by then, or the stop would find it with nothing in. */
+	CU_ASSERT(wait_server_read(part, s.port));
 
 	kill(s.pid, SIGTERM);
 	CU_ASSERT(stops_listening(s.port));
